@@ -1,0 +1,366 @@
+import assert from "node:assert/strict";
+import { UsageError } from "../lib/cli_args.ts";
+import {
+  parseServerArgs,
+  resolveServerConfig,
+  SERVER_DEFAULTS,
+  type ServerConfig,
+  serverHelp,
+} from "../server/config.ts";
+
+type Expected = RegExp | string;
+
+/** Parses `args`, asserting it is not a help request. */
+async function configOf(args: readonly string[]): Promise<ServerConfig> {
+  const parsed = await parseServerArgs(args);
+  if (parsed.help) throw new assert.AssertionError({ message: "got help" });
+  return parsed.config;
+}
+
+/** Asserts `fn` throws a one-line UsageError equal to / matching `expected`. */
+async function assertUsageError(fn: () => unknown, expected: Expected) {
+  await assert.rejects(async () => await fn(), (err: unknown) => {
+    assert.ok(err instanceof UsageError, `not a UsageError: ${err}`);
+    assert.ok(!err.message.includes("\n"), `multi-line: ${err.message}`);
+    if (typeof expected === "string") assert.equal(err.message, expected);
+    else assert.match(err.message, expected);
+    return true;
+  });
+}
+
+/** Runs `fn` with the path of a temporary YAML file holding `text`. */
+async function withYaml(text: string, fn: (path: string) => Promise<void>) {
+  const path = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(path, text);
+    await fn(path);
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+/** Renders `"section.key: value"` lines as sectioned YAML. */
+function yamlOf(lines: readonly string[]): string {
+  const sections = new Map<string, string[]>();
+  for (const line of lines) {
+    const [section = "", rest = ""] = line.split(/\.(.*)/s);
+    sections.set(section, [...(sections.get(section) ?? []), `  ${rest}`]);
+  }
+  return [...sections].map(([name, keys]) => `${name}:\n${keys.join("\n")}\n`)
+    .join("");
+}
+
+type Field = Exclude<keyof ServerConfig, "configPath">;
+type Case = [field: Field, source: string, value: ServerConfig[Field]];
+
+/** Per field: flags that set a non-default value. */
+// deno-fmt-ignore
+const BY_FLAG: Case[] = [
+  ["mode", "--mode naive", "naive"], ["host", "--host 127.0.0.1", "127.0.0.1"],
+  ["port", "--port 0", 0], ["rate", "--rate 2.5", 2.5],
+  ["payloadBytes", "--payload-bytes 65536", 65536], ["maxsize", "--maxsize 10", 10],
+  ["dropLimit", "--drop-limit 0", 0], ["fullTimeout", "--full-timeout 0.5", 0.5],
+  ["pingInterval", "--ping-interval 0", 0], ["pingTimeout", "--ping-timeout 1.5", 1.5],
+  ["summaryInterval", "--summary-interval 0.25", 0.25], ["logJson", "--log-json", true],
+];
+
+/** Per field: a YAML key that sets another non-default value. */
+// deno-fmt-ignore
+const BY_YAML: Case[] = [
+  ["mode", "server.mode: naive", "naive"], ["host", "server.host: ::1", "::1"],
+  ["port", "server.port: 9000", 9000], ["rate", "server.rate: 1e3", 1000],
+  ["payloadBytes", "server.payload_bytes: 0", 0], ["pingInterval", "server.ping_interval: 3", 3],
+  ["pingTimeout", "server.ping_timeout: 4", 4], ["maxsize", "queue_mode.maxsize: 7", 7],
+  ["dropLimit", "queue_mode.drop_limit: 8", 8], ["fullTimeout", "queue_mode.full_timeout: 9.5", 9.5],
+  ["logJson", "logging.json: true", true], ["summaryInterval", "logging.summary_interval: 60", 60],
+];
+
+const ALL_YAML = yamlOf(BY_YAML.map(([, line]) => line));
+const fieldsOf = (cases: Case[]) => cases.map(([field]) => field).sort();
+const configFrom = (cases: Case[]) =>
+  Object.fromEntries(cases.map(([field, , value]) => [field, value]));
+
+Deno.test("parseServerArgs() returns the frozen defaults when given no flags", async () => {
+  const config = await configOf([]);
+  assert.deepEqual(config, SERVER_DEFAULTS);
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(SERVER_DEFAULTS));
+  // deno-fmt-ignore
+  assert.deepEqual({ ...SERVER_DEFAULTS }, {
+    mode: "queue", host: "0.0.0.0", port: 8765, rate: 100, payloadBytes: 64,
+    maxsize: 100, dropLimit: 50, fullTimeout: 5, pingInterval: 20,
+    pingTimeout: 20, summaryInterval: 5, logJson: false, configPath: undefined,
+  });
+});
+
+Deno.test("the test tables cover every ServerConfig field", () => {
+  const all = Object.keys(SERVER_DEFAULTS).filter((f) => f !== "configPath");
+  assert.deepEqual(fieldsOf(BY_FLAG), all.sort());
+  assert.deepEqual(fieldsOf(BY_YAML), all.sort());
+});
+
+Deno.test("parseServerArgs() sets each field from its flag", async (t) => {
+  for (const [field, flags, value] of BY_FLAG) {
+    await t.step(`${flags} sets ${field}`, async () => {
+      const config = await configOf(flags.split(" "));
+      assert.deepEqual(config, { ...SERVER_DEFAULTS, [field]: value });
+    });
+  }
+});
+
+Deno.test("parseServerArgs() applies every YAML key", async (t) => {
+  for (const [field, line, value] of BY_YAML) {
+    await t.step(`${line} sets ${field}`, async () => {
+      await withYaml(yamlOf([line]), async (path) => {
+        const config = await configOf(["--config", path]);
+        const expected = { [field]: value, configPath: path };
+        assert.deepEqual(config, { ...SERVER_DEFAULTS, ...expected });
+      });
+    });
+  }
+  await t.step("all keys in one file", async () => {
+    await withYaml(ALL_YAML, async (path) => {
+      const config = await configOf([`--config=${path}`]);
+      assert.deepEqual(config, { ...configFrom(BY_YAML), configPath: path });
+    });
+  });
+});
+
+Deno.test("parseServerArgs() lets flags override YAML for every field", async () => {
+  const flags: Case[] = BY_FLAG.map((c) =>
+    c[0] === "logJson" ? ["logJson", "--no-log-json", false] : c
+  );
+  await withYaml(ALL_YAML, async (path) => {
+    const args = flags.flatMap(([, flag]) => flag.split(" "));
+    const config = await configOf(["--config", path, ...args]);
+    assert.deepEqual(config, { ...configFrom(flags), configPath: path });
+  });
+});
+
+Deno.test("parseServerArgs() merges YAML and flags that set different fields", async () => {
+  await withYaml("server:\n  rate: 5\n", async (path) => {
+    const config = await configOf(["--port", "0", "--config", path]);
+    assert.deepEqual([config.rate, config.port, config.mode], [5, 0, "queue"]);
+  });
+});
+
+Deno.test("parseServerArgs() returns help:true for --help and -h", async () => {
+  assert.deepEqual(await parseServerArgs(["--help"]), { help: true });
+  assert.deepEqual(await parseServerArgs(["-h"]), { help: true });
+  assert.deepEqual(await parseServerArgs(["--rate", "0", "-h"]), {
+    help: true,
+  });
+});
+
+Deno.test("parseServerArgs() rejects malformed command lines", async (t) => {
+  const cases: [string[], Expected][] = [
+    [["--bogus"], /^fanout server: Unknown option '--bogus'.*--help'$/],
+    [["--rate"], /^fanout server: .*'--rate <value>' argument missing/],
+    [["--mode"], /^fanout server: .*'--mode <value>' argument missing/],
+    [["--config"], /^fanout server: .*'--config <value>' argument missing/],
+    [["extra"], /^fanout server: .*'extra'/],
+    [["--log-json", "--no-log-json"], /^--log-json and --no-log-json/],
+  ];
+  for (const [args, expected] of cases) {
+    await t.step(`rejects ${args.join(" ")}`, async () => {
+      await assertUsageError(() => parseServerArgs(args), expected);
+    });
+  }
+});
+
+/** Each numeric flag with its range and whether it must be whole. */
+// deno-fmt-ignore
+const NUMERIC: [flag: string, min: number, max: number, integer: boolean][] = [
+  ["--port", 0, 65535, true], ["--rate", 0.1, 100000, false],
+  ["--payload-bytes", 0, 16777216, true], ["--maxsize", 1, 1000000, true],
+  ["--drop-limit", 0, 1000000000, true], ["--full-timeout", 0.05, 86400, false],
+  ["--ping-interval", 0, 86400, false], ["--ping-timeout", 0.05, 86400, false],
+  ["--summary-interval", 0.1, 86400, false],
+];
+
+Deno.test("parseServerArgs() rejects out-of-range and non-numeric values naming the flag", async (t) => {
+  for (const [flag, min, max, integer] of NUMERIC) {
+    const kind = integer ? "a whole number" : "a number";
+    const below = min === 0 ? -1 : min / 2;
+    const bad = [String(below), String(max * 2), "ten", "", "NaN", "1e999"];
+    if (integer) bad.push("1.5");
+    for (const raw of bad) {
+      await t.step(`rejects ${flag} ${JSON.stringify(raw)}`, async () => {
+        const got = isFinite(Number(raw)) && raw !== "" ? raw : `"${raw}"`;
+        await assertUsageError(
+          () => parseServerArgs([`${flag}=${raw}`]),
+          `${flag} must be ${kind} from ${min} to ${max}, got ${got}`,
+        );
+      });
+    }
+    await t.step(`accepts ${flag} at both ends of its range`, async () => {
+      await configOf([`${flag}=${min}`]);
+      await configOf([`${flag}=${max}`]);
+    });
+  }
+});
+
+Deno.test("parseServerArgs() rejects --rate 0 with a message naming --rate", async () => {
+  await assertUsageError(
+    () => parseServerArgs(["--rate", "0"]),
+    "--rate must be a number from 0.1 to 100000, got 0",
+  );
+});
+
+Deno.test("parseServerArgs() rejects a bad --mode or --host", async (t) => {
+  const host = "--host must be a host name or IP address without spaces, got";
+  const cases: [string[], string][] = [
+    [["--mode", "fast"], '--mode must be naive or queue, got "fast"'],
+    [["--mode", "QUEUE"], '--mode must be naive or queue, got "QUEUE"'],
+    [["--host="], `${host} ""`],
+    [["--host", "a b"], `${host} "a b"`],
+  ];
+  for (const [args, expected] of cases) {
+    await t.step(`rejects ${args.join(" ")}`, async () => {
+      await assertUsageError(() => parseServerArgs(args), expected);
+    });
+  }
+});
+
+const SERVER_KEYS =
+  "host, port, mode, rate, payload_bytes, ping_interval, ping_timeout";
+const SECTIONS = "server, queue_mode, logging";
+const WHOLE = "must be a whole number from";
+
+// deno-fmt-ignore
+const BAD_YAML: [name: string, yaml: string, detail: Expected][] = [
+  ["unknown key in server", "server:\n  prot: 1\n", `unknown key 'server.prot' (known keys: ${SERVER_KEYS})`],
+  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout)"],
+  ["unknown key in logging", "logging:\n  level: info\n", "unknown key 'logging.level' (known keys: json, summary_interval)"],
+  ["unknown section", "servers:\n  port: 1\n", `unknown section 'servers' (known sections: ${SECTIONS})`],
+  ["inherited name as section", "toString: {}\n", `unknown section 'toString' (known sections: ${SECTIONS})`],
+  ["section not a mapping", "server: 5\n", `'server' must be a mapping with keys ${SERVER_KEYS}`],
+  ["section a list", "logging:\n  - json\n", "'logging' must be a mapping with keys json, summary_interval"],
+  ["word for a number", "queue_mode:\n  maxsize: ten\n", `'queue_mode.maxsize' ${WHOLE} 1 to 1000000, got "ten"`],
+  ["quoted number", 'server:\n  rate: "100"\n', `'server.rate' must be a number from 0.1 to 100000, got "100" (a string: write the number without quotes)`],
+  ["null number", "server:\n  port:\n", `'server.port' ${WHOLE} 0 to 65535, got null`],
+  ["boolean number", "queue_mode:\n  drop_limit: true\n", `'queue_mode.drop_limit' ${WHOLE} 0 to 1000000000, got true`],
+  ["out of range", "server:\n  port: 70000\n", `'server.port' ${WHOLE} 0 to 65535, got 70000`],
+  ["fraction for integer", "server:\n  payload_bytes: 1.5\n", `'server.payload_bytes' ${WHOLE} 0 to 16777216, got 1.5`],
+  ["infinite", "logging:\n  summary_interval: .inf\n", "'logging.summary_interval' must be a number from 0.1 to 86400, got Infinity"],
+  ["number for mode", "server:\n  mode: 1\n", "'server.mode' must be naive or queue, got 1"],
+  ["bad mode", "server:\n  mode: fast\n", `'server.mode' must be naive or queue, got "fast"`],
+  ["number for host", "server:\n  host: 1234\n", "'server.host' must be a host name or IP address without spaces, got 1234"],
+  ["string for json", "logging:\n  json: yes\n", `'logging.json' must be true or false, got "yes"`],
+  ["list top level", "- server\n", `top level must be a mapping with sections ${SECTIONS}`],
+  ["scalar top level", "just words\n", `top level must be a mapping with sections ${SECTIONS}`],
+  ["duplicate key", "server:\n  port: 1\n  port: 2\n", "invalid YAML at line 3: Map keys must be unique"],
+  ["unclosed flow", "server:\n  port: [1\nlogging: {}\n", /invalid YAML at line \d: \S.*$/],
+  ["two documents", "server: {}\n---\nlogging: {}\n", "invalid YAML at line 2: Source contains multiple documents"],
+];
+
+Deno.test("parseServerArgs() rejects bad YAML with one line naming file and key", async (t) => {
+  for (const [name, yaml, detail] of BAD_YAML) {
+    await t.step(`rejects ${name}`, async () => {
+      await withYaml(yaml, async (path) => {
+        const where = `--config ${path}: `;
+        const expected = typeof detail === "string"
+          ? where + detail
+          : new RegExp(`^${where}${detail.source}`);
+        await assertUsageError(
+          () => parseServerArgs(["--config", path]),
+          expected,
+        );
+      });
+    });
+  }
+});
+
+Deno.test("parseServerArgs() rejects an unreadable --config file", async (t) => {
+  await t.step("missing file", async () => {
+    const path = await Deno.makeTempFile({ suffix: ".yaml" });
+    await Deno.remove(path);
+    await assertUsageError(
+      () => parseServerArgs(["--config", path]),
+      `--config ${path}: cannot read file (No such file or directory)`,
+    );
+  });
+  await t.step("a directory", async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await assertUsageError(
+        () => parseServerArgs(["--config", dir]),
+        new RegExp(`^--config ${dir}: cannot read file \\(.+\\)$`),
+      );
+    } finally {
+      await Deno.remove(dir);
+    }
+  });
+});
+
+Deno.test("parseServerArgs() treats an empty or comment-only YAML file as no overrides", async (t) => {
+  const files = { empty: "", comments: "# none\n", sections: "server:\n" };
+  for (const [name, text] of Object.entries(files)) {
+    await t.step(name, async () => {
+      await withYaml(text, async (path) => {
+        const config = await configOf(["--config", path]);
+        assert.deepEqual(config, { ...SERVER_DEFAULTS, configPath: path });
+      });
+    });
+  }
+});
+
+Deno.test("config/default.yaml sets every key to the built-in default", async () => {
+  const path = new URL("../config/default.yaml", import.meta.url).pathname;
+  const config = await configOf(["--config", path]);
+  assert.deepEqual(config, { ...SERVER_DEFAULTS, configPath: path });
+  const text = await Deno.readTextFile(path);
+  for (const [, line] of BY_YAML) {
+    const key = line.split(/[.:]/)[1];
+    assert.match(text, new RegExp(`^  ${key}: `, "m"), `missing ${key}`);
+  }
+});
+
+Deno.test("parseServerArgs() validates flags and YAML alike, naming each source", async () => {
+  const flag = await parseServerArgs(["--maxsize", "0"]).catch((e) => e);
+  await withYaml("queue_mode:\n  maxsize: 0\n", async (path) => {
+    const yaml = await parseServerArgs(["--config", path]).catch((e) => e);
+    const key = `--config ${path}: 'queue_mode.maxsize'`;
+    assert.equal(yaml.message, flag.message.replace("--maxsize", key));
+  });
+});
+
+Deno.test("resolveServerConfig() fills defaults and freezes the result", () => {
+  const config = resolveServerConfig({ port: 0, mode: "naive" });
+  assert.deepEqual(config, { ...SERVER_DEFAULTS, port: 0, mode: "naive" });
+  assert.ok(Object.isFrozen(config));
+  assert.deepEqual(resolveServerConfig({}), SERVER_DEFAULTS);
+  assert.equal(resolveServerConfig({ configPath: "x" }).configPath, "x");
+});
+
+Deno.test("resolveServerConfig() rejects bad values naming the field", async (t) => {
+  // deno-fmt-ignore
+  const cases: [Record<string, unknown>, Expected][] = [
+    [{ rate: 0 }, "ServerConfig.rate must be a number from 0.1 to 100000, got 0"],
+    [{ port: "80" }, 'ServerConfig.port must be a whole number from 0 to 65535, got "80" (a string: write the number without quotes)'],
+    [{ mode: "fast" }, 'ServerConfig.mode must be naive or queue, got "fast"'],
+    [{ logJson: 1 }, "ServerConfig.logJson must be true or false, got 1"],
+    [{ configPath: 5 }, "ServerConfig.configPath must be a string, got 5"],
+    [{ bogus: 1 }, /^ServerConfig\.bogus does not exist \(fields: host, port, /],
+  ];
+  for (const [partial, expected] of cases) {
+    await t.step(`rejects ${JSON.stringify(partial)}`, async () => {
+      const bad = partial as Partial<ServerConfig>;
+      await assertUsageError(() => resolveServerConfig(bad), expected);
+    });
+  }
+});
+
+Deno.test("serverHelp() mentions every flag, the YAML layout and the exit codes", () => {
+  const help = serverHelp();
+  const flags = BY_FLAG.map(([, flag]) => flag.split(" ")[0]);
+  for (const flag of [...flags, "--no-log-json", "--config", "--help", "-h"]) {
+    assert.match(help, new RegExp(`(^|\\W)${flag}\\b`), `missing ${flag}`);
+  }
+  for (const [, line] of BY_YAML) {
+    const [section = "", key = ""] = line.split(/[.:]/);
+    assert.match(help, new RegExp(`^  ${section}:$`, "m"));
+    assert.match(help, new RegExp(`^    ${key}: `, "m"));
+  }
+  assert.match(help, /--rate N +.*\(default: 100\)/);
+  assert.match(help, /Exit codes:[\s\S]*\n {2}2 /);
+});
