@@ -1,0 +1,157 @@
+/**
+ * One simulated client's statistics as plain state: frames decoded, latency
+ * histogram, drops inferred from seq gaps, connects, closes. No sockets and
+ * no clock of its own, so it is testable with plain calls.
+ *
+ * @module
+ */
+import { Histogram, type LatencySummary } from "../lib/histogram.ts";
+import { type DataFrame, decodeData, epochSeconds } from "../lib/protocol.ts";
+
+/** One connection that ended without this client asking it to. */
+export interface CloseRecord {
+  /** Close code from the server, or 1006 when the connection broke. */
+  code: number;
+  /** Close reason from the server, or the error that broke the connection. */
+  reason: string;
+  /** When the close was seen, epoch milliseconds. */
+  atMs: number;
+}
+
+/** A client's statistics at one moment; plain data, safe to keep. */
+export interface SimClientSnapshot {
+  /** The client's id, e.g. `cli-0`. */
+  id: string;
+  /** Data frames received and decoded. */
+  messages: number;
+  /** Successful connections (handshakes completed). */
+  connects: number;
+  /** Messages missed, inferred from gaps in `seq`. */
+  drops: number;
+  /** ACKs written to the socket. */
+  acksSent: number;
+  /** Frames that were binary, not JSON, or not data frames; skipped. */
+  badFrames: number;
+  /** Latency (now − ts_send at receipt), ms. */
+  latency: LatencySummary;
+  /** Every close this client did not start itself, oldest first. */
+  closes: CloseRecord[];
+  /** Whether a connection is open now. */
+  connected: boolean;
+  /** Failed connection attempts plus connections that broke (1006). */
+  errors: number;
+  /** When the client started, epoch ms. */
+  startedAt: number;
+  /** First data frame, epoch ms, or null before any. */
+  firstMessageAt: number | null;
+  /** Latest data frame, epoch ms, or null before any. */
+  lastMessageAt: number | null;
+}
+
+/**
+ * Mutable counters for one client; {@link ClientStats.snapshot} copies them
+ * out as a {@link SimClientSnapshot}.
+ *
+ * @example
+ * ```ts
+ * import { ClientStats } from "./client_stats.ts";
+ * const stats = new ClientStats("cli-0", 0);
+ * stats.recordFrame('{"seq":1,"ts_send":1,"payload_b64":""}', 10);
+ * stats.recordFrame('{"seq":4,"ts_send":1,"payload_b64":""}', 20);
+ * if (stats.snapshot().drops !== 2) throw new Error("2 and 3 were missed");
+ * ```
+ */
+export class ClientStats {
+  /** Data frames received and decoded. */
+  messages = 0;
+  /** Successful connections. */
+  connects = 0;
+  /** Messages missed, from seq gaps. */
+  drops = 0;
+  /** ACKs written. */
+  acksSent = 0;
+  /** Malformed frames skipped. */
+  badFrames = 0;
+  /** Failed connects and broken connections. */
+  errors = 0;
+  /** Whether a connection is open now. */
+  connected = false;
+  readonly #id: string;
+  readonly #startedAt: number;
+  readonly #latency = new Histogram();
+  readonly #closes: CloseRecord[] = [];
+  #lastSeq: number | undefined;
+  #firstMessageAt: number | null = null;
+  #lastMessageAt: number | null = null;
+
+  /**
+   * @param id the client's id
+   * @param startedAt when the client started, epoch ms
+   */
+  constructor(id: string, startedAt: number) {
+    this.#id = id;
+    this.#startedAt = startedAt;
+  }
+
+  /**
+   * Decodes and records one received frame: latency now − ts_send, seq gaps
+   * as drops (a seq at or below the last one is a server restart: resync
+   * without counting). Malformed or binary frames only bump `badFrames`.
+   *
+   * @param data the frame as the socket delivered it
+   * @param atMs when it was read, epoch ms
+   * @returns the decoded frame (to ACK), or undefined when it was malformed
+   */
+  recordFrame(data: string | Uint8Array, atMs: number): DataFrame | undefined {
+    if (typeof data !== "string") {
+      this.badFrames++;
+      return undefined;
+    }
+    let frame: DataFrame;
+    try {
+      frame = decodeData(data);
+    } catch {
+      this.badFrames++;
+      return undefined;
+    }
+    this.#latency.record((epochSeconds() - frame.ts_send) * 1000);
+    this.messages++;
+    this.#firstMessageAt ??= atMs;
+    this.#lastMessageAt = atMs;
+    const last = this.#lastSeq;
+    if (last !== undefined && frame.seq > last + 1) {
+      this.drops += frame.seq - last - 1;
+    }
+    this.#lastSeq = frame.seq;
+    return frame;
+  }
+
+  /** Records a connection that ended without this client asking it to. */
+  recordClose(code: number, reason: string, atMs: number): void {
+    this.#closes.push({ code, reason, atMs: Math.round(atMs) });
+  }
+
+  /** Adds every latency recorded so far to `target`. */
+  mergeLatencyInto(target: Histogram): void {
+    target.merge(this.#latency);
+  }
+
+  /** A copy of the current values, safe to keep. */
+  snapshot(): SimClientSnapshot {
+    return {
+      id: this.#id,
+      messages: this.messages,
+      connects: this.connects,
+      drops: this.drops,
+      acksSent: this.acksSent,
+      badFrames: this.badFrames,
+      latency: this.#latency.summary(),
+      closes: this.#closes.map((c) => ({ ...c })),
+      connected: this.connected,
+      errors: this.errors,
+      startedAt: this.#startedAt,
+      firstMessageAt: this.#firstMessageAt,
+      lastMessageAt: this.#lastMessageAt,
+    };
+  }
+}

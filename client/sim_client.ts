@@ -1,0 +1,258 @@
+/**
+ * One simulated subscriber. It reads the socket only when it is ready for the
+ * next message, so a slow client really stops reading and the server feels
+ * TCP backpressure (DESIGN.md trap 2: a browser-style `WebSocket` would read
+ * eagerly and prove nothing).
+ *
+ * @module
+ */
+import type { Histogram } from "../lib/histogram.ts";
+import { encodeAck } from "../lib/protocol.ts";
+import { nowMs, sleep, within } from "./_abortable.ts";
+import { ClientStats, type SimClientSnapshot } from "./client_stats.ts";
+
+export type { CloseRecord, SimClientSnapshot } from "./client_stats.ts";
+
+/** First reconnect delay, ms; doubles after every failed attempt. */
+export const INITIAL_BACKOFF_MS = 250;
+/** Longest reconnect delay, ms (20 doublings would be absurd: cap at 5 s). */
+export const MAX_BACKOFF_MS = 5_000;
+/** How long a client waits for the close handshake it started, ms. */
+export const CLOSE_TIMEOUT_MS = 2_000;
+const GAVE_UP = Symbol("gave up");
+
+/** The close code a client sends when it stops (normal closure). */
+export const CLIENT_STOP_CODE = 1000;
+
+/** Options for {@link SimClient}. */
+export interface SimClientOptions {
+  /** Name used in reports. @default "cli-0" */
+  id?: string;
+  /** Processing time per message before the next read, ms. @default 0 */
+  slowMs?: number;
+  /** Uniform random ± added to `slowMs` per message, ms. @default 0 */
+  jitterMs?: number;
+  /** Stops the client: it closes with 1000 and stops reading. */
+  signal?: AbortSignal;
+  /** Called after each data frame is recorded (before the processing delay). */
+  onMessage?: (client: SimClient) => void;
+  /** Random source in [0, 1) for the jitter. @default Math.random */
+  random?: () => number;
+}
+
+/**
+ * A simulated subscriber over `WebSocketStream`: decodes each data frame,
+ * records latency and seq gaps, ACKs it, then "processes" for
+ * `slowMs ± jitterMs` before reading again. Reconnects with exponential
+ * backoff until stopped.
+ *
+ * @example
+ * ```ts ignore
+ * import { SimClient } from "./sim_client.ts";
+ * await using client = new SimClient("ws://localhost:8765", { slowMs: 200 });
+ * client.run();
+ * // … later: client.snapshot().messages
+ * ```
+ */
+export class SimClient implements AsyncDisposable {
+  /** The client's id, e.g. `cli-0`. */
+  readonly id: string;
+  /** The server URL. */
+  readonly url: string;
+  readonly #slowMs: number;
+  readonly #jitterMs: number;
+  readonly #onMessage: ((client: SimClient) => void) | undefined;
+  readonly #random: () => number;
+  readonly #stop = new AbortController();
+  readonly #signal: AbortSignal;
+  readonly #firstAttempt = Promise.withResolvers<void>();
+  readonly #stats: ClientStats;
+  #run: Promise<void> | undefined;
+
+  /**
+   * @param url `ws://` or `wss://` server URL
+   * @param options id, processing delay, stop signal, progress callback
+   */
+  constructor(url: string, options: SimClientOptions = {}) {
+    this.url = url;
+    this.id = options.id ?? "cli-0";
+    this.#stats = new ClientStats(this.id, nowMs());
+    this.#slowMs = options.slowMs ?? 0;
+    this.#jitterMs = options.jitterMs ?? 0;
+    this.#onMessage = options.onMessage;
+    this.#random = options.random ?? Math.random;
+    this.#signal = options.signal
+      ? AbortSignal.any([options.signal, this.#stop.signal])
+      : this.#stop.signal;
+  }
+
+  /** Resolves once the first connection attempt has succeeded or failed. */
+  get firstAttempt(): Promise<void> {
+    return this.#firstAttempt.promise;
+  }
+
+  /**
+   * Connects and keeps reconnecting until stopped. Calling it again returns
+   * the same promise.
+   * @returns a promise that resolves (never rejects) once the client stopped
+   */
+  run(): Promise<void> {
+    this.#run ??= this.#loop();
+    return this.#run;
+  }
+
+  /** Stops the client and waits until it has. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#run;
+  }
+
+  /** Same as {@link stop}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  /** Adds every latency recorded so far to `target` (for swarm totals). */
+  mergeLatencyInto(target: Histogram): void {
+    this.#stats.mergeLatencyInto(target);
+  }
+
+  /** The current statistics; cheap enough to poll while running. */
+  snapshot(): SimClientSnapshot {
+    return this.#stats.snapshot();
+  }
+
+  async #loop(): Promise<void> {
+    let backoff = INITIAL_BACKOFF_MS;
+    while (!this.#signal.aborted) {
+      const opened = await this.#session();
+      this.#firstAttempt.resolve();
+      if (opened) backoff = INITIAL_BACKOFF_MS;
+      if (!await sleep(backoff, this.#signal)) break;
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+    this.#firstAttempt.resolve();
+  }
+
+  /** One connection, start to end. @returns whether it opened */
+  async #session(): Promise<boolean> {
+    const signal = this.#signal;
+    // Deno keeps the constructor's abort listener after the handshake and
+    // throws BadResource from it on a later abort: give it a signal of its
+    // own that is aborted only while the handshake is pending.
+    const handshake = new AbortController();
+    const abortHandshake = () => handshake.abort();
+    let wss: WebSocketStream;
+    try {
+      wss = new WebSocketStream(this.url, { signal: handshake.signal });
+    } catch {
+      this.#stats.errors++;
+      return false;
+    }
+    // Handle `closed` now: it rejects too when the handshake fails.
+    const closed = wss.closed.then(
+      (info) => ({ info, error: undefined }),
+      (error: unknown) => ({ info: undefined, error }),
+    );
+    signal.addEventListener("abort", abortHandshake, { once: true });
+    let connection: WebSocketConnection;
+    try {
+      connection = await wss.opened;
+    } catch {
+      if (!signal.aborted) this.#stats.errors++;
+      await closed;
+      return false;
+    } finally {
+      signal.removeEventListener("abort", abortHandshake);
+    }
+    this.#stats.connects++;
+    this.#stats.connected = true;
+    this.#firstAttempt.resolve();
+    const reader = connection.readable.getReader();
+    const writer = connection.writable.getWriter();
+    let closing = false;
+    const close = (code: number, reason: string) => {
+      if (closing) return;
+      closing = true;
+      try {
+        // Deno reads `closeCode` (its .d.ts says `code`); pass both.
+        wss.close({ closeCode: code, code, reason } as WebSocketCloseInfo);
+      } catch { /* already closed */ }
+    };
+    // Stopping: send our close, then keep reading (and discarding) so the
+    // server's close reply, queued behind any unread frames, reaches us.
+    // Deno's reader.cancel() is not usable here: a pull already in flight
+    // then throws an uncaught "cannot close or enqueue".
+    const gaveUp = Promise.withResolvers<typeof GAVE_UP>();
+    let giveUpTimer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      close(CLIENT_STOP_CODE, "client stopping");
+      giveUpTimer ??= setTimeout(
+        () => gaveUp.resolve(GAVE_UP),
+        CLOSE_TIMEOUT_MS,
+      );
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    try {
+      while (true) {
+        const result = await Promise.race([reader.read(), gaveUp.promise]);
+        if (result === GAVE_UP || result.done) break;
+        if (signal.aborted) continue;
+        this.#frame(result.value, writer, close);
+        const delay = this.#delayMs();
+        if (delay > 0) await sleep(delay, signal);
+      }
+    } catch {
+      // The read failed: the connection broke; `closed` says how.
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      clearTimeout(giveUpTimer);
+      this.#stats.connected = false;
+    }
+    if (signal.aborted) {
+      await within(closed, CLOSE_TIMEOUT_MS);
+      return true;
+    }
+    const end = await within(closed, CLOSE_TIMEOUT_MS) ??
+      { info: undefined, error: new Error("connection lost") };
+    if (end.info) {
+      const info = end.info as WebSocketCloseInfo & { closeCode?: number };
+      this.#stats.recordClose(
+        info.closeCode ?? info.code ?? 1005,
+        info.reason ?? "",
+        nowMs(),
+      );
+    } else {
+      this.#stats.errors++;
+      const error = end.error;
+      this.#stats.recordClose(
+        1006,
+        error instanceof Error ? error.message : String(error),
+        nowMs(),
+      );
+    }
+    return true;
+  }
+
+  #frame(
+    value: string | Uint8Array,
+    writer: WritableStreamDefaultWriter<string | Uint8Array>,
+    close: (code: number, reason: string) => void,
+  ): void {
+    const frame = this.#stats.recordFrame(value, nowMs());
+    if (!frame) return;
+    // Not awaited: a pending ACK must never stop us reading.
+    writer.write(encodeAck(frame.ts_send, frame.seq)).then(
+      () => this.#stats.acksSent++,
+      () => close(1011, "ack write failed"),
+    );
+    this.#onMessage?.(this);
+  }
+
+  #delayMs(): number {
+    if (this.#jitterMs === 0) return this.#slowMs;
+    const jitter = (this.#random() * 2 - 1) * this.#jitterMs;
+    return Math.max(0, this.#slowMs + jitter);
+  }
+}

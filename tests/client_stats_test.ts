@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { ClientStats } from "../client/client_stats.ts";
+import { encodeData, epochSeconds } from "../lib/protocol.ts";
+
+const frame = (seq: number, tsSend = epochSeconds()) =>
+  encodeData(seq, tsSend, "AAE=");
+
+Deno.test("ClientStats.recordFrame() counts gaps as drops and resyncs without counting when seq goes back", () => {
+  const stats = new ClientStats("cli-0", 0);
+  for (const seq of [1, 2, 3, 7, 8, 10]) {
+    assert.equal(stats.recordFrame(frame(seq), seq)?.seq, seq);
+  }
+  assert.equal(stats.drops, 3 + 1);
+  // A restarted server starts again at 1: a resync, not 9 drops or -9.
+  stats.recordFrame(frame(1), 11);
+  stats.recordFrame(frame(2), 12);
+  stats.recordFrame(frame(2), 13); // a duplicate is not a drop either
+  const snap = stats.snapshot();
+  assert.equal(snap.drops, 4);
+  assert.equal(snap.messages, 9);
+  assert.equal(snap.firstMessageAt, 1);
+  assert.equal(snap.lastMessageAt, 13);
+});
+
+Deno.test("ClientStats.recordFrame() records latency from ts_send when the frame is valid", () => {
+  const stats = new ClientStats("cli-0", 0);
+  stats.recordFrame(frame(1, epochSeconds() - 0.25), 0);
+  const { latency } = stats.snapshot();
+  assert.equal(latency.count, 1);
+  assert.ok(latency.min >= 250 && latency.min < 1_000, `${latency.min}`);
+});
+
+Deno.test("ClientStats.recordFrame() counts bad frames and records nothing else when the frame is malformed", () => {
+  const stats = new ClientStats("cli-0", 0);
+  for (
+    const bad of [
+      "",
+      "nope",
+      "[]",
+      "null",
+      '{"seq":1.5,"ts_send":1}',
+      '{"seq":1}',
+      '{"seq":1,"ts_send":"x"}',
+      new Uint8Array([123, 125]),
+    ]
+  ) {
+    assert.equal(stats.recordFrame(bad, 0), undefined);
+  }
+  const snap = stats.snapshot();
+  assert.equal(snap.badFrames, 8);
+  assert.equal(snap.messages, 0);
+  assert.equal(snap.latency.count, 0);
+  assert.equal(snap.firstMessageAt, null);
+});
+
+Deno.test("ClientStats.snapshot() returns copies that later records do not change", () => {
+  const stats = new ClientStats("cli-0", 5);
+  stats.recordClose(4000, "slow", 10);
+  const before = stats.snapshot();
+  stats.recordClose(4001, "full", 20);
+  stats.recordFrame(frame(1), 30);
+  assert.deepEqual(before.closes, [{ code: 4000, reason: "slow", atMs: 10 }]);
+  assert.equal(before.messages, 0);
+  assert.equal(stats.snapshot().closes.length, 2);
+  assert.equal(stats.snapshot().startedAt, 5);
+});
