@@ -12,7 +12,7 @@
 import { UsageError } from "./lib/cli_args.ts";
 
 /** A subcommand: takes its arguments, returns the exit code. */
-type Command = (args: readonly string[]) => Promise<number>;
+type Command = (args: string[]) => Promise<number>;
 
 /** The dispatch table, loaded lazily so each tool starts only what it needs. */
 const COMMANDS: Record<

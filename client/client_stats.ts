@@ -46,6 +46,8 @@ export interface SimClientSnapshot {
   firstMessageAt: number | null;
   /** Latest data frame, epoch ms, or null before any. */
   lastMessageAt: number | null;
+  /** Highest `seq` received so far, or null before any. */
+  lastSeq: number | null;
 }
 
 /**
@@ -152,6 +154,7 @@ export class ClientStats {
       startedAt: this.#startedAt,
       firstMessageAt: this.#firstMessageAt,
       lastMessageAt: this.#lastMessageAt,
+      lastSeq: this.#lastSeq ?? null,
     };
   }
 }

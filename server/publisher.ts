@@ -25,6 +25,10 @@ export interface PublisherOptions {
 
 /** What the publisher reports about itself; read by the summary. */
 export class PublisherStats {
+  /** When message 1 was due, monotonic ms; message `n` is due `(n - 1) / rate` s later. */
+  startedAt = Number.NaN;
+  /** Messages per second scheduled. */
+  rate = 0;
   /** Messages published. */
   published = 0;
   /** How late the last message went out against its schedule, ms. */
@@ -60,6 +64,8 @@ export function runPublisher(
   const intervalMs = 1000 / options.rate;
   const done = (async () => {
     const startMs = now();
+    stats.startedAt = startMs;
+    stats.rate = options.rate;
     const startEpoch = epochSeconds();
     let burst = 0;
     while (!options.signal.aborted) {

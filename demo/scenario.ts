@@ -1,0 +1,224 @@
+/**
+ * One half of the demo: a server in one mode, fast clients, and one slow
+ * client that joins late, all in-process on a free loopback port.
+ *
+ * @module
+ */
+import { Histogram, type LatencySummary } from "../lib/histogram.ts";
+import { SimClient } from "../client/sim_client.ts";
+import type { BroadcastMode } from "../server/config.ts";
+import { resolveServerConfig } from "../server/config.ts";
+import type { PublisherStats } from "../server/publisher.ts";
+import type { Session } from "../server/session.ts";
+import { startServer } from "../server/server.ts";
+import type { DemoOptions } from "./options.ts";
+
+/** A server-side disconnect of the slow client. */
+export interface SlowDisconnect {
+  /** Seconds into the run. */
+  readonly atSec: number;
+  /** Close code sent. */
+  readonly code: number;
+  /** Close-code table key. */
+  readonly reason: string;
+  /** The reason text sent to the client. */
+  readonly detail: string;
+}
+
+/** What one mode's run measured. */
+export interface ModeResult {
+  /** The mode run. */
+  readonly mode: BroadcastMode;
+  /** Seconds run. */
+  readonly elapsedSec: number;
+  /** The fast clients, together. */
+  readonly fast: {
+    readonly clients: number;
+    /** Mean messages/s per fast client over the run. */
+    readonly ratePerSec: number;
+    readonly messages: number;
+    readonly latency: LatencySummary;
+    /** Gaps in seq seen by fast clients. */
+    readonly drops: number;
+    /** Messages due by the end of the run that had not arrived (counted in `latency` at their age). */
+    readonly undelivered: number;
+    /** Received ÷ (received + missed + undelivered): what the stall kept from them. */
+    readonly deliveredRatio: number;
+  };
+  /** The slow client. */
+  readonly slow: {
+    readonly messages: number;
+    readonly ratePerSec: number;
+    readonly latency: LatencySummary;
+    /** Messages the server dropped for it. */
+    readonly serverDrops: number;
+    /** Times the server disconnected it, and why. */
+    readonly disconnects: readonly SlowDisconnect[];
+    /** Close frames the client itself received by the end (they queue behind data already in flight). */
+    readonly closesSeen: readonly {
+      readonly code: number;
+      readonly reason: string;
+    }[];
+  };
+  /** Server totals. */
+  readonly server: {
+    readonly published: number;
+    readonly pubRatePerSec: number;
+  };
+}
+
+/** A line of live progress, once a second. */
+export type ProgressListener = (line: string) => void;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs one mode and measures it. */
+export async function runScenario(
+  mode: BroadcastMode,
+  o: DemoOptions,
+  onProgress: ProgressListener,
+): Promise<ModeResult> {
+  const server = startServer(
+    resolveServerConfig({
+      mode,
+      host: "127.0.0.1",
+      port: 0,
+      rate: o.rate,
+      payloadBytes: o.payloadBytes,
+      summaryInterval: 86_400,
+    }),
+    { logger: { log() {} } }, // the demo reports for itself
+  );
+  const stop = new AbortController();
+  const t0 = performance.now();
+  const atSec = () => (performance.now() - t0) / 1000;
+  const slowSessions = new Set<Session>();
+  const disconnects: SlowDisconnect[] = [];
+  let slowJoined = false;
+  server.hub.on((e) => {
+    if (e.type === "connect" && slowJoined) slowSessions.add(e.session);
+    // Only the server's own decisions: not our stop, not the shutdown.
+    const byServer = e.type === "disconnect" && e.end.reason !== "shutdown" &&
+      e.end.reason !== "client_closed";
+    if (byServer && slowSessions.has(e.session)) {
+      disconnects.push({ atSec: atSec(), ...e.end });
+    }
+  });
+  const fast = Array.from(
+    { length: o.fast },
+    (_, i) =>
+      new SimClient(server.url, { id: `fast-${i}`, signal: stop.signal }),
+  );
+  const slow = new SimClient(server.url, {
+    id: "slow",
+    slowMs: o.slowMs,
+    signal: stop.signal,
+  });
+  try {
+    for (const c of fast) c.run();
+    await Promise.all(fast.map((c) => c.firstAttempt));
+    const endAt = t0 + o.durationSec * 1000;
+    let lastFastMessages = 0;
+    let lastAt = performance.now();
+    for (let second = 1; performance.now() < endAt; second++) {
+      await sleep(Math.min(t0 + second * 1000, endAt) - performance.now());
+      if (!slowJoined && atSec() >= o.slowJoinSec) {
+        slowJoined = true;
+        slow.run();
+      }
+      const now = performance.now();
+      const fastMessages = fast.reduce((n, c) => n + c.snapshot().messages, 0);
+      const fastRate = (fastMessages - lastFastMessages) / fast.length /
+        ((now - lastAt) / 1000);
+      lastFastMessages = fastMessages;
+      lastAt = now;
+      const h = new Histogram();
+      for (const c of fast) c.mergeLatencyInto(h);
+      const fastSnaps = fast.map((c) => c.snapshot());
+      const oldest = Math.min(...fastSnaps.map((x) => x.lastSeq ?? 0));
+      const age = oldest > 0 ? now - dueAt(server.publisher, oldest) : 0;
+      const s = slow.snapshot();
+      const queued = [...slowSessions].reduce(
+        (n, x) => n + server.hub.broadcaster.queueLength(x),
+        0,
+      );
+      const drops = [...slowSessions].reduce((n, x) => n + x.stats.drops, 0);
+      onProgress(
+        `[${mode.padEnd(5)} ${
+          atSec().toFixed(0).padStart(3)
+        }s/${o.durationSec}s] fast: ${
+          fastRate.toFixed(1).padStart(5)
+        } msg/s each, newest data ${fmtMs(age).padStart(7)} old, p99 ${
+          fmtMs(h.percentile(99))
+        } | slow: ${
+          slowJoined
+            ? `${s.messages} msgs, p99 ${fmtMs(s.latency.p99)}`
+            : "not joined yet"
+        } | server: queued ${queued}, dropped ${drops}, disconnects ${disconnects.length}`,
+      );
+    }
+  } finally {
+    stop.abort();
+    await Promise.all([...fast, slow].map((c) => c.stop()));
+  }
+  const endAt = performance.now();
+  const elapsedSec = atSec();
+  const serverDrops = [...slowSessions].reduce((n, x) => n + x.stats.drops, 0);
+  const published = server.publisher.published;
+  const lastDue = Math.floor(
+    (endAt - server.publisher.startedAt) * server.publisher.rate / 1000,
+  ) + 1;
+  await server.stop();
+  const fastHist = new Histogram();
+  let undelivered = 0;
+  for (const c of fast) {
+    c.mergeLatencyInto(fastHist);
+    // Coordinated omission: a message due but never received counts at its
+    // age when the run ended (a lower bound), so a stalled client cannot look
+    // fast by receiving nothing.
+    for (let seq = (c.snapshot().lastSeq ?? 0) + 1; seq <= lastDue; seq++) {
+      fastHist.record(endAt - dueAt(server.publisher, seq));
+      undelivered++;
+    }
+  }
+  const fastSnaps = fast.map((c) => c.snapshot());
+  const fastMessages = fastSnaps.reduce((n, s) => n + s.messages, 0);
+  const fastDrops = fastSnaps.reduce((n, s) => n + s.drops, 0);
+  const slowSnap = slow.snapshot();
+  const slowSec = Math.max(1e-3, elapsedSec - o.slowJoinSec);
+  return {
+    mode,
+    elapsedSec,
+    fast: {
+      clients: fast.length,
+      ratePerSec: fastMessages / fast.length / elapsedSec,
+      messages: fastMessages,
+      latency: fastHist.summary(),
+      drops: fastDrops,
+      undelivered,
+      deliveredRatio: fastMessages /
+        Math.max(1, fastMessages + fastDrops + undelivered),
+    },
+    slow: {
+      messages: slowSnap.messages,
+      ratePerSec: slowSnap.messages / slowSec,
+      latency: slowSnap.latency,
+      serverDrops,
+      disconnects,
+      closesSeen: slowSnap.closes.map(({ code, reason }) => ({ code, reason })),
+    },
+    server: { published, pubRatePerSec: published / elapsedSec },
+  };
+}
+
+/** When message `seq` was due, monotonic ms. */
+function dueAt(p: PublisherStats, seq: number): number {
+  return p.startedAt + (seq - 1) * 1000 / p.rate;
+}
+
+/** Milliseconds, readable at any magnitude: `4 ms`, `1.52 s`. */
+export function fmtMs(ms: number): string {
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 10) return `${ms.toFixed(0)} ms`;
+  return `${ms.toFixed(1)} ms`;
+}
