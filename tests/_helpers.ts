@@ -60,3 +60,78 @@ export class FakeClock {
     this.t += ms;
   }
 }
+
+/**
+ * A client that connects with `WebSocketStream` and reads only when told,
+ * so it can stall for real (the kernel's buffers fill, then the server's).
+ */
+export class ManualClient implements AsyncDisposable {
+  readonly #wss: WebSocketStream;
+  #reader: ReadableStreamDefaultReader<string | Uint8Array> | undefined;
+  #writer: WritableStreamDefaultWriter<string | Uint8Array> | undefined;
+  /** Frames read so far. */
+  received = 0;
+
+  /** @param url server URL */
+  constructor(url: string) {
+    this.#wss = new WebSocketStream(url);
+  }
+
+  /** Waits for the handshake. */
+  async open(): Promise<void> {
+    const { readable, writable } = await this.#wss.opened;
+    this.#reader = readable.getReader();
+    this.#writer = writable.getWriter();
+  }
+
+  /** Reads one frame; undefined once the stream ended. */
+  async read(): Promise<string | Uint8Array | undefined> {
+    const { value, done } = await this.#reader!.read();
+    if (done) return undefined;
+    this.received++;
+    return value;
+  }
+
+  /** Sends a frame (an ACK, or garbage). */
+  async send(data: string | Uint8Array): Promise<void> {
+    await this.#writer!.write(data);
+  }
+
+  /**
+   * Reads everything until the server's close arrives.
+   * @returns the close code and reason (Deno 2.9 reports the code as
+   *   `closeCode`, not the typed `code`: both are read)
+   */
+  async drainUntilClosed(): Promise<{ code: number; reason: string }> {
+    try {
+      while ((await this.read()) !== undefined) { /* keep reading */ }
+    } catch { /* the stream errors when the connection ends */ }
+    const info = await this.#wss.closed as WebSocketCloseInfo & {
+      closeCode?: number;
+    };
+    return {
+      code: info.closeCode ?? info.code ?? 0,
+      reason: info.reason ?? "",
+    };
+  }
+
+  /**
+   * Closes from our side, then keeps reading (and discarding) until the
+   * server's close reply arrives: cancelling a pending read instead crashes
+   * Deno 2.9's WebSocketStream.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      // Deno 2.9 reads `closeCode` at run time; the types say `code`.
+      this.#wss.close(
+        {
+          closeCode: 1000,
+          code: 1000,
+          reason: "test done",
+        } as WebSocketCloseInfo,
+      );
+    } catch { /* already closed */ }
+    if (this.#reader) await this.drainUntilClosed().catch(() => {});
+    else await this.#wss.closed.catch(() => {});
+  }
+}
