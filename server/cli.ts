@@ -6,6 +6,8 @@
 import { parseServerArgs, serverHelp } from "./config.ts";
 import { startServer } from "./server.ts";
 
+const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
+
 /**
  * Runs the server subcommand.
  * @param args arguments after `server`
@@ -19,41 +21,45 @@ export async function run(args: readonly string[]): Promise<number> {
     return 0;
   }
   const { config } = parsed;
-  let server;
+  // Listen for signals before the "listening" line goes out, so a supervisor
+  // that signals as soon as it sees that line always gets a graceful stop.
+  const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
+  const handlers = SIGNALS.map((sig) => [sig, () => resolve(sig)] as const);
+  for (const [sig, handler] of handlers) Deno.addSignalListener(sig, handler);
   try {
-    server = startServer(config);
-  } catch (err) {
-    if (err instanceof Deno.errors.AddrInUse) {
-      console.error(
-        `fanout server: ${config.host}:${config.port} is already in use; stop the other process or choose another --port`,
-      );
-      return 1;
+    let server;
+    try {
+      server = startServer(config);
+    } catch (err) {
+      const where = `${config.host}:${config.port}`;
+      if (err instanceof Deno.errors.AddrInUse) {
+        console.error(
+          `fanout server: ${where} is already in use; stop the other process or choose another --port`,
+        );
+        return 1;
+      }
+      if (
+        err instanceof Deno.errors.AddrNotAvailable ||
+        err instanceof Deno.errors.PermissionDenied
+      ) {
+        console.error(
+          `fanout server: cannot listen on ${where} (${
+            (err as Error).message
+          }); check --host and --port`,
+        );
+        return 1;
+      }
+      throw err;
     }
-    if (
-      err instanceof Deno.errors.AddrNotAvailable ||
-      err instanceof Deno.errors.PermissionDenied
-    ) {
-      console.error(
-        `fanout server: cannot listen on ${config.host}:${config.port} (${
-          (err as Error).message
-        }); check --host and --port`,
-      );
-      return 1;
+    const sig = await signalled;
+    if (!config.logJson) {
+      console.log(`fanout server: ${sig} received, shutting down`);
     }
-    throw err;
+    await server.stop();
+    return 0;
+  } finally {
+    for (const [sig, handler] of handlers) {
+      Deno.removeSignalListener(sig, handler);
+    }
   }
-  const { promise: signalled, resolve } = Promise.withResolvers<string>();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const handlers = signals.map((sig) => {
-    const handler = () => resolve(sig);
-    Deno.addSignalListener(sig, handler);
-    return [sig, handler] as const;
-  });
-  const sig = await signalled;
-  for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-  if (!config.logJson) {
-    console.log(`fanout server: ${sig} received, shutting down`);
-  }
-  await server.stop();
-  return 0;
 }
