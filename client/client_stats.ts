@@ -6,7 +6,12 @@
  * @module
  */
 import { Histogram, type LatencySummary } from "../lib/histogram.ts";
-import { type DataFrame, decodeData, epochSeconds } from "../lib/protocol.ts";
+import {
+  type DataFrame,
+  decodeData,
+  epochSeconds,
+  parseControl,
+} from "../lib/protocol.ts";
 
 /** One connection that ended without this client asking it to. */
 export interface CloseRecord {
@@ -48,6 +53,19 @@ export interface SimClientSnapshot {
   lastMessageAt: number | null;
   /** Highest `seq` received so far, or null before any. */
   lastSeq: number | null;
+  /** Frames whose seq was not above the last one: duplicates, or a server restart. */
+  repeats: number;
+  /** Messages published before the connection that received them opened: replayed history. */
+  recovered: number;
+  /** What the server's control frames announced. */
+  notices: {
+    /** Messages the server said it dropped for this client. */
+    dropped: number;
+    /** Messages a resume could not replay (older than the history). */
+    missed: number;
+    /** Times the server said its numbering started over. */
+    resets: number;
+  };
 }
 
 /**
@@ -83,6 +101,11 @@ export class ClientStats {
   readonly #latency = new Histogram();
   readonly #closes: CloseRecord[] = [];
   #lastSeq: number | undefined;
+  #repeats = 0;
+  #recovered = 0;
+  readonly #notices = { dropped: 0, missed: 0, resets: 0 };
+  /** When the current connection opened, epoch ms (set by the client on connect). */
+  connectedAt = 0;
   #firstMessageAt: number | null = null;
   #lastMessageAt: number | null = null;
 
@@ -97,16 +120,28 @@ export class ClientStats {
 
   /**
    * Decodes and records one received frame: latency now − ts_send, seq gaps
-   * as drops (a seq at or below the last one is a server restart: resync
-   * without counting). Malformed or binary frames only bump `badFrames`.
+   * as drops, a seq at or below the last one as a repeat (then resync).
+   * Control frames update the notices. Malformed or binary frames only bump
+   * `badFrames`.
    *
    * @param data the frame as the socket delivered it
    * @param atMs when it was read, epoch ms
-   * @returns the decoded frame (to ACK), or undefined when it was malformed
+   * @returns the decoded data frame (to ACK), or undefined for control and
+   *   malformed frames
    */
   recordFrame(data: string | Uint8Array, atMs: number): DataFrame | undefined {
     if (typeof data !== "string") {
       this.badFrames++;
+      return undefined;
+    }
+    const control = parseControl(data);
+    if (control) {
+      if (control.type === "dropped") this.#notices.dropped += control.count;
+      else if (control.type === "gap") this.#notices.missed += control.missed;
+      else if (control.type === "reset") {
+        this.#notices.resets++;
+        this.#lastSeq = undefined; // numbering starts over: no gap to count
+      }
       return undefined;
     }
     let frame: DataFrame;
@@ -120,10 +155,12 @@ export class ClientStats {
     this.messages++;
     this.#firstMessageAt ??= atMs;
     this.#lastMessageAt = atMs;
+    if (frame.ts_send * 1000 < this.connectedAt) this.#recovered++;
     const last = this.#lastSeq;
     if (last !== undefined && frame.seq > last + 1) {
       this.drops += frame.seq - last - 1;
     }
+    if (last !== undefined && frame.seq <= last) this.#repeats++;
     this.#lastSeq = frame.seq;
     return frame;
   }
@@ -155,6 +192,9 @@ export class ClientStats {
       firstMessageAt: this.#firstMessageAt,
       lastMessageAt: this.#lastMessageAt,
       lastSeq: this.#lastSeq ?? null,
+      repeats: this.#repeats,
+      recovered: this.#recovered,
+      notices: { ...this.#notices },
     };
   }
 }

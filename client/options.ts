@@ -5,6 +5,7 @@
  * @module
  */
 import { checkNumber, parseFlags, UsageError } from "../lib/cli_args.ts";
+import { CHANNEL_NAME } from "../lib/protocol.ts";
 
 /** The complete, validated configuration of one clientsim run. */
 export interface ClientsimOptions {
@@ -24,6 +25,10 @@ export interface ClientsimOptions {
   readonly idPrefix: string;
   /** Final report as one JSON document on stdout. @default false */
   readonly json: boolean;
+  /** Reconnect with `?since=<last seq>` so the server replays what was missed. @default false */
+  readonly resume: boolean;
+  /** Ask for control frames (drop notices). @default false */
+  readonly control: boolean;
 }
 
 /** The seed's defaults. */
@@ -37,6 +42,8 @@ export const DEFAULT_CLIENTSIM_OPTIONS: Readonly<ClientsimOptions> = Object
     printEvery: 100,
     idPrefix: "cli",
     json: false,
+    resume: false,
+    control: false,
   });
 
 /** Most simultaneous connections one clientsim process opens. */
@@ -57,6 +64,10 @@ const FLAGS = {
   "print-every": { type: "string" },
   "id-prefix": { type: "string" },
   json: { type: "boolean" },
+  channel: { type: "string" },
+  token: { type: "string" },
+  resume: { type: "boolean" },
+  control: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -99,7 +110,7 @@ export function parseClientsimArgs(
       : checkNumber(`--${key}`, raw, min, max, { integer });
   };
   const options: ClientsimOptions = {
-    url: checkUrl(str("url") ?? d.url),
+    url: withQuery(checkUrl(str("url") ?? d.url), str("channel"), str("token")),
     concurrency: num("concurrency", d.concurrency, 1, MAX_CONCURRENCY, true),
     slowMs: num("slow-ms", d.slowMs, 0, MAX_DELAY_MS),
     jitterMs: num("jitter-ms", d.jitterMs, 0, MAX_DELAY_MS),
@@ -113,6 +124,8 @@ export function parseClientsimArgs(
     ),
     idPrefix: checkIdPrefix(str("id-prefix") ?? d.idPrefix),
     json: v.json === true,
+    resume: v.resume === true,
+    control: v.control === true,
   };
   return { help: false, options: Object.freeze(options) };
 }
@@ -134,6 +147,22 @@ function checkUrl(raw: string): string {
     );
   }
   return raw;
+}
+
+/** Adds `?channel=` and `?token=` to the URL when given. */
+function withQuery(url: string, channel?: string, token?: string): string {
+  if (channel === undefined && token === undefined) return url;
+  if (channel !== undefined && !CHANNEL_NAME.test(channel)) {
+    throw new UsageError(
+      `--channel must be 1 to 64 of A-Z a-z 0-9 _ - . :, got ${
+        JSON.stringify(channel)
+      }`,
+    );
+  }
+  const u = new URL(url);
+  if (channel !== undefined) u.searchParams.set("channel", channel);
+  if (token !== undefined) u.searchParams.set("token", token);
+  return u.href;
 }
 
 function checkIdPrefix(raw: string): string {
@@ -164,6 +193,10 @@ Options:
   --print-every N      progress line per client every N messages (default: ${d.printEvery})
   --id-prefix PREFIX   client ids are PREFIX-0, PREFIX-1, … (default: "${d.idPrefix}")
   --json               final report as one JSON document on stdout; progress on stderr
+  --channel NAME       subscribe to this channel (adds ?channel= to the URL)
+  --token TOKEN        subscriber token or JWT (adds ?token= to the URL)
+  --resume             reconnect with ?since=<last seq>: the server replays what was missed
+  --control            ask for control frames (drop notices) with ?control=1
   -h, --help           show this help
 
 Each client ACKs every frame ({"ack_ts", "seq"}), infers drops from seq gaps,

@@ -38,6 +38,10 @@ export interface SimClientOptions {
   onMessage?: (client: SimClient) => void;
   /** Random source in [0, 1) for the jitter. @default Math.random */
   random?: () => number;
+  /** Reconnect with `?since=<last seq>` so the server replays what was missed. @default false */
+  resume?: boolean;
+  /** Ask for control frames (`?control=1`): drop notices. @default false */
+  control?: boolean;
 }
 
 /**
@@ -67,6 +71,8 @@ export class SimClient implements AsyncDisposable {
   readonly #signal: AbortSignal;
   readonly #firstAttempt = Promise.withResolvers<void>();
   readonly #stats: ClientStats;
+  readonly #resume: boolean;
+  readonly #control: boolean;
   #run: Promise<void> | undefined;
 
   /**
@@ -81,6 +87,8 @@ export class SimClient implements AsyncDisposable {
     this.#jitterMs = options.jitterMs ?? 0;
     this.#onMessage = options.onMessage;
     this.#random = options.random ?? Math.random;
+    this.#resume = options.resume ?? false;
+    this.#control = options.control ?? false;
     this.#signal = options.signal
       ? AbortSignal.any([options.signal, this.#stop.signal])
       : this.#stop.signal;
@@ -134,6 +142,18 @@ export class SimClient implements AsyncDisposable {
     this.#firstAttempt.resolve();
   }
 
+  /** The URL of the next connection: resuming after the last seq when asked to. */
+  #connectUrl(): string {
+    if (!this.#resume && !this.#control) return this.url;
+    const url = new URL(this.url);
+    if (this.#control) url.searchParams.set("control", "1");
+    const last = this.#stats.snapshot().lastSeq;
+    if (this.#resume && last !== null) {
+      url.searchParams.set("since", String(last));
+    }
+    return url.href;
+  }
+
   /** One connection, start to end. @returns whether it opened */
   async #session(): Promise<boolean> {
     const signal = this.#signal;
@@ -144,7 +164,9 @@ export class SimClient implements AsyncDisposable {
     const abortHandshake = () => handshake.abort();
     let wss: WebSocketStream;
     try {
-      wss = new WebSocketStream(this.url, { signal: handshake.signal });
+      wss = new WebSocketStream(this.#connectUrl(), {
+        signal: handshake.signal,
+      });
     } catch {
       this.#stats.errors++;
       return false;
@@ -167,6 +189,7 @@ export class SimClient implements AsyncDisposable {
     }
     this.#stats.connects++;
     this.#stats.connected = true;
+    this.#stats.connectedAt = nowMs();
     this.#firstAttempt.resolve();
     const reader = connection.readable.getReader();
     const writer = connection.writable.getWriter();

@@ -54,6 +54,12 @@ export interface ClientRow {
   acksSent: number;
   /** Closes the server made (or connection losses), oldest first. */
   closes: CloseRecord[];
+  /** Frames whose seq was not above the last one. */
+  repeats: number;
+  /** Messages replayed from history after a resume. */
+  recovered: number;
+  /** What the server's control frames announced. */
+  notices: SimClientSnapshot["notices"];
 }
 
 /** Sums over every client. */
@@ -153,6 +159,8 @@ export async function runSwarm(
           id: `${config.idPrefix}-${i}`,
           slowMs: config.slowMs,
           jitterMs: config.jitterMs,
+          resume: config.resume,
+          control: config.control,
           signal,
           ...(onMessage ? { onMessage } : {}),
         });
@@ -220,6 +228,9 @@ function buildReport(
       badFrames: s.badFrames,
       acksSent: s.acksSent,
       closes: s.closes,
+      repeats: s.repeats,
+      recovered: s.recovered,
+      notices: s.notices,
     };
   });
   const sum = (f: (r: ClientRow) => number) =>
@@ -234,6 +245,8 @@ function buildReport(
       durationSec: config.durationSec,
       printEvery: config.printEvery,
       idPrefix: config.idPrefix,
+      resume: config.resume,
+      control: config.control,
     },
     startedAt: Math.round(startedAt),
     endedAt: Math.round(endedAt),

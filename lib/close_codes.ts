@@ -10,6 +10,8 @@
 export type DisconnectReason =
   | "slow_drops"
   | "slow_full"
+  | "slow_overflow"
+  | "flood"
   | "ping_timeout"
   | "protocol_error"
   | "message_too_big"
@@ -37,6 +39,15 @@ export const CLOSE_CODES: Readonly<Record<DisconnectReason, CloseCodeEntry>> = {
   slow_full: {
     code: 4001,
     meaning: "this client's queue stayed full longer than --full-timeout",
+  },
+  slow_overflow: {
+    code: 4004,
+    meaning: "this client's queue overflowed under --policy disconnect",
+  },
+  flood: {
+    code: 4005,
+    meaning:
+      "the client sent frames faster than --max-inbound-rate, even after throttling",
   },
   ping_timeout: {
     code: 4002,

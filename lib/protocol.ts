@@ -2,8 +2,12 @@
  * The wire protocol, compatible with the original Python implementation.
  *
  * Server → client, one JSON text frame per message:
- * `{"seq": int, "ts_send": epoch seconds, "payload_b64": base64}`.
+ * `{"seq": int, "ts_send": epoch seconds, "payload_b64": base64}` for the
+ * synthetic source; messages a user publishes carry `"channel"` and their
+ * content under `"data"` instead of `payload_b64`.
  * Client → server ACK: `{"ack_ts": <ts_send received>, "seq": int}`.
+ * Control frames (only to clients that ask with `?control=1` or `?since=`)
+ * carry `"type"` and never `"seq"`: see {@link ControlFrame}.
  *
  * @module
  */
@@ -18,12 +22,70 @@ export interface DataFrame {
   readonly payload_b64: string;
 }
 
+/** Extra fields of a data frame carrying a user's message. */
+export interface DataExtras {
+  /** Channel name (absent for the default channel of the synthetic source). */
+  readonly channel?: string;
+  /** The message itself as JSON text (an object, array, number, or string). */
+  readonly dataJson?: string;
+}
+
+/**
+ * Out-of-band notices from server to client. They never sit behind data that
+ * may be dropped: a client's writer sends them before its next data frame.
+ */
+export type ControlFrame =
+  | {
+    /** Messages were dropped for this client since the last notice. */
+    readonly type: "dropped";
+    readonly channel: string;
+    readonly count: number;
+  }
+  | {
+    /** `?since=` asked for messages older than the history holds. */
+    readonly type: "gap";
+    readonly channel: string;
+    /** First seq that cannot be replayed. */
+    readonly from: number;
+    /** Last seq that cannot be replayed. */
+    readonly to: number;
+    readonly missed: number;
+  }
+  | {
+    /** `?since=` is ahead of the channel (the server restarted): numbering starts over. */
+    readonly type: "reset";
+    readonly channel: string;
+    /** The channel's current last seq (named so that no control frame has a `seq`). */
+    readonly last_seq: number;
+  };
+
 /** An acknowledgement a client sends for a data frame. */
 export interface AckFrame {
   /** The `ts_send` of the frame acknowledged. */
   readonly ack_ts: number;
   /** The `seq` of the frame acknowledged. */
   readonly seq: number;
+}
+
+/** The channel a client gets when it names none. */
+export const DEFAULT_CHANNEL = "default";
+
+/** Channel names: 1–64 of letters, digits, `_`, `-`, `.`, `:` (nothing to escape, no paths). */
+export const CHANNEL_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * Checks a channel name from a URL or a publish request.
+ * @throws {TypeError} naming the rule when `name` is not a valid channel name
+ */
+export function checkChannelName(name: string): string {
+  if (!CHANNEL_NAME.test(name) || name === "." || name === "..") {
+    throw new TypeError(
+      `invalid channel name ${
+        JSON.stringify(name.slice(0, 80))
+      }: use 1-64 of A-Z a-z 0-9 _ - . :`,
+    );
+  }
+  return name;
 }
 
 /** Largest client frame the server accepts, bytes. An ACK is ~50 bytes. */
@@ -45,9 +107,38 @@ export function encodeData(
   seq: number,
   tsSend: number,
   payloadB64: string,
+  extras: DataExtras = {},
 ): string {
-  // Hand-built: the three fields need no escaping (ints, floats, base64).
-  return `{"seq":${seq},"ts_send":${tsSend},"payload_b64":"${payloadB64}"}`;
+  // Hand-built: seq, ts_send and base64 need no escaping; the channel name is
+  // validated to [A-Za-z0-9_.:-] and dataJson is already JSON.
+  const channel = extras.channel === undefined
+    ? ""
+    : `,"channel":"${extras.channel}"`;
+  if (extras.dataJson !== undefined) {
+    return `{"seq":${seq},"ts_send":${tsSend}${channel},"data":${extras.dataJson}}`;
+  }
+  return `{"seq":${seq},"ts_send":${tsSend}${channel},"payload_b64":"${payloadB64}"}`;
+}
+
+/** Serialises a control frame. */
+export function encodeControl(frame: ControlFrame): string {
+  return JSON.stringify(frame);
+}
+
+/**
+ * Tells a control frame from a data frame without throwing.
+ * @returns the control frame, or undefined when `text` is not one
+ */
+export function parseControl(text: string): ControlFrame | undefined {
+  if (!text.startsWith('{"type":')) return undefined;
+  try {
+    const v = JSON.parse(text);
+    return typeof v?.type === "string" && !("seq" in v)
+      ? v as ControlFrame
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -81,17 +172,21 @@ export function encodeAck(ackTs: number, seq: number): string {
  * @param data the frame as the socket delivered it (text or binary)
  * @throws {TypeError} for binary frames, non-JSON text, or objects without a
  *   finite numeric `ack_ts` and an integer `seq`
- * @throws {RangeError} for frames larger than {@link MAX_CLIENT_FRAME_BYTES}
+ * @param maxBytes largest frame accepted, bytes
+ * @throws {RangeError} for frames larger than `maxBytes`
  */
-export function decodeAck(data: unknown): AckFrame {
+export function decodeAck(
+  data: unknown,
+  maxBytes: number = MAX_CLIENT_FRAME_BYTES,
+): AckFrame {
   if (typeof data !== "string") {
     throw new TypeError(
       "Cannot decode client frame: binary frames are not accepted",
     );
   }
-  if (data.length > MAX_CLIENT_FRAME_BYTES) {
+  if (data.length > maxBytes) {
     throw new RangeError(
-      `Cannot decode client frame: ${data.length} bytes exceeds the ${MAX_CLIENT_FRAME_BYTES}-byte limit`,
+      `Cannot decode client frame: ${data.length} bytes exceeds the ${maxBytes}-byte limit`,
     );
   }
   const value = parseObject(data, "client frame");

@@ -94,6 +94,13 @@ export class RingQueue<T> {
     return this.#size === 0 ? undefined : this.#slots[this.#head];
   }
 
+  /** The items, oldest first, without removing them. */
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.#size; i++) {
+      yield this.#slots[(this.#head + i) & this.#mask]!;
+    }
+  }
+
   /** Removes every item. */
   clear(): void {
     while (this.#size > 0) this.shift();

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Broadcaster } from "./broadcaster.ts";
+import type { Backlog, Broadcaster } from "./broadcaster.ts";
 import type { DrainWatcher } from "./drain_watcher.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Session } from "./session.ts";
@@ -33,8 +33,12 @@ export class NaiveBroadcaster implements Broadcaster {
     this.#now = now;
   }
 
-  /** Naive mode keeps no per-client state. */
-  attach(_session: Session): void {}
+  /** Sends the backlog at once; naive mode keeps no per-client state. */
+  attach(session: Session, backlog: Backlog): void {
+    for (const text of backlog.control) session.writeRaw(text);
+    const now = this.#now();
+    for (const frame of backlog.replay) session.write(frame, now);
+  }
 
   /** Releases a broadcast blocked on this session. */
   detach(session: Session): void {

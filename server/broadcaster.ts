@@ -6,12 +6,23 @@
 import type { OutFrame } from "./frame.ts";
 import type { Session } from "./session.ts";
 
-/** A broadcast mode: how one published frame reaches every session. */
+/** What a session receives before the live stream: notices, then replayed history. */
+export interface Backlog {
+  /** Control frames, already encoded (sent first). */
+  readonly control: readonly string[];
+  /** History frames to replay, oldest first (sent before any live frame). */
+  readonly replay: readonly OutFrame[];
+}
+
+/** An empty backlog. */
+export const NO_BACKLOG: Backlog = Object.freeze({ control: [], replay: [] });
+
+/** A broadcast mode: how one published frame reaches every session of a channel. */
 export interface Broadcaster {
   /** Mode name, for logs and summaries. */
   readonly mode: "naive" | "queue";
-  /** A session joined; prepare its per-client state. */
-  attach(session: Session): void;
+  /** A session joined; prepare its per-client state and send its backlog before anything else. */
+  attach(session: Session, backlog: Backlog): void;
   /** A session ended; release its state and any wait on it. */
   detach(session: Session): void;
   /**

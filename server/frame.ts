@@ -14,4 +14,6 @@ export interface OutFrame {
   readonly bytes: number;
   /** When the broadcaster took it, monotonic ms (`performance.now()`). */
   readonly enqueuedAt: number;
+  /** Conflation key (`--conflate-key` field of the message), when it has one. */
+  readonly key?: string;
 }

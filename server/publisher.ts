@@ -5,8 +5,8 @@
  * @module
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { encodeData, epochSeconds } from "../lib/protocol.ts";
-import type { OutFrame } from "./frame.ts";
+import { epochSeconds } from "../lib/protocol.ts";
+import type { PublishBody } from "./hub.ts";
 
 /** Messages published back to back before yielding to I/O while catching up. */
 const CATCH_UP_BURST = 64;
@@ -52,11 +52,11 @@ export function randomPayloadB64(n: number): string {
  * overloaded machine) shows as latency instead of hiding it. When late it
  * catches up, yielding every {@link CATCH_UP_BURST} messages.
  *
- * @param publish hands one frame to the hub; naive mode returns a promise
+ * @param publish hands one message to the hub; naive mode returns a promise
  * @returns the publisher's live statistics, complete when `done` resolves
  */
 export function runPublisher(
-  publish: (frame: OutFrame) => void | Promise<void>,
+  publish: (body: PublishBody) => void | Promise<void>,
   options: PublisherOptions,
 ): { stats: PublisherStats; done: Promise<void> } {
   const stats = new PublisherStats();
@@ -82,20 +82,12 @@ export function runPublisher(
       }
       stats.lagMs = t - dueMs;
       if (stats.lagMs > stats.maxLagMs) stats.maxLagMs = stats.lagMs;
-      const seq = stats.published + 1;
-      const text = encodeData(
-        seq,
-        startEpoch + (dueMs - startMs) / 1000,
-        randomPayloadB64(options.payloadBytes),
-      );
       const pending = publish({
-        seq,
-        text,
-        bytes: text.length,
-        enqueuedAt: now(),
+        tsSend: startEpoch + (dueMs - startMs) / 1000,
+        payloadB64: randomPayloadB64(options.payloadBytes),
       });
       if (pending) await pending;
-      stats.published = seq;
+      stats.published++;
       if (++burst >= CATCH_UP_BURST) {
         burst = 0;
         await sleep(0);

@@ -23,6 +23,8 @@ Deno.test("parseClientsimArgs() returns the seed's defaults when given no flags"
     printEvery: 100,
     idPrefix: "cli",
     json: false,
+    resume: false,
+    control: false,
   });
   assert.deepEqual(options([]), DEFAULT_CLIENTSIM_OPTIONS);
   assert.ok(Object.isFrozen(options([])));
@@ -44,6 +46,12 @@ Deno.test("parseClientsimArgs() applies each flag when given one", async (t) => 
     [["--print-every", "1"], { printEvery: 1 }],
     [["--id-prefix", "slow"], { idPrefix: "slow" }],
     [["--json"], { json: true }],
+    [["--resume"], { resume: true }],
+    [["--control"], { control: true }],
+    [["--channel", "prices"], { url: "ws://localhost:8765/?channel=prices" }],
+    [["--channel", "a.b", "--token", "t k"], {
+      url: "ws://localhost:8765/?channel=a.b&token=t+k",
+    }],
   ];
   for (const [args, expected] of cases) {
     await t.step(args.join(" "), () => {
@@ -100,6 +108,8 @@ Deno.test("parseClientsimArgs() throws a one-line UsageError naming the flag whe
     [["--print-every", "1.5"], /--print-every/],
     [["--id-prefix", ""], /--id-prefix/],
     [["--id-prefix", "a b"], /--id-prefix/],
+    [["--channel", "../etc"], /--channel/],
+    [["--channel", ""], /--channel/],
     [["--bogus"], /bogus/],
     [["--concurrency"], /concurrency/],
     [["extra"], /extra|positional/i],

@@ -28,6 +28,9 @@ function row(id: string, extra: Partial<ClientRow> = {}): ClientRow {
     badFrames: 0,
     acksSent: 234,
     closes: [],
+    repeats: 0,
+    recovered: 0,
+    notices: { dropped: 0, missed: 0, resets: 0 },
     ...extra,
   };
 }

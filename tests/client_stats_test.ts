@@ -64,3 +64,38 @@ Deno.test("ClientStats.snapshot() returns copies that later records do not chang
   assert.equal(stats.snapshot().closes.length, 2);
   assert.equal(stats.snapshot().startedAt, 5);
 });
+
+Deno.test("ClientStats reads control frames as notices, not as data or bad frames", () => {
+  const stats = new ClientStats("cli-0", 0);
+  const frame = (seq: number) =>
+    `{"seq":${seq},"ts_send":${Date.now() / 1000},"payload_b64":""}`;
+  stats.recordFrame(frame(1), 1);
+  assert.equal(
+    stats.recordFrame('{"type":"dropped","channel":"default","count":5}', 2),
+    undefined,
+  );
+  stats.recordFrame(frame(7), 3);
+  stats.recordFrame(
+    '{"type":"gap","channel":"default","from":8,"to":20,"missed":13}',
+    4,
+  );
+  stats.recordFrame('{"type":"reset","channel":"default","last_seq":0}', 5);
+  stats.recordFrame(frame(1), 6); // after a reset: neither a repeat nor a gap
+  const snap = stats.snapshot();
+  assert.deepEqual(snap.notices, { dropped: 5, missed: 13, resets: 1 });
+  assert.equal(snap.messages, 3);
+  assert.equal(snap.badFrames, 0);
+  assert.equal(snap.drops, 5, "the seq gap 1 → 7");
+  assert.equal(snap.repeats, 0);
+});
+
+Deno.test("ClientStats counts repeated seqs and messages replayed from before the connection", () => {
+  const stats = new ClientStats("cli-0", 0);
+  stats.connectedAt = 2_000_000; // epoch ms
+  stats.recordFrame('{"seq":5,"ts_send":1999,"payload_b64":""}', 2_000_001); // published before: replayed
+  stats.recordFrame('{"seq":6,"ts_send":2001,"payload_b64":""}', 2_001_001);
+  stats.recordFrame('{"seq":6,"ts_send":2001,"payload_b64":""}', 2_001_002);
+  const snap = stats.snapshot();
+  assert.equal(snap.recovered, 1);
+  assert.equal(snap.repeats, 1);
+});

@@ -8,59 +8,65 @@ import {
   QUEUE_HIGH_WATER_BYTES,
   QueueBroadcaster,
 } from "../server/broadcast_queue.ts";
+import type { SlowPolicy } from "../server/client_queue.ts";
 import { DrainWatcher } from "../server/drain_watcher.ts";
-import type { OutFrame } from "../server/frame.ts";
 import { Hub, type HubEvent } from "../server/hub.ts";
 import { FakeClock, FakeSink, waitFor } from "./_helpers.ts";
 
-function frame(seq: number, bytes = 1000, now = 0): OutFrame {
-  return { seq, text: "x".repeat(bytes), bytes, enqueuedAt: now };
+/** Publishes one message of about `bytes` bytes on the default channel. */
+function publish(hub: Hub, bytes = 1000, channel = "default") {
+  return hub.publish(channel, { tsSend: 1, payloadB64: "x".repeat(bytes) })
+    .done;
 }
 
 function queueHub(
   clock: FakeClock,
-  maxsize = 10,
-  dropLimit = 5,
-  fullTimeoutMs = 1000,
+  {
+    maxsize = 10,
+    dropLimit = 5,
+    fullTimeoutMs = 1000,
+    policy = "drop-oldest" as SlowPolicy,
+  } = {},
 ) {
   const watcher = new DrainWatcher();
   const hub = new Hub({
     broadcaster: new QueueBroadcaster({
-      maxsize,
+      queue: { maxsize, maxBytes: Infinity, policy },
       limits: { dropLimit, fullTimeoutMs },
       watcher,
       now: clock.now,
     }),
     watcher,
     now: clock.now,
+    history: 50,
   });
   const events: HubEvent[] = [];
   hub.on((e) => events.push(e));
   return { hub, watcher, events };
 }
 
+const seqOf = (text: string) => JSON.parse(text).seq as number;
+
 Deno.test("queue mode: a stalled client drops oldest and is cut off by --drop-limit; the fast client gets everything", () => {
   const clock = new FakeClock();
-  const { hub, watcher, events } = queueHub(clock, 10, 5, 60_000);
+  const { hub, watcher, events } = queueHub(clock, {
+    maxsize: 10,
+    dropLimit: 5,
+    fullTimeoutMs: 60_000,
+  });
   const fastSink = new FakeSink();
   const slowSink = new FakeSink();
   slowSink.stalled = true;
-  const fast = hub.open(fastSink, "fast");
-  const slow = hub.open(slowSink, "slow");
-  // 2 KB frames: the stalled sink passes the 64 KiB high-water mark after 33 frames,
-  // then its queue (10) fills, then 6 drops exceed --drop-limit 5.
-  const perSocket = Math.ceil(QUEUE_HIGH_WATER_BYTES / 2000);
-  for (let seq = 1; seq <= perSocket + 10 + 6; seq++) {
-    hub.broadcast(frame(seq, 2000, clock.t));
+  const fast = hub.open(fastSink, { remote: "fast" });
+  const slow = hub.open(slowSink, { remote: "slow" });
+  // The stalled sink passes the 64 KiB high-water mark after ~33 frames of
+  // 2 KB, then its queue (10) fills, then the 6th drop exceeds --drop-limit 5.
+  for (let i = 0; i < 100; i++) {
+    publish(hub, 2000);
     clock.advance(10);
   }
-  assert.equal(
-    fastSink.frames.length,
-    perSocket + 16,
-    "fast client received every frame",
-  );
+  assert.equal(fastSink.frames.length, 100, "fast client received every frame");
   assert.equal(fast.closed, false);
-  assert.equal(slow.closed, true);
   assert.equal(slow.end?.reason, "slow_drops");
   assert.equal(slowSink.closes[0]?.code, 4000);
   assert.match(
@@ -79,30 +85,102 @@ Deno.test("queue mode: a stalled client drops oldest and is cut off by --drop-li
   watcher.cancelAll();
 });
 
-Deno.test("queue mode: drop-oldest keeps the newest --maxsize messages for a blocked client", async () => {
+Deno.test("queue policies: what a blocked client receives once it catches up", async (t) => {
+  const cases: [SlowPolicy, (seqs: number[], sink: FakeSink) => void][] = [
+    ["drop-oldest", (seqs) => assert.deepEqual(seqs, [7, 8, 9, 10])],
+    ["drop-newest", (seqs) => assert.deepEqual(seqs, [1, 2, 3, 4])],
+    ["disconnect", (seqs, sink) => {
+      assert.deepEqual(seqs, []);
+      assert.equal(sink.closes[0]?.code, 4004);
+      assert.match(sink.closes[0]!.reason, /--policy disconnect/);
+    }],
+  ];
+  for (const [policy, check] of cases) {
+    await t.step(policy, async () => {
+      const clock = new FakeClock();
+      const { hub, watcher } = queueHub(clock, {
+        maxsize: 4,
+        dropLimit: 1000,
+        fullTimeoutMs: 60_000,
+        policy,
+      });
+      const sink = new FakeSink();
+      sink.bufferedAmount = QUEUE_HIGH_WATER_BYTES; // blocked from the start
+      const fastSink = new FakeSink();
+      hub.open(sink, { remote: "blocked" });
+      hub.open(fastSink, { remote: "fast" });
+      for (let i = 0; i < 10; i++) publish(hub, 10);
+      assert.equal(
+        fastSink.frames.length,
+        10,
+        "the other client is unaffected",
+      );
+      assert.equal(sink.frames.length, 0, "nothing passes the high-water mark");
+      sink.bufferedAmount = 0; // the client catches up
+      if (policy !== "disconnect") {
+        await waitFor(
+          "the writer to drain the queue",
+          () => sink.frames.length === 4,
+        );
+      }
+      check(sink.frames.map(seqOf), sink);
+      watcher.cancelAll();
+    });
+  }
+});
+
+Deno.test("queue policy conflate: a blocked client gets the latest message per key, in first-seen order", async () => {
   const clock = new FakeClock();
-  const { hub, watcher } = queueHub(clock, 4, 1000, 60_000);
+  const { hub, watcher } = queueHub(clock, {
+    maxsize: 10,
+    dropLimit: 1000,
+    policy: "conflate",
+  });
   const sink = new FakeSink();
-  sink.bufferedAmount = QUEUE_HIGH_WATER_BYTES; // blocked from the start
-  hub.open(sink, "blocked");
-  for (let seq = 1; seq <= 10; seq++) hub.broadcast(frame(seq, 10));
-  assert.equal(sink.frames.length, 0, "nothing passes the high-water mark");
-  sink.bufferedAmount = 0; // the client catches up
-  await waitFor(
-    "the writer to drain the queue",
-    () => sink.frames.length === 4,
+  sink.bufferedAmount = QUEUE_HIGH_WATER_BYTES;
+  hub.open(sink, { remote: "blocked", channel: "ticks", control: true });
+  const prices: [string, number][] = [
+    ["AAPL", 1],
+    ["MSFT", 2],
+    ["AAPL", 3],
+    ["GOOG", 4],
+    ["AAPL", 5],
+    ["MSFT", 6],
+  ];
+  for (const [sym, px] of prices) {
+    hub.publish("ticks", {
+      tsSend: 1,
+      dataJson: JSON.stringify({ sym, px }),
+      key: sym,
+    });
+  }
+  sink.bufferedAmount = 0;
+  await waitFor("the conflated queue to drain", () => sink.frames.length === 4);
+  const [notice, ...data] = sink.frames.map((f) => JSON.parse(f));
+  assert.deepEqual(
+    notice,
+    { type: "dropped", channel: "ticks", count: 3 },
+    "the notice comes first",
   );
-  assert.deepEqual(sink.frames.map((f) => f.length), [10, 10, 10, 10]);
+  assert.deepEqual(data.map((d) => [d.data.sym, d.data.px]), [["AAPL", 5], [
+    "MSFT",
+    6,
+  ], ["GOOG", 4]]);
+  assert.ok(data.every((d) => d.channel === "ticks"));
   watcher.cancelAll();
 });
 
 Deno.test("queue mode: tick() cuts off a client whose queue stays full past --full-timeout", () => {
   const clock = new FakeClock();
-  const { hub, watcher } = queueHub(clock, 3, 1_000_000, 1000);
+  const { hub, watcher } = queueHub(clock, {
+    maxsize: 3,
+    dropLimit: 1_000_000,
+    fullTimeoutMs: 1000,
+  });
   const sink = new FakeSink();
   sink.bufferedAmount = QUEUE_HIGH_WATER_BYTES;
-  const s = hub.open(sink, "full");
-  for (let seq = 1; seq <= 3; seq++) hub.broadcast(frame(seq, 10));
+  const s = hub.open(sink, { remote: "full" });
+  for (let i = 0; i < 3; i++) publish(hub, 10);
   clock.advance(900);
   hub.tick();
   assert.equal(s.closed, false);
@@ -111,6 +189,89 @@ Deno.test("queue mode: tick() cuts off a client whose queue stays full past --fu
   assert.equal(s.end?.reason, "slow_full");
   assert.equal(sink.closes[0]?.code, 4001);
   watcher.cancelAll();
+});
+
+Deno.test("channels: messages reach only their channel's subscribers, each channel numbering from 1", () => {
+  const clock = new FakeClock();
+  const { hub, watcher } = queueHub(clock);
+  const a = new FakeSink();
+  const b = new FakeSink();
+  hub.open(a, { remote: "a", channel: "prices" });
+  hub.open(b, { remote: "b", channel: "chat" });
+  assert.equal(hub.publish("prices", { tsSend: 1, dataJson: "1" }).seq, 1);
+  assert.equal(hub.publish("prices", { tsSend: 1, dataJson: "2" }).seq, 2);
+  assert.equal(hub.publish("chat", { tsSend: 1, dataJson: '"hi"' }).seq, 1);
+  assert.deepEqual(a.frames.map((f) => JSON.parse(f).data), [1, 2]);
+  assert.deepEqual(b.frames.map((f) => JSON.parse(f)), [{
+    seq: 1,
+    ts_send: 1,
+    channel: "chat",
+    data: "hi",
+  }]);
+  watcher.cancelAll();
+});
+
+Deno.test("replay: ?since= gets every kept message after it, then live, with no duplicate and no hole", () => {
+  const clock = new FakeClock();
+  const { hub, watcher } = queueHub(clock, { maxsize: 100 });
+  for (let i = 0; i < 30; i++) publish(hub, 10);
+  const sink = new FakeSink();
+  hub.open(sink, { remote: "resume", since: 12 });
+  for (let i = 0; i < 5; i++) publish(hub, 10);
+  assert.deepEqual(
+    sink.frames.map(seqOf),
+    Array.from({ length: 23 }, (_, i) => 13 + i),
+  );
+  watcher.cancelAll();
+});
+
+Deno.test("replay: since older than the history gets an explicit gap notice first; since ahead gets reset", () => {
+  const clock = new FakeClock();
+  const { hub, watcher } = queueHub(clock, { maxsize: 100 }); // history 50
+  for (let i = 0; i < 80; i++) publish(hub, 10);
+  const old = new FakeSink();
+  hub.open(old, { remote: "old", since: 5 });
+  const [gap, ...replay] = old.frames;
+  assert.deepEqual(JSON.parse(gap!), {
+    type: "gap",
+    channel: "default",
+    from: 6,
+    to: 30,
+    missed: 25,
+  });
+  assert.deepEqual(
+    replay.map(seqOf),
+    Array.from({ length: 50 }, (_, i) => 31 + i),
+  );
+  const ahead = new FakeSink();
+  hub.open(ahead, { remote: "ahead", since: 500 });
+  assert.deepEqual(JSON.parse(ahead.frames[0]!), {
+    type: "reset",
+    channel: "default",
+    last_seq: 80,
+  });
+  watcher.cancelAll();
+});
+
+Deno.test("channels: --max-channels refuses a new channel, not an existing one", () => {
+  const watcher = new DrainWatcher();
+  const hub = new Hub({
+    broadcaster: new NaiveBroadcaster(watcher, () => 0),
+    watcher,
+    maxChannels: 2,
+  });
+  hub.publish("a", { tsSend: 1, dataJson: "1" });
+  hub.publish("b", { tsSend: 1, dataJson: "1" });
+  assert.equal(hub.channels.admits("a"), true);
+  assert.equal(hub.channels.admits("c"), false);
+  assert.throws(
+    () => hub.publish("c", { tsSend: 1, dataJson: "1" }),
+    /--max-channels/,
+  );
+  assert.throws(
+    () => hub.open(new FakeSink(), { remote: "x", channel: "c" }),
+    /--max-channels/,
+  );
 });
 
 Deno.test("naive mode: broadcast waits for a backed-up client and so delays the clients after it", async () => {
@@ -123,13 +284,11 @@ Deno.test("naive mode: broadcast waits for a backed-up client and so delays the 
   });
   const slowSink = new FakeSink();
   const fastSink = new FakeSink();
-  hub.open(slowSink, "slow"); // first in line
-  hub.open(fastSink, "fast");
+  hub.open(slowSink, { remote: "slow" }); // first in line
+  hub.open(fastSink, { remote: "fast" });
   slowSink.bufferedAmount = 10 * 1024 * 1024;
   let done = false;
-  const pending = Promise.resolve(hub.broadcast(frame(1))).then(
-    () => (done = true),
-  );
+  const pending = Promise.resolve(publish(hub)).then(() => (done = true));
   await waitFor(
     "the broadcast to block on the slow client",
     () => watcher.waiting === 1,
@@ -153,10 +312,10 @@ Deno.test("naive mode: closing the blocking client releases the broadcast", asyn
   });
   const slowSink = new FakeSink();
   const fastSink = new FakeSink();
-  const slow = hub.open(slowSink, "slow");
-  hub.open(fastSink, "fast");
+  const slow = hub.open(slowSink, { remote: "slow" });
+  hub.open(fastSink, { remote: "fast" });
   slowSink.bufferedAmount = 10 * 1024 * 1024;
-  const pending = hub.broadcast(frame(1));
+  const pending = publish(hub);
   await waitFor("the broadcast to block", () => watcher.waiting === 1);
   slow.close("shutdown");
   await pending;
@@ -174,8 +333,8 @@ Deno.test("Hub.tick() closes a client that stopped reading with 4002, even while
   });
   const sink = new FakeSink();
   sink.stalled = true;
-  const s = hub.open(sink, "stalled");
-  s.write(frame(1, 5000), clock.t);
+  const s = hub.open(sink, { remote: "stalled" });
+  publish(hub, 5000);
   hub.tick();
   for (let i = 0; i < 10; i++) {
     clock.advance(250);
@@ -194,8 +353,8 @@ Deno.test("Session.receive() counts malformed frames, closes after the budget, a
   });
   const a = new FakeSink();
   const b = new FakeSink();
-  const noisy = hub.open(a, "noisy");
-  const huge = hub.open(b, "huge");
+  const noisy = hub.open(a, { remote: "noisy" });
+  const huge = hub.open(b, { remote: "huge" });
   for (let i = 0; i < 10; i++) noisy.receive("not json");
   assert.equal(noisy.closed, false, "ten bad frames are tolerated");
   noisy.receive(new Uint8Array(3));
@@ -205,4 +364,25 @@ Deno.test("Session.receive() counts malformed frames, closes after the budget, a
   assert.equal(b.closes[0]?.code, 1009);
   huge.receive('{"ack_ts":1,"seq":1}'); // ignored after close
   assert.equal(huge.stats.acks, 0);
+});
+
+Deno.test("Session.receive() throttles an ACK flood over --max-inbound-rate, then closes it with 4005", () => {
+  const clock = new FakeClock();
+  const watcher = new DrainWatcher();
+  const hub = new Hub({
+    broadcaster: new NaiveBroadcaster(watcher, clock.now),
+    watcher,
+    now: clock.now,
+    maxInboundRate: 10,
+  });
+  const sink = new FakeSink();
+  const s = hub.open(sink, { remote: "flood" });
+  const ack = JSON.stringify({ ack_ts: Date.now() / 1000, seq: 1 });
+  for (let i = 0; i < 15; i++) s.receive(ack);
+  assert.equal(s.stats.acks, 10, "the first second's worth is accepted");
+  assert.equal(s.stats.throttled, 5);
+  assert.equal(s.closed, false, "throttled, not yet closed");
+  for (let i = 0; i < 6; i++) s.receive(ack);
+  assert.equal(s.end?.reason, "flood");
+  assert.equal(sink.closes[0]?.code, 4005);
 });

@@ -1,0 +1,185 @@
+/**
+ * Who may subscribe and who may publish: a static bearer token, or an HS256
+ * JWT (Web Crypto) with `exp` and an optional `channels` claim.
+ *
+ * @module
+ */
+
+/** The outcome of an authorization check. */
+export type AuthResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly status: 401 | 403; readonly reason: string };
+
+const OK: AuthResult = Object.freeze({ ok: true });
+
+/** The credential a request carries: `Authorization: Bearer X`, else `?token=X`. */
+export function credentialOf(req: Request, url: URL): string | undefined {
+  const header = req.headers.get("authorization");
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match?.[1] ?? url.searchParams.get("token") ?? undefined;
+}
+
+/** Compares two strings in time independent of where they differ. */
+export function safeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  }
+  return diff === 0;
+}
+
+function decodeSegment(segment: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.fromBase64(segment, {
+    alphabet: "base64url",
+  }) as Uint8Array<ArrayBuffer>;
+}
+
+function parseJsonSegment(
+  segment: string,
+): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(decodeSegment(segment)));
+    return typeof v === "object" && v !== null && !Array.isArray(v)
+      ? v
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Options of {@link SubscriberAuth}. */
+export interface SubscriberAuthOptions {
+  /** Static token that lets a subscriber in (`--token`). */
+  readonly token?: string | undefined;
+  /** HS256 secret for JWTs (`--jwt-secret`). */
+  readonly jwtSecret?: string | undefined;
+  /** Current time, epoch seconds (for `exp`). @default Date.now() / 1000 */
+  readonly nowSeconds?: () => number;
+}
+
+/**
+ * Checks subscribers. With neither a token nor a secret configured, everyone
+ * may subscribe; with either, a request must present one that verifies.
+ */
+export class SubscriberAuth {
+  readonly #token: string | undefined;
+  readonly #key: CryptoKey | undefined;
+  readonly #now: () => number;
+
+  private constructor(
+    token: string | undefined,
+    key: CryptoKey | undefined,
+    now: () => number,
+  ) {
+    this.#token = token;
+    this.#key = key;
+    this.#now = now;
+  }
+
+  /** Builds the checker, importing the HMAC key once. */
+  static async create(options: SubscriberAuthOptions): Promise<SubscriberAuth> {
+    const key = options.jwtSecret === undefined
+      ? undefined
+      : await crypto.subtle.importKey(
+        "raw",
+        new TextEncoder().encode(options.jwtSecret),
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        ["verify"],
+      );
+    return new SubscriberAuth(
+      options.token,
+      key,
+      options.nowSeconds ?? (() => Date.now() / 1000),
+    );
+  }
+
+  /** Whether any check is configured. */
+  get required(): boolean {
+    return this.#token !== undefined || this.#key !== undefined;
+  }
+
+  /**
+   * Decides whether `credential` may subscribe to `channel`.
+   * @returns ok, or the HTTP status and a reason for the refusal
+   */
+  async check(
+    credential: string | undefined,
+    channel: string,
+  ): Promise<AuthResult> {
+    if (!this.required) return OK;
+    if (credential === undefined) {
+      return {
+        ok: false,
+        status: 401,
+        reason:
+          "missing credentials: send Authorization: Bearer <token> or ?token=",
+      };
+    }
+    if (this.#token !== undefined && safeEqual(credential, this.#token)) {
+      return OK;
+    }
+    if (this.#key === undefined || credential.split(".").length !== 3) {
+      return { ok: false, status: 401, reason: "invalid token" };
+    }
+    return await this.#checkJwt(credential, channel);
+  }
+
+  async #checkJwt(jwt: string, channel: string): Promise<AuthResult> {
+    const [head, body, sig] = jwt.split(".") as [string, string, string];
+    const header = parseJsonSegment(head);
+    if (header?.alg !== "HS256") {
+      return {
+        ok: false,
+        status: 401,
+        reason: "invalid JWT: only alg HS256 is accepted",
+      };
+    }
+    let valid = false;
+    try {
+      valid = await crypto.subtle.verify(
+        "HMAC",
+        this.#key!,
+        decodeSegment(sig),
+        new TextEncoder().encode(`${head}.${body}`),
+      );
+    } catch {
+      valid = false;
+    }
+    if (!valid) {
+      return { ok: false, status: 401, reason: "invalid JWT: bad signature" };
+    }
+    const claims = parseJsonSegment(body);
+    if (!claims || typeof claims.exp !== "number") {
+      return {
+        ok: false,
+        status: 401,
+        reason: "invalid JWT: an exp claim is required",
+      };
+    }
+    if (claims.exp <= this.#now()) {
+      return { ok: false, status: 401, reason: "JWT expired" };
+    }
+    if (typeof claims.nbf === "number" && claims.nbf > this.#now()) {
+      return { ok: false, status: 401, reason: "JWT not yet valid (nbf)" };
+    }
+    const channels = claims.channels;
+    if (channels === undefined) return OK;
+    if (
+      !Array.isArray(channels) || !channels.every((c) => typeof c === "string")
+    ) {
+      return {
+        ok: false,
+        status: 401,
+        reason: "invalid JWT: channels must be a list of names",
+      };
+    }
+    return channels.includes(channel) || channels.includes("*") ? OK : {
+      ok: false,
+      status: 403,
+      reason: `JWT does not grant channel ${channel}`,
+    };
+  }
+}

@@ -1,0 +1,213 @@
+/** The HTTP and stdin sources, against a hub with fake sinks: no network. */
+import assert from "node:assert/strict";
+import { QueueBroadcaster } from "../server/broadcast_queue.ts";
+import { DrainWatcher } from "../server/drain_watcher.ts";
+import { Hub } from "../server/hub.ts";
+import { messageFromText } from "../server/message_body.ts";
+import { createPublishHandler } from "../server/source_http.ts";
+import { runStdinSource } from "../server/source_stdin.ts";
+import { FakeSink } from "./_helpers.ts";
+
+function hubWithClient(channel = "default", maxChannels = 10) {
+  const watcher = new DrainWatcher();
+  const hub = new Hub({
+    broadcaster: new QueueBroadcaster({
+      queue: { maxsize: 100, maxBytes: Infinity, policy: "drop-oldest" },
+      limits: { dropLimit: 100, fullTimeoutMs: 5000 },
+      watcher,
+      now: () => performance.now(),
+    }),
+    watcher,
+    maxChannels,
+  });
+  const sink = new FakeSink();
+  hub.open(sink, { remote: "sub", channel });
+  return { hub, sink };
+}
+
+const TOKEN = "pub-token";
+const post = (
+  path: string,
+  body: BodyInit,
+  headers: Record<string, string> = {},
+) => {
+  const url = new URL(`http://127.0.0.1${path}`);
+  return [new Request(url, { method: "POST", body, headers }), url] as const;
+};
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+Deno.test("POST /publish delivers a JSON body to the channel's subscribers and answers its seq", async () => {
+  const { hub, sink } = hubWithClient("prices");
+  const handle = createPublishHandler(hub, {
+    publishToken: TOKEN,
+    maxBodyBytes: 1024,
+  });
+  const res = await handle(
+    ...post("/publish?channel=prices", '{"sym":"AAPL","px":1.5}', {
+      ...auth,
+      "content-type": "application/json",
+    }),
+  );
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { channel: "prices", seq: 1 });
+  const frame = JSON.parse(sink.frames[0]!);
+  assert.equal(frame.seq, 1);
+  assert.equal(frame.channel, "prices");
+  assert.deepEqual(frame.data, { sym: "AAPL", px: 1.5 });
+  assert.equal(typeof frame.ts_send, "number");
+});
+
+Deno.test("POST /publish with application/x-ndjson publishes a batch in order", async () => {
+  const { hub, sink } = hubWithClient();
+  const handle = createPublishHandler(hub, {
+    publishToken: TOKEN,
+    maxBodyBytes: 1024,
+  });
+  const res = await handle(
+    ...post("/publish", '{"n":1}\n{"n":2}\n\n"three"\n', {
+      ...auth,
+      "content-type": "application/x-ndjson",
+    }),
+  );
+  assert.deepEqual(await res.json(), {
+    channel: "default",
+    count: 3,
+    first: 1,
+    last: 3,
+  });
+  assert.deepEqual(sink.frames.map((f) => JSON.parse(f).data), [{ n: 1 }, {
+    n: 2,
+  }, "three"]);
+});
+
+Deno.test("POST /publish sends text bodies as strings", async () => {
+  const { hub, sink } = hubWithClient();
+  const handle = createPublishHandler(hub, {
+    publishToken: TOKEN,
+    maxBodyBytes: 1024,
+  });
+  await handle(...post("/publish", 'plain "quoted" text', auth));
+  assert.equal(JSON.parse(sink.frames[0]!).data, 'plain "quoted" text');
+});
+
+Deno.test("POST /publish refuses hostile and bad requests with the right status, and counts them", async (t) => {
+  const { hub, sink } = hubWithClient("default", 1);
+  const handle = createPublishHandler(hub, {
+    publishToken: TOKEN,
+    maxBodyBytes: 100,
+  });
+  const json = { ...auth, "content-type": "application/json" };
+  const cases: [string, Request, URL, number, RegExp][] = [
+    ["no token", ...post("/publish", "x"), 401, /publish token/],
+    [
+      "wrong token",
+      ...post("/publish", "x", { authorization: "Bearer nope" }),
+      401,
+      /publish token/,
+    ],
+    [
+      "path trick in channel",
+      ...post("/publish?channel=../etc", "x", auth),
+      400,
+      /invalid channel name/,
+    ],
+    [
+      "encoded slash",
+      ...post("/publish?channel=a%2Fb", "x", auth),
+      400,
+      /invalid channel name/,
+    ],
+    [
+      "new channel over the limit",
+      ...post("/publish?channel=other", "x", auth),
+      503,
+      /--max-channels/,
+    ],
+    [
+      "body too big",
+      ...post("/publish", "x".repeat(101), auth),
+      413,
+      /--max-message-bytes/,
+    ],
+    [
+      "malformed JSON",
+      ...post("/publish", "{nope", json),
+      400,
+      /not valid JSON/,
+    ],
+    [
+      "bad NDJSON line",
+      ...post("/publish", '{"a":1}\n{bad', {
+        ...auth,
+        "content-type": "application/x-ndjson",
+      }),
+      400,
+      /line 2/,
+    ],
+    ["empty body", ...post("/publish", "", auth), 400, /empty/],
+  ];
+  for (const [name, req, url, status, reason] of cases) {
+    await t.step(name, async () => {
+      const res = await handle(req, url);
+      assert.equal(res.status, status);
+      assert.match((await res.json()).error, reason);
+    });
+  }
+  const get = new URL("http://127.0.0.1/publish");
+  assert.equal((await handle(new Request(get), get)).status, 405);
+  assert.equal(sink.frames.length, 0, "nothing was published");
+  const rejections = hub.totals().rejections;
+  assert.equal(rejections.get("publish_unauthorized"), 2);
+  assert.equal(rejections.get("bad_channel"), 2);
+});
+
+Deno.test("runStdinSource() publishes each non-empty line, JSON as JSON, and refuses oversized lines", async () => {
+  const { hub, sink } = hubWithClient();
+  const records: Record<string, unknown>[] = [];
+  const input = ReadableStream.from([
+    '{"a":1}\nplain line\r\n',
+    "\n",
+    "x".repeat(50),
+    "\nlast",
+  ])
+    .pipeThrough(new TextEncoderStream());
+  const published = await runStdinSource(hub, {
+    input,
+    maxMessageBytes: 40,
+    signal: new AbortController().signal,
+    logger: { log: (r) => void records.push(r) },
+  });
+  assert.equal(published, 3);
+  assert.deepEqual(sink.frames.map((f) => JSON.parse(f).data), [
+    { a: 1 },
+    "plain line",
+    "last",
+  ]);
+  assert.ok(
+    records.some((r) => r.type === "refused" && r.reason === "message_too_big"),
+  );
+  assert.ok(records.some((r) => r.type === "source_ended"));
+});
+
+Deno.test("messageFromText() extracts the conflation key from JSON objects only", () => {
+  assert.equal(
+    messageFromText('{"k":"a"}', { json: "try", conflateKey: "k" }).key,
+    "a",
+  );
+  assert.equal(
+    messageFromText('{"k":7}', { json: "try", conflateKey: "k" }).key,
+    "7",
+  );
+  assert.equal(
+    messageFromText('{"other":1}', { json: "try", conflateKey: "k" }).key,
+    undefined,
+  );
+  assert.equal(
+    messageFromText("not json", { json: "try", conflateKey: "k" }).dataJson,
+    '"not json"',
+  );
+  assert.throws(
+    () => messageFromText("not json", { json: "require" }),
+    SyntaxError,
+  );
+});
