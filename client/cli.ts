@@ -4,7 +4,13 @@
  *
  * @module
  */
+import { lineWriter, LiveLine, stdoutWriter } from "../lib/live_line.ts";
 import { clientsimHelp, parseClientsimArgs } from "./options.ts";
+import {
+  PROGRESS_PLAIN_MS,
+  PROGRESS_TTY_MS,
+  SwarmProgress,
+} from "./progress.ts";
 import { formatReport, reportToJson } from "./report.ts";
 import { runSwarm } from "./swarm.ts";
 
@@ -16,12 +22,21 @@ export interface ClientsimIo {
   err?: (line: string) => void;
   /** Stops the run early, as Ctrl-C does. */
   signal?: AbortSignal;
+  /**
+   * Redraw a live status line in place (a terminal). @default true when
+   * stdout is a terminal, `out` is not given and `--json` is not set
+   */
+  tty?: boolean;
+  /** Raw writes for the live status line on a terminal. @default stdout */
+  write?: (text: string) => void;
 }
 
 /**
  * Runs `fanout clientsim` with `args` (the arguments after the subcommand).
  * Progress lines go to stdout, or to stderr with `--json` so stdout holds
- * only the JSON report. SIGINT stops the run early; the report is still
+ * only the JSON report. On a terminal a status line (elapsed/total, clients
+ * connected, msgs/s, p99) redraws in place every 500 ms; otherwise it is
+ * printed as a plain line every 5 s. SIGINT stops the run early; the report is still
  * printed (a second SIGINT exits with 130 at once).
  *
  * @returns the exit code: 0 (network failures are reported, not fatal)
@@ -40,7 +55,15 @@ export async function run(
     return 0;
   }
   const { options } = parsed;
-  const progress = options.json ? err : out;
+  const tty = !options.json &&
+    (io.tty ?? (io.out === undefined && Deno.stdout.isTerminal()));
+  const live = new LiveLine({
+    tty,
+    write: tty
+      ? io.write ?? stdoutWriter()
+      : lineWriter(options.json ? err : out),
+  });
+  const progress = new SwarmProgress(options.durationSec);
   const interrupt = new AbortController();
   // First Ctrl-C: stop and report. Second: give up at once (exit 130).
   const onSigint = () => {
@@ -65,11 +88,23 @@ export async function run(
         : "") +
       " (Ctrl-C stops early)",
   );
+  const ticker = setInterval(
+    () => live.status(progress.line()),
+    tty ? PROGRESS_TTY_MS : PROGRESS_PLAIN_MS,
+  );
   try {
-    const report = await runSwarm(options, { signal, onLine: progress });
+    const report = await runSwarm(options, {
+      signal,
+      onLine: (line) => live.line(line),
+      onClient: (client) => progress.add(client),
+    });
+    clearInterval(ticker);
+    live.clear();
     out(options.json ? reportToJson(report) : formatReport(report));
     return 0;
   } finally {
+    clearInterval(ticker);
+    live.clear();
     if (listening) Deno.removeSignalListener("SIGINT", onSigint);
   }
 }

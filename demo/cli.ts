@@ -3,12 +3,15 @@
  *
  * @module
  */
+import { lineWriter, LiveLine, stdoutWriter } from "../lib/live_line.ts";
 import { demoChoiceExplained, demoHelp, parseDemoArgs } from "./options.ts";
 import { formatComparison, verdict } from "./report.ts";
 import { runScenario } from "./scenario.ts";
 
 /**
- * Runs the demo subcommand.
+ * Runs the demo subcommand. On a terminal each mode's progress redraws in
+ * place once a second and its last state stays on screen; otherwise (a pipe,
+ * a file, `--json`) progress is one plain line a second.
  * @param args arguments after `demo`
  * @returns the exit code
  * @throws {UsageError} for bad flags
@@ -21,18 +24,27 @@ export async function run(args: readonly string[]): Promise<number> {
   }
   const o = parsed.options;
   // With --json, stdout carries only the JSON document.
-  const say = o.json
+  const print = o.json
     ? (s: string) => console.error(s)
     : (s: string) => console.log(s);
+  const tty = !o.json && Deno.stdout.isTerminal();
+  const live = new LiveLine({
+    tty,
+    write: tty ? stdoutWriter() : lineWriter(print),
+  });
+  const say = (s: string) => live.line(s);
+  const progress = (s: string) => live.status(s);
   say(demoChoiceExplained(o));
   say("");
   say(
     `1/2 NAIVE mode: each message is sent to each client in turn, waiting for each.`,
   );
-  const naive = await runScenario("naive", o, say);
+  const naive = await runScenario("naive", o, progress);
+  live.commit();
   say("");
   say(`2/2 QUEUE mode: each client has its own bounded queue and writer.`);
-  const queue = await runScenario("queue", o, say);
+  const queue = await runScenario("queue", o, progress);
+  live.commit();
   const lines = verdict(naive, queue);
   if (o.json) {
     console.log(

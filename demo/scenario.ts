@@ -67,7 +67,7 @@ export interface ModeResult {
   };
 }
 
-/** A line of live progress, once a second. */
+/** Live progress once a second: a few lines, the first one `[mode  Ns/Ms] …`. */
 export type ProgressListener = (line: string) => void;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -143,19 +143,20 @@ export async function runScenario(
         0,
       );
       const drops = [...slowSessions].reduce((n, x) => n + x.stats.drops, 0);
-      onProgress(
+      onProgress([
         `[${mode.padEnd(5)} ${
           atSec().toFixed(0).padStart(3)
-        }s/${o.durationSec}s] fast: ${
-          fastRate.toFixed(1).padStart(5)
-        } msg/s each, newest data ${fmtMs(age).padStart(7)} old, p99 ${
+        }s/${o.durationSec}s] ${server.hub.sessions.size} clients connected`,
+        `  fast: ${fastRate.toFixed(1).padStart(5)} msg/s each, p99 ${
           fmtMs(h.percentile(99))
-        } | slow: ${
+        }, newest data ${fmtMs(age)} old`,
+        `  slow: ${
           slowJoined
             ? `${s.messages} msgs, p99 ${fmtMs(s.latency.p99)}`
             : "not joined yet"
-        } | server: queued ${queued}, dropped ${drops}, disconnects ${disconnects.length}`,
-      );
+        }`,
+        `  server: queued ${queued}, dropped ${drops}, disconnects ${disconnects.length}`,
+      ].join("\n"));
     }
   } finally {
     stop.abort();

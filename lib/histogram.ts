@@ -47,6 +47,19 @@ export interface LatencySummary {
 }
 
 /**
+ * A copy of a histogram's bucket counts, taken by {@link Histogram.snapshot},
+ * from which {@link Histogram.since} measures what was recorded afterwards.
+ */
+export interface HistogramSnapshot {
+  /** Count per bucket. */
+  readonly counts: Uint32Array;
+  /** Values recorded. */
+  readonly count: number;
+  /** Sum of the values recorded, ms. */
+  readonly sum: number;
+}
+
+/**
  * Records latencies (milliseconds) into log-scale buckets. Min, max, mean and
  * count are exact; percentiles are the bucket's upper bound clamped to the
  * observed min/max, so they over-estimate by at most {@link HISTOGRAM_GROWTH}.
@@ -153,6 +166,50 @@ export class Histogram {
     let n = 0;
     for (let i = 0; i <= last; i++) n += this.#counts[i]!;
     return n;
+  }
+
+  /** Copies the bucket counts (≈600 numbers), to diff against later with {@link since}. */
+  snapshot(): HistogramSnapshot {
+    return { counts: this.#counts.slice(), count: this.#count, sum: this.#sum };
+  }
+
+  /**
+   * The values recorded since `earlier` was taken from this histogram, as a
+   * new histogram: a sliding window over a cumulative histogram, the way
+   * Prometheus takes quantiles of a rate. Counts and sum are exact; min and
+   * max are the bounds of the outermost buckets used, so percentiles keep
+   * their accuracy.
+   *
+   * @param earlier a {@link snapshot} of this histogram (after a reset, the
+   *   buckets that shrank count as empty)
+   * @returns a histogram of the values recorded since `earlier`
+   * @example
+   * ```ts
+   * import { Histogram } from "./histogram.ts";
+   * const h = new Histogram();
+   * h.record(1000);
+   * const before = h.snapshot();
+   * h.record(5);
+   * if (h.since(before).percentile(99) > 5.2) throw new Error("window");
+   * ```
+   */
+  since(earlier: HistogramSnapshot): Histogram {
+    const out = new Histogram();
+    let first = -1;
+    let last = -1;
+    for (let i = 0; i < HISTOGRAM_BUCKETS; i++) {
+      const d = this.#counts[i]! - (earlier.counts[i] ?? 0);
+      if (d <= 0) continue;
+      out.#counts[i] = d;
+      out.#count += d;
+      if (first < 0) first = i;
+      last = i;
+    }
+    if (out.#count === 0) return out;
+    out.#sum = Math.max(0, this.#sum - earlier.sum);
+    out.#min = first === 0 ? 0 : upperBoundOf(first - 1);
+    out.#max = Math.min(this.#max, upperBoundOf(last));
+    return out;
   }
 
   /** A plain snapshot: count, min, avg, p50, p95, p99, max (ms, 3 decimals). */

@@ -168,3 +168,26 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "compiled fanout server serves the dashboard and uPlot from inside the binary, offline",
+  ignore: noRuntime,
+  fn: async () => {
+    assertCompiled();
+    await using server = new FanoutProcess(
+      ["server", "--port", "0", "--host", "127.0.0.1", "--log-json"],
+      { command: COMMAND },
+    );
+    const { port } = await waitForListening(server);
+    const base = `http://127.0.0.1:${port}`;
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /\/dashboard\/uplot\.js/);
+    const uplot = await fetch(`${base}/dashboard/uplot.js`);
+    assert.equal(uplot.status, 200);
+    assert.match(await uplot.text(), /uPlot/);
+    const metrics = await fetch(`${base}/metrics`);
+    assert.match(await metrics.text(), /^fanout_clients 0$/m);
+  },
+});
