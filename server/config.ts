@@ -9,9 +9,13 @@
 import { checkNumber, parseFlags, UsageError } from "../lib/cli_args.ts";
 import type { FlagSpec } from "../lib/cli_args.ts";
 import { loadYamlConfig, type YamlSchema } from "./config_yaml.ts";
+import { SLOW_POLICIES, type SlowPolicy } from "./client_queue.ts";
 
 /** How the server broadcasts: wait for each client in turn, or per-client bounded queues. */
 export type BroadcastMode = "naive" | "queue";
+
+/** Where published messages come from. */
+export type MessageSource = "synthetic" | "stdin" | "http";
 
 /** Complete, validated, frozen server configuration: all downstream code sees only this. */
 export interface ServerConfig {
@@ -39,6 +43,40 @@ export interface ServerConfig {
   readonly summaryInterval: number;
   /** One JSON object per log line instead of human text. @default {false} */
   readonly logJson: boolean;
+  /** Add per-client series to `GET /metrics` (one series per client per metric). @default {false} */
+  readonly metricsPerClient: boolean;
+  /** Where messages come from: random payloads, stdin lines, or `POST /publish`. @default {"synthetic"} */
+  readonly source: MessageSource;
+  /** What a full client queue does with the next message. @default {"drop-oldest"} */
+  readonly policy: SlowPolicy;
+  /** JSON field whose value is the conflation key (`--policy conflate`). @default {undefined} */
+  readonly conflateKey: string | undefined;
+  /** Bytes a client's queue may hold; 0 for no byte bound. @default {0} */
+  readonly maxQueueBytes: number;
+  /** Messages kept per channel for `?since=` replay; 0 keeps none. @default {0} */
+  readonly history: number;
+  /** Channels that may exist at once. @default {1000} */
+  readonly maxChannels: number;
+  /** Static subscriber token. @default {undefined} */
+  readonly token: string | undefined;
+  /** HS256 secret for subscriber JWTs. @default {undefined} */
+  readonly jwtSecret: string | undefined;
+  /** Token `POST /publish` requires. @default {undefined} */
+  readonly publishToken: string | undefined;
+  /** Subscribers at once. @default {10000} */
+  readonly maxClients: number;
+  /** Largest frame a client may send, bytes. @default {4096} */
+  readonly maxFrameBytes: number;
+  /** Client frames per second before throttling; 0 = twice --rate plus 100. @default {0} */
+  readonly maxInboundRate: number;
+  /** Largest published message (stdin line, `POST /publish` body), bytes. @default {1048576} */
+  readonly maxMessageBytes: number;
+  /** Browser origins allowed to subscribe; empty allows any. @default {[]} */
+  readonly allowedOrigins: readonly string[];
+  /** PEM certificate file: serve wss:// and https://. @default {undefined} */
+  readonly cert: string | undefined;
+  /** PEM private key file for `cert`. @default {undefined} */
+  readonly key: string | undefined;
   /** The `--config` file used, if any. @default {undefined} */
   readonly configPath: string | undefined;
 }
@@ -57,6 +95,23 @@ export const SERVER_DEFAULTS: ServerConfig = Object.freeze({
   pingTimeout: 20,
   summaryInterval: 5,
   logJson: false,
+  metricsPerClient: false,
+  source: "synthetic",
+  policy: "drop-oldest",
+  conflateKey: undefined,
+  maxQueueBytes: 0,
+  history: 0,
+  maxChannels: 1000,
+  token: undefined,
+  jwtSecret: undefined,
+  publishToken: undefined,
+  maxClients: 10_000,
+  maxFrameBytes: 4096,
+  maxInboundRate: 0,
+  maxMessageBytes: 1024 * 1024,
+  allowedOrigins: Object.freeze([]) as readonly string[],
+  cert: undefined,
+  key: undefined,
   configPath: undefined,
 });
 
@@ -66,11 +121,20 @@ export type ServerArgs = { help: true } | { help: false; config: ServerConfig };
 type FieldName = Exclude<keyof ServerConfig, "configPath">;
 type Kind =
   | { type: "number"; min: number; max: number; integer: boolean }
-  | { type: "mode" | "host" | "boolean" };
+  | { type: "enum"; values: readonly string[] }
+  | { type: "host" | "boolean" | "string" | "secret" | "list" };
 interface FieldSpec {
   flag: string;
   metavar: string;
-  path: `${"server" | "queue_mode" | "logging"}.${string}`;
+  path: `${
+    | "server"
+    | "queue_mode"
+    | "channels"
+    | "auth"
+    | "limits"
+    | "tls"
+    | "logging"
+    | "metrics"}.${string}`;
   kind: Kind;
   help: string;
 }
@@ -97,7 +161,7 @@ const FIELDS: Readonly<Record<FieldName, FieldSpec>> = {
     "interface to listen on"),
   port: field("--port N", "server.port", num(0, 65_535, true),
     "TCP port; 0 picks a free port"),
-  mode: field("--mode naive|queue", "server.mode", { type: "mode" },
+  mode: field("--mode naive|queue", "server.mode", { type: "enum", values: ["naive", "queue"] },
     "naive: wait for each client in turn; queue: a bounded queue per client"),
   rate: field("--rate N", "server.rate", num(0.1, 100_000),
     "messages published per second (0.1..100000)"),
@@ -108,7 +172,7 @@ const FIELDS: Readonly<Record<FieldName, FieldSpec>> = {
   pingTimeout: field("--ping-timeout SECS", "server.ping_timeout", num(0.05, DAY),
     "seconds to wait for a pong before disconnecting"),
   maxsize: field("--maxsize N", "queue_mode.maxsize", num(1, 1_000_000, true),
-    "per-client queue length; when full the oldest message is dropped"),
+    "per-client queue length; when full, --policy decides (drop-oldest by default)"),
   dropLimit: field("--drop-limit N", "queue_mode.drop_limit", num(0, 1e9, true),
     "drops within 10 s that disconnect a client"),
   fullTimeout: field("--full-timeout SECS", "queue_mode.full_timeout", num(0.05, DAY),
@@ -117,6 +181,40 @@ const FIELDS: Readonly<Record<FieldName, FieldSpec>> = {
     "log one JSON object per line (--no-log-json: human lines)"),
   summaryInterval: field("--summary-interval SECS", "logging.summary_interval", num(0.1, DAY),
     "seconds between summary log lines"),
+  metricsPerClient: field("--metrics-per-client", "metrics.per_client", { type: "boolean" },
+    "GET /metrics adds fanout_client_* series, one per client (mind the cardinality)"),
+  source: field("--source SOURCE", "server.source", { type: "enum", values: ["synthetic", "stdin", "http"] },
+    "synthetic: random payloads at --rate; stdin: one message per input line; http: POST /publish"),
+  policy: field("--policy POLICY", "queue_mode.policy", { type: "enum", values: SLOW_POLICIES },
+    `what a full client queue does with the next message: ${SLOW_POLICIES.join(", ")}`),
+  conflateKey: field("--conflate-key FIELD", "queue_mode.conflate_key", { type: "string" },
+    "JSON field of a message whose value is its conflation key (--policy conflate)"),
+  maxQueueBytes: field("--max-queue-bytes N", "queue_mode.max_queue_bytes", num(0, 2 ** 40, true),
+    "bytes a client's queue may hold besides --maxsize; 0 for no byte bound"),
+  history: field("--history N", "channels.history", num(0, 1_000_000, true),
+    "messages kept per channel for ?since= replay; 0 keeps none"),
+  maxChannels: field("--max-channels N", "channels.max_channels", num(1, 1_000_000, true),
+    "channels that may exist at once"),
+  token: field("--token TOKEN", "auth.token", { type: "secret" },
+    "subscribers must present this token (Authorization: Bearer, or ?token=)"),
+  jwtSecret: field("--jwt-secret SECRET", "auth.jwt_secret", { type: "secret" },
+    "subscribers may present an HS256 JWT signed with this (exp required; optional channels claim)"),
+  publishToken: field("--publish-token TOKEN", "auth.publish_token", { type: "secret" },
+    "token POST /publish requires (needed with --source http)"),
+  maxClients: field("--max-clients N", "limits.max_clients", num(1, 1_000_000, true),
+    "subscribers at once; more are refused with 503"),
+  maxFrameBytes: field("--max-frame-bytes N", "limits.max_frame_bytes", num(64, 16 * 1024 * 1024, true),
+    "largest frame a client may send; larger closes it with 1009"),
+  maxInboundRate: field("--max-inbound-rate N", "limits.max_inbound_rate", num(0, 1_000_000),
+    "client frames/s before throttling, then 4005; 0 = twice --rate plus 100"),
+  maxMessageBytes: field("--max-message-bytes N", "limits.max_message_bytes", num(1, 64 * 1024 * 1024, true),
+    "largest published message (stdin line, POST /publish body)"),
+  allowedOrigins: field("--allowed-origins LIST", "limits.allowed_origins", { type: "list" },
+    "comma-separated browser origins allowed to subscribe; empty allows any"),
+  cert: field("--cert FILE", "tls.cert", { type: "string" },
+    "PEM certificate: serve wss:// and https:// (with --key)"),
+  key: field("--key FILE", "tls.key", { type: "string" },
+    "PEM private key for --cert"),
 };
 
 const FIELD_NAMES = Object.keys(FIELDS) as FieldName[];
@@ -150,9 +248,34 @@ function checkField(
       }
       return checkNumber(label, raw, kind.min, kind.max, kind);
     }
-    case "mode":
-      if (raw === "naive" || raw === "queue") return raw;
-      throw new UsageError(`${label} must be naive or queue, got ${got}`);
+    case "enum":
+      if (typeof raw === "string" && kind.values.includes(raw)) return raw;
+      throw new UsageError(
+        `${label} must be ${kind.values.join(" or ")}, got ${got}`,
+      );
+    case "string":
+    case "secret":
+      if (typeof raw === "string" && raw !== "") return raw;
+      throw new UsageError(
+        `${label} must be a non-empty string, got ${
+          kind.type === "secret" ? typeof raw : got
+        }`,
+      );
+    case "list": {
+      const parts = typeof raw === "string"
+        ? raw.split(",").map((x) => x.trim()).filter((x) => x !== "")
+        : [];
+      const items = typeof raw === "string"
+        ? parts.length > 0 ? parts : undefined
+        : Array.isArray(raw) &&
+            raw.every((x) => typeof x === "string" && x !== "")
+        ? raw as string[]
+        : undefined;
+      if (items) return Object.freeze(items);
+      throw new UsageError(
+        `${label} must be a list of non-empty strings (a comma-separated flag), got ${got}`,
+      );
+    }
     case "host":
       if (typeof raw === "string" && raw !== "" && !/\s/.test(raw)) return raw;
       throw new UsageError(
@@ -259,7 +382,39 @@ export function resolveServerConfig(
       );
     }
   }
+  checkCombination(out as unknown as ServerConfig);
   return Object.freeze(out) as unknown as ServerConfig;
+}
+
+/** Rules across fields, checked once everything is merged. */
+function checkCombination(c: ServerConfig): void {
+  if (c.source === "http" && c.publishToken === undefined) {
+    throw new UsageError(
+      "--source http needs --publish-token (or auth.publish_token): publishing must be authenticated",
+    );
+  }
+  if ((c.cert === undefined) !== (c.key === undefined)) {
+    throw new UsageError(
+      "--cert and --key go together: give both to serve wss:// and https://",
+    );
+  }
+  if (c.policy === "conflate" && c.conflateKey === undefined) {
+    throw new UsageError(
+      "--policy conflate needs --conflate-key FIELD (the JSON field to conflate on)",
+    );
+  }
+  if (c.conflateKey !== undefined && c.policy !== "conflate") {
+    throw new UsageError(
+      "--conflate-key has no effect without --policy conflate",
+    );
+  }
+}
+
+/** A default as help shows it. */
+function shown(value: unknown): string {
+  if (value === undefined) return "none";
+  if (Array.isArray(value)) return value.length ? value.join(",") : "none";
+  return String(value);
 }
 
 /**
@@ -273,7 +428,7 @@ export function serverHelp(): string {
     const { flag, metavar, help } = FIELDS[name];
     return [
       `${flag} ${metavar}`.trim(),
-      `${help} (default: ${SERVER_DEFAULTS[name]})`,
+      `${help} (default: ${shown(SERVER_DEFAULTS[name])})`,
     ];
   });
   rows.push(
@@ -281,16 +436,29 @@ export function serverHelp(): string {
     ["-h, --help", "show this help and exit"],
   );
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
-  const yaml: string[] = [];
+  const sections = new Map<string, string[]>();
   for (const name of FIELD_NAMES) {
-    const [section, key] = FIELDS[name].path.split(".");
-    if (!yaml.includes(`  ${section}:`)) yaml.push(`  ${section}:`);
-    yaml.push(`    ${key}: ${SERVER_DEFAULTS[name]}`);
+    const [section = "", key] = FIELDS[name].path.split(".");
+    const value = SERVER_DEFAULTS[name];
+    const lines = sections.get(section) ??
+      sections.set(section, []).get(section)!;
+    lines.push(
+      value === undefined
+        ? `    # ${key}: (none)`
+        : `    ${key}: ${
+          Array.isArray(value) ? `[${value.join(", ")}]` : value
+        }`,
+    );
   }
+  const yaml = [...sections].flatMap((
+    [section, lines],
+  ) => [`  ${section}:`, ...lines]);
   return [
     "Usage: fanout server [flags]",
     "",
     "Publishes messages at --rate to every WebSocket client of ws://HOST:PORT/.",
+    "The same port serves a live dashboard (GET /), Prometheus metrics",
+    "(GET /metrics) and health checks (GET /healthz, GET /readyz).",
     "",
     "Flags:",
     ...rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`),

@@ -1,9 +1,14 @@
 /**
- * HTTP wiring: a WebSocket upgrade on `/` (or `/ws`) is a subscriber; a plain
- * GET says where to connect. The only file that knows about Deno's WebSocket.
+ * Subscribers and publishers over HTTP: a WebSocket upgrade on `/` (or `/ws`)
+ * is admitted (origin, capacity, channel, credentials) and becomes a session;
+ * `POST /publish` goes to the HTTP source when it is on. The only file that
+ * knows about Deno's WebSocket. The router (routes.ts) sends everything that
+ * is not an observability endpoint here.
  *
  * @module
  */
+import { type AdmissionLimits, admit } from "./admission.ts";
+import type { SubscriberAuth } from "./auth.ts";
 import type { Hub } from "./hub.ts";
 import { WebSocketSink } from "./sink.ts";
 
@@ -14,16 +19,33 @@ export const SUBSCRIBE_PATHS: ReadonlySet<string> = new Set(["/", "/ws"]);
 export interface HandlerOptions {
   /** Deno's ping idle timeout, seconds (0 disables): a silent peer is pinged after half, closed after all of it. */
   readonly idleTimeoutSeconds: number;
+  /** Who may subscribe (resolves once its key is imported). */
+  readonly auth: Promise<SubscriberAuth>;
+  /** Origin and capacity limits. */
+  readonly limits: AdmissionLimits;
+  /** `POST /publish`, when `--source http` is on. */
+  readonly publish?:
+    | ((req: Request, url: URL) => Promise<Response>)
+    | undefined;
 }
 
-/** Builds the request handler for `Deno.serve`. */
+/** Builds the request handler for subscribers and publishers. */
 export function createHandler(
   hub: Hub,
   options: HandlerOptions,
-): (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response {
-  return (req, info) => {
+): (
+  req: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+) => Promise<Response> {
+  return async (req, info) => {
     const url = new URL(req.url);
-    const isUpgrade = req.headers.get("upgrade")?.toLowerCase() === "websocket";
+    if (url.pathname === "/publish") {
+      if (options.publish) return await options.publish(req, url);
+      return new Response(
+        "publishing over HTTP is off: start the server with --source http --publish-token TOKEN\n",
+        { status: 404 },
+      );
+    }
     if (!SUBSCRIBE_PATHS.has(url.pathname)) {
       return new Response(
         `not found: ${url.pathname}; subscribe at ws://<host>:<port>/\n`,
@@ -32,7 +54,7 @@ export function createHandler(
         },
       );
     }
-    if (!isUpgrade) {
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response(
         `fanout server (${hub.broadcaster.mode} mode, ${hub.sessions.size} clients): connect a WebSocket client to this URL\n`,
         { status: 426, headers: { upgrade: "websocket" } },
@@ -41,11 +63,37 @@ export function createHandler(
     // remoteAddr must be read before the upgrade consumes the request.
     const addr = info.remoteAddr;
     const remote = `${addr.hostname}:${addr.port}`;
+    const terms = await admit(
+      req,
+      url,
+      hub,
+      await options.auth,
+      options.limits,
+    );
+    if (!terms.ok) {
+      hub.reject(terms.label);
+      return Response.json({ error: terms.reason }, { status: terms.status });
+    }
     const { socket, response } = Deno.upgradeWebSocket(req, {
       idleTimeout: options.idleTimeoutSeconds,
     });
     socket.addEventListener("open", () => {
-      const session = hub.open(new WebSocketSink(socket), remote);
+      let session;
+      try {
+        const { channel, control } = terms;
+        const since = terms.since === undefined ? {} : { since: terms.since };
+        session = hub.open(new WebSocketSink(socket), {
+          remote,
+          channel,
+          control,
+          ...since,
+        });
+      } catch (err) {
+        // The channel limit was reached while credentials were checked.
+        hub.reject("too_many_channels");
+        socket.close(1013, (err as Error).message.slice(0, 120));
+        return;
+      }
       socket.addEventListener("message", (e) => session.receive(e.data));
       socket.addEventListener(
         "close",

@@ -1,5 +1,6 @@
 /**
- * One subscriber: its sink, its statistics, and the one guarded way to close it.
+ * One subscriber: its sink, its channel, its statistics, and the one guarded
+ * way to close it.
  *
  * @module
  */
@@ -9,16 +10,21 @@ import {
   type DisconnectReason,
   fitCloseReason,
 } from "../lib/close_codes.ts";
-import { decodeAck, epochSeconds } from "../lib/protocol.ts";
+import {
+  decodeAck,
+  epochSeconds,
+  MAX_CLIENT_FRAME_BYTES,
+} from "../lib/protocol.ts";
 import type { Sink } from "./sink.ts";
 import type { OutFrame } from "./frame.ts";
+import { InboundLimit } from "./inbound_limit.ts";
 
 /** Malformed client frames tolerated before the client is closed (4003). */
 export const BAD_FRAME_BUDGET = 10;
 
 /** Counters and histograms of one session. Interval histograms are reset by the summary. */
 export class SessionStats {
-  /** Frames handed to the socket. */
+  /** Frames handed to the socket (data and control). */
   sent = 0;
   /** Bytes handed to the socket. */
   bytesSent = 0;
@@ -28,10 +34,23 @@ export class SessionStats {
   acks = 0;
   /** Malformed or oversized client frames. */
   badFrames = 0;
+  /** Client frames ignored for exceeding the inbound rate. */
+  throttled = 0;
   /** Enqueue-to-socket latency since the last summary, ms. */
   readonly sendLatency = new Histogram();
   /** End-to-end latency from ACKs since the last summary, ms. */
   readonly e2eLatency = new Histogram();
+}
+
+/**
+ * Server-wide latency histograms that never reset (for Prometheus and the
+ * dashboard), shared by every session and bound when it opens.
+ */
+export interface ServerLatency {
+  /** Enqueue-to-socket latency of every frame, ms. */
+  readonly send: Histogram;
+  /** End-to-end latency of every ACK, ms. */
+  readonly e2e: Histogram;
 }
 
 /** How a session ended. */
@@ -47,6 +66,26 @@ export interface SessionEnd {
 /** Called once when a session ends, whoever ended it. */
 export type SessionEndListener = (session: Session, end: SessionEnd) => void;
 
+/** What a session is and how it may talk back; fixed at connect. */
+export interface SessionOptions {
+  /** Peer address, for logs. */
+  readonly remote: string;
+  /** The channel subscribed to. @default "default" */
+  readonly channel?: string;
+  /** Whether the client asked for control frames (`?control=1` or `?since=`). @default false */
+  readonly control?: boolean;
+  /** Largest client frame accepted, bytes. @default MAX_CLIENT_FRAME_BYTES */
+  readonly maxFrameBytes?: number | undefined;
+  /** Client frames per second accepted; more are throttled, then the client is closed. @default Infinity */
+  readonly maxInboundRate?: number | undefined;
+  /** Monotonic clock, ms. */
+  readonly now: () => number;
+  /** Called once when the session ends. */
+  readonly onEnd: SessionEndListener;
+  /** Server-wide histograms to record latency into as well (metrics). */
+  readonly latency?: ServerLatency;
+}
+
 /**
  * A connected subscriber. Only its writer sends on its sink; {@link close}
  * is idempotent, starts the close and never waits for it (DESIGN.md, trap 4).
@@ -56,6 +95,10 @@ export class Session {
   readonly id: string;
   /** Peer address, for logs. */
   readonly remote: string;
+  /** The channel this client subscribes to. */
+  readonly channel: string;
+  /** Whether this client receives control frames. */
+  readonly control: boolean;
   /** The transport. */
   readonly sink: Sink;
   /** Statistics. */
@@ -64,22 +107,31 @@ export class Session {
   readonly openedAt: number;
   #end: SessionEnd | undefined;
   readonly #onEnd: SessionEndListener;
+  readonly #now: () => number;
+  readonly #maxFrameBytes: number;
+  readonly #inbound: InboundLimit;
+  readonly #latency: ServerLatency | undefined;
 
   /**
    * @param id unique id
    * @param sink transport of this client
-   * @param options `remote` address, `now` open time, `onEnd` listener
+   * @param options channel, control opt-in, inbound limits, clock, end listener
    */
-  constructor(
-    id: string,
-    sink: Sink,
-    options: { remote: string; now: number; onEnd: SessionEndListener },
-  ) {
+  constructor(id: string, sink: Sink, options: SessionOptions) {
     this.id = id;
     this.sink = sink;
     this.remote = options.remote;
-    this.openedAt = options.now;
+    this.channel = options.channel ?? "default";
+    this.control = options.control ?? false;
+    this.#now = options.now;
+    this.openedAt = options.now();
     this.#onEnd = options.onEnd;
+    this.#latency = options.latency;
+    this.#maxFrameBytes = options.maxFrameBytes ?? MAX_CLIENT_FRAME_BYTES;
+    this.#inbound = new InboundLimit(
+      options.maxInboundRate ?? Infinity,
+      this.openedAt,
+    );
   }
 
   /** True once the session has ended or is closing. */
@@ -94,10 +146,17 @@ export class Session {
 
   /** Hands `frame` to the sink and records its enqueue-to-socket latency. */
   write(frame: OutFrame, now: number): void {
-    this.sink.send(frame.text);
+    this.writeRaw(frame.text);
+    const ms = now - frame.enqueuedAt;
+    this.stats.sendLatency.record(ms);
+    this.#latency?.send.record(ms);
+  }
+
+  /** Hands a control frame (or any ready text) to the sink. */
+  writeRaw(text: string): void {
+    this.sink.send(text);
     this.stats.sent++;
-    this.stats.bytesSent += frame.bytes;
-    this.stats.sendLatency.record(now - frame.enqueuedAt);
+    this.stats.bytesSent += text.length;
   }
 
   /**
@@ -130,14 +189,28 @@ export class Session {
   /**
    * Handles one frame from the client: an ACK becomes e2e latency; anything
    * else is counted, and closes the session when oversized (1009) or when
-   * the malformed-frame budget is spent (4003).
+   * the malformed-frame budget is spent (4003). Frames over the inbound rate
+   * are ignored, and a client that keeps flooding is closed (4005).
    */
   receive(data: unknown): void {
     if (this.#end) return;
+    const verdict = this.#inbound.admit(this.#now());
+    if (verdict !== "accept") {
+      this.stats.throttled++;
+      if (verdict === "close") {
+        this.close(
+          "flood",
+          "flood: client frames over --max-inbound-rate after throttling",
+        );
+      }
+      return;
+    }
     try {
-      const ack = decodeAck(data);
+      const ack = decodeAck(data, this.#maxFrameBytes);
       this.stats.acks++;
-      this.stats.e2eLatency.record((epochSeconds() - ack.ack_ts) * 1000);
+      const ms = (epochSeconds() - ack.ack_ts) * 1000;
+      this.stats.e2eLatency.record(ms);
+      this.#latency?.e2e.record(ms);
     } catch (err) {
       this.stats.badFrames++;
       if (err instanceof RangeError) {

@@ -62,7 +62,25 @@ const BY_FLAG: Case[] = [
   ["dropLimit", "--drop-limit 0", 0], ["fullTimeout", "--full-timeout 0.5", 0.5],
   ["pingInterval", "--ping-interval 0", 0], ["pingTimeout", "--ping-timeout 1.5", 1.5],
   ["summaryInterval", "--summary-interval 0.25", 0.25], ["logJson", "--log-json", true],
+  ["metricsPerClient", "--metrics-per-client", true],
+  ["source", "--source stdin", "stdin"], ["policy", "--policy conflate", "conflate"],
+  ["conflateKey", "--conflate-key sym", "sym"], ["maxQueueBytes", "--max-queue-bytes 65536", 65536],
+  ["history", "--history 100", 100], ["maxChannels", "--max-channels 5", 5],
+  ["token", "--token t0k", "t0k"], ["jwtSecret", "--jwt-secret s3c", "s3c"],
+  ["publishToken", "--publish-token p", "p"], ["maxClients", "--max-clients 3", 3],
+  ["maxFrameBytes", "--max-frame-bytes 128", 128], ["maxInboundRate", "--max-inbound-rate 20", 20],
+  ["maxMessageBytes", "--max-message-bytes 100", 100],
+  ["allowedOrigins", "--allowed-origins https://a.example,https://b.example", ["https://a.example", "https://b.example"]],
+  ["cert", "--cert c.pem", "c.pem"], ["key", "--key k.pem", "k.pem"],
 ];
+
+/** Fields that are only valid together: a single-field case brings its partner. */
+const PARTNERS: Partial<Record<Field, Field>> = {
+  policy: "conflateKey",
+  conflateKey: "policy",
+  cert: "key",
+  key: "cert",
+};
 
 /** Per field: a YAML key that sets another non-default value. */
 // deno-fmt-ignore
@@ -73,7 +91,24 @@ const BY_YAML: Case[] = [
   ["pingTimeout", "server.ping_timeout: 4", 4], ["maxsize", "queue_mode.maxsize: 7", 7],
   ["dropLimit", "queue_mode.drop_limit: 8", 8], ["fullTimeout", "queue_mode.full_timeout: 9.5", 9.5],
   ["logJson", "logging.json: true", true], ["summaryInterval", "logging.summary_interval: 60", 60],
+  ["metricsPerClient", "metrics.per_client: true", true],
+  ["source", "server.source: http", "http"], ["policy", "queue_mode.policy: conflate", "conflate"],
+  ["conflateKey", "queue_mode.conflate_key: id", "id"], ["maxQueueBytes", "queue_mode.max_queue_bytes: 1000", 1000],
+  ["history", "channels.history: 7", 7], ["maxChannels", "channels.max_channels: 9", 9],
+  ["token", "auth.token: tt", "tt"], ["jwtSecret", "auth.jwt_secret: jj", "jj"],
+  ["publishToken", "auth.publish_token: pp", "pp"], ["maxClients", "limits.max_clients: 11", 11],
+  ["maxFrameBytes", "limits.max_frame_bytes: 256", 256], ["maxInboundRate", "limits.max_inbound_rate: 2.5", 2.5],
+  ["maxMessageBytes", "limits.max_message_bytes: 12", 12],
+  ["allowedOrigins", "limits.allowed_origins: [https://x.example]", ["https://x.example"]],
+  ["cert", "tls.cert: /tmp/c.pem", "/tmp/c.pem"], ["key", "tls.key: /tmp/k.pem", "/tmp/k.pem"],
 ];
+
+/** The single-field cases for `field` from `table`, with its partner when it has one. */
+function withPartner(table: Case[], field: Field): Case[] {
+  const partner = PARTNERS[field];
+  const own = table.filter(([f]) => f === field);
+  return partner ? [...own, ...table.filter(([f]) => f === partner)] : own;
+}
 
 const ALL_YAML = yamlOf(BY_YAML.map(([, line]) => line));
 const fieldsOf = (cases: Case[]) => cases.map(([field]) => field).sort();
@@ -88,7 +123,12 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
   assert.deepEqual({ ...SERVER_DEFAULTS }, {
     mode: "queue", host: "0.0.0.0", port: 8765, rate: 100, payloadBytes: 64,
     maxsize: 100, dropLimit: 50, fullTimeout: 5, pingInterval: 20,
-    pingTimeout: 20, summaryInterval: 5, logJson: false, configPath: undefined,
+    pingTimeout: 20, summaryInterval: 5, logJson: false, metricsPerClient: false,
+    source: "synthetic", policy: "drop-oldest", conflateKey: undefined, maxQueueBytes: 0,
+    history: 0, maxChannels: 1000, token: undefined, jwtSecret: undefined,
+    publishToken: undefined, maxClients: 10000, maxFrameBytes: 4096, maxInboundRate: 0,
+    maxMessageBytes: 1048576, allowedOrigins: [], cert: undefined, key: undefined,
+    configPath: undefined,
   });
 });
 
@@ -99,22 +139,34 @@ Deno.test("the test tables cover every ServerConfig field", () => {
 });
 
 Deno.test("parseServerArgs() sets each field from its flag", async (t) => {
-  for (const [field, flags, value] of BY_FLAG) {
+  for (const [field, flags] of BY_FLAG) {
     await t.step(`${flags} sets ${field}`, async () => {
-      const config = await configOf(flags.split(" "));
-      assert.deepEqual(config, { ...SERVER_DEFAULTS, [field]: value });
+      const cases = withPartner(BY_FLAG, field);
+      const config = await configOf(cases.flatMap(([, f]) => f.split(" ")));
+      assert.deepEqual(config, { ...SERVER_DEFAULTS, ...configFrom(cases) });
     });
   }
 });
 
 Deno.test("parseServerArgs() applies every YAML key", async (t) => {
-  for (const [field, line, value] of BY_YAML) {
+  for (const [field, line] of BY_YAML) {
     await t.step(`${line} sets ${field}`, async () => {
-      await withYaml(yamlOf([line]), async (path) => {
-        const config = await configOf(["--config", path]);
-        const expected = { [field]: value, configPath: path };
-        assert.deepEqual(config, { ...SERVER_DEFAULTS, ...expected });
-      });
+      const cases = withPartner(BY_YAML, field);
+      // source http needs a publish token: a single-key file brings one.
+      const extra: Case[] = field === "source"
+        ? BY_YAML.filter(([f]) => f === "publishToken")
+        : [];
+      await withYaml(
+        yamlOf([...cases, ...extra].map(([, l]) => l)),
+        async (path) => {
+          const config = await configOf(["--config", path]);
+          const expected = {
+            ...configFrom([...cases, ...extra]),
+            configPath: path,
+          };
+          assert.deepEqual(config, { ...SERVER_DEFAULTS, ...expected });
+        },
+      );
     });
   }
   await t.step("all keys in one file", async () => {
@@ -174,7 +226,10 @@ const NUMERIC: [flag: string, min: number, max: number, integer: boolean][] = [
   ["--payload-bytes", 0, 16777216, true], ["--maxsize", 1, 1000000, true],
   ["--drop-limit", 0, 1000000000, true], ["--full-timeout", 0.05, 86400, false],
   ["--ping-interval", 0, 86400, false], ["--ping-timeout", 0.05, 86400, false],
-  ["--summary-interval", 0.1, 86400, false],
+  ["--summary-interval", 0.1, 86400, false], ["--max-queue-bytes", 0, 2 ** 40, true],
+  ["--history", 0, 1000000, true], ["--max-channels", 1, 1000000, true],
+  ["--max-clients", 1, 1000000, true], ["--max-frame-bytes", 64, 16777216, true],
+  ["--max-inbound-rate", 0, 1000000, false], ["--max-message-bytes", 1, 67108864, true],
 ];
 
 Deno.test("parseServerArgs() rejects out-of-range and non-numeric values naming the flag", async (t) => {
@@ -222,14 +277,15 @@ Deno.test("parseServerArgs() rejects a bad --mode or --host", async (t) => {
 });
 
 const SERVER_KEYS =
-  "host, port, mode, rate, payload_bytes, ping_interval, ping_timeout";
-const SECTIONS = "server, queue_mode, logging";
+  "host, port, mode, rate, payload_bytes, ping_interval, ping_timeout, source";
+const SECTIONS =
+  "server, queue_mode, logging, metrics, channels, auth, limits, tls";
 const WHOLE = "must be a whole number from";
 
 // deno-fmt-ignore
 const BAD_YAML: [name: string, yaml: string, detail: Expected][] = [
   ["unknown key in server", "server:\n  prot: 1\n", `unknown key 'server.prot' (known keys: ${SERVER_KEYS})`],
-  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout)"],
+  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout, policy, conflate_key, max_queue_bytes)"],
   ["unknown key in logging", "logging:\n  level: info\n", "unknown key 'logging.level' (known keys: json, summary_interval)"],
   ["unknown section", "servers:\n  port: 1\n", `unknown section 'servers' (known sections: ${SECTIONS})`],
   ["inherited name as section", "toString: {}\n", `unknown section 'toString' (known sections: ${SECTIONS})`],
@@ -311,7 +367,48 @@ Deno.test("config/default.yaml sets every key to the built-in default", async ()
   const text = await Deno.readTextFile(path);
   for (const [, line] of BY_YAML) {
     const key = line.split(/[.:]/)[1];
-    assert.match(text, new RegExp(`^  ${key}: `, "m"), `missing ${key}`);
+    assert.match(text, new RegExp(`^ *(# )?${key}: `, "m"), `missing ${key}`);
+  }
+});
+
+Deno.test("parseServerArgs() rejects fields that only work together when given alone", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [["--source", "http"], /--source http needs --publish-token/],
+    [["--cert", "c.pem"], /--cert and --key go together/],
+    [["--key", "k.pem"], /--cert and --key go together/],
+    [["--policy", "conflate"], /--policy conflate needs --conflate-key/],
+    [
+      ["--conflate-key", "sym"],
+      /--conflate-key has no effect without --policy conflate/,
+    ],
+  ];
+  for (const [args, expected] of cases) {
+    await t.step(args.join(" "), async () => {
+      await assertUsageError(() => parseServerArgs(args), expected);
+    });
+  }
+});
+
+Deno.test("parseServerArgs() rejects bad policies, sources, secrets and origin lists", async (t) => {
+  const cases: [string[], string | RegExp][] = [
+    [
+      ["--policy", "drop-all"],
+      '--policy must be drop-oldest or drop-newest or disconnect or conflate, got "drop-all"',
+    ],
+    [
+      ["--source", "kafka"],
+      '--source must be synthetic or stdin or http, got "kafka"',
+    ],
+    [["--token="], "--token must be a non-empty string, got string"],
+    [
+      ["--allowed-origins", ","],
+      /--allowed-origins must be a list of non-empty strings/,
+    ],
+  ];
+  for (const [args, expected] of cases) {
+    await t.step(args.join(" "), async () => {
+      await assertUsageError(() => parseServerArgs(args), expected);
+    });
   }
 });
 
@@ -359,7 +456,7 @@ Deno.test("serverHelp() mentions every flag, the YAML layout and the exit codes"
   for (const [, line] of BY_YAML) {
     const [section = "", key = ""] = line.split(/[.:]/);
     assert.match(help, new RegExp(`^  ${section}:$`, "m"));
-    assert.match(help, new RegExp(`^    ${key}: `, "m"));
+    assert.match(help, new RegExp(`^    (# )?${key}: `, "m"));
   }
   assert.match(help, /--rate N +.*\(default: 100\)/);
   assert.match(help, /Exit codes:[\s\S]*\n {2}2 /);
