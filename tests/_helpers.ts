@@ -75,6 +75,9 @@ export class ManualClient implements AsyncDisposable {
   /** @param url server URL */
   constructor(url: string) {
     this.#wss = new WebSocketStream(url);
+    // A connection that ends without a close frame rejects `closed`; mark it
+    // handled now, drainUntilClosed() still reads it.
+    this.#wss.closed.catch(() => {});
   }
 
   /** Waits for the handshake. */
@@ -82,6 +85,9 @@ export class ManualClient implements AsyncDisposable {
     const { readable, writable } = await this.#wss.opened;
     this.#reader = readable.getReader();
     this.#writer = writable.getWriter();
+    // Both reject when the connection breaks; the reads and writes report it.
+    this.#reader.closed.catch(() => {});
+    this.#writer.closed.catch(() => {});
   }
 
   /** Reads one frame; undefined once the stream ended. */

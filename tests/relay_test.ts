@@ -1,0 +1,443 @@
+/**
+ * The relay over real sockets on 127.0.0.1: replay with no hole, channels and
+ * HTTP publishing, who may connect and how much, each slow-client policy's
+ * isolation, TLS.
+ */
+import assert from "node:assert/strict";
+import { SimClient } from "../client/sim_client.ts";
+import { resolveServerConfig, type ServerConfig } from "../server/config.ts";
+import { startServer } from "../server/server.ts";
+import { splitLines } from "../server/source_stdin.ts";
+import { ManualClient, waitFor } from "./_helpers.ts";
+import { signJwt } from "./_jwt.ts";
+
+function start(overrides: Partial<ServerConfig>) {
+  return startServer(
+    resolveServerConfig({
+      host: "127.0.0.1",
+      port: 0,
+      summaryInterval: 3600,
+      ...overrides,
+    }),
+    { logger: { log() {} } },
+  );
+}
+
+/** Asks for a WebSocket upgrade with fetch, to read a refusal's status and body. */
+async function upgradeStatus(
+  httpUrl: string,
+  query: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; error: string }> {
+  const res = await fetch(`${httpUrl}${query}`, {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+      ...headers,
+    },
+  });
+  const body = await res.text();
+  let error = body;
+  try {
+    error = JSON.parse(body).error;
+  } catch { /* not JSON */ }
+  return { status: res.status, error };
+}
+
+Deno.test("replay: a client that reconnects with since= recovers every missed message, no duplicate, no hole", async () => {
+  await using server = start({ rate: 100, history: 1000 });
+  const stop = new AbortController();
+  const client = new SimClient(server.url, {
+    id: "resumer",
+    resume: true,
+    signal: stop.signal,
+  });
+  client.run();
+  await waitFor("the first messages", () => client.snapshot().messages >= 50);
+  // Cut the connection from the server side; the client comes back after its
+  // 250 ms backoff with ?since=<last seq> and the history fills the gap.
+  const [session] = server.hub.sessions;
+  session!.close("protocol_error", "test: cut the connection");
+  await waitFor("the reconnect", () => client.snapshot().connects === 2);
+  await waitFor(
+    "live messages after the replay",
+    () => client.snapshot().recovered > 0 && client.snapshot().messages >= 150,
+  );
+  stop.abort();
+  await client.stop();
+  const s = client.snapshot();
+  assert.equal(s.drops, 0, "no hole");
+  assert.equal(s.repeats, 0, "no duplicate");
+  assert.ok(
+    s.recovered >= 10,
+    `recovered ${s.recovered} messages published while away`,
+  );
+  assert.deepEqual(s.notices, { dropped: 0, missed: 0, resets: 0 });
+});
+
+Deno.test("replay: since older than the history is told how many it missed, not silently resumed", async () => {
+  await using server = start({ rate: 200, history: 5 });
+  await waitFor("some history", () => server.hub.totals().published >= 50);
+  await using client = new ManualClient(`${server.url}?since=1`);
+  await client.open();
+  const gap = JSON.parse(String(await client.read()));
+  assert.equal(gap.type, "gap");
+  assert.equal(gap.from, 2);
+  assert.ok(gap.missed >= 40, `missed ${gap.missed}`);
+  const first = JSON.parse(String(await client.read()));
+  assert.equal(first.seq, gap.to + 1, "replay starts right after the gap");
+});
+
+Deno.test("channels: POST /publish reaches only that channel's subscribers, with the assigned seq", async () => {
+  await using server = start({ source: "http", publishToken: "pub" });
+  await using prices = new ManualClient(`${server.url}?channel=prices`);
+  await using chat = new ManualClient(`${server.url}?channel=chat`);
+  await prices.open();
+  await chat.open();
+  await waitFor("both subscribers", () => server.hub.sessions.size === 2);
+  const post = (channel: string, body: string) =>
+    fetch(`${server.httpUrl}publish?channel=${channel}`, {
+      method: "POST",
+      headers: {
+        authorization: "Bearer pub",
+        "content-type": "application/json",
+      },
+      body,
+    }).then((r) => r.json());
+  assert.deepEqual(await post("prices", '{"sym":"AAPL","px":1}'), {
+    channel: "prices",
+    seq: 1,
+  });
+  assert.deepEqual(await post("chat", '"hello"'), { channel: "chat", seq: 1 });
+  assert.deepEqual(await post("prices", '{"sym":"AAPL","px":2}'), {
+    channel: "prices",
+    seq: 2,
+  });
+  const p1 = JSON.parse(String(await prices.read()));
+  const p2 = JSON.parse(String(await prices.read()));
+  const c1 = JSON.parse(String(await chat.read()));
+  assert.deepEqual([p1.seq, p1.data.px, p2.seq, p2.data.px], [1, 1, 2, 2]);
+  assert.deepEqual([c1.seq, c1.channel, c1.data], [1, "chat", "hello"]);
+  const unauthorized = await fetch(`${server.httpUrl}publish`, {
+    method: "POST",
+    body: "x",
+  });
+  assert.equal(unauthorized.status, 401);
+  await unauthorized.body?.cancel();
+});
+
+Deno.test("admission: tokens, JWTs, origins, capacity and bad URLs are refused with the right status, and counted", async (t) => {
+  const secret = "jwt-secret";
+  await using server = start({
+    token: "static",
+    jwtSecret: secret,
+    allowedOrigins: ["https://good.example"],
+    maxClients: 1,
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const cases: [string, string, Record<string, string>, number, RegExp][] = [
+    ["no credentials", "", {}, 401, /missing credentials/],
+    ["wrong token", "?token=nope", {}, 401, /invalid token/],
+    [
+      "expired JWT",
+      `?token=${await signJwt(secret, { exp: now - 10 })}`,
+      {},
+      401,
+      /expired/,
+    ],
+    [
+      "JWT for another channel",
+      `?channel=chat&token=${await signJwt(secret, {
+        exp: now + 60,
+        channels: ["prices"],
+      })}`,
+      {},
+      403,
+      /does not grant channel chat/,
+    ],
+    [
+      "bad origin",
+      "?token=static",
+      { origin: "https://evil.example" },
+      403,
+      /not allowed/,
+    ],
+    [
+      "path trick channel",
+      "?token=static&channel=..%2F..%2Fetc",
+      {},
+      400,
+      /invalid channel name/,
+    ],
+    [
+      "bad since",
+      "?token=static&since=-1",
+      {},
+      400,
+      /since must be a whole number/,
+    ],
+  ];
+  for (const [name, query, headers, status, reason] of cases) {
+    await t.step(name, async () => {
+      const got = await upgradeStatus(server.httpUrl, query, headers);
+      assert.equal(got.status, status);
+      assert.match(got.error, reason);
+    });
+  }
+  await t.step(
+    "a valid JWT gets in to its channel; the next client finds the server full",
+    async () => {
+      const jwt = await signJwt(secret, {
+        exp: now + 60,
+        channels: ["prices"],
+      });
+      await using ok = new ManualClient(
+        `${server.url}?channel=prices&token=${jwt}`,
+      );
+      await ok.open();
+      const [session] = await waitFor(
+        "the session",
+        () => server.hub.sessions.size === 1 && [...server.hub.sessions],
+      );
+      assert.equal(session!.channel, "prices");
+      const full = await upgradeStatus(server.httpUrl, "?token=static", {
+        origin: "https://good.example",
+      });
+      assert.equal(full.status, 503);
+      assert.match(full.error, /server full/);
+    },
+  );
+  const r = server.hub.totals().rejections;
+  assert.equal(r.get("unauthorized"), 3);
+  assert.equal(r.get("forbidden_channel"), 1);
+  assert.equal(r.get("bad_origin"), 1);
+  assert.equal(r.get("server_full"), 1);
+});
+
+Deno.test("limits: an ACK flood is throttled then closed with 4005 while the other clients keep receiving", async () => {
+  await using server = start({ rate: 50, maxInboundRate: 20 });
+  const stop = new AbortController();
+  const good = new SimClient(server.url, { id: "good", signal: stop.signal });
+  good.run();
+  await good.firstAttempt;
+  // A browser-style client is enough here: it floods, it need not stall.
+  const flood = new WebSocket(server.url);
+  const closed = new Promise<number>((
+    resolve,
+  ) => (flood.onclose = (e) => resolve(e.code)));
+  flood.onopen = () => {
+    const ack = JSON.stringify({ ack_ts: Date.now() / 1000, seq: 1 });
+    for (let i = 0; i < 200; i++) flood.send(ack);
+  };
+  await waitFor(
+    "the flood disconnect",
+    () => server.hub.totals().disconnects.get("flood") === 1,
+  );
+  // The server closed it with 4005; a client that is still flooding may see
+  // only the connection end (Deno drops it when frames follow the close).
+  assert.ok([4005, 1005, 1006, 0].includes(await closed));
+  const before = good.snapshot().messages;
+  await waitFor(
+    "the good client to keep receiving",
+    () => good.snapshot().messages > before + 10,
+  );
+  stop.abort();
+  await good.stop();
+  assert.equal(good.snapshot().closes.length, 0);
+});
+
+Deno.test("policies: under every --policy a stalled client costs the fast client nothing", async (t) => {
+  for (
+    const policy of [
+      "drop-oldest",
+      "drop-newest",
+      "disconnect",
+      "conflate",
+    ] as const
+  ) {
+    await t.step(policy, async () => {
+      await using server = start({
+        rate: 100,
+        payloadBytes: 65536,
+        maxsize: 10,
+        dropLimit: 1e9,
+        fullTimeout: 3600,
+        policy,
+        ...(policy === "conflate" ? { conflateKey: "sym" } : {}),
+      });
+      const stop = new AbortController();
+      const fast = new SimClient(server.url, {
+        id: "fast",
+        signal: stop.signal,
+      });
+      fast.run();
+      await fast.firstAttempt;
+      await using stalled = new ManualClient(`${server.url}?control=1`);
+      await stalled.open();
+      await stalled.read();
+      const [, slow] = await waitFor(
+        "both sessions",
+        () => server.hub.sessions.size === 2 && [...server.hub.sessions],
+      );
+      await waitFor(
+        "the stalled client to lose messages (or be cut off)",
+        () => slow!.stats.drops > 0 || slow!.closed,
+        30_000,
+      );
+      const published = server.hub.totals().published;
+      await waitFor(
+        "the fast client to keep up",
+        () => (fast.snapshot().lastSeq ?? 0) >= published,
+      );
+      stop.abort();
+      await fast.stop();
+      const f = fast.snapshot();
+      assert.equal(f.drops, 0, "the fast client lost nothing");
+      assert.ok(
+        f.latency.p99 < 2000,
+        `fast p99 ${f.latency.p99} ms stays far below the stall`,
+      );
+      if (policy === "disconnect") {
+        assert.equal((await stalled.drainUntilClosed()).code, 4004);
+      }
+    });
+  }
+});
+
+Deno.test("TLS: --cert/--key serve https:// and wss://", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A throwaway CA, and a certificate for 127.0.0.1 signed by it.
+    await Deno.writeTextFile(
+      `${dir}/ext.cnf`,
+      "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    );
+    const openssl = async (args: string) => {
+      const out = await new Deno.Command("openssl", {
+        args: args.split(" "),
+        cwd: dir,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(
+        out.code,
+        0,
+        `openssl ${args}: ${new TextDecoder().decode(out.stderr)}`,
+      );
+    };
+    await openssl(
+      "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.pem",
+    );
+    await openssl(
+      "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out leaf.csr",
+    );
+    await openssl(
+      "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext.cnf -out cert.pem",
+    );
+    await using server = start({
+      cert: `${dir}/cert.pem`,
+      key: `${dir}/key.pem`,
+      rate: 20,
+    });
+    assert.match(server.url, /^wss:\/\//);
+    const client = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(`${dir}/ca.pem`)],
+    });
+    try {
+      const res = await fetch(`${server.httpUrl}healthz`, { client });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    } finally {
+      client.close();
+    }
+    // A WebSocket client trusting the certificate, in its own process (--cert).
+    const ws = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "-q",
+        `--cert=${dir}/ca.pem`,
+        `const ws = new WebSocket(${JSON.stringify(server.url)});
+         ws.onmessage = (e) => { console.log(JSON.parse(e.data).seq > 0 ? "frame" : "bad"); ws.close(); };
+         ws.onerror = (e) => { console.log("error", e.message); };`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(
+      new TextDecoder().decode(ws.stdout).trim(),
+      "frame",
+      new TextDecoder().decode(ws.stderr),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fanout server --source stdin publishes each input line; a client joining later replays them with since=0", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-q",
+      "-P=fanout",
+      "main.ts",
+      "server",
+      "--source",
+      "stdin",
+      "--history",
+      "10",
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--log-json",
+      "--summary-interval",
+      "3600",
+    ],
+    cwd: new URL("../", import.meta.url),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
+    splitLines(),
+  ).getReader();
+  const nextRecord = async (type: string) => {
+    while (true) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`server output ended before a ${type} record`);
+      const record = JSON.parse(value);
+      if (record.type === type) return record;
+    }
+  };
+  try {
+    const { port } = await nextRecord("listening");
+    const stdin = child.stdin.getWriter();
+    await stdin.write(
+      new TextEncoder().encode(
+        '{"level":"info","msg":"started"}\nplain text line\n',
+      ),
+    );
+    await stdin.close();
+    await nextRecord("source_ended");
+    await using client = new ManualClient(`ws://127.0.0.1:${port}/?since=0`);
+    await client.open();
+    const first = JSON.parse(String(await client.read()));
+    const second = JSON.parse(String(await client.read()));
+    assert.deepEqual([first.seq, first.data], [1, {
+      level: "info",
+      msg: "started",
+    }]);
+    assert.deepEqual([second.seq, second.data], [2, "plain text line"]);
+    child.kill("SIGINT");
+    assert.equal((await child.status).code, 0);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await child.status;
+    await lines.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+  }
+});
