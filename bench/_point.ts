@@ -1,0 +1,263 @@
+/**
+ * One measurement point: start a server, run the load generator against it,
+ * and read both processes' CPU time and RSS from `/proc` at the exact start
+ * and end of the generator's measurement window.
+ *
+ * @module
+ */
+import { Child } from "./_child.ts";
+import { type ProcSample, sampleProc } from "./_proc.ts";
+import {
+  type BenchPaths,
+  filePath,
+  serverLabel,
+  type ServerSpec,
+  startServer,
+} from "./_servers.ts";
+
+/** A group of identical clients of the load generator. */
+export interface GroupSpec {
+  /** Group name in results (`fast`, `slow`, `stalled`, …). */
+  readonly name: string;
+  /** Clients in the group. */
+  readonly count: number;
+  /** Processing time per message before reading the next, ms. */
+  readonly periodMs?: number;
+  /** Every this many ms, stop reading for `stallForMs`. */
+  readonly stallEveryMs?: number;
+  /** See `stallEveryMs`. */
+  readonly stallForMs?: number;
+  /** Never read after the handshake. */
+  readonly stalled?: boolean;
+}
+
+/** The load of one point. */
+export interface LoadSpec {
+  readonly groups: readonly GroupSpec[];
+  /** After everyone connected, before the window, ms. */
+  readonly warmupMs: number;
+  /** The measurement window, ms. */
+  readonly measureMs: number;
+  /** After the window, still counting late messages due in it, ms. @default 1000 */
+  readonly graceMs?: number;
+  /** ACK every message, as the seed's clients do. @default false */
+  readonly ack?: boolean;
+  /** Request path (e.g. a query that opts in to coalescing). @default "/" */
+  readonly path?: string;
+  /** Keep an RSS timeline sampled this often, ms (0: none). @default 0 */
+  readonly timelineMs?: number;
+}
+
+/** Latency percentiles from the generator's log-scale histogram, ms. */
+export interface LatencySummary {
+  count: number;
+  mean: number | null;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  p999: number | null;
+  max: number | null;
+}
+
+/** Per-group figures from the load generator. */
+export interface GroupResult {
+  clients: number;
+  open_at_end: number;
+  received_in_window: number;
+  deliveries_per_s: number;
+  delivery_ratio: number | null;
+  min_client_delivery_ratio: number | null;
+  gap_drop_fraction: number;
+  /**
+   * Latency of the messages due in the window; one that never arrived counts
+   * at its age when the run ended (no coordinated omission).
+   */
+  latency_ms: LatencySummary;
+  /** Latency of the messages received in the window (drops not counted). */
+  latency_received_ms: LatencySummary;
+  closes: Record<string, number>;
+}
+
+/** Everything measured at one point. */
+export interface PointResult {
+  server: string;
+  label: string;
+  rate: number;
+  payload_bytes: number;
+  fanout_flags: readonly string[];
+  clients: number;
+  connected: number;
+  connect_ms: number;
+  window_s: number;
+  /** Server CPU time (user+system, all threads) in the window, µs. */
+  server_cpu_us: number;
+  /** … as a share of one core. */
+  server_cpu_cores: number;
+  /** Share of the server's CPU time spent in the kernel (syscalls, loopback TCP). */
+  server_sys_share: number | null;
+  /** Server CPU µs per message delivered in the window (the headline). */
+  server_cpu_us_per_delivery: number | null;
+  /** The generator's own CPU in the window, as a share of one core. */
+  generator_cpu_cores: number;
+  /** Generator CPU µs per delivery (it shares the 2 cores with the server). */
+  generator_cpu_us_per_delivery: number | null;
+  /** Messages received by all clients in the window, per second. */
+  deliveries_per_s: number;
+  /** Clients that read × rate. */
+  nominal_deliveries_per_s: number;
+  rss_idle_kb: number;
+  rss_window_start_kb: number;
+  rss_window_end_kb: number;
+  rss_max_kb: number;
+  /** (RSS at window end − idle RSS) / clients, KiB. */
+  rss_per_connection_kb: number | null;
+  generator_rss_kb: number;
+  groups: Record<string, GroupResult>;
+  /** Server RSS (KiB) every `timelineMs` from the first connection, if asked. */
+  timeline?: { t_s: number; rss_kb: number; cpu_cores: number }[];
+  /** The server's own last summary (fanout) or final line (peers). */
+  server_final?: Record<string, unknown> | undefined;
+}
+
+const LOADGEN = filePath(new URL("./loadgen.mjs", import.meta.url));
+const SAMPLE_MS = 250;
+
+/** Runs `load` against a fresh server `spec`. */
+export async function runPoint(
+  spec: ServerSpec,
+  load: LoadSpec,
+  paths: BenchPaths,
+): Promise<PointResult> {
+  if (!paths.node) throw new Error("node is not on PATH");
+  await using server = await startServer(spec, paths);
+  // Let the runtime settle (JIT, lazy init) before the idle reading.
+  await new Promise((r) => setTimeout(r, 300));
+  const idle = await mustSample(server.child.pid);
+  const clients = load.groups.reduce((n, g) => n + g.count, 0);
+  const gen = new Child("loadgen", paths.node, [
+    LOADGEN,
+    JSON.stringify({
+      port: server.port,
+      path: load.path ?? "/",
+      rate: spec.rate,
+      groups: load.groups,
+      ack: load.ack ?? false,
+      warmupMs: load.warmupMs,
+      measureMs: load.measureMs,
+      graceMs: load.graceMs ?? 1000,
+    }),
+  ]);
+  await using _gen = gen;
+  let rssMax = idle.rssKb;
+  const timeline: { t_s: number; rss_kb: number; cpu_cores: number }[] = [];
+  let last = idle;
+  const firstAt = performance.now();
+  const sampler = setInterval(async () => {
+    const s = await sampleProc(server.child.pid);
+    if (!s) return;
+    rssMax = Math.max(rssMax, s.rssKb);
+    if (load.timelineMs) {
+      timeline.push({
+        t_s: round((s.at - firstAt) / 1000, 2),
+        rss_kb: s.rssKb,
+        cpu_cores: round((s.cpuUs - last.cpuUs) / 1000 / (s.at - last.at), 3),
+      });
+    }
+    last = s;
+  }, load.timelineMs || SAMPLE_MS);
+  try {
+    const marks: { server?: ProcSample; gen?: ProcSample }[] = [];
+    gen.onLine((line) => {
+      if (line.event === "window_start" || line.event === "window_end") {
+        // Sampled as soon as the line arrives: a few ms late at most.
+        const i = marks.length;
+        marks.push({});
+        sampleProc(server.child.pid).then((s) => s && (marks[i]!.server = s));
+        sampleProc(gen.pid).then((s) => s && (marks[i]!.gen = s));
+      }
+    });
+    const connected = await gen.waitFor(
+      (l) => l.event === "connected",
+      120_000,
+    );
+    const windowMs = load.measureMs + load.warmupMs + (load.graceMs ?? 1000);
+    const result = await gen.waitFor(
+      (l) => l.event === "result" || l.event === "error",
+      windowMs + 30_000,
+    );
+    if (result.event === "error") {
+      throw new Error(`loadgen failed: ${result.message}\n${gen.stderr}`);
+    }
+    const [start, end] = marks;
+    if (!start?.server || !end?.server || !start.gen || !end.gen) {
+      throw new Error("the server or generator exited during the window");
+    }
+    const windowS = (end.server.at - start.server.at) / 1000;
+    const groups = result.groups as Record<string, GroupResult>;
+    let received = 0;
+    let reading = 0;
+    for (const [name, g] of Object.entries(groups)) {
+      received += g.received_in_window;
+      const spec = load.groups.find((x) => x.name === name);
+      if (!spec?.stalled) reading += g.clients;
+    }
+    const serverCpu = end.server.cpuUs - start.server.cpuUs;
+    const genCpu = end.gen.cpuUs - start.gen.cpuUs;
+    const final = await server.stop();
+    return {
+      server: spec.kind,
+      label: serverLabel(spec.kind),
+      rate: spec.rate,
+      payload_bytes: spec.payloadBytes,
+      fanout_flags: spec.kind.startsWith("fanout")
+        ? spec.fanoutFlags ?? []
+        : [],
+      clients,
+      connected: connected.connected as number,
+      connect_ms: connected.ms as number,
+      window_s: round(windowS, 3),
+      server_cpu_us: Math.round(serverCpu),
+      server_cpu_cores: round(serverCpu / 1e6 / windowS, 3),
+      server_sys_share: serverCpu > 0
+        ? round((end.server.sysUs - start.server.sysUs) / serverCpu, 3)
+        : null,
+      server_cpu_us_per_delivery: received > 0
+        ? round(
+          serverCpu / (received * windowS / (result.window_s as number)),
+          3,
+        )
+        : null,
+      generator_cpu_cores: round(genCpu / 1e6 / windowS, 3),
+      generator_cpu_us_per_delivery: received > 0
+        ? round(genCpu / (received * windowS / (result.window_s as number)), 3)
+        : null,
+      deliveries_per_s: Math.round(received / (result.window_s as number)),
+      nominal_deliveries_per_s: reading * spec.rate,
+      rss_idle_kb: idle.rssKb,
+      rss_window_start_kb: start.server.rssKb,
+      rss_window_end_kb: end.server.rssKb,
+      rss_max_kb: rssMax,
+      rss_per_connection_kb: clients > 0
+        ? round((end.server.rssKb - idle.rssKb) / clients, 2)
+        : null,
+      generator_rss_kb: end.gen.rssKb,
+      groups,
+      ...(load.timelineMs ? { timeline } : {}),
+      server_final: final,
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+async function mustSample(pid: number): Promise<ProcSample> {
+  const s = await sampleProc(pid);
+  if (!s) throw new Error(`cannot read /proc/${pid}`);
+  return s;
+}
+
+/** Rounds to `digits` decimals. */
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,299 @@
+/**
+ * `deno task bench`: the benchmark suite. Every scenario starts its servers
+ * (fanout as `deno run main.ts server`, and the peers in `bench/peers/`) and
+ * the load generator (`bench/loadgen.mjs`, a separate Node process) on
+ * 127.0.0.1, runs for a bounded time, reads CPU time and RSS from `/proc`,
+ * and writes JSON to `bench/results/` and SVG charts to `docs/`.
+ *
+ *   deno task bench                 # everything, ~10 minutes
+ *   deno task bench --quick         # the ~1-minute smoke run CI uses
+ *   deno task bench --only scale    # some scenarios: isolation, latency-drop,
+ *                                   # scale, stalled, micro
+ *
+ * See bench/README.md for every option and what each figure means.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  isolationSpec,
+  latencyDropSpec,
+  renderSvg,
+  scaleSpec,
+  stalledSpec,
+} from "./charts.ts";
+import { type BenchOptions, progress } from "./_options.ts";
+import { clockTicks, initClockTicks } from "./_proc.ts";
+import {
+  type BenchPaths,
+  filePath,
+  findPaths,
+  PEERS_MISSING,
+  type ServerKind,
+} from "./_servers.ts";
+import { runIsolation } from "./scenarios/isolation.ts";
+import { runLatencyDrop } from "./scenarios/latency_drop.ts";
+import { runMicro } from "./scenarios/micro.ts";
+import { describe, runScale, type ScaleResult } from "./scenarios/scale.ts";
+import { runStalled } from "./scenarios/stalled.ts";
+
+const SCENARIOS = [
+  "isolation",
+  "latency-drop",
+  "scale",
+  "stalled",
+  "micro",
+] as const;
+type Scenario = typeof SCENARIOS[number];
+
+const HELP = `Usage: deno task bench [--quick] [options]
+
+  --quick               the ~1-minute smoke run (CI): fewer, shorter points;
+                        results in bench/results/quick/, charts there too
+  --only LIST           comma-separated scenarios: ${SCENARIOS.join(", ")}
+  --peers LIST          peers measured in the same run (default bun,node-ws;
+                        also deno-loop, deno-raw; "none" for none)
+  --clients LIST        scale scenario's client counts
+                        (default 100,500,1000,2000,3000; quick 500)
+  --fanout-dir DIR      the fanout checkout to benchmark (default: this one)
+  --fanout-flag FLAGS   extra 'fanout server' flags, e.g. "--maxsize 50"
+                        (repeatable; split on spaces)
+  --client-path PATH    the clients' request path, e.g. "/?batch=1"
+  --ack                 clients ACK every message (as the seed's do)
+  --out DIR             where JSON goes (default bench/results[/quick])
+  --charts DIR          where SVG charts go (default docs/, quick: --out)
+  -h, --help            this help
+`;
+
+async function main(args: string[]): Promise<number> {
+  const flags = parseArgs({
+    args,
+    strict: true,
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      peers: { type: "string" },
+      clients: { type: "string" },
+      "fanout-dir": { type: "string" },
+      "fanout-flag": { type: "string", multiple: true, default: [] },
+      "client-path": { type: "string", default: "/" },
+      ack: { type: "boolean", default: false },
+      out: { type: "string" },
+      charts: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }).values;
+  if (flags.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const quick = flags.quick === true;
+  const only = flags.only === undefined
+    ? [...SCENARIOS]
+    : flags.only.split(",").map((s) => s.trim());
+  for (const s of only) {
+    if (!(SCENARIOS as readonly string[]).includes(s)) {
+      throw new TypeError(
+        `--only: unknown scenario '${s}' (choose from ${SCENARIOS.join(", ")})`,
+      );
+    }
+  }
+  const peerKinds: ServerKind[] = ["bun", "node-ws", "deno-loop", "deno-raw"];
+  const peers = flags.peers === "none"
+    ? []
+    : (flags.peers?.split(",").map((s) => s.trim()) ?? ["bun", "node-ws"]);
+  for (const p of peers) {
+    if (!(peerKinds as string[]).includes(p)) {
+      throw new TypeError(
+        `--peers: unknown peer '${p}' (choose from ${peerKinds.join(", ")})`,
+      );
+    }
+  }
+  const clients = (flags.clients ?? (quick ? "500" : "100,500,1000,2000,3000"))
+    .split(",").map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+        throw new RangeError(
+          `--clients: '${s}' is not a count from 1 to 10000`,
+        );
+      }
+      return n;
+    });
+  const options: BenchOptions = {
+    quick,
+    fanoutFlags: flags["fanout-flag"].flatMap((f) =>
+      f.split(" ").filter((x) => x !== "")
+    ),
+    clientPath: flags["client-path"],
+    ack: flags.ack === true,
+    peers: peers as ServerKind[],
+    scaleClients: clients,
+  };
+  const here = filePath(new URL(".", import.meta.url));
+  const out = flags.out ?? `${here}results${quick ? "/quick" : ""}`;
+  const chartsDir = flags.charts ??
+    (quick ? out : filePath(new URL("../docs", import.meta.url)));
+
+  await initClockTicks();
+  const paths = await findPaths(flags["fanout-dir"]);
+  if (peers.includes("bun") && !paths.bun) throw new Error(PEERS_MISSING);
+  if (!paths.node) {
+    throw new Error("node is not on PATH (the load generator runs on Node)");
+  }
+  await Deno.mkdir(out, { recursive: true });
+  await Deno.mkdir(chartsDir, { recursive: true });
+
+  const env = await environment(paths);
+  const started = performance.now();
+  progress(
+    `${quick ? "quick" : "full"} run: ${only.join(", ")}; peers ${
+      peers.join(", ") || "none"
+    }; fanout at ${paths.fanoutDir}`,
+  );
+  const subtitle =
+    `${env.cpu}, ${env.cores} cores; generator: bench/loadgen.mjs on Node ${env.node}; ${
+      new Date().toISOString().slice(0, 10)
+    }${quick ? " (quick run)" : ""}`;
+  const summary: Record<string, unknown> = {
+    command: `deno task bench ${args.join(" ")}`.trim(),
+    environment: env,
+    options,
+  };
+  const timings: Record<string, number> = {};
+  for (const name of only as Scenario[]) {
+    const t0 = performance.now();
+    const result = await runScenario(name, options, paths);
+    timings[name] = Math.round((performance.now() - t0) / 100) / 10;
+    const file = `${out}/${name}.json`;
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({ ...result, environment: env }, null, 2) + "\n",
+    );
+    const spec = name === "scale"
+      ? scaleSpec(result as ScaleResult, subtitle)
+      : name === "isolation"
+      ? isolationSpec(result as Parameters<typeof isolationSpec>[0], subtitle)
+      : name === "latency-drop"
+      ? latencyDropSpec(
+        result as Parameters<typeof latencyDropSpec>[0],
+        subtitle,
+      )
+      : name === "stalled"
+      ? stalledSpec(result as Parameters<typeof stalledSpec>[0], subtitle)
+      : undefined;
+    if (spec) {
+      const svg = `${chartsDir}/bench-${name}.svg`;
+      await Deno.writeTextFile(svg, await renderSvg(spec));
+      progress(`wrote ${file} and ${svg}`);
+    } else progress(`wrote ${file}`);
+    if (name === "scale") summary.scale = headline(result as ScaleResult);
+  }
+  summary.seconds = {
+    ...timings,
+    total: Math.round((performance.now() - started) / 1000),
+  };
+  await Deno.writeTextFile(
+    `${out}/summary.json`,
+    JSON.stringify(summary, null, 2) + "\n",
+  );
+  progress(
+    `done in ${
+      summary.seconds && (summary.seconds as { total: number }).total
+    } s`,
+  );
+  return 0;
+}
+
+function runScenario(
+  name: Scenario,
+  options: BenchOptions,
+  paths: BenchPaths,
+): Promise<object> {
+  switch (name) {
+    case "isolation":
+      return runIsolation(options, paths);
+    case "latency-drop":
+      return runLatencyDrop(options, paths);
+    case "scale":
+      return runScale(options, paths);
+    case "stalled":
+      return runStalled(options, paths);
+    case "micro":
+      return runMicro(options, paths);
+  }
+}
+
+/** The scale figures as one line per point, and the ratios to the peers. */
+function headline(r: ScaleResult): unknown {
+  for (const row of r.rows) {
+    for (const p of row.results) console.log(describe(p));
+    for (const [peer, ratio] of Object.entries(row.ratios)) {
+      console.log(
+        `  fanout ÷ ${peer} at ${row.clients} × ${row.rate} Hz: ` +
+          Object.entries(ratio).map(([k, v]) => `${k} ${v}`).join(", "),
+      );
+    }
+  }
+  return r.rows.map((row) => ({
+    clients: row.clients,
+    rate: row.rate,
+    servers: Object.fromEntries(row.results.map((p) => [p.server, {
+      deliveries_per_s: p.deliveries_per_s,
+      nominal: p.nominal_deliveries_per_s,
+      delivery_ratio: p.groups.fast?.delivery_ratio,
+      p50_ms: p.groups.fast?.latency_ms.p50,
+      p99_ms: p.groups.fast?.latency_ms.p99,
+      cpu_us_per_delivery: p.server_cpu_us_per_delivery,
+      server_cores: p.server_cpu_cores,
+      generator_cores: p.generator_cpu_cores,
+      rss_per_connection_kb: p.rss_per_connection_kb,
+    }])),
+    ratios: row.ratios,
+  }));
+}
+
+/** Machine and versions, recorded with every result. */
+async function environment(
+  paths: BenchPaths,
+): Promise<Record<string, unknown>> {
+  const run = async (cmd: string, args: string[], cwd?: string) => {
+    try {
+      const o = await new Deno.Command(cmd, {
+        args,
+        ...(cwd ? { cwd } : {}),
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      return new TextDecoder().decode(o.stdout).trim();
+    } catch {
+      return "";
+    }
+  };
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  return {
+    cpu: /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? "unknown CPU",
+    cores: navigator.hardwareConcurrency,
+    kernel: Deno.osRelease(),
+    clock_ticks: clockTicks,
+    deno: Deno.version.deno,
+    node: (await run(paths.node ?? "node", ["--version"])).replace(/^v/, ""),
+    bun: paths.bun ? await run(paths.bun, ["--version"]) : null,
+    fanout_commit:
+      await run("git", ["rev-parse", "--short", "HEAD"], paths.fanoutDir) ||
+      "unknown (not a git checkout)",
+    fanout_dirty: (await run(
+      "git",
+      ["status", "--porcelain", "--", "lib", "server"],
+      paths.fanoutDir,
+    )) !== "",
+  };
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (err) {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    Deno.exit(err instanceof TypeError || err instanceof RangeError ? 2 : 1);
+  }
+}

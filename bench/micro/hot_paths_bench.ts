@@ -1,0 +1,119 @@
+/**
+ * `deno bench` micro-benchmarks of the server's hot paths: the ring buffer,
+ * a histogram record, encoding one message, and the per-message fan-out loop
+ * (hub → queue broadcaster → session → sink) with fake sinks, so the loop's
+ * own JavaScript cost shows apart from the socket's.
+ *
+ * Run: `deno task bench:micro` (or `deno bench bench/micro/`). For the
+ * fan-out loop, divide the time per iteration by the number of sessions to
+ * get the JavaScript cost per delivery.
+ *
+ * @module
+ */
+import { Histogram } from "../../lib/histogram.ts";
+import { encodeData } from "../../lib/protocol.ts";
+import { RingQueue } from "../../lib/ring_queue.ts";
+import { QueueBroadcaster } from "../../server/broadcast_queue.ts";
+import { DrainWatcher } from "../../server/drain_watcher.ts";
+import { Hub } from "../../server/hub.ts";
+import { randomPayloadB64 } from "../../server/publisher.ts";
+import type { Sink } from "../../server/sink.ts";
+
+/** Sessions in the fan-out benchmarks. */
+export const FANOUT_SESSIONS = 1000;
+
+Deno.bench("RingQueue push+shift (steady state)", { group: "ring" }, (b) => {
+  const q = new RingQueue<number>(100);
+  for (let i = 0; i < 50; i++) q.push(i);
+  b.start();
+  for (let i = 0; i < 1000; i++) {
+    q.push(i);
+    q.shift();
+  }
+  b.end();
+});
+
+Deno.bench("RingQueue push into a full queue (drop-oldest)", {
+  group: "ring",
+}, (b) => {
+  const q = new RingQueue<number>(100);
+  for (let i = 0; i < 100; i++) q.push(i);
+  b.start();
+  for (let i = 0; i < 1000; i++) q.push(i);
+  b.end();
+});
+
+Deno.bench("Histogram.record ×1000", { group: "histogram" }, (b) => {
+  const h = new Histogram();
+  const values = Array.from({ length: 1000 }, (_, i) => 0.05 + (i % 97) * 0.3);
+  b.start();
+  for (const v of values) h.record(v);
+  b.end();
+});
+
+Deno.bench("encode one 64-byte message (payload + JSON)", {
+  group: "encode",
+}, () => {
+  encodeData(123456, 1764284400.123456, randomPayloadB64(64));
+});
+
+const PAYLOAD_64 = randomPayloadB64(64);
+Deno.bench("encode one message, payload given (JSON only)", {
+  group: "encode",
+}, () => {
+  encodeData(123456, 1764284400.123456, PAYLOAD_64);
+});
+
+/** A sink that accepts everything and never backs up. */
+function fakeSink(): Sink & { sent: number } {
+  return {
+    sent: 0,
+    bufferedAmount: 0,
+    send() {
+      this.sent++;
+    },
+    close() {},
+  };
+}
+
+function queueHub(sessions: number): Hub {
+  const watcher = new DrainWatcher();
+  const now = () => performance.now();
+  const hub = new Hub({
+    broadcaster: new QueueBroadcaster({
+      queue: { maxsize: 100, maxBytes: Infinity, policy: "drop-oldest" },
+      limits: { dropLimit: 50, fullTimeoutMs: 5000 },
+      watcher,
+      now,
+    }),
+    watcher,
+  });
+  for (let i = 0; i < sessions; i++) {
+    hub.open(fakeSink(), { remote: `127.0.0.1:${10000 + i}` });
+  }
+  return hub;
+}
+
+// One hub for every iteration (built on first use, as a server's lives on):
+// fake sinks never back up, so each queue drains at once and stays empty.
+let hub: Hub | undefined;
+Deno.bench(
+  `fan-out: publish one message to ${FANOUT_SESSIONS} sessions (queue mode, fake sinks)`,
+  { group: "fanout", baseline: true },
+  () => {
+    hub ??= queueHub(FANOUT_SESSIONS);
+    hub.publish("default", { tsSend: 1764284400.123, payloadB64: PAYLOAD_64 });
+  },
+);
+
+const SINKS = Array.from({ length: FANOUT_SESSIONS }, fakeSink);
+const TEXT = encodeData(1, 1764284400.123, PAYLOAD_64);
+Deno.bench(
+  `fan-out: the bare loop, ${FANOUT_SESSIONS} sinks × send(text) (the floor)`,
+  { group: "fanout" },
+  () => {
+    for (const s of SINKS) {
+      if (s.bufferedAmount < 65536) s.send(TEXT);
+    }
+  },
+);
