@@ -3,6 +3,9 @@
  *
  * @module
  */
+import { resolveServerConfig, type ServerConfig } from "../server/config.ts";
+import type { Logger } from "../server/logger.ts";
+import { type RunningServer, startServer } from "../server/server.ts";
 import type { Sink } from "../server/sink.ts";
 
 /**
@@ -140,4 +143,23 @@ export class ManualClient implements AsyncDisposable {
     if (this.#reader) await this.drainUntilClosed().catch(() => {});
     else await this.#wss.closed.catch(() => {});
   }
+}
+
+/**
+ * A server on a free loopback port, without summaries, logging to `logger`
+ * (silent by default) instead of stdout.
+ */
+export function startTestServer(
+  overrides: Partial<ServerConfig>,
+  logger: Logger = { log() {} },
+): RunningServer {
+  return startServer(
+    resolveServerConfig({
+      host: "127.0.0.1",
+      port: 0,
+      summaryInterval: 3600,
+      ...overrides,
+    }),
+    { logger },
+  );
 }

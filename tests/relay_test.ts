@@ -5,23 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { SimClient } from "../client/sim_client.ts";
-import { resolveServerConfig, type ServerConfig } from "../server/config.ts";
-import { startServer } from "../server/server.ts";
+import type { ServerConfig } from "../server/config.ts";
 import { splitLines } from "../server/source_stdin.ts";
-import { ManualClient, waitFor } from "./_helpers.ts";
+import { ManualClient, startTestServer, waitFor } from "./_helpers.ts";
 import { signJwt } from "./_jwt.ts";
 
-function start(overrides: Partial<ServerConfig>) {
-  return startServer(
-    resolveServerConfig({
-      host: "127.0.0.1",
-      port: 0,
-      summaryInterval: 3600,
-      ...overrides,
-    }),
-    { logger: { log() {} } },
-  );
-}
+const start = (overrides: Partial<ServerConfig>) => startTestServer(overrides);
 
 /** Asks for a WebSocket upgrade with fetch, to read a refusal's status and body. */
 async function upgradeStatus(

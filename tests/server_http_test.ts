@@ -5,24 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { SimClient } from "../client/sim_client.ts";
-import { resolveServerConfig, type ServerConfig } from "../server/config.ts";
+import type { ServerConfig } from "../server/config.ts";
 import { readyz } from "../server/health.ts";
 import type { HubEvent } from "../server/hub.ts";
-import { type RunningServer, startServer } from "../server/server.ts";
-import { ManualClient, waitFor } from "./_helpers.ts";
+import type { RunningServer } from "../server/server.ts";
+import { ManualClient, startTestServer, waitFor } from "./_helpers.ts";
 import { PROMTOOL, reportSkip } from "./_tools.ts";
 
-function start(overrides: Partial<ServerConfig>): RunningServer {
-  return startServer(
-    resolveServerConfig({
-      host: "127.0.0.1",
-      port: 0,
-      summaryInterval: 3600,
-      ...overrides,
-    }),
-    { logger: { log() {} } },
-  );
-}
+const start = (overrides: Partial<ServerConfig>): RunningServer =>
+  startTestServer(overrides);
 
 async function get(server: RunningServer, path: string, init?: RequestInit) {
   const res = await fetch(new URL(path, server.httpUrl), init);

@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { SimClient } from "../client/sim_client.ts";
-import { resolveServerConfig, type ServerConfig } from "../server/config.ts";
+import type { ServerConfig } from "../server/config.ts";
 import type { HubEvent } from "../server/hub.ts";
-import { type RunningServer, startServer } from "../server/server.ts";
-import { ManualClient, waitFor } from "./_helpers.ts";
+import type { RunningServer } from "../server/server.ts";
+import { ManualClient, startTestServer, waitFor } from "./_helpers.ts";
 
 interface Started {
   server: RunningServer;
@@ -18,15 +18,9 @@ interface Started {
 /** A server on a free loopback port that logs into arrays instead of stdout. */
 function start(overrides: Partial<ServerConfig>): Started {
   const records: Record<string, unknown>[] = [];
-  const server = startServer(
-    resolveServerConfig({
-      host: "127.0.0.1",
-      port: 0,
-      summaryInterval: 3600,
-      ...overrides,
-    }),
-    { logger: { log: (r) => void records.push(r) } },
-  );
+  const server = startTestServer(overrides, {
+    log: (r) => void records.push(r),
+  });
   const events: HubEvent[] = [];
   server.hub.on((e) => events.push(e));
   return { server, events, records };
