@@ -8,7 +8,7 @@
 import { Histogram, type LatencySummary } from "../lib/histogram.ts";
 import {
   type DataFrame,
-  decodeData,
+  decodeDataFrames,
   epochSeconds,
   parseControl,
 } from "../lib/protocol.ts";
@@ -122,12 +122,12 @@ export class ClientStats {
    * Decodes and records one received frame: latency now − ts_send, seq gaps
    * as drops, a seq at or below the last one as a repeat (then resync).
    * Control frames update the notices. Malformed or binary frames only bump
-   * `badFrames`.
+   * `badFrames`. An array frame (`?batch=1`) records each of its messages.
    *
    * @param data the frame as the socket delivered it
    * @param atMs when it was read, epoch ms
-   * @returns the decoded data frame (to ACK), or undefined for control and
-   *   malformed frames
+   * @returns the decoded data frame (to ACK; an array frame's last message),
+   *   or undefined for control and malformed frames
    */
   recordFrame(data: string | Uint8Array, atMs: number): DataFrame | undefined {
     if (typeof data !== "string") {
@@ -144,14 +144,20 @@ export class ClientStats {
       }
       return undefined;
     }
-    let frame: DataFrame;
+    let frames: DataFrame[];
     try {
-      frame = decodeData(data);
+      frames = decodeDataFrames(data);
     } catch {
       this.badFrames++;
       return undefined;
     }
-    this.#latency.record((epochSeconds() - frame.ts_send) * 1000);
+    const now = epochSeconds();
+    for (const frame of frames) this.#recordData(frame, now, atMs);
+    return frames[frames.length - 1];
+  }
+
+  #recordData(frame: DataFrame, now: number, atMs: number): void {
+    this.#latency.record((now - frame.ts_send) * 1000);
     this.messages++;
     this.#firstMessageAt ??= atMs;
     this.#lastMessageAt = atMs;
@@ -162,7 +168,6 @@ export class ClientStats {
     }
     if (last !== undefined && frame.seq <= last) this.#repeats++;
     this.#lastSeq = frame.seq;
-    return frame;
   }
 
   /** Records a connection that ended without this client asking it to. */

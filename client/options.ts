@@ -29,6 +29,8 @@ export interface ClientsimOptions {
   readonly resume: boolean;
   /** Ask for control frames (drop notices). @default false */
   readonly control: boolean;
+  /** Ask for several messages per frame (`?batch=1`; the server's queue mode). @default false */
+  readonly batch: boolean;
 }
 
 /** The seed's defaults. */
@@ -44,6 +46,7 @@ export const DEFAULT_CLIENTSIM_OPTIONS: Readonly<ClientsimOptions> = Object
     json: false,
     resume: false,
     control: false,
+    batch: false,
   });
 
 /** Most simultaneous connections one clientsim process opens. */
@@ -68,6 +71,7 @@ const FLAGS = {
   token: { type: "string" },
   resume: { type: "boolean" },
   control: { type: "boolean" },
+  batch: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -126,6 +130,7 @@ export function parseClientsimArgs(
     json: v.json === true,
     resume: v.resume === true,
     control: v.control === true,
+    batch: v.batch === true,
   };
   return { help: false, options: Object.freeze(options) };
 }
@@ -197,6 +202,9 @@ Options:
   --token TOKEN        subscriber token or JWT (adds ?token= to the URL)
   --resume             reconnect with ?since=<last seq>: the server replays what was missed
   --control            ask for control frames (drop notices) with ?control=1
+  --batch              ask for several messages per frame with ?batch=1 (a JSON
+                       array every --batch-ms of the server); each message counts,
+                       one ACK per frame (for its last message)
   -h, --help           show this help
 
 Each client ACKs every frame ({"ack_ts", "seq"}), infers drops from seq gaps,

@@ -42,6 +42,12 @@ export interface SimClientOptions {
   resume?: boolean;
   /** Ask for control frames (`?control=1`): drop notices. @default false */
   control?: boolean;
+  /**
+   * Ask for several messages per frame (`?batch=1`): each message of an
+   * array frame counts, with its own latency; one ACK per frame, for its
+   * last message; the processing delay applies per message. @default false
+   */
+  batch?: boolean;
 }
 
 /**
@@ -73,6 +79,7 @@ export class SimClient implements AsyncDisposable {
   readonly #stats: ClientStats;
   readonly #resume: boolean;
   readonly #control: boolean;
+  readonly #batch: boolean;
   #run: Promise<void> | undefined;
 
   /**
@@ -89,6 +96,7 @@ export class SimClient implements AsyncDisposable {
     this.#random = options.random ?? Math.random;
     this.#resume = options.resume ?? false;
     this.#control = options.control ?? false;
+    this.#batch = options.batch ?? false;
     this.#signal = options.signal
       ? AbortSignal.any([options.signal, this.#stop.signal])
       : this.#stop.signal;
@@ -144,9 +152,10 @@ export class SimClient implements AsyncDisposable {
 
   /** The URL of the next connection: resuming after the last seq when asked to. */
   #connectUrl(): string {
-    if (!this.#resume && !this.#control) return this.url;
+    if (!this.#resume && !this.#control && !this.#batch) return this.url;
     const url = new URL(this.url);
     if (this.#control) url.searchParams.set("control", "1");
+    if (this.#batch) url.searchParams.set("batch", "1");
     const last = this.#stats.snapshot().lastSeq;
     if (this.#resume && last !== null) {
       url.searchParams.set("since", String(last));
@@ -222,8 +231,8 @@ export class SimClient implements AsyncDisposable {
         const result = await Promise.race([reader.read(), gaveUp.promise]);
         if (result === GAVE_UP || result.done) break;
         if (signal.aborted) continue;
-        this.#frame(result.value, writer, close);
-        const delay = this.#delayMs();
+        const messages = this.#frame(result.value, writer, close);
+        const delay = this.#delayMs() * messages;
         if (delay > 0) await sleep(delay, signal);
       }
     } catch {
@@ -262,15 +271,17 @@ export class SimClient implements AsyncDisposable {
     value: string | Uint8Array,
     writer: WritableStreamDefaultWriter<string | Uint8Array>,
     close: (code: number, reason: string) => void,
-  ): void {
+  ): number {
+    const before = this.#stats.messages;
     const frame = this.#stats.recordFrame(value, nowMs());
-    if (!frame) return;
+    if (!frame) return 1;
     // Not awaited: a pending ACK must never stop us reading.
     writer.write(encodeAck(frame.ts_send, frame.seq)).then(
       () => this.#stats.acksSent++,
       () => close(1011, "ack write failed"),
     );
     this.#onMessage?.(this);
+    return Math.max(1, this.#stats.messages - before);
   }
 
   #delayMs(): number {

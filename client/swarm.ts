@@ -161,6 +161,7 @@ export async function runSwarm(
           jitterMs: config.jitterMs,
           resume: config.resume,
           control: config.control,
+          batch: config.batch,
           signal,
           ...(onMessage ? { onMessage } : {}),
         });
@@ -247,6 +248,7 @@ function buildReport(
       idPrefix: config.idPrefix,
       resume: config.resume,
       control: config.control,
+      batch: config.batch,
     },
     startedAt: Math.round(startedAt),
     endedAt: Math.round(endedAt),

@@ -4,7 +4,9 @@
  * Server → client, one JSON text frame per message:
  * `{"seq": int, "ts_send": epoch seconds, "payload_b64": base64}` for the
  * synthetic source; messages a user publishes carry `"channel"` and their
- * content under `"data"` instead of `payload_b64`.
+ * content under `"data"` instead of `payload_b64`. A client that subscribes
+ * with `?batch=1` (queue mode) receives live messages as JSON arrays of these
+ * frames instead, several per WebSocket frame.
  * Client → server ACK: `{"ack_ts": <ts_send received>, "seq": int}`.
  * Control frames (only to clients that ask with `?control=1` or `?since=`)
  * carry `"type"` and never `"seq"`: see {@link ControlFrame}.
@@ -147,7 +149,42 @@ export function parseControl(text: string): ControlFrame | undefined {
  *   and a numeric `ts_send`
  */
 export function decodeData(text: string): DataFrame {
-  const value = parseObject(text, "data frame");
+  return checkData(parseObject(text, "data frame"));
+}
+
+/**
+ * Parses a frame of data: one data frame, or (from a `?batch=1`
+ * subscription) a JSON array of them, oldest first.
+ * @throws {TypeError} when `text` is neither, or an element is not a data frame
+ *
+ * @example
+ * ```ts
+ * import { decodeDataFrames, encodeData } from "./protocol.ts";
+ * const text = `[${encodeData(1, 1700000000, "")},${encodeData(2, 1700000000.01, "")}]`;
+ * const frames = decodeDataFrames(text);
+ * if (frames.length !== 2 || frames[1]!.seq !== 2) throw new Error();
+ * ```
+ */
+export function decodeDataFrames(text: string): DataFrame[] {
+  if (!text.startsWith("[")) return [decodeData(text)];
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new TypeError("Cannot decode data frames: not valid JSON");
+  }
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new TypeError("Cannot decode data frames: not a non-empty array");
+  }
+  return value.map((v) => {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      throw new TypeError("Cannot decode data frame: not a JSON object");
+    }
+    return checkData(v as Record<string, unknown>);
+  });
+}
+
+function checkData(value: Record<string, unknown>): DataFrame {
   const { seq, ts_send, payload_b64 } = value;
   if (!Number.isSafeInteger(seq)) {
     throw new TypeError("Cannot decode data frame: 'seq' must be an integer");

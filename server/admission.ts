@@ -26,6 +26,8 @@ export interface Admitted {
   readonly since?: number;
   /** `?control=1`: send control frames. */
   readonly control: boolean;
+  /** `?batch=1`: several messages per frame, as a JSON array (queue mode). */
+  readonly batch: boolean;
 }
 
 /** A refusal. */
@@ -107,7 +109,8 @@ export async function admit(
     );
   }
   const control = url.searchParams.get("control") === "1";
+  const batch = url.searchParams.get("batch") === "1";
   return since === undefined
-    ? { ok: true, channel, control }
-    : { ok: true, channel, since, control };
+    ? { ok: true, channel, control, batch }
+    : { ok: true, channel, since, control, batch };
 }

@@ -86,15 +86,12 @@ class BoundedQueue implements ClientQueue {
 
   push(frame: OutFrame): PushOutcome {
     const { maxBytes, policy } = this.#limits;
-    const fits = () =>
-      this.#ring.length === 0 ||
-      (!this.#ring.isFull && this.#bytes + frame.bytes <= maxBytes);
-    if (!fits()) {
+    if (!this.#fits(frame.bytes, maxBytes)) {
       if (policy === "drop-newest") return ONE_DROPPED;
       if (policy === "disconnect") return OVERFLOW;
     }
     let dropped = 0;
-    while (!fits()) {
+    while (!this.#fits(frame.bytes, maxBytes)) {
       this.#bytes -= this.#ring.shift()!.bytes;
       dropped++;
     }
@@ -111,6 +108,12 @@ class BoundedQueue implements ClientQueue {
     const frame = this.#ring.shift();
     if (frame) this.#bytes -= frame.bytes;
     return frame;
+  }
+
+  /** Whether a message of `bytes` fits without a drop (a lone message always does). */
+  #fits(bytes: number, maxBytes: number): boolean {
+    return this.#ring.length === 0 ||
+      (!this.#ring.isFull && this.#bytes + bytes <= maxBytes);
   }
 
   clear(): void {

@@ -53,6 +53,8 @@ export interface ServerConfig {
   readonly conflateKey: string | undefined;
   /** Bytes a client's queue may hold; 0 for no byte bound. @default {0} */
   readonly maxQueueBytes: number;
+  /** Milliseconds between flushes of `?batch=1` clients (queue mode), 1..1000. @default {10} */
+  readonly batchMs: number;
   /** Messages kept per channel for `?since=` replay; 0 keeps none. @default {0} */
   readonly history: number;
   /** Channels that may exist at once. @default {1000} */
@@ -100,6 +102,7 @@ export const SERVER_DEFAULTS: ServerConfig = Object.freeze({
   policy: "drop-oldest",
   conflateKey: undefined,
   maxQueueBytes: 0,
+  batchMs: 10,
   history: 0,
   maxChannels: 1000,
   token: undefined,
@@ -191,6 +194,8 @@ const FIELDS: Readonly<Record<FieldName, FieldSpec>> = {
     "JSON field of a message whose value is its conflation key (--policy conflate)"),
   maxQueueBytes: field("--max-queue-bytes N", "queue_mode.max_queue_bytes", num(0, 2 ** 40, true),
     "bytes a client's queue may hold besides --maxsize; 0 for no byte bound"),
+  batchMs: field("--batch-ms MS", "queue_mode.batch_ms", num(1, 1000, true),
+    "ms between flushes of ?batch=1 clients: each gets its queued messages as one JSON array frame"),
   history: field("--history N", "channels.history", num(0, 1_000_000, true),
     "messages kept per channel for ?since= replay; 0 keeps none"),
   maxChannels: field("--max-channels N", "channels.max_channels", num(1, 1_000_000, true),

@@ -80,12 +80,13 @@ export function createHandler(
     socket.addEventListener("open", () => {
       let session;
       try {
-        const { channel, control } = terms;
+        const { channel, control, batch } = terms;
         const since = terms.since === undefined ? {} : { since: terms.since };
         session = hub.open(new WebSocketSink(socket), {
           remote,
           channel,
           control,
+          batch,
           ...since,
         });
       } catch (err) {

@@ -56,6 +56,8 @@ export interface OpenRequest {
   readonly since?: number;
   /** Send control frames (drop notices); implied by `since`. @default false */
   readonly control?: boolean;
+  /** Several messages per frame, as a JSON array (`?batch=1`; queue mode only). @default false */
+  readonly batch?: boolean;
 }
 
 /** One message to publish: a synthetic payload, or a user's JSON content. */
@@ -196,6 +198,7 @@ export class Hub {
       remote: request.remote,
       channel: channel.name,
       control: request.control === true || request.since !== undefined,
+      batch: request.batch === true,
       maxFrameBytes: this.#options.maxFrameBytes,
       maxInboundRate: this.#options.maxInboundRate,
       now: this.#now,

@@ -68,6 +68,7 @@ function createBroadcaster(
     },
     watcher,
     now,
+    batchMs: config.batchMs,
   });
 }
 

@@ -24,7 +24,7 @@ export const BAD_FRAME_BUDGET = 10;
 
 /** Counters and histograms of one session. Interval histograms are reset by the summary. */
 export class SessionStats {
-  /** Frames handed to the socket (data and control). */
+  /** Messages handed to the socket (data and control; a batch frame counts each message it holds). */
   sent = 0;
   /** Bytes handed to the socket. */
   bytesSent = 0;
@@ -74,6 +74,8 @@ export interface SessionOptions {
   readonly channel?: string;
   /** Whether the client asked for control frames (`?control=1` or `?since=`). @default false */
   readonly control?: boolean;
+  /** Whether the client asked for several messages per frame (`?batch=1`; queue mode). @default false */
+  readonly batch?: boolean;
   /** Largest client frame accepted, bytes. @default MAX_CLIENT_FRAME_BYTES */
   readonly maxFrameBytes?: number | undefined;
   /** Client frames per second accepted; more are throttled, then the client is closed. @default Infinity */
@@ -99,8 +101,15 @@ export class Session {
   readonly channel: string;
   /** Whether this client receives control frames. */
   readonly control: boolean;
+  /** Whether this client takes several messages per frame, as a JSON array (`?batch=1`). */
+  readonly batch: boolean;
   /** The transport. */
   readonly sink: Sink;
+  /**
+   * The broadcast mode's per-session state (queue mode's writer), owned by
+   * the broadcaster: a field, so the per-message loop needs no map lookup.
+   */
+  modeState: unknown = undefined;
   /** Statistics. */
   readonly stats = new SessionStats();
   /** Monotonic ms when the session opened. */
@@ -123,6 +132,7 @@ export class Session {
     this.remote = options.remote;
     this.channel = options.channel ?? "default";
     this.control = options.control ?? false;
+    this.batch = options.batch ?? false;
     this.#now = options.now;
     this.openedAt = options.now();
     this.#onEnd = options.onEnd;
@@ -150,6 +160,22 @@ export class Session {
     const ms = now - frame.enqueuedAt;
     this.stats.sendLatency.record(ms);
     this.#latency?.send.record(ms);
+  }
+
+  /**
+   * Hands `text`, the JSON array of `frames`, to the sink as one frame and
+   * records each message's enqueue-to-socket latency.
+   */
+  writeBatch(frames: readonly OutFrame[], text: string, now: number): void {
+    this.sink.send(text);
+    this.stats.sent += frames.length;
+    this.stats.bytesSent += text.length;
+    const server = this.#latency?.send;
+    for (const frame of frames) {
+      const ms = now - frame.enqueuedAt;
+      this.stats.sendLatency.record(ms);
+      server?.record(ms);
+    }
   }
 
   /** Hands a control frame (or any ready text) to the sink. */

@@ -25,6 +25,7 @@ Deno.test("parseClientsimArgs() returns the seed's defaults when given no flags"
     json: false,
     resume: false,
     control: false,
+    batch: false,
   });
   assert.deepEqual(options([]), DEFAULT_CLIENTSIM_OPTIONS);
   assert.ok(Object.isFrozen(options([])));
@@ -48,6 +49,7 @@ Deno.test("parseClientsimArgs() applies each flag when given one", async (t) => 
     [["--json"], { json: true }],
     [["--resume"], { resume: true }],
     [["--control"], { control: true }],
+    [["--batch"], { batch: true }],
     [["--channel", "prices"], { url: "ws://localhost:8765/?channel=prices" }],
     [["--channel", "a.b", "--token", "t k"], {
       url: "ws://localhost:8765/?channel=a.b&token=t+k",

@@ -65,6 +65,7 @@ const BY_FLAG: Case[] = [
   ["metricsPerClient", "--metrics-per-client", true],
   ["source", "--source stdin", "stdin"], ["policy", "--policy conflate", "conflate"],
   ["conflateKey", "--conflate-key sym", "sym"], ["maxQueueBytes", "--max-queue-bytes 65536", 65536],
+  ["batchMs", "--batch-ms 25", 25],
   ["history", "--history 100", 100], ["maxChannels", "--max-channels 5", 5],
   ["token", "--token t0k", "t0k"], ["jwtSecret", "--jwt-secret s3c", "s3c"],
   ["publishToken", "--publish-token p", "p"], ["maxClients", "--max-clients 3", 3],
@@ -94,6 +95,7 @@ const BY_YAML: Case[] = [
   ["metricsPerClient", "metrics.per_client: true", true],
   ["source", "server.source: http", "http"], ["policy", "queue_mode.policy: conflate", "conflate"],
   ["conflateKey", "queue_mode.conflate_key: id", "id"], ["maxQueueBytes", "queue_mode.max_queue_bytes: 1000", 1000],
+  ["batchMs", "queue_mode.batch_ms: 50", 50],
   ["history", "channels.history: 7", 7], ["maxChannels", "channels.max_channels: 9", 9],
   ["token", "auth.token: tt", "tt"], ["jwtSecret", "auth.jwt_secret: jj", "jj"],
   ["publishToken", "auth.publish_token: pp", "pp"], ["maxClients", "limits.max_clients: 11", 11],
@@ -125,7 +127,7 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
     maxsize: 100, dropLimit: 50, fullTimeout: 5, pingInterval: 20,
     pingTimeout: 20, summaryInterval: 5, logJson: false, metricsPerClient: false,
     source: "synthetic", policy: "drop-oldest", conflateKey: undefined, maxQueueBytes: 0,
-    history: 0, maxChannels: 1000, token: undefined, jwtSecret: undefined,
+    batchMs: 10, history: 0, maxChannels: 1000, token: undefined, jwtSecret: undefined,
     publishToken: undefined, maxClients: 10000, maxFrameBytes: 4096, maxInboundRate: 0,
     maxMessageBytes: 1048576, allowedOrigins: [], cert: undefined, key: undefined,
     configPath: undefined,
@@ -285,7 +287,7 @@ const WHOLE = "must be a whole number from";
 // deno-fmt-ignore
 const BAD_YAML: [name: string, yaml: string, detail: Expected][] = [
   ["unknown key in server", "server:\n  prot: 1\n", `unknown key 'server.prot' (known keys: ${SERVER_KEYS})`],
-  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout, policy, conflate_key, max_queue_bytes)"],
+  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout, policy, conflate_key, max_queue_bytes, batch_ms)"],
   ["unknown key in logging", "logging:\n  level: info\n", "unknown key 'logging.level' (known keys: json, summary_interval)"],
   ["unknown section", "servers:\n  port: 1\n", `unknown section 'servers' (known sections: ${SECTIONS})`],
   ["inherited name as section", "toString: {}\n", `unknown section 'toString' (known sections: ${SECTIONS})`],

@@ -76,7 +76,7 @@ function fakeSink(): Sink & { sent: number } {
   };
 }
 
-function queueHub(sessions: number): Hub {
+function queueHub(sessions: number, batch = false): Hub {
   const watcher = new DrainWatcher();
   const now = () => performance.now();
   const hub = new Hub({
@@ -85,11 +85,12 @@ function queueHub(sessions: number): Hub {
       limits: { dropLimit: 50, fullTimeoutMs: 5000 },
       watcher,
       now,
+      batchMs: 60_000, // the benchmark ticks by hand
     }),
     watcher,
   });
   for (let i = 0; i < sessions; i++) {
-    hub.open(fakeSink(), { remote: `127.0.0.1:${10000 + i}` });
+    hub.open(fakeSink(), { remote: `127.0.0.1:${10000 + i}`, batch });
   }
   return hub;
 }
@@ -103,6 +104,24 @@ Deno.bench(
   () => {
     hub ??= queueHub(FANOUT_SESSIONS);
     hub.publish("default", { tsSend: 1764284400.123, payloadB64: PAYLOAD_64 });
+  },
+);
+
+// Batching clients (?batch=1): 4 messages (400 Hz with a 10-ms tick), then
+// the tick that sends them as one array frame per client, text built once.
+let batchHub: Hub | undefined;
+Deno.bench(
+  `fan-out: 4 messages to ${FANOUT_SESSIONS} batching sessions + one batch tick`,
+  { group: "fanout" },
+  () => {
+    batchHub ??= queueHub(FANOUT_SESSIONS, true);
+    for (let i = 0; i < 4; i++) {
+      batchHub.publish("default", {
+        tsSend: 1764284400.123,
+        payloadB64: PAYLOAD_64,
+      });
+    }
+    (batchHub.broadcaster as QueueBroadcaster).flushBatches();
   },
 );
 
