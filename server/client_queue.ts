@@ -61,42 +61,51 @@ const KEPT: PushOutcome = Object.freeze({ dropped: 0, overflow: false });
 const ONE_DROPPED: PushOutcome = Object.freeze({ dropped: 1, overflow: false });
 const OVERFLOW: PushOutcome = Object.freeze({ dropped: 1, overflow: true });
 
-/** drop-oldest, drop-newest and disconnect, over a ring buffer of shared frames. */
-class BoundedQueue implements ClientQueue {
-  readonly #ring: RingQueue<OutFrame>;
-  readonly #limits: QueueLimits;
-  #bytes = 0;
+/** What both queues share: a ring of entries bounded by count and by bytes. */
+abstract class BoundedRing<T> {
+  protected readonly ring: RingQueue<T>;
+  protected readonly limits: QueueLimits;
+  /** Bytes queued. */
+  protected queued = 0;
 
   constructor(limits: QueueLimits) {
-    this.#limits = limits;
-    this.#ring = new RingQueue<OutFrame>(limits.maxsize);
+    this.limits = limits;
+    this.ring = new RingQueue<T>(limits.maxsize);
   }
 
   get length(): number {
-    return this.#ring.length;
+    return this.ring.length;
   }
 
   get bytes(): number {
-    return this.#bytes;
+    return this.queued;
   }
 
   get isFull(): boolean {
-    return this.#ring.isFull || this.#bytes >= this.#limits.maxBytes;
+    return this.ring.isFull || this.queued >= this.limits.maxBytes;
   }
 
+  /** Whether a message of `bytes` fits without a drop (a lone message always does). */
+  protected fits(bytes: number): boolean {
+    return this.ring.length === 0 ||
+      (!this.ring.isFull && this.queued + bytes <= this.limits.maxBytes);
+  }
+}
+
+/** drop-oldest, drop-newest and disconnect, over a ring buffer of shared frames. */
+class BoundedQueue extends BoundedRing<OutFrame> implements ClientQueue {
   push(frame: OutFrame): PushOutcome {
-    const { maxBytes, policy } = this.#limits;
-    if (!this.#fits(frame.bytes, maxBytes)) {
-      if (policy === "drop-newest") return ONE_DROPPED;
-      if (policy === "disconnect") return OVERFLOW;
+    if (!this.fits(frame.bytes)) {
+      if (this.limits.policy === "drop-newest") return ONE_DROPPED;
+      if (this.limits.policy === "disconnect") return OVERFLOW;
     }
     let dropped = 0;
-    while (!this.#fits(frame.bytes, maxBytes)) {
-      this.#bytes -= this.#ring.shift()!.bytes;
+    while (!this.fits(frame.bytes)) {
+      this.queued -= this.ring.shift()!.bytes;
       dropped++;
     }
-    this.#ring.push(frame);
-    this.#bytes += frame.bytes;
+    this.ring.push(frame);
+    this.queued += frame.bytes;
     return dropped === 0
       ? KEPT
       : dropped === 1
@@ -105,20 +114,14 @@ class BoundedQueue implements ClientQueue {
   }
 
   shift(): OutFrame | undefined {
-    const frame = this.#ring.shift();
-    if (frame) this.#bytes -= frame.bytes;
+    const frame = this.ring.shift();
+    if (frame) this.queued -= frame.bytes;
     return frame;
   }
 
-  /** Whether a message of `bytes` fits without a drop (a lone message always does). */
-  #fits(bytes: number, maxBytes: number): boolean {
-    return this.#ring.length === 0 ||
-      (!this.#ring.isFull && this.#bytes + bytes <= maxBytes);
-  }
-
   clear(): void {
-    this.#ring.clear();
-    this.#bytes = 0;
+    this.ring.clear();
+    this.queued = 0;
   }
 }
 
@@ -132,67 +135,44 @@ interface Slot {
  * place (its position is kept, so every key keeps its turn); other messages
  * queue as drop-oldest. Market-data feeds do this for slow consumers.
  */
-class ConflatingQueue implements ClientQueue {
-  readonly #ring: RingQueue<Slot>;
+class ConflatingQueue extends BoundedRing<Slot> implements ClientQueue {
   readonly #byKey = new Map<string, Slot>();
-  readonly #limits: QueueLimits;
-  #bytes = 0;
-
-  constructor(limits: QueueLimits) {
-    this.#limits = limits;
-    this.#ring = new RingQueue<Slot>(limits.maxsize);
-  }
-
-  get length(): number {
-    return this.#ring.length;
-  }
-
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  get isFull(): boolean {
-    return this.#ring.isFull || this.#bytes >= this.#limits.maxBytes;
-  }
 
   push(frame: OutFrame): PushOutcome {
     const key = frame.key;
     const queued = key === undefined ? undefined : this.#byKey.get(key);
     if (queued) {
-      this.#bytes += frame.bytes - queued.frame.bytes;
+      this.queued += frame.bytes - queued.frame.bytes;
       queued.frame = frame;
       return ONE_DROPPED;
     }
     let dropped = 0;
-    while (
-      this.#ring.length > 0 &&
-      (this.#ring.isFull || this.#bytes + frame.bytes > this.#limits.maxBytes)
-    ) {
-      this.#evict(this.#ring.shift()!);
+    while (!this.fits(frame.bytes)) {
+      this.#evict(this.ring.shift()!);
       dropped++;
     }
     const slot: Slot = { frame, key };
-    this.#ring.push(slot);
+    this.ring.push(slot);
     if (key !== undefined) this.#byKey.set(key, slot);
-    this.#bytes += frame.bytes;
+    this.queued += frame.bytes;
     return dropped === 0 ? KEPT : { dropped, overflow: false };
   }
 
   shift(): OutFrame | undefined {
-    const slot = this.#ring.shift();
+    const slot = this.ring.shift();
     if (!slot) return undefined;
     this.#evict(slot);
     return slot.frame;
   }
 
   clear(): void {
-    this.#ring.clear();
+    this.ring.clear();
     this.#byKey.clear();
-    this.#bytes = 0;
+    this.queued = 0;
   }
 
   #evict(slot: Slot): void {
-    this.#bytes -= slot.frame.bytes;
+    this.queued -= slot.frame.bytes;
     if (slot.key !== undefined && this.#byKey.get(slot.key) === slot) {
       this.#byKey.delete(slot.key);
     }
