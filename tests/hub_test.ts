@@ -10,7 +10,7 @@ import {
 } from "../server/broadcast_queue.ts";
 import type { SlowPolicy } from "../server/client_queue.ts";
 import { DrainWatcher } from "../server/drain_watcher.ts";
-import { Hub, type HubEvent } from "../server/hub.ts";
+import { Hub, type HubEvent, type HubOptions } from "../server/hub.ts";
 import { FakeClock, FakeSink, waitFor } from "./_helpers.ts";
 
 /** Publishes one message of about `bytes` bytes on the default channel. */
@@ -46,6 +46,19 @@ function queueHub(
 }
 
 const seqOf = (text: string) => JSON.parse(text).seq as number;
+
+/** A naive-mode hub; with `clock`, the hub and the broadcaster read it. */
+function naiveHub(clock?: FakeClock, options: Partial<HubOptions> = {}) {
+  const watcher = new DrainWatcher();
+  const now = clock?.now ?? (() => 0);
+  const hub = new Hub({
+    broadcaster: new NaiveBroadcaster(watcher, now),
+    watcher,
+    now,
+    ...options,
+  });
+  return { hub, watcher };
+}
 
 Deno.test("queue mode: a stalled client drops oldest and is cut off by --drop-limit; the fast client gets everything", () => {
   const clock = new FakeClock();
@@ -254,12 +267,7 @@ Deno.test("replay: since older than the history gets an explicit gap notice firs
 });
 
 Deno.test("channels: --max-channels refuses a new channel, not an existing one", () => {
-  const watcher = new DrainWatcher();
-  const hub = new Hub({
-    broadcaster: new NaiveBroadcaster(watcher, () => 0),
-    watcher,
-    maxChannels: 2,
-  });
+  const { hub, watcher } = naiveHub(undefined, { maxChannels: 2 });
   hub.publish("a", { tsSend: 1, dataJson: "1" });
   hub.publish("b", { tsSend: 1, dataJson: "1" });
   assert.equal(hub.channels.admits("a"), true);
@@ -276,12 +284,7 @@ Deno.test("channels: --max-channels refuses a new channel, not an existing one",
 
 Deno.test("naive mode: broadcast waits for a backed-up client and so delays the clients after it", async () => {
   const clock = new FakeClock();
-  const watcher = new DrainWatcher();
-  const hub = new Hub({
-    broadcaster: new NaiveBroadcaster(watcher, clock.now),
-    watcher,
-    now: clock.now,
-  });
+  const { hub, watcher } = naiveHub(clock);
   const slowSink = new FakeSink();
   const fastSink = new FakeSink();
   hub.open(slowSink, { remote: "slow" }); // first in line
@@ -305,11 +308,7 @@ Deno.test("naive mode: broadcast waits for a backed-up client and so delays the 
 });
 
 Deno.test("naive mode: closing the blocking client releases the broadcast", async () => {
-  const watcher = new DrainWatcher();
-  const hub = new Hub({
-    broadcaster: new NaiveBroadcaster(watcher, () => 0),
-    watcher,
-  });
+  const { hub, watcher } = naiveHub();
   const slowSink = new FakeSink();
   const fastSink = new FakeSink();
   const slow = hub.open(slowSink, { remote: "slow" });
@@ -324,13 +323,7 @@ Deno.test("naive mode: closing the blocking client releases the broadcast", asyn
 
 Deno.test("Hub.tick() closes a client that stopped reading with 4002, even while it sends ACKs", () => {
   const clock = new FakeClock();
-  const watcher = new DrainWatcher();
-  const hub = new Hub({
-    broadcaster: new NaiveBroadcaster(watcher, clock.now),
-    watcher,
-    now: clock.now,
-    stallTimeoutMs: 2000,
-  });
+  const { hub, watcher } = naiveHub(clock, { stallTimeoutMs: 2000 });
   const sink = new FakeSink();
   sink.stalled = true;
   const s = hub.open(sink, { remote: "stalled" });
@@ -346,11 +339,7 @@ Deno.test("Hub.tick() closes a client that stopped reading with 4002, even while
 });
 
 Deno.test("Session.receive() counts malformed frames, closes after the budget, and 1009 for oversized", () => {
-  const watcher = new DrainWatcher();
-  const hub = new Hub({
-    broadcaster: new NaiveBroadcaster(watcher, () => 0),
-    watcher,
-  });
+  const { hub, watcher } = naiveHub();
   const a = new FakeSink();
   const b = new FakeSink();
   const noisy = hub.open(a, { remote: "noisy" });
@@ -368,13 +357,7 @@ Deno.test("Session.receive() counts malformed frames, closes after the budget, a
 
 Deno.test("Session.receive() throttles an ACK flood over --max-inbound-rate, then closes it with 4005", () => {
   const clock = new FakeClock();
-  const watcher = new DrainWatcher();
-  const hub = new Hub({
-    broadcaster: new NaiveBroadcaster(watcher, clock.now),
-    watcher,
-    now: clock.now,
-    maxInboundRate: 10,
-  });
+  const { hub, watcher } = naiveHub(clock, { maxInboundRate: 10 });
   const sink = new FakeSink();
   const s = hub.open(sink, { remote: "flood" });
   const ack = JSON.stringify({ ack_ts: Date.now() / 1000, seq: 1 });
