@@ -79,11 +79,3 @@ export function fitCloseReason(reason: string): string {
   return new TextDecoder().decode(bytes.slice(0, MAX_CLOSE_REASON_BYTES))
     .replace(/\uFFFD+$/, "");
 }
-
-/** The reason whose code is `code`, or undefined for codes we do not send. */
-export function reasonForCode(code: number): DisconnectReason | undefined {
-  for (const [reason, entry] of Object.entries(CLOSE_CODES)) {
-    if (entry.code === code) return reason as DisconnectReason;
-  }
-  return undefined;
-}
