@@ -267,7 +267,7 @@ Deno.test("replay: since older than the history gets an explicit gap notice firs
 });
 
 Deno.test("channels: --max-channels refuses a new channel, not an existing one", () => {
-  const { hub, watcher } = naiveHub(undefined, { maxChannels: 2 });
+  const { hub } = naiveHub(undefined, { maxChannels: 2 });
   hub.publish("a", { tsSend: 1, dataJson: "1" });
   hub.publish("b", { tsSend: 1, dataJson: "1" });
   assert.equal(hub.channels.admits("a"), true);
@@ -323,7 +323,7 @@ Deno.test("naive mode: closing the blocking client releases the broadcast", asyn
 
 Deno.test("Hub.tick() closes a client that stopped reading with 4002, even while it sends ACKs", () => {
   const clock = new FakeClock();
-  const { hub, watcher } = naiveHub(clock, { stallTimeoutMs: 2000 });
+  const { hub } = naiveHub(clock, { stallTimeoutMs: 2000 });
   const sink = new FakeSink();
   sink.stalled = true;
   const s = hub.open(sink, { remote: "stalled" });
@@ -339,7 +339,7 @@ Deno.test("Hub.tick() closes a client that stopped reading with 4002, even while
 });
 
 Deno.test("Session.receive() counts malformed frames, closes after the budget, and 1009 for oversized", () => {
-  const { hub, watcher } = naiveHub();
+  const { hub } = naiveHub();
   const a = new FakeSink();
   const b = new FakeSink();
   const noisy = hub.open(a, { remote: "noisy" });
@@ -357,7 +357,7 @@ Deno.test("Session.receive() counts malformed frames, closes after the budget, a
 
 Deno.test("Session.receive() throttles an ACK flood over --max-inbound-rate, then closes it with 4005", () => {
   const clock = new FakeClock();
-  const { hub, watcher } = naiveHub(clock, { maxInboundRate: 10 });
+  const { hub } = naiveHub(clock, { maxInboundRate: 10 });
   const sink = new FakeSink();
   const s = hub.open(sink, { remote: "flood" });
   const ack = JSON.stringify({ ack_ts: Date.now() / 1000, seq: 1 });
