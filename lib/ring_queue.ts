@@ -12,11 +12,16 @@ function nextPowerOfTwo(n: number): number {
   return p;
 }
 
+/** Slots a queue starts with; it doubles on demand up to its limit. */
+const INITIAL_CAPACITY = 16;
+
 /**
- * Fixed-capacity FIFO. `push` never grows the queue: when it already holds
- * `limit` items the oldest is evicted and returned, so the caller can count
+ * Bounded FIFO. `push` never holds more than `limit` items: when it already
+ * holds `limit` the oldest is evicted and returned, so the caller can count
  * the drop. Indexing uses a mask over a power-of-two backing array, and each
  * popped slot is cleared so the queue never pins a dropped message in memory.
+ * The backing array starts at 16 slots and doubles only when a backlog needs
+ * it, so thousands of idle clients with a large `--maxsize` cost little.
  *
  * @example
  * ```ts
@@ -29,8 +34,8 @@ function nextPowerOfTwo(n: number): number {
  * ```
  */
 export class RingQueue<T> {
-  readonly #slots: (T | undefined)[];
-  readonly #mask: number;
+  #slots: (T | undefined)[];
+  #mask: number;
   readonly #limit: number;
   #head = 0;
   #size = 0;
@@ -45,7 +50,7 @@ export class RingQueue<T> {
         `Cannot create queue: limit must be a positive integer, got ${limit}`,
       );
     }
-    const capacity = nextPowerOfTwo(limit);
+    const capacity = Math.min(nextPowerOfTwo(limit), INITIAL_CAPACITY);
     this.#slots = new Array<T | undefined>(capacity);
     this.#mask = capacity - 1;
     this.#limit = limit;
@@ -74,6 +79,7 @@ export class RingQueue<T> {
   push(item: T): T | undefined {
     let dropped: T | undefined;
     if (this.#size === this.#limit) dropped = this.shift();
+    else if (this.#size === this.#slots.length) this.#grow();
     this.#slots[(this.#head + this.#size) & this.#mask] = item;
     this.#size++;
     return dropped;
@@ -99,6 +105,17 @@ export class RingQueue<T> {
     for (let i = 0; i < this.#size; i++) {
       yield this.#slots[(this.#head + i) & this.#mask]!;
     }
+  }
+
+  /** Doubles the backing array, oldest item first at index 0. */
+  #grow(): void {
+    const slots = new Array<T | undefined>(this.#slots.length * 2);
+    for (let i = 0; i < this.#size; i++) {
+      slots[i] = this.#slots[(this.#head + i) & this.#mask];
+    }
+    this.#slots = slots;
+    this.#mask = slots.length - 1;
+    this.#head = 0;
   }
 
   /** Removes every item. */

@@ -69,3 +69,38 @@ Deno.test("Histogram memory does not grow with the number of values", () => {
   assert.ok(Math.abs(h.mean - 499.5) < 1e-6);
   assert.equal(h.countAtOrBelow(1e9), 1_000_000);
 });
+
+Deno.test("Histogram pages: counts, snapshots and windows agree across the whole range", () => {
+  const h = new Histogram();
+  // Below the first bound (bucket 0) and near the top (the last page).
+  const early: number[] = [0.0005, 9.9e6];
+  const late: number[] = [];
+  // Values in every decade from 10 µs to 10^6 ms touch every page between.
+  for (let k = -2; k <= 6; k++) {
+    early.push(10 ** k);
+    late.push(2 * 10 ** k, 5 * 10 ** k);
+  }
+  for (const v of early) h.record(v);
+  const before = h.snapshot();
+  assert.equal(before.counts.reduce((a, b) => a + b, 0), early.length);
+  for (const v of late) h.record(v);
+  for (let k = -2; k <= 6; k++) {
+    const at = 3 * 10 ** k;
+    const want = [...early, ...late].filter((v) => v <= at).length;
+    assert.equal(h.countAtOrBelow(at), want, `count ≤ ${at}`);
+  }
+  const window = h.since(before);
+  assert.equal(window.count, late.length);
+  const sorted = late.toSorted((a, b) => a - b);
+  for (const q of [10, 50, 90]) {
+    const want = exact(sorted, q);
+    const got = window.percentile(q);
+    assert.ok(
+      got >= want / HISTOGRAM_GROWTH ** 2 && got <= want * HISTOGRAM_GROWTH,
+      `window p${q}: got ${got}, exact ${want}`,
+    );
+  }
+  h.reset();
+  assert.equal(h.countAtOrBelow(1e9), 0);
+  assert.equal(h.percentile(50), 0);
+});

@@ -76,3 +76,26 @@ Deno.test("RingQueue rejects a limit that is not a positive integer", async (t) 
     });
   }
 });
+
+Deno.test("RingQueue grows on demand without losing order, then drops oldest at its limit", () => {
+  const q = new RingQueue<number>(1000);
+  const model: number[] = [];
+  let next = 0;
+  // Interleave pushes and shifts so the head sits mid-array when it grows.
+  for (let round = 0; round < 200; round++) {
+    for (let i = 0; i < 9; i++) {
+      const dropped = q.push(next);
+      model.push(next++);
+      const expected = model.length > 1000 ? model.shift() : undefined;
+      assert.equal(dropped, expected);
+    }
+    for (let i = 0; i < 3; i++) assert.equal(q.shift(), model.shift());
+  }
+  assert.equal(q.length, 997, "each round ends three below the limit");
+  for (let i = 0; i < 3; i++) {
+    q.push(next);
+    model.push(next++);
+  }
+  assert.ok(q.isFull);
+  assert.deepEqual([...q], model);
+});
