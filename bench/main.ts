@@ -24,6 +24,7 @@ import {
 } from "./charts.ts";
 import { type BenchOptions, progress } from "./_options.ts";
 import { clockTicks, initClockTicks } from "./_proc.ts";
+import { round } from "./_point.ts";
 import {
   type BenchPaths,
   filePath,
@@ -31,7 +32,7 @@ import {
   PEERS_MISSING,
   type ServerKind,
 } from "./_servers.ts";
-import { runIsolation } from "./scenarios/isolation.ts";
+import { type IsolationResult, runIsolation } from "./scenarios/isolation.ts";
 import { runLatencyDrop } from "./scenarios/latency_drop.ts";
 import { runMicro } from "./scenarios/micro.ts";
 import { describe, runScale, type ScaleResult } from "./scenarios/scale.ts";
@@ -187,6 +188,9 @@ async function main(args: string[]): Promise<number> {
       progress(`wrote ${file} and ${svg}`);
     } else progress(`wrote ${file}`);
     if (name === "scale") summary.scale = headline(result as ScaleResult);
+    if (name === "isolation") {
+      summary.isolation = isolationHeadline(result as IsolationResult);
+    }
   }
   summary.seconds = {
     ...timings,
@@ -221,6 +225,30 @@ function runScenario(
     case "micro":
       return runMicro(options, paths);
   }
+}
+
+/** Fast clients' p99 per slow share, each against its mode's baseline. */
+function isolationHeadline(r: IsolationResult): unknown {
+  const rows = r.rows.map((row) => ({
+    mode: row.mode,
+    slow_percent: row.slow_percent,
+    fast_p99_ms: row.fast_p99_ms,
+    fast_p99_runs_ms: row.fast_p99_runs_ms,
+    fast_p99_vs_baseline: row.fast_p99_vs_baseline === null
+      ? null
+      : round(row.fast_p99_vs_baseline, 3),
+    fast_delivery_ratio: row.fast_delivery_ratio,
+  }));
+  for (const row of rows) {
+    console.log(
+      `isolation ${row.mode}, ${row.slow_percent} % slow: fast p99 ${row.fast_p99_ms} ms ` +
+        `(runs ${
+          row.fast_p99_runs_ms.join(" / ")
+        }), ${row.fast_p99_vs_baseline}× baseline, ` +
+        `delivered ${row.fast_delivery_ratio}`,
+    );
+  }
+  return rows;
 }
 
 /** The scale figures as one line per point, and the ratios to the peers. */

@@ -1,6 +1,7 @@
 /**
  * Scenarios 3 and 5 — scale, against the peers in the same run: N clients
- * at 100 Hz with 64-byte payloads, and 1,000 clients at 400 Hz. Per point:
+ * at 100 Hz with 64-byte payloads, 1,000 clients at 400 Hz, and the largest
+ * N at 1 Hz (memory per connection at rest, without load's heap churn). Per point:
  * deliveries/s against N × rate, p50/p99, server CPU µs per delivery, RSS per
  * connection — and every figure as a ratio to the peers at the same point.
  *
@@ -35,7 +36,11 @@ export async function runScale(
   const payloadBytes = 64;
   const points: { clients: number; rate: number }[] = options.scaleClients
     .map((clients) => ({ clients, rate: 100 }));
-  if (!options.quick) points.push({ clients: 1000, rate: 400 });
+  if (!options.quick) {
+    points.push({ clients: 1000, rate: 400 });
+    // At rest (1 Hz): memory per connection without the heap churn of load.
+    points.push({ clients: Math.max(...options.scaleClients), rate: 1 });
+  }
   const kinds: ServerKind[] = ["fanout", ...options.peers];
   const rows: ScaleRow[] = [];
   for (const { clients, rate } of points) {
