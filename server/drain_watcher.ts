@@ -4,19 +4,28 @@
  * Deno gives no drain event, only `bufferedAmount`, so somebody must poll.
  * One watcher polls every waiting sink on one timer, and only while anyone
  * waits: the cost is per waiting sink per tick, never per client per message,
- * and there is no timer at all when nobody is blocked.
+ * and there is no timer at all when nobody is blocked. A sink blocked for
+ * longer than {@link LONG_WAIT_MS} is a slow reader: it is checked only every
+ * {@link LONG_POLL_MS}, all such sinks on one shared beat, so slow clients
+ * that stay blocked do not keep the event loop waking every 2 ms.
  *
  * @module
  */
 import type { Sink } from "./sink.ts";
 
-/** How often waiting sinks are checked, ms. */
+/** How often sinks that just blocked are checked, ms. */
 export const DRAIN_POLL_MS = 2;
+/** A sink still blocked after this long is polled on the slow beat, ms. */
+export const LONG_WAIT_MS = 20;
+/** The slow beat: how often long-blocked sinks are checked, ms. */
+export const LONG_POLL_MS = 16;
 
 interface Waiter {
   sink: Sink;
   threshold: number;
   resolve: (drained: boolean) => void;
+  /** When the wait began, `performance.now()` ms. */
+  since: number;
 }
 
 /**
@@ -34,6 +43,8 @@ interface Waiter {
 export class DrainWatcher {
   readonly #waiters = new Set<Waiter>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When long-blocked sinks were last checked. */
+  #lastLongPoll = -Infinity;
 
   /** Number of sinks currently waited on. */
   get waiting(): number {
@@ -48,7 +59,7 @@ export class DrainWatcher {
   waitBelow(sink: Sink, threshold: number): Promise<boolean> {
     if (sink.bufferedAmount <= threshold) return Promise.resolve(true);
     return new Promise((resolve) => {
-      this.#waiters.add({ sink, threshold, resolve });
+      this.#waiters.add({ sink, threshold, resolve, since: performance.now() });
       this.#schedule();
     });
   }
@@ -73,12 +84,24 @@ export class DrainWatcher {
 
   #schedule(): void {
     if (this.#timer !== undefined || this.#waiters.size === 0) return;
-    this.#timer = setTimeout(() => this.#poll(), DRAIN_POLL_MS);
+    const now = performance.now();
+    let delay = Math.max(1, this.#lastLongPoll + LONG_POLL_MS - now);
+    for (const w of this.#waiters) {
+      if (now - w.since < LONG_WAIT_MS) {
+        delay = DRAIN_POLL_MS;
+        break;
+      }
+    }
+    this.#timer = setTimeout(() => this.#poll(), delay);
   }
 
   #poll(): void {
     this.#timer = undefined;
+    const now = performance.now();
+    const longBeat = now - this.#lastLongPoll >= LONG_POLL_MS - 1;
+    if (longBeat) this.#lastLongPoll = now;
     for (const w of this.#waiters) {
+      if (!longBeat && now - w.since >= LONG_WAIT_MS) continue;
       if (w.sink.bufferedAmount <= w.threshold) {
         this.#waiters.delete(w);
         w.resolve(true);
