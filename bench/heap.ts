@@ -13,6 +13,7 @@
  */
 import { resolveServerConfig } from "../server/config.ts";
 import { startServer } from "../server/server.ts";
+import { sleep } from "./_options.ts";
 import { round } from "./_point.ts";
 import { filePath } from "./_servers.ts";
 
@@ -33,8 +34,6 @@ if (!Number.isInteger(clients) || clients < 1 || clients > 20_000) {
   Deno.exit(2);
 }
 const wsModule = filePath(new URL("./peers/node_modules/ws", import.meta.url));
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Heap and external bytes after two GCs with a pause between. */
 async function settled(): Promise<Deno.MemoryUsage> {

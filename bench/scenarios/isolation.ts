@@ -70,6 +70,7 @@ export async function runIsolation(
   const slowPeriodMs = 200;
   const percents = options.quick ? [0, 10] : [0, 1, 5, 10];
   const repetitions = options.quick ? 1 : 3;
+  const slowCount = (percent: number) => Math.round((clients * percent) / 100);
   const rows: IsolationRow[] = [];
   for (const mode of ["queue", "naive"] as const) {
     const kind: ServerKind = mode === "queue" ? "fanout" : "fanout-naive";
@@ -77,7 +78,7 @@ export async function runIsolation(
     const reps = mode === "queue" ? repetitions : 1;
     for (let rep = 1; rep <= reps; rep++) {
       for (const percent of percents) {
-        const slow = Math.round((clients * percent) / 100);
+        const slow = slowCount(percent);
         progress(
           `isolation: ${mode}, ${slow} of ${clients} clients slow` +
             (reps > 1 ? ` (run ${rep} of ${reps})` : ""),
@@ -120,7 +121,7 @@ export async function runIsolation(
       rows.push({
         mode,
         slow_percent: percent,
-        slow_clients: Math.round((clients * percent) / 100),
+        slow_clients: slowCount(percent),
         fast_p50_ms: median(
           points.map((p) => p.groups.fast?.latency_ms.p50 ?? null),
         ),
