@@ -11,8 +11,7 @@
  *
  * @module
  */
-import { resolveServerConfig } from "../server/config.ts";
-import { startServer } from "../server/server.ts";
+import { resolveServerConfig, startServer } from "../server/mod.ts";
 import { sleep } from "./_options.ts";
 import { round } from "./_point.ts";
 import { filePath } from "./_servers.ts";
@@ -118,7 +117,7 @@ const rows = [
     );
     return {
       port: s.port,
-      count: () => s.hub.sessions.size,
+      count: () => s.hub.size,
       stop: () => s.stop(),
     };
   }),

@@ -62,10 +62,6 @@ export {
   type SwarmReport,
   type SwarmTotals,
 } from "./swarm.ts";
-export {
-  formatProgressLine,
-  formatReport,
-  REPORT_COLUMNS,
-  reportToJson,
-} from "./report.ts";
+export { formatReport, REPORT_COLUMNS, reportToJson } from "./report.ts";
+export { formatProgressLine, SwarmProgress } from "./progress.ts";
 export { type ClientsimIo, run } from "./cli.ts";

@@ -1,10 +1,9 @@
 /**
- * Text and JSON renderings of clientsim results: the per-client progress
- * line (seed format) and the final table.
+ * Text and JSON renderings of clientsim results: the final table and the
+ * `--json` document.
  *
  * @module
  */
-import type { SimClientSnapshot } from "./sim_client.ts";
 import type { ClientRow, SwarmReport } from "./swarm.ts";
 
 /** The final table's column titles, in order. */
@@ -19,39 +18,6 @@ export const REPORT_COLUMNS = [
   "Drops",
   "Closed",
 ] as const;
-
-/**
- * One progress line in the seed's format, e.g.
- * `[cli-0] Count:    100 | Rate:   49.8/s | Latency min/avg/p95/p99:   0.3/  0.8/  1.2/  2.0ms | Drops: 0`.
- *
- * @param snap the client's current statistics
- * @param nowMs the current time, epoch ms (for the rate)
- * @example
- * ```ts
- * import { formatProgressLine } from "./report.ts";
- * const line = formatProgressLine({
- *   id: "cli-0", messages: 100, connects: 1, drops: 0, acksSent: 100,
- *   badFrames: 0, closes: [], connected: true, errors: 0, startedAt: 0,
- *   firstMessageAt: 0, lastMessageAt: 2000, lastSeq: 100, repeats: 0, recovered: 0,
- *   notices: { dropped: 0, missed: 0, resets: 0 },
- *   latency: { count: 100, min: 0.3, avg: 0.8, p50: 0.7, p95: 1.2, p99: 2, max: 2 },
- * }, 2000);
- * if (!line.startsWith("[cli-0] Count:    100 | Rate:   50.0/s")) throw new Error(line);
- * ```
- */
-export function formatProgressLine(
-  snap: SimClientSnapshot,
-  nowMs: number,
-): string {
-  const l = snap.latency;
-  const lat = [l.min, l.avg, l.p95, l.p99].map((v) => fixed(v, 5)).join("/");
-  const rate = snap.firstMessageAt === null
-    ? 0
-    : snap.messages / (Math.max(nowMs - snap.firstMessageAt, 1) / 1000);
-  return `[${snap.id}] Count: ${String(snap.messages).padStart(6)} | Rate: ${
-    fixed(rate, 6)
-  }/s | Latency min/avg/p95/p99: ${lat}ms | Drops: ${snap.drops}`;
-}
 
 /**
  * The final table: a header, one row per client, a totals row, and a line
@@ -123,8 +89,4 @@ function closedCell(row: ClientRow): string {
   const text = `${latest.code} ${latest.reason.replace(/\s+/g, " ")}`.trim();
   const n = row.closes.length;
   return n === 1 ? text : `${text} (${n} closes)`;
-}
-
-function fixed(value: number, width: number): string {
-  return value.toFixed(1).padStart(width);
 }

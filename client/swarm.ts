@@ -12,7 +12,7 @@ import {
   SimClient,
   type SimClientSnapshot,
 } from "./sim_client.ts";
-import { formatProgressLine } from "./report.ts";
+import { formatProgressLine } from "./progress.ts";
 
 /** What {@link runSwarm} needs from the clientsim options (`json` is the CLI's). */
 export type SwarmConfig = Omit<ClientsimOptions, "json">;

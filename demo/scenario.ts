@@ -5,12 +5,14 @@
  * @module
  */
 import { Histogram, type LatencySummary } from "../lib/histogram.ts";
-import { SimClient } from "../client/sim_client.ts";
-import type { BroadcastMode } from "../server/config.ts";
-import { resolveServerConfig } from "../server/config.ts";
-import type { PublisherStats } from "../server/publisher.ts";
-import type { Session } from "../server/session.ts";
-import { startServer } from "../server/server.ts";
+import { SimClient } from "../client/mod.ts";
+import {
+  type BroadcastMode,
+  resolveServerConfig,
+  type SourceStats,
+  startServer,
+  type SubscriberView,
+} from "../server/mod.ts";
 import type { DemoOptions } from "./options.ts";
 
 /** A server-side disconnect of the slow client. */
@@ -92,15 +94,15 @@ export async function runScenario(
   const stop = new AbortController();
   const t0 = performance.now();
   const atSec = () => (performance.now() - t0) / 1000;
-  const slowSessions = new Set<Session>();
+  const slowSessions = new Set<SubscriberView>();
   const disconnects: SlowDisconnect[] = [];
   let slowJoined = false;
   server.hub.on((e) => {
-    if (e.type === "connect" && slowJoined) slowSessions.add(e.session);
+    if (e.type === "connect" && slowJoined) slowSessions.add(e.subscriber);
     // Only the server's own decisions: not our stop, not the shutdown.
     const byServer = e.type === "disconnect" && e.end.reason !== "shutdown" &&
       e.end.reason !== "client_closed";
-    if (byServer && slowSessions.has(e.session)) {
+    if (byServer && slowSessions.has(e.subscriber)) {
       disconnects.push({ atSec: atSec(), ...e.end });
     }
   });
@@ -136,17 +138,14 @@ export async function runScenario(
       for (const c of fast) c.mergeLatencyInto(h);
       const fastSnaps = fast.map((c) => c.snapshot());
       const oldest = Math.min(...fastSnaps.map((x) => x.lastSeq ?? 0));
-      const age = oldest > 0 ? now - dueAt(server.publisher, oldest) : 0;
+      const age = oldest > 0 ? now - dueAt(server.source, oldest) : 0;
       const s = slow.snapshot();
-      const queued = [...slowSessions].reduce(
-        (n, x) => n + server.hub.broadcaster.queueLength(x),
-        0,
-      );
-      const drops = [...slowSessions].reduce((n, x) => n + x.stats.drops, 0);
+      const queued = [...slowSessions].reduce((n, x) => n + x.queued, 0);
+      const drops = [...slowSessions].reduce((n, x) => n + x.drops, 0);
       onProgress([
         `[${mode.padEnd(5)} ${
           atSec().toFixed(0).padStart(3)
-        }s/${o.durationSec}s] ${server.hub.sessions.size} clients connected`,
+        }s/${o.durationSec}s] ${server.hub.size} clients connected`,
         `  fast: ${fastRate.toFixed(1).padStart(5)} msg/s each, p99 ${
           fmtMs(h.percentile(99))
         }, newest data ${fmtMs(age)} old`,
@@ -164,10 +163,10 @@ export async function runScenario(
   }
   const endAt = performance.now();
   const elapsedSec = atSec();
-  const serverDrops = [...slowSessions].reduce((n, x) => n + x.stats.drops, 0);
-  const published = server.publisher.published;
+  const serverDrops = [...slowSessions].reduce((n, x) => n + x.drops, 0);
+  const published = server.source.published;
   const lastDue = Math.floor(
-    (endAt - server.publisher.startedAt) * server.publisher.rate / 1000,
+    (endAt - server.source.startedAt) * server.source.rate / 1000,
   ) + 1;
   await server.stop();
   const fastHist = new Histogram();
@@ -178,7 +177,7 @@ export async function runScenario(
     // age when the run ended (a lower bound), so a stalled client cannot look
     // fast by receiving nothing.
     for (let seq = (c.snapshot().lastSeq ?? 0) + 1; seq <= lastDue; seq++) {
-      fastHist.record(endAt - dueAt(server.publisher, seq));
+      fastHist.record(endAt - dueAt(server.source, seq));
       undelivered++;
     }
   }
@@ -213,7 +212,7 @@ export async function runScenario(
 }
 
 /** When message `seq` was due, monotonic ms. */
-function dueAt(p: PublisherStats, seq: number): number {
+function dueAt(p: SourceStats, seq: number): number {
   return p.startedAt + (seq - 1) * 1000 / p.rate;
 }
 

@@ -1,70 +1,100 @@
 /**
- * The one table of reasons a server closes a subscriber, with WebSocket close
- * codes. Codes 4000–4999 are ours (RFC 6455 §7.4.2); the same key is the
- * metric label for disconnects.
+ * The one table of reasons a subscriber's connection ends, with WebSocket
+ * close codes. Codes 4000–4999 are ours (RFC 6455 §7.4.2), split in two
+ * ranges so a client can act on the code alone:
+ *
+ * - 4000–4099 **reconnect**: the client was too slow (or stopped reading) and
+ *   may come back, resuming with `?since=` when it is ready again;
+ * - 4100–4199 **terminal**: the client broke a rule (malformed frames, a
+ *   flood, a capacity limit); reconnecting unchanged would fail again.
+ *
+ * The same key is the metric label for disconnects.
  *
  * @module
  */
 
-/** Why a session ended; used as the metric label. */
-export type DisconnectReason =
-  | "slow_drops"
-  | "slow_full"
-  | "slow_overflow"
-  | "flood"
-  | "ping_timeout"
-  | "protocol_error"
-  | "message_too_big"
-  | "shutdown"
-  | "client_closed";
+/** The window over which a client's drops are counted against `--drop-limit`, ms. */
+export const DROP_WINDOW_MS = 10_000;
 
 /** One row of the close-code table. */
 export interface CloseCodeEntry {
   /** WebSocket close code sent to the client. */
   readonly code: number;
+  /** Whether a client closed with this code should reconnect (and resume). */
+  readonly reconnect: boolean;
   /** What the code means, for documentation and `--help`. */
   readonly meaning: string;
 }
 
+const DROP_WINDOW_S = DROP_WINDOW_MS / 1000;
+
 /**
- * Close codes the server sends. A client receiving 4000–4099 was disconnected
- * for being slow and should reconnect (and resume) when it is ready again.
+ * Close codes, ordered by code. `client_closed` is the peer's own close (or
+ * a broken connection, with the code the runtime reported).
  */
-export const CLOSE_CODES: Readonly<Record<DisconnectReason, CloseCodeEntry>> = {
-  slow_drops: {
-    code: 4000,
-    meaning:
-      "too many messages dropped for this client within 10 s (--drop-limit)",
+export const CLOSE_CODES = {
+  client_closed: {
+    code: 1000,
+    reconnect: false,
+    meaning: "the client closed the connection",
   },
-  slow_full: {
-    code: 4001,
-    meaning: "this client's queue stayed full longer than --full-timeout",
-  },
-  slow_overflow: {
-    code: 4004,
-    meaning: "this client's queue overflowed under --policy disconnect",
-  },
-  flood: {
-    code: 4005,
-    meaning:
-      "the client sent frames faster than --max-inbound-rate, even after throttling",
-  },
-  ping_timeout: {
-    code: 4002,
-    meaning:
-      "the client stopped reading or answering pings (--ping-interval + --ping-timeout)",
-  },
-  protocol_error: {
-    code: 4003,
-    meaning: "too many malformed frames from the client",
+  shutdown: {
+    code: 1001,
+    reconnect: true,
+    meaning: "the server is shutting down; reconnect (to another node)",
   },
   message_too_big: {
     code: 1009,
+    reconnect: false,
     meaning: "a client frame exceeded the server's inbound size limit",
   },
-  shutdown: { code: 1001, meaning: "the server is shutting down" },
-  client_closed: { code: 1000, meaning: "the client closed the connection" },
-};
+  slow_drops: {
+    code: 4000,
+    reconnect: true,
+    meaning:
+      `too many messages dropped for this client within ${DROP_WINDOW_S} s (--drop-limit)`,
+  },
+  slow_full: {
+    code: 4001,
+    reconnect: true,
+    meaning: "this client's queue stayed full longer than --full-timeout",
+  },
+  ping_timeout: {
+    code: 4002,
+    reconnect: true,
+    meaning:
+      "the client stopped reading or answering pings (--ping-interval + --ping-timeout)",
+  },
+  slow_overflow: {
+    code: 4004,
+    reconnect: true,
+    meaning: "this client's queue overflowed under --policy disconnect",
+  },
+  protocol_error: {
+    code: 4100,
+    reconnect: false,
+    meaning: "too many malformed frames from the client",
+  },
+  flood: {
+    code: 4101,
+    reconnect: false,
+    meaning:
+      "the client sent frames faster than --max-inbound-rate, even after throttling",
+  },
+  channel_limit: {
+    code: 4102,
+    reconnect: false,
+    meaning: "the channel could not be opened: --max-channels reached",
+  },
+} as const satisfies Record<string, CloseCodeEntry>;
+
+/** Why a session ended; the key of a {@link CLOSE_CODES} row and the metric label. */
+export type DisconnectReason = keyof typeof CLOSE_CODES;
+
+/** Every reason, in code order (for metrics and documentation). */
+export const DISCONNECT_REASONS: readonly DisconnectReason[] = Object.keys(
+  CLOSE_CODES,
+) as DisconnectReason[];
 
 /** Longest close reason allowed by RFC 6455 (125 bytes minus the 2-byte code). */
 export const MAX_CLOSE_REASON_BYTES = 123;
@@ -72,6 +102,12 @@ export const MAX_CLOSE_REASON_BYTES = 123;
 /**
  * Truncates `reason` to fit a close frame.
  * @returns `reason`, cut to at most {@link MAX_CLOSE_REASON_BYTES} bytes
+ * @example
+ * ```ts
+ * import { fitCloseReason, MAX_CLOSE_REASON_BYTES } from "./close_codes.ts";
+ * const cut = fitCloseReason("é".repeat(100)); // 200 bytes
+ * if (new TextEncoder().encode(cut).length > MAX_CLOSE_REASON_BYTES) throw new Error();
+ * ```
  */
 export function fitCloseReason(reason: string): string {
   const bytes = new TextEncoder().encode(reason);

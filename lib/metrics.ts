@@ -1,8 +1,8 @@
 /**
  * Counters, gauges and histograms rendered as Prometheus text (exposition
  * format 0.0.4). Nothing here sits in a message path: a metric is a
- * `collect` function that reads numbers the code already keeps (or a
- * {@link Counter} bound up front), and text is built only when scraped.
+ * `collect` function that reads numbers the code already keeps, and text is
+ * built only when scraped.
  *
  * @module
  */
@@ -31,20 +31,6 @@ export interface HistogramSample {
   readonly histogram: Histogram;
 }
 
-/** The kinds of metric Prometheus knows that this registry renders. */
-export type MetricType = "counter" | "gauge" | "histogram";
-
-/** A number to increment on a hot path and read when scraped. */
-export class Counter {
-  /** The count so far. */
-  value = 0;
-
-  /** Adds `n` (default 1). */
-  inc(n = 1): void {
-    this.value += n;
-  }
-}
-
 type Collect = () => number | Iterable<Sample>;
 type CollectHistograms = () => Histogram | Iterable<HistogramSample>;
 type Entry =
@@ -66,14 +52,14 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  *
  * @example
  * ```ts
- * import { Counter, MetricsRegistry } from "./metrics.ts";
- * const sent = new Counter();
+ * import { MetricsRegistry } from "./metrics.ts";
+ * const sent = { value: 0 };
  * const registry = new MetricsRegistry()
  *   .counter("demo_sent_total", "Frames sent.", () => sent.value)
  *   .gauge("demo_clients", "Clients connected.", () => [
  *     { labels: { mode: "queue" }, value: 3 },
  *   ]);
- * sent.inc();
+ * sent.value++;
  * const text = registry.render();
  * if (!text.includes("demo_sent_total 1\n")) throw new Error(text);
  * if (!text.includes('demo_clients{mode="queue"} 3\n')) throw new Error(text);

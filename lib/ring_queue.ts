@@ -95,6 +95,15 @@ export class RingQueue<T> {
     return item;
   }
 
+  /**
+   * The item `i` places after the oldest (0 is the oldest), without removing it.
+   * @returns undefined when `i` is outside 0..length-1
+   */
+  at(i: number): T | undefined {
+    if (!(i >= 0 && i < this.#size)) return undefined;
+    return this.#slots[(this.#head + i) & this.#mask];
+  }
+
   /** Returns the oldest item without removing it. */
   peek(): T | undefined {
     return this.#size === 0 ? undefined : this.#slots[this.#head];

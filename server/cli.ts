@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { parseServerArgs, serverHelp } from "./config.ts";
+import { parseServerArgs, serverHelp } from "./config/args.ts";
 import { startServer } from "./server.ts";
 
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -31,7 +31,7 @@ export async function run(args: readonly string[]): Promise<number> {
     try {
       server = startServer(config);
     } catch (err) {
-      const where = `${config.host}:${config.port}`;
+      const where = `${config.server.host}:${config.server.port}`;
       if (err instanceof Deno.errors.AddrInUse) {
         console.error(
           `fanout server: ${where} is already in use; stop the other process or choose another --port`,
@@ -52,7 +52,7 @@ export async function run(args: readonly string[]): Promise<number> {
       throw err;
     }
     const sig = await signalled;
-    if (!config.logJson) {
+    if (!config.logging.json) {
       console.log(`fanout server: ${sig} received, shutting down`);
     }
     await server.stop();

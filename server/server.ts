@@ -1,25 +1,28 @@
 /**
- * Starts a fanout server from a resolved config: listener, hub, broadcast
- * mode, publisher, housekeeping and summaries, and a graceful stop.
+ * The composition root: starts a fanout server from a resolved config by
+ * wiring its parts — broker, mode, hub, source, HTTP endpoints, observers —
+ * and stops them in order. Nothing here decides anything the config did not.
  *
  * @module
  */
-import { UsageError } from "../lib/cli_args.ts";
-import { DEFAULT_CHANNEL } from "../lib/protocol.ts";
-import { SubscriberAuth } from "./auth.ts";
-import { NaiveBroadcaster } from "./broadcast_naive.ts";
-import { QueueBroadcaster } from "./broadcast_queue.ts";
-import type { Broadcaster } from "./broadcaster.ts";
-import type { ServerConfig } from "./config.ts";
-import { DrainWatcher } from "./drain_watcher.ts";
-import { createHandler } from "./http.ts";
-import { Hub } from "./hub.ts";
-import { createLogger, type Logger } from "./logger.ts";
-import { type Observers, startObservers } from "./observe.ts";
-import { PublisherStats, runPublisher } from "./publisher.ts";
-import { createPublishHandler } from "./source_http.ts";
-import { runStdinSource } from "./source_stdin.ts";
-import { SummaryReporter } from "./summary.ts";
+import type { Broker } from "./core/broker.ts";
+import type { ServerConfig } from "./config/config.ts";
+import { Hub } from "./core/hub.ts";
+import { createLogger, type Logger } from "./core/logger.ts";
+import type { Mode } from "./core/mode.ts";
+import { MemoryBroker } from "./broker/broker_memory.ts";
+import { SubscriberAuth } from "./http/auth.ts";
+import { createPublishHandler } from "./http/publish.ts";
+import { createRouter } from "./http/router.ts";
+import { createSubscribeHandler } from "./http/subscribe.ts";
+import { readTls } from "./http/tls.ts";
+import { NaiveMode } from "./modes/naive.ts";
+import { QueueMode } from "./modes/queue.ts";
+import { logLifecycle, logListening } from "./observe/lifecycle_log.ts";
+import { startObservers } from "./observe/observers.ts";
+import { SummaryReporter } from "./observe/summary.ts";
+import { startSource } from "./sources/source.ts";
+import type { SourceStats } from "./sources/source_stats.ts";
 
 /** How often the slow-client policy and stall check run, ms. */
 export const HOUSEKEEPING_MS = 250;
@@ -42,60 +45,25 @@ export interface RunningServer extends AsyncDisposable {
   readonly url: string;
   /** `http://` (or `https://`) URL of the dashboard; `/metrics`, `/healthz`, `/readyz`, `/publish` live beside it. */
   readonly httpUrl: string;
-  /** The hub, for in-process inspection (tests, demo). */
+  /** The hub, for in-process inspection (tests, demo, bench). */
   readonly hub: Hub;
-  /** The publisher's statistics. */
-  readonly publisher: PublisherStats;
+  /** The broker the source publishes to. */
+  readonly broker: Broker;
+  /** The source's statistics. */
+  readonly source: SourceStats;
   /** Stops publishing, closes every client with 1001, logs the final summary. Idempotent. */
   stop(): Promise<void>;
 }
 
-function createBroadcaster(
-  config: ServerConfig,
-  watcher: DrainWatcher,
-): Broadcaster {
-  const now = () => performance.now();
-  if (config.mode === "naive") return new NaiveBroadcaster(watcher, now);
-  return new QueueBroadcaster({
-    queue: {
-      maxsize: config.maxsize,
-      maxBytes: config.maxQueueBytes > 0 ? config.maxQueueBytes : Infinity,
-      policy: config.policy,
-    },
-    limits: {
-      dropLimit: config.dropLimit,
-      fullTimeoutMs: config.fullTimeout * 1000,
-    },
-    watcher,
-    now,
-    batchMs: config.batchMs,
+/** The broadcast mode the config asks for. */
+function createMode(config: ServerConfig): Mode {
+  if (config.server.mode === "naive") return new NaiveMode();
+  const q = config.queueMode;
+  return new QueueMode({
+    queue: { maxsize: q.maxsize, maxBytes: q.maxQueueBytes, policy: q.policy },
+    limits: { dropLimit: q.dropLimit, fullTimeoutMs: q.fullTimeoutMs },
+    batchMs: q.batchMs,
   });
-}
-
-/** The effective inbound limit: `--max-inbound-rate`, or twice `--rate` plus 100 when 0. */
-export function inboundRate(config: ServerConfig): number {
-  return config.maxInboundRate > 0
-    ? config.maxInboundRate
-    : 2 * config.rate + 100;
-}
-
-/** Reads the TLS files, or says which one cannot be read. @throws {UsageError} */
-function readTls(
-  config: ServerConfig,
-): { cert: string; key: string } | undefined {
-  if (config.cert === undefined || config.key === undefined) return undefined;
-  const read = (flag: string, path: string) => {
-    try {
-      return Deno.readTextFileSync(path);
-    } catch (err) {
-      throw new UsageError(
-        `${flag} ${path}: cannot read file (${
-          (err as Error).message.split(":")[0]
-        })`,
-      );
-    }
-  };
-  return { cert: read("--cert", config.cert), key: read("--key", config.key) };
 }
 
 /**
@@ -107,56 +75,68 @@ export function startServer(
   config: ServerConfig,
   options: StartOptions = {},
 ): RunningServer {
-  const logger = options.logger ?? createLogger(config.logJson);
-  const watcher = new DrainWatcher();
-  const pingSeconds = config.pingInterval > 0
-    ? config.pingInterval + config.pingTimeout
-    : 0;
-  const tls = readTls(config);
+  const startedAt = performance.now();
+  const logger = options.logger ?? createLogger(config.logging.json);
+  const tls = readTls(config.tls);
+  const broker = new MemoryBroker({
+    history: config.channels.history,
+    maxChannels: config.channels.maxChannels,
+  });
   const hub = new Hub({
-    broadcaster: createBroadcaster(config, watcher),
-    watcher,
-    stallTimeoutMs: pingSeconds * 1000,
-    history: config.history,
-    maxChannels: config.maxChannels,
-    maxFrameBytes: config.maxFrameBytes,
-    maxInboundRate: inboundRate(config),
+    mode: createMode(config),
+    broker,
+    stallTimeoutMs: config.server.stallTimeoutMs,
+    maxFrameBytes: config.limits.maxFrameBytes,
+    maxInboundRate: config.limits.maxInboundRate,
   });
-  hub.on((e) => {
-    if (e.type === "connect") {
-      logger.log(
-        {
-          type: "connect",
-          id: e.session.id,
-          remote: e.session.remote,
-          clients: hub.sessions.size,
-        },
-        `[connect] ${e.session.id} ${e.session.remote} (clients ${hub.sessions.size})`,
-      );
-    } else {
-      const { code, reason, detail } = e.end;
-      logger.log(
-        {
-          type: "disconnect",
-          id: e.session.id,
-          remote: e.session.remote,
-          code,
-          reason,
-          detail,
-          drops_total: e.session.stats.drops,
-          clients: hub.sessions.size,
-        },
-        `[disconnect] ${e.session.id} ${e.session.remote} ${code} ${reason}: ${detail} (clients ${hub.sessions.size})`,
-      );
-    }
-  });
+  logLifecycle(hub, logger);
 
+  const publishing = new AbortController();
+  const source = startSource(broker, {
+    kind: config.server.source,
+    rate: config.server.rate,
+    payloadBytes: config.server.payloadBytes,
+    maxMessageBytes: config.limits.maxMessageBytes,
+    conflateKey: config.queueMode.conflateKey,
+    signal: publishing.signal,
+    logger,
+  });
+  let stopping: Promise<void> | undefined;
+  const observers = startObservers({
+    hub,
+    source: source.stats,
+    startedAt,
+    state: () => ({ accepting: !stopping }),
+    metricsPerClient: config.metrics.perClient,
+    info: {
+      rate: config.server.rate,
+      payloadBytes: config.server.payloadBytes,
+      maxsize: config.queueMode.maxsize,
+      dropLimit: config.queueMode.dropLimit,
+      fullTimeout: config.queueMode.fullTimeoutMs / 1000,
+    },
+  });
+  const subscribe = createSubscribeHandler(hub, {
+    idleTimeoutSeconds: config.server.stallTimeoutMs / 1000,
+    auth: SubscriberAuth.create(config.auth),
+    limits: config.limits,
+    publish: config.server.source === "http"
+      ? createPublishHandler(broker, {
+        publishToken: config.auth.publishToken!,
+        maxBodyBytes: config.limits.maxMessageBytes,
+        conflateKey: config.queueMode.conflateKey,
+        stats: source.stats,
+        reject: (label) => hub.reject(label),
+      })
+      : undefined,
+  });
+  const handler = createRouter({ subscribe, routes: observers.routes });
   const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
+    hostname: config.server.host,
+    port: config.server.port,
     onListen() {},
     ...(tls ?? {}),
-  }, (req, info) => observers.handler(req, info));
+  }, handler);
   const { hostname, port } = server.addr;
   const clientHost = hostname === "0.0.0.0" || hostname === "::"
     ? "127.0.0.1"
@@ -167,80 +147,22 @@ export function startServer(
   const url = `ws${secure}://${clientHost}:${port}/`;
   const httpUrl = `http${secure}://${clientHost}:${port}/`;
 
-  const publishing = new AbortController();
-  const publisher = startSource(config, hub, publishing.signal, logger);
-  let publishingNow = true;
-  publisher.done.then(() => publishingNow = false, () => publishingNow = false);
-  // Requests are handled only after startServer returns, so the handler
-  // given to Deno.serve above never runs before this is set.
-  const observers: Observers = startObservers({
-    config,
-    hub,
-    publisher: publisher.stats,
-    state: () => ({ accepting: !stopping, publishing: publishingNow }),
-    subscribe: createHandler(hub, {
-      idleTimeoutSeconds: pingSeconds,
-      auth: SubscriberAuth.create({
-        token: config.token,
-        jwtSecret: config.jwtSecret,
-      }),
-      limits: {
-        allowedOrigins: config.allowedOrigins,
-        maxClients: config.maxClients,
-      },
-      publish: config.source === "http"
-        ? createPublishHandler(hub, {
-          publishToken: config.publishToken!,
-          maxBodyBytes: config.maxMessageBytes,
-          conflateKey: config.conflateKey,
-          stats: publisher.stats,
-        })
-        : undefined,
-    }),
-  });
-  const summary = new SummaryReporter(hub, publisher.stats, logger);
+  const summary = new SummaryReporter(hub, source.stats, logger);
   const housekeeping = setInterval(() => hub.tick(), HOUSEKEEPING_MS);
   const summaries = setInterval(
     () => summary.report(),
-    config.summaryInterval * 1000,
+    config.logging.summaryIntervalMs,
   );
-  const startedAt = performance.now();
-  logger.log(
-    {
-      type: "listening",
-      url,
-      host: hostname,
-      port,
-      mode: config.mode,
-      source: config.source,
-      policy: config.policy,
-      rate: config.rate,
-      payload_bytes: config.payloadBytes,
-      dashboard: httpUrl,
-      metrics: `${httpUrl}metrics`,
-    },
-    `fanout server listening on ws${secure}://${hostname}:${port}/ (mode ${config.mode}, ${
-      config.source === "synthetic"
-        ? `${config.rate} msg/s, ${config.payloadBytes}-byte payloads`
-        : `source ${config.source}`
-    }${
-      config.mode === "queue"
-        ? `, queue ${config.maxsize} ${config.policy}, drop-limit ${config.dropLimit}/10 s, full-timeout ${config.fullTimeout} s`
-        : ""
-    }${
-      config.history > 0 ? `, history ${config.history}` : ""
-    })\n  dashboard ${httpUrl} · metrics ${httpUrl}metrics · health ${httpUrl}healthz ${httpUrl}readyz`,
-  );
+  logListening(logger, config, { hostname, port, url, httpUrl, secure });
 
-  let stopping: Promise<void> | undefined;
   const stop = () =>
     stopping ??= (async () => {
       publishing.abort();
       clearInterval(housekeeping);
       clearInterval(summaries);
       hub.closeAll("shutdown", "server shutting down");
-      await publisher.done;
-      summary.reportFinal((performance.now() - startedAt) / 1000);
+      await source.done;
+      summary.reportFinal();
       observers.close();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -248,6 +170,7 @@ export function startServer(
       });
       await Promise.race([server.shutdown(), deadline]);
       clearTimeout(timer);
+      await broker[Symbol.asyncDispose]();
     })();
 
   return {
@@ -256,40 +179,9 @@ export function startServer(
     url,
     httpUrl,
     hub,
-    publisher: publisher.stats,
+    broker,
+    source: source.stats,
     stop,
     [Symbol.asyncDispose]: stop,
   };
-}
-
-/** Starts the configured source; its stats count what it published. */
-function startSource(
-  config: ServerConfig,
-  hub: Hub,
-  signal: AbortSignal,
-  logger: Logger,
-): { stats: PublisherStats; done: Promise<void> } {
-  if (config.source === "synthetic") {
-    return runPublisher((body) => hub.publish(DEFAULT_CHANNEL, body).done, {
-      rate: config.rate,
-      payloadBytes: config.payloadBytes,
-      signal,
-    });
-  }
-  const stats = new PublisherStats();
-  if (config.source === "http") {
-    // Publishing happens in request handlers; "publishing" lasts until stop.
-    const done = new Promise<void>((resolve) =>
-      signal.addEventListener("abort", () => resolve())
-    );
-    return { stats, done };
-  }
-  const done = runStdinSource(hub, {
-    maxMessageBytes: config.maxMessageBytes,
-    conflateKey: config.conflateKey,
-    signal,
-    logger,
-    stats,
-  }).then(() => {});
-  return { stats, done };
 }

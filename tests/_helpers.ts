@@ -3,10 +3,21 @@
  *
  * @module
  */
-import { resolveServerConfig, type ServerConfig } from "../server/config.ts";
-import type { Logger } from "../server/logger.ts";
-import { type RunningServer, startServer } from "../server/server.ts";
-import type { Sink } from "../server/sink.ts";
+import { ManualScheduler } from "../lib/scheduler.ts";
+import {
+  Hub,
+  type HubEvent,
+  type HubOptions,
+  type Logger,
+  MemoryBroker,
+  type Mode,
+  type PublishBody,
+  resolveServerConfig,
+  type RunningServer,
+  type ServerOptions,
+  type Sink,
+  startServer,
+} from "../server/mod.ts";
 
 /**
  * Resolves once `check()` is truthy; rejects after `timeoutMs` naming `what`.
@@ -52,16 +63,50 @@ export class FakeSink implements Sink {
   }
 }
 
-/** A controllable monotonic clock, ms. */
-export class FakeClock {
-  /** Current time, ms. */
-  t = 1_000_000;
-  /** The clock as a function, for injection. */
-  readonly now = (): number => this.t;
-  /** Moves time forward by `ms`. */
-  advance(ms: number): void {
-    this.t += ms;
+/**
+ * A controllable monotonic clock with timers, ms: `advance()` moves time and
+ * runs the timers that fall due (the drain watcher's polls, the batch tick).
+ */
+export class FakeClock extends ManualScheduler {
+  /**
+   * Moves time forward by `ms` in 1-ms steps, letting promise callbacks run
+   * after each step, as they would between real timers (a drain watcher's
+   * wake-up resumes its writer in a promise callback).
+   */
+  async run(ms: number): Promise<void> {
+    for (let t = 0; t < ms; t++) {
+      this.advance(1);
+      for (let i = 0; i < 3; i++) await Promise.resolve();
+    }
   }
+}
+
+/** Options of {@link testHub}: the hub's, plus the memory broker's. */
+export interface TestHubOptions
+  extends Partial<Omit<HubOptions, "mode" | "broker" | "now">> {
+  /** Messages kept per channel. @default 50 */
+  readonly history?: number;
+  /** Channels at once. @default 1000 */
+  readonly maxChannels?: number;
+}
+
+/**
+ * A hub fed by a memory broker, both on `clock`, in `mode`; `events` records
+ * the hub's lifecycle events and `publish` publishes one message.
+ */
+export function testHub(
+  mode: Mode,
+  clock: FakeClock,
+  options: TestHubOptions = {},
+) {
+  const { history = 50, maxChannels = 1000, ...rest } = options;
+  const broker = new MemoryBroker({ history, maxChannels, now: clock.now });
+  const hub = new Hub({ mode, broker, now: clock.now, ...rest });
+  const events: HubEvent[] = [];
+  hub.on((e) => events.push(e));
+  const publish = (channel: string, body: PublishBody) =>
+    broker.publish(channel, [body]);
+  return { hub, broker, events, publish };
 }
 
 /**
@@ -150,7 +195,7 @@ export class ManualClient implements AsyncDisposable {
  * (silent by default) instead of stdout.
  */
 export function startTestServer(
-  overrides: Partial<ServerConfig>,
+  overrides: Partial<ServerOptions>,
   logger: Logger = { log() {} },
 ): RunningServer {
   return startServer(

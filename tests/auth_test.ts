@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { credentialOf, safeEqual, SubscriberAuth } from "../server/auth.ts";
+import {
+  credentialOf,
+  safeEqual,
+  SubscriberAuth,
+} from "../server/http/auth.ts";
 import { signJwt } from "./_jwt.ts";
 
 const NOW = 1_800_000_000;

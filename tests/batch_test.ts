@@ -4,47 +4,51 @@
  * Fake sinks and an explicit tick, then one real-socket run.
  */
 import assert from "node:assert/strict";
-import { SimClient } from "../client/sim_client.ts";
+import { SimClient } from "../client/mod.ts";
+import { QueueMode } from "../server/modes/queue.ts";
 import {
   BATCH_MAX_MESSAGES,
   QUEUE_HIGH_WATER_BYTES,
-  QueueBroadcaster,
-} from "../server/broadcast_queue.ts";
-import { DrainWatcher } from "../server/drain_watcher.ts";
-import { Hub } from "../server/hub.ts";
+} from "../server/modes/writer.ts";
 import { decodeDataFrames } from "../lib/protocol.ts";
-import { FakeClock, FakeSink, startTestServer, waitFor } from "./_helpers.ts";
+import {
+  FakeClock,
+  FakeSink,
+  startTestServer,
+  testHub,
+  waitFor,
+} from "./_helpers.ts";
 
 function batchHub(clock: FakeClock, maxsize = 1000) {
-  const watcher = new DrainWatcher();
-  const broadcaster = new QueueBroadcaster({
+  const broadcaster = new QueueMode({
     queue: { maxsize, maxBytes: Infinity, policy: "drop-oldest" },
     limits: { dropLimit: 1_000_000, fullTimeoutMs: 60_000 },
-    watcher,
-    now: clock.now,
+    scheduler: clock,
     // Long enough that the tests' explicit flushBatches() is the only tick.
     batchMs: 60_000,
   });
-  const hub = new Hub({ broadcaster, watcher, now: clock.now, history: 50 });
-  return { hub, broadcaster, watcher };
-}
-
-function publish(hub: Hub, n: number) {
-  for (let i = 0; i < n; i++) hub.publish("default", { tsSend: 1 + i / 100 });
+  const { hub, broker } = testHub(broadcaster, clock);
+  /** Publishes `n` messages (delivered at once in queue mode). */
+  const publish = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      void broker.publish("default", [{ tsSend: 1 + i / 100 }]);
+    }
+  };
+  return { hub, broadcaster, publish };
 }
 
 const seqs = (frame: string) => decodeDataFrames(frame).map((f) => f.seq);
 
 Deno.test("batching: a ?batch=1 client gets one array frame of its queued messages per tick; others one frame per message", () => {
   const clock = new FakeClock();
-  const { hub, broadcaster } = batchHub(clock);
+  const { hub, broadcaster, publish } = batchHub(clock);
   const plain = new FakeSink();
   const batched = new FakeSink();
   const alsoBatched = new FakeSink();
   hub.open(plain, { remote: "plain" });
   const session = hub.open(batched, { remote: "batched", batch: true });
   hub.open(alsoBatched, { remote: "batched-2", batch: true });
-  publish(hub, 5);
+  publish(5);
   assert.equal(plain.frames.length, 5, "non-batching: one frame per message");
   assert.equal(batched.frames.length, 0, "nothing before the tick");
   clock.advance(7);
@@ -69,7 +73,7 @@ Deno.test("batching: a ?batch=1 client gets one array frame of its queued messag
   // An idle tick sends nothing.
   broadcaster.flushBatches();
   assert.equal(batched.frames.length, 1);
-  publish(hub, 2);
+  publish(2);
   broadcaster.flushBatches();
   assert.deepEqual(batched.frames.slice(1).map(seqs), [[6, 7]]);
   hub.closeAll("shutdown");
@@ -77,10 +81,10 @@ Deno.test("batching: a ?batch=1 client gets one array frame of its queued messag
 
 Deno.test("batching: one frame holds at most BATCH_MAX_MESSAGES; the rest follows in the same tick", () => {
   const clock = new FakeClock();
-  const { hub, broadcaster } = batchHub(clock);
+  const { hub, broadcaster, publish } = batchHub(clock);
   const sink = new FakeSink();
   hub.open(sink, { remote: "batched", batch: true });
-  publish(hub, BATCH_MAX_MESSAGES + 44);
+  publish(BATCH_MAX_MESSAGES + 44);
   broadcaster.flushBatches();
   assert.deepEqual(sink.frames.map((f) => seqs(f).length), [
     BATCH_MAX_MESSAGES,
@@ -93,15 +97,16 @@ Deno.test("batching: one frame holds at most BATCH_MAX_MESSAGES; the rest follow
 
 Deno.test("batching: the high-water mark still gates the batch, and control frames go first, on their own", async () => {
   const clock = new FakeClock();
-  const { hub, broadcaster, watcher } = batchHub(clock, 4);
+  const { hub, broadcaster, publish } = batchHub(clock, 4);
   const sink = new FakeSink();
   hub.open(sink, { remote: "blocked", batch: true, control: true });
   sink.bufferedAmount = QUEUE_HIGH_WATER_BYTES;
-  publish(hub, 10);
+  publish(10);
   broadcaster.flushBatches();
   assert.equal(sink.frames.length, 0, "nothing passes the high-water mark");
   sink.bufferedAmount = 0; // the client catches up: the drain watcher wakes it
-  await waitFor("the writer to drain", () => sink.frames.length === 2);
+  await clock.run(50);
+  assert.equal(sink.frames.length, 2, "the writer drained");
   const [notice, data] = sink.frames;
   assert.deepEqual(JSON.parse(notice!), {
     type: "dropped",
@@ -109,17 +114,16 @@ Deno.test("batching: the high-water mark still gates the batch, and control fram
     count: 6,
   });
   assert.deepEqual(seqs(data!), [7, 8, 9, 10]);
-  watcher.cancelAll();
   hub.closeAll("shutdown");
 });
 
 Deno.test("batching: a ?since= replay comes before the first batch, as ordinary frames", () => {
   const clock = new FakeClock();
-  const { hub, broadcaster } = batchHub(clock);
-  publish(hub, 3);
+  const { hub, broadcaster, publish } = batchHub(clock);
+  publish(3);
   const sink = new FakeSink();
   hub.open(sink, { remote: "resume", batch: true, since: 1 });
-  publish(hub, 2);
+  publish(2);
   broadcaster.flushBatches();
   assert.deepEqual(sink.frames.map(seqs), [[2], [3], [4, 5]]);
   assert.ok(!sink.frames[0]!.startsWith("["), "replay is ordinary frames");

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { createClientQueue, type SlowPolicy } from "../server/client_queue.ts";
-import type { OutFrame } from "../server/frame.ts";
+import {
+  createClientQueue,
+  type SlowPolicy,
+} from "../server/modes/client_queue.ts";
+import type { OutFrame } from "../server/core/frame.ts";
 
 const frame = (seq: number, bytes = 10, key?: string): OutFrame => ({
   seq,

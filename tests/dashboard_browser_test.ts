@@ -11,10 +11,12 @@
  */
 import assert from "node:assert/strict";
 import type { BrowserType, Page } from "playwright-core";
-import { SimClient } from "../client/sim_client.ts";
-import { resolveServerConfig } from "../server/config.ts";
-import type { HubEvent } from "../server/hub.ts";
-import { startServer } from "../server/server.ts";
+import { SimClient } from "../client/mod.ts";
+import {
+  type HubEvent,
+  resolveServerConfig,
+  startServer,
+} from "../server/mod.ts";
 import { REPO_ROOT } from "./_cli.ts";
 import { ManualClient, waitFor } from "./_helpers.ts";
 import { CHROMIUM, reportSkip } from "./_tools.ts";

@@ -5,46 +5,40 @@
  */
 import assert from "node:assert/strict";
 import { EventLoopLag } from "../lib/event_loop_lag.ts";
-import { QueueBroadcaster } from "../server/broadcast_queue.ts";
+import { QueueMode } from "../server/modes/queue.ts";
 import {
   parseTableView,
   type TableView,
-} from "../server/dashboard/client_table.ts";
-import { DashboardFeed } from "../server/dashboard/feed.ts";
-import type { FeedEvent } from "../server/dashboard/feed_event.ts";
-import { DrainWatcher } from "../server/drain_watcher.ts";
-import { Hub } from "../server/hub.ts";
-import { PublisherStats } from "../server/publisher.ts";
-import { FakeClock, FakeSink } from "./_helpers.ts";
+} from "../server/observe/dashboard/client_table.ts";
+import { DashboardFeed } from "../server/observe/dashboard/feed.ts";
+import type { FeedEvent } from "../server/observe/dashboard/feed_event.ts";
+import { SourceStats } from "../server/sources/source_stats.ts";
+import { FakeClock, FakeSink, testHub } from "./_helpers.ts";
 
 function setUp(clock: FakeClock) {
-  const watcher = new DrainWatcher();
-  const hub = new Hub({
-    broadcaster: new QueueBroadcaster({
-      queue: { maxsize: 10, maxBytes: Infinity, policy: "drop-oldest" },
-      limits: { dropLimit: 5, fullTimeoutMs: 60_000 },
-      watcher,
-      now: clock.now,
-    }),
-    watcher,
-    now: clock.now,
+  const mode = new QueueMode({
+    queue: { maxsize: 10, maxBytes: Infinity, policy: "drop-oldest" },
+    limits: { dropLimit: 5, fullTimeoutMs: 60_000 },
+    scheduler: clock,
   });
-  const publisher = Object.assign(new PublisherStats(), {
+  const { hub, broker } = testHub(mode, clock);
+  const source = Object.assign(new SourceStats("synthetic"), {
     rate: 100,
-    startedAt: clock.t,
+    startedAt: clock.now(),
+    scheduledFrom: clock.now(),
   });
   const loopLag = new EventLoopLag({ intervalMs: 60_000 });
   const feed = new DashboardFeed(
-    { hub, publisher, loopLag, info: { rate: 100, payloadBytes: 2000 } },
+    { hub, source, loopLag, info: { rate: 100, payloadBytes: 2000 } },
     { intervalMs: 0, now: clock.now },
   );
   const publish = (n: number) => {
     for (let i = 0; i < n; i++) {
-      hub.publish("default", {
+      void broker.publish("default", [{
         tsSend: Date.now() / 1000,
         payloadB64: "x".repeat(2000),
-      });
-      publisher.published++;
+      }]);
+      source.published++;
       clock.advance(10);
     }
   };
@@ -134,9 +128,9 @@ Deno.test("DashboardFeed shows a stalled client as dropping, first in the table,
     const totals = hub.totals();
     assert.equal(totals.discarded, 10, "the full queue went with the client");
     assert.equal(totals.acks, 1);
-    assert.equal(hub.latency.e2e.count, 1, "server-wide e2e histogram");
+    assert.equal(hub.latency().e2e.count, 1, "server-wide e2e histogram");
     assert.equal(
-      hub.latency.send.count,
+      hub.latency().send.count,
       totals.delivered,
       "one send latency per frame",
     );

@@ -1,12 +1,16 @@
+/**
+ * The drain watcher on a manual clock with timers: when it polls, how often,
+ * and that a released wait leaves no timer behind. No sleeps.
+ */
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   DRAIN_POLL_MS,
   DrainWatcher,
   LONG_POLL_MS,
   LONG_WAIT_MS,
-} from "../server/drain_watcher.ts";
-import type { Sink } from "../server/sink.ts";
+} from "../server/modes/drain_watcher.ts";
+import type { Sink } from "../server/core/sink.ts";
+import { FakeClock } from "./_helpers.ts";
 
 /** A sink that counts how often its backlog is read. */
 function countingSink(
@@ -25,41 +29,55 @@ function countingSink(
 }
 
 Deno.test("DrainWatcher resolves a wait once the backlog falls to the threshold", async () => {
-  const watcher = new DrainWatcher();
+  const clock = new FakeClock();
+  const watcher = new DrainWatcher(clock);
   const sink = countingSink(100_000);
-  const drained = watcher.waitBelow(sink, 1024);
-  await sleep(30);
+  let drained: boolean | undefined;
+  watcher.waitBelow(sink, 1024).then((d) => drained = d);
+  await clock.run(30);
   assert.equal(watcher.waiting, 1);
+  assert.equal(drained, undefined, "still blocked");
   sink.buffered = 512;
-  assert.equal(await drained, true);
+  await clock.run(LONG_POLL_MS);
+  assert.equal(drained, true);
   assert.equal(watcher.waiting, 0);
+  assert.equal(clock.pending, 0, "no timer once nobody waits");
 });
 
 Deno.test("DrainWatcher checks a long-blocked sink on the slow beat, not every 2 ms", async () => {
-  const watcher = new DrainWatcher();
+  const clock = new FakeClock();
+  const watcher = new DrainWatcher(clock);
   const sink = countingSink(100_000);
-  const drained = watcher.waitBelow(sink, 1024);
+  let drained: boolean | undefined;
+  watcher.waitBelow(sink, 1024).then((d) => drained = d);
+  const before = sink.reads; // waitBelow's own first look
   const blockedMs = 400;
-  await sleep(blockedMs);
-  // At the fast cadence alone this would be ~blockedMs / DRAIN_POLL_MS reads;
-  // a late timer only lowers the count, so the bound holds on a busy machine.
-  const fastReads = blockedMs / DRAIN_POLL_MS;
-  const bound = LONG_WAIT_MS / DRAIN_POLL_MS + blockedMs / LONG_POLL_MS + 5;
+  await clock.run(blockedMs);
+  // Every DRAIN_POLL_MS for LONG_WAIT_MS, then once per LONG_POLL_MS: the
+  // fast cadence alone would read it blockedMs / DRAIN_POLL_MS times.
+  const expected = LONG_WAIT_MS / DRAIN_POLL_MS +
+    Math.ceil((blockedMs - LONG_WAIT_MS) / LONG_POLL_MS);
+  const reads = sink.reads - before;
   assert.ok(
-    sink.reads <= bound && bound < fastReads / 2,
-    `${sink.reads} reads in ${blockedMs} ms (bound ${bound}, fast cadence ${fastReads})`,
+    Math.abs(reads - expected) <= 2,
+    `${reads} reads in ${blockedMs} ms (expected ~${expected}; the fast cadence would be ${
+      blockedMs / DRAIN_POLL_MS
+    })`,
   );
   sink.buffered = 0;
-  assert.equal(await drained, true, "still resolved once it drains");
+  await clock.run(LONG_POLL_MS);
+  assert.equal(drained, true, "still resolved once it drains");
 });
 
 Deno.test("DrainWatcher.cancel() releases the wait with false and stops polling", async () => {
-  const watcher = new DrainWatcher();
+  const clock = new FakeClock();
+  const watcher = new DrainWatcher(clock);
   const sink = countingSink(100_000);
   const drained = watcher.waitBelow(sink, 1024);
   watcher.cancel(sink);
   assert.equal(await drained, false);
   const reads = sink.reads;
-  await sleep(40);
+  await clock.run(40);
   assert.equal(sink.reads, reads, "no timer left polling a released sink");
+  assert.equal(clock.pending, 0);
 });

@@ -1,22 +1,24 @@
 /**
- * The hub and both broadcast modes with fake sinks and an injected clock:
- * no sockets, no network.
+ * The hub, the memory broker and both broadcast modes with fake sinks and an
+ * injected clock with timers: no sockets, no network, no sleeps.
  */
 import assert from "node:assert/strict";
-import { NaiveBroadcaster } from "../server/broadcast_naive.ts";
+import { NaiveMode } from "../server/modes/naive.ts";
+import { QueueMode } from "../server/modes/queue.ts";
+import { QUEUE_HIGH_WATER_BYTES } from "../server/modes/writer.ts";
+import type { SlowPolicy } from "../server/modes/client_queue.ts";
 import {
-  QUEUE_HIGH_WATER_BYTES,
-  QueueBroadcaster,
-} from "../server/broadcast_queue.ts";
-import type { SlowPolicy } from "../server/client_queue.ts";
-import { DrainWatcher } from "../server/drain_watcher.ts";
-import { Hub, type HubEvent, type HubOptions } from "../server/hub.ts";
-import { FakeClock, FakeSink, waitFor } from "./_helpers.ts";
+  FakeClock,
+  FakeSink,
+  testHub,
+  type TestHubOptions,
+} from "./_helpers.ts";
+
+type Publish = ReturnType<typeof testHub>["publish"];
 
 /** Publishes one message of about `bytes` bytes on the default channel. */
-function publish(hub: Hub, bytes = 1000, channel = "default") {
-  return hub.publish(channel, { tsSend: 1, payloadB64: "x".repeat(bytes) })
-    .done;
+function publishBytes(publish: Publish, bytes = 1000, channel = "default") {
+  return publish(channel, { tsSend: 1, payloadB64: "x".repeat(bytes) });
 }
 
 function queueHub(
@@ -28,41 +30,25 @@ function queueHub(
     policy = "drop-oldest" as SlowPolicy,
   } = {},
 ) {
-  const watcher = new DrainWatcher();
-  const hub = new Hub({
-    broadcaster: new QueueBroadcaster({
-      queue: { maxsize, maxBytes: Infinity, policy },
-      limits: { dropLimit, fullTimeoutMs },
-      watcher,
-      now: clock.now,
-    }),
-    watcher,
-    now: clock.now,
-    history: 50,
+  const mode = new QueueMode({
+    queue: { maxsize, maxBytes: Infinity, policy },
+    limits: { dropLimit, fullTimeoutMs },
+    scheduler: clock,
   });
-  const events: HubEvent[] = [];
-  hub.on((e) => events.push(e));
-  return { hub, watcher, events };
+  return { mode, ...testHub(mode, clock) };
 }
 
 const seqOf = (text: string) => JSON.parse(text).seq as number;
 
-/** A naive-mode hub; with `clock`, the hub and the broadcaster read it. */
-function naiveHub(clock?: FakeClock, options: Partial<HubOptions> = {}) {
-  const watcher = new DrainWatcher();
-  const now = clock?.now ?? (() => 0);
-  const hub = new Hub({
-    broadcaster: new NaiveBroadcaster(watcher, now),
-    watcher,
-    now,
-    ...options,
-  });
-  return { hub, watcher };
+/** A naive-mode hub on `clock`. */
+function naiveHub(clock = new FakeClock(), options: TestHubOptions = {}) {
+  const mode = new NaiveMode(clock);
+  return { mode, clock, ...testHub(mode, clock, options) };
 }
 
 Deno.test("queue mode: a stalled client drops oldest and is cut off by --drop-limit; the fast client gets everything", () => {
   const clock = new FakeClock();
-  const { hub, watcher, events } = queueHub(clock, {
+  const { hub, mode, events, publish } = queueHub(clock, {
     maxsize: 10,
     dropLimit: 5,
     fullTimeoutMs: 60_000,
@@ -75,7 +61,7 @@ Deno.test("queue mode: a stalled client drops oldest and is cut off by --drop-li
   // The stalled sink passes the 64 KiB high-water mark after ~33 frames of
   // 2 KB, then its queue (10) fills, then the 6th drop exceeds --drop-limit 5.
   for (let i = 0; i < 100; i++) {
-    publish(hub, 2000);
+    publishBytes(publish, 2000);
     clock.advance(10);
   }
   assert.equal(fastSink.frames.length, 100, "fast client received every frame");
@@ -87,7 +73,7 @@ Deno.test("queue mode: a stalled client drops oldest and is cut off by --drop-li
     /6 messages dropped in 10 s, over --drop-limit 5/,
   );
   assert.equal(slow.stats.drops, 6);
-  assert.equal(hub.sessions.size, 1);
+  assert.equal(hub.size, 1);
   assert.equal(hub.totals().dropped, 6);
   assert.equal(hub.totals().disconnects.get("slow_drops"), 1);
   assert.deepEqual(events.map((e) => e.type), [
@@ -95,7 +81,7 @@ Deno.test("queue mode: a stalled client drops oldest and is cut off by --drop-li
     "connect",
     "disconnect",
   ]);
-  watcher.cancelAll();
+  mode.stop();
 });
 
 Deno.test("queue policies: what a blocked client receives once it catches up", async (t) => {
@@ -111,7 +97,7 @@ Deno.test("queue policies: what a blocked client receives once it catches up", a
   for (const [policy, check] of cases) {
     await t.step(policy, async () => {
       const clock = new FakeClock();
-      const { hub, watcher } = queueHub(clock, {
+      const { hub, mode, publish } = queueHub(clock, {
         maxsize: 4,
         dropLimit: 1000,
         fullTimeoutMs: 60_000,
@@ -122,7 +108,7 @@ Deno.test("queue policies: what a blocked client receives once it catches up", a
       const fastSink = new FakeSink();
       hub.open(sink, { remote: "blocked" });
       hub.open(fastSink, { remote: "fast" });
-      for (let i = 0; i < 10; i++) publish(hub, 10);
+      for (let i = 0; i < 10; i++) await publishBytes(publish, 10);
       assert.equal(
         fastSink.frames.length,
         10,
@@ -130,21 +116,16 @@ Deno.test("queue policies: what a blocked client receives once it catches up", a
       );
       assert.equal(sink.frames.length, 0, "nothing passes the high-water mark");
       sink.bufferedAmount = 0; // the client catches up
-      if (policy !== "disconnect") {
-        await waitFor(
-          "the writer to drain the queue",
-          () => sink.frames.length === 4,
-        );
-      }
+      await clock.run(50); // the drain watcher's polls run
       check(sink.frames.map(seqOf), sink);
-      watcher.cancelAll();
+      mode.stop();
     });
   }
 });
 
 Deno.test("queue policy conflate: a blocked client gets the latest message per key, in first-seen order", async () => {
   const clock = new FakeClock();
-  const { hub, watcher } = queueHub(clock, {
+  const { hub, mode, publish } = queueHub(clock, {
     maxsize: 10,
     dropLimit: 1000,
     policy: "conflate",
@@ -161,14 +142,15 @@ Deno.test("queue policy conflate: a blocked client gets the latest message per k
     ["MSFT", 6],
   ];
   for (const [sym, px] of prices) {
-    hub.publish("ticks", {
+    await publish("ticks", {
       tsSend: 1,
       dataJson: JSON.stringify({ sym, px }),
       key: sym,
     });
   }
   sink.bufferedAmount = 0;
-  await waitFor("the conflated queue to drain", () => sink.frames.length === 4);
+  await clock.run(50);
+  assert.equal(sink.frames.length, 4, "the conflated queue drained");
   const [notice, ...data] = sink.frames.map((f) => JSON.parse(f));
   assert.deepEqual(
     notice,
@@ -180,12 +162,12 @@ Deno.test("queue policy conflate: a blocked client gets the latest message per k
     6,
   ], ["GOOG", 4]]);
   assert.ok(data.every((d) => d.channel === "ticks"));
-  watcher.cancelAll();
+  mode.stop();
 });
 
 Deno.test("queue mode: tick() cuts off a client whose queue stays full past --full-timeout", () => {
   const clock = new FakeClock();
-  const { hub, watcher } = queueHub(clock, {
+  const { hub, mode, publish } = queueHub(clock, {
     maxsize: 3,
     dropLimit: 1_000_000,
     fullTimeoutMs: 1000,
@@ -193,7 +175,7 @@ Deno.test("queue mode: tick() cuts off a client whose queue stays full past --fu
   const sink = new FakeSink();
   sink.bufferedAmount = QUEUE_HIGH_WATER_BYTES;
   const s = hub.open(sink, { remote: "full" });
-  for (let i = 0; i < 3; i++) publish(hub, 10);
+  for (let i = 0; i < 3; i++) publishBytes(publish, 10);
   clock.advance(900);
   hub.tick();
   assert.equal(s.closed, false);
@@ -201,19 +183,21 @@ Deno.test("queue mode: tick() cuts off a client whose queue stays full past --fu
   hub.tick();
   assert.equal(s.end?.reason, "slow_full");
   assert.equal(sink.closes[0]?.code, 4001);
-  watcher.cancelAll();
+  mode.stop();
 });
 
-Deno.test("channels: messages reach only their channel's subscribers, each channel numbering from 1", () => {
+Deno.test("channels: messages reach only their channel's subscribers, each channel numbering from 1", async () => {
   const clock = new FakeClock();
-  const { hub, watcher } = queueHub(clock);
+  const { hub, mode, publish } = queueHub(clock);
   const a = new FakeSink();
   const b = new FakeSink();
   hub.open(a, { remote: "a", channel: "prices" });
   hub.open(b, { remote: "b", channel: "chat" });
-  assert.equal(hub.publish("prices", { tsSend: 1, dataJson: "1" }).seq, 1);
-  assert.equal(hub.publish("prices", { tsSend: 1, dataJson: "2" }).seq, 2);
-  assert.equal(hub.publish("chat", { tsSend: 1, dataJson: '"hi"' }).seq, 1);
+  const seq = async (channel: string, dataJson: string) =>
+    (await publish(channel, { tsSend: 1, dataJson })).first;
+  assert.equal(await seq("prices", "1"), 1);
+  assert.equal(await seq("prices", "2"), 2);
+  assert.equal(await seq("chat", '"hi"'), 1);
   assert.deepEqual(a.frames.map((f) => JSON.parse(f).data), [1, 2]);
   assert.deepEqual(b.frames.map((f) => JSON.parse(f)), [{
     seq: 1,
@@ -221,27 +205,53 @@ Deno.test("channels: messages reach only their channel's subscribers, each chann
     channel: "chat",
     data: "hi",
   }]);
-  watcher.cancelAll();
+  mode.stop();
 });
 
-Deno.test("replay: ?since= gets every kept message after it, then live, with no duplicate and no hole", () => {
+Deno.test("replay: ?since= gets every kept message after it, then live, with no duplicate and no hole", async () => {
   const clock = new FakeClock();
-  const { hub, watcher } = queueHub(clock, { maxsize: 100 });
-  for (let i = 0; i < 30; i++) publish(hub, 10);
+  const { hub, mode, publish } = queueHub(clock, { maxsize: 100 });
+  for (let i = 0; i < 30; i++) await publishBytes(publish, 10);
   const sink = new FakeSink();
   hub.open(sink, { remote: "resume", since: 12 });
-  for (let i = 0; i < 5; i++) publish(hub, 10);
+  for (let i = 0; i < 5; i++) await publishBytes(publish, 10);
   assert.deepEqual(
     sink.frames.map(seqOf),
     Array.from({ length: 23 }, (_, i) => 13 + i),
   );
-  watcher.cancelAll();
+  mode.stop();
 });
 
-Deno.test("replay: since older than the history gets an explicit gap notice first; since ahead gets reset", () => {
+Deno.test("replay: a resumer behind a busy channel is told what the history evicted before it was sent", async () => {
   const clock = new FakeClock();
-  const { hub, watcher } = queueHub(clock, { maxsize: 100 }); // history 50
-  for (let i = 0; i < 80; i++) publish(hub, 10);
+  const { hub, mode, publish } = queueHub(clock, { maxsize: 100 }); // history 50
+  for (let i = 0; i < 50; i++) await publishBytes(publish, 10);
+  const sink = new FakeSink();
+  sink.bufferedAmount = QUEUE_HIGH_WATER_BYTES; // it reads nothing yet
+  hub.open(sink, { remote: "slow resumer", since: 0 });
+  for (let i = 0; i < 30; i++) await publishBytes(publish, 10); // evicts 1..30
+  sink.bufferedAmount = 0;
+  await clock.run(50);
+  const [gap, ...rest] = sink.frames.map((f) => JSON.parse(f));
+  assert.deepEqual(gap, {
+    type: "gap",
+    channel: "default",
+    from: 1,
+    to: 30,
+    missed: 30,
+  });
+  assert.deepEqual(
+    rest.map((f) => f.seq),
+    Array.from({ length: 50 }, (_, i) => 31 + i),
+    "the replay goes on from the oldest kept message, then live, no duplicate",
+  );
+  mode.stop();
+});
+
+Deno.test("replay: since older than the history gets an explicit gap notice first; since ahead gets reset", async () => {
+  const clock = new FakeClock();
+  const { hub, mode, publish } = queueHub(clock, { maxsize: 100 }); // history 50
+  for (let i = 0; i < 80; i++) await publishBytes(publish, 10);
   const old = new FakeSink();
   hub.open(old, { remote: "old", since: 5 });
   const [gap, ...replay] = old.frames;
@@ -263,17 +273,17 @@ Deno.test("replay: since older than the history gets an explicit gap notice firs
     channel: "default",
     last_seq: 80,
   });
-  watcher.cancelAll();
+  mode.stop();
 });
 
-Deno.test("channels: --max-channels refuses a new channel, not an existing one", () => {
-  const { hub } = naiveHub(undefined, { maxChannels: 2 });
-  hub.publish("a", { tsSend: 1, dataJson: "1" });
-  hub.publish("b", { tsSend: 1, dataJson: "1" });
-  assert.equal(hub.channels.admits("a"), true);
-  assert.equal(hub.channels.admits("c"), false);
-  assert.throws(
-    () => hub.publish("c", { tsSend: 1, dataJson: "1" }),
+Deno.test("channels: --max-channels refuses a new channel, not an existing one", async () => {
+  const { hub, publish } = naiveHub(undefined, { maxChannels: 2 });
+  await publish("a", { tsSend: 1, dataJson: "1" });
+  await publish("b", { tsSend: 1, dataJson: "1" });
+  assert.equal(hub.admits("a"), true);
+  assert.equal(hub.admits("c"), false);
+  await assert.rejects(
+    () => publish("c", { tsSend: 1, dataJson: "1" }),
     /--max-channels/,
   );
   assert.throws(
@@ -283,39 +293,38 @@ Deno.test("channels: --max-channels refuses a new channel, not an existing one",
 });
 
 Deno.test("naive mode: broadcast waits for a backed-up client and so delays the clients after it", async () => {
-  const clock = new FakeClock();
-  const { hub, watcher } = naiveHub(clock);
+  const { hub, clock, publish } = naiveHub();
   const slowSink = new FakeSink();
   const fastSink = new FakeSink();
   hub.open(slowSink, { remote: "slow" }); // first in line
   hub.open(fastSink, { remote: "fast" });
   slowSink.bufferedAmount = 10 * 1024 * 1024;
   let done = false;
-  const pending = Promise.resolve(publish(hub)).then(() => (done = true));
-  await waitFor(
-    "the broadcast to block on the slow client",
-    () => watcher.waiting === 1,
-  );
-  assert.equal(done, false);
+  const pending = publishBytes(publish).then(() => (done = true));
+  clock.advance(100);
+  await Promise.resolve();
+  assert.equal(done, false, "the broadcast is blocked on the slow client");
   assert.equal(
     fastSink.frames.length,
     0,
     "the fast client waits behind the slow one",
   );
   slowSink.bufferedAmount = 0;
+  await clock.run(20);
   await pending;
   assert.equal(fastSink.frames.length, 1);
 });
 
 Deno.test("naive mode: closing the blocking client releases the broadcast", async () => {
-  const { hub, watcher } = naiveHub();
+  const { hub, clock, publish } = naiveHub();
   const slowSink = new FakeSink();
   const fastSink = new FakeSink();
   const slow = hub.open(slowSink, { remote: "slow" });
   hub.open(fastSink, { remote: "fast" });
   slowSink.bufferedAmount = 10 * 1024 * 1024;
-  const pending = publish(hub);
-  await waitFor("the broadcast to block", () => watcher.waiting === 1);
+  const pending = publishBytes(publish);
+  clock.advance(100);
+  assert.equal(fastSink.frames.length, 0, "the broadcast is blocked");
   slow.close("shutdown");
   await pending;
   assert.equal(fastSink.frames.length, 1);
@@ -323,11 +332,11 @@ Deno.test("naive mode: closing the blocking client releases the broadcast", asyn
 
 Deno.test("Hub.tick() closes a client that stopped reading with 4002, even while it sends ACKs", () => {
   const clock = new FakeClock();
-  const { hub } = naiveHub(clock, { stallTimeoutMs: 2000 });
+  const { hub, publish } = naiveHub(clock, { stallTimeoutMs: 2000 });
   const sink = new FakeSink();
   sink.stalled = true;
   const s = hub.open(sink, { remote: "stalled" });
-  publish(hub, 5000);
+  void publishBytes(publish, 5000);
   hub.tick();
   for (let i = 0; i < 10; i++) {
     clock.advance(250);
@@ -348,14 +357,14 @@ Deno.test("Session.receive() counts malformed frames, closes after the budget, a
   assert.equal(noisy.closed, false, "ten bad frames are tolerated");
   noisy.receive(new Uint8Array(3));
   assert.equal(noisy.end?.reason, "protocol_error");
-  assert.equal(a.closes[0]?.code, 4003);
+  assert.equal(a.closes[0]?.code, 4100);
   huge.receive("x".repeat(100_000));
   assert.equal(b.closes[0]?.code, 1009);
   huge.receive('{"ack_ts":1,"seq":1}'); // ignored after close
   assert.equal(huge.stats.acks, 0);
 });
 
-Deno.test("Session.receive() throttles an ACK flood over --max-inbound-rate, then closes it with 4005", () => {
+Deno.test("Session.receive() throttles an ACK flood over --max-inbound-rate, then closes it with 4101", () => {
   const clock = new FakeClock();
   const { hub } = naiveHub(clock, { maxInboundRate: 10 });
   const sink = new FakeSink();
@@ -367,5 +376,5 @@ Deno.test("Session.receive() throttles an ACK flood over --max-inbound-rate, the
   assert.equal(s.closed, false, "throttled, not yet closed");
   for (let i = 0; i < 6; i++) s.receive(ack);
   assert.equal(s.end?.reason, "flood");
-  assert.equal(sink.closes[0]?.code, 4005);
+  assert.equal(sink.closes[0]?.code, 4101);
 });

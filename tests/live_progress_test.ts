@@ -5,8 +5,7 @@
 import assert from "node:assert/strict";
 import { run as clientsim } from "../client/cli.ts";
 import { lineWriter, LiveLine } from "../lib/live_line.ts";
-import { resolveServerConfig } from "../server/config.ts";
-import { startServer } from "../server/server.ts";
+import { resolveServerConfig, startServer } from "../server/mod.ts";
 import { REPO_ROOT } from "./_cli.ts";
 import { findTool, reportSkip } from "./_tools.ts";
 

@@ -1,28 +1,23 @@
 /** The HTTP and stdin sources, against a hub with fake sinks: no network. */
 import assert from "node:assert/strict";
-import { QueueBroadcaster } from "../server/broadcast_queue.ts";
-import { DrainWatcher } from "../server/drain_watcher.ts";
-import { Hub } from "../server/hub.ts";
-import { messageFromText } from "../server/message_body.ts";
-import { createPublishHandler } from "../server/source_http.ts";
-import { runStdinSource } from "../server/source_stdin.ts";
-import { FakeSink } from "./_helpers.ts";
+import { createPublishHandler } from "../server/http/publish.ts";
+import { QueueMode } from "../server/modes/queue.ts";
+import { messageFromText } from "../server/sources/message_body.ts";
+import { runStdinSource } from "../server/sources/source_stdin.ts";
+import { FakeClock, FakeSink, testHub } from "./_helpers.ts";
 
 function hubWithClient(channel = "default", maxChannels = 10) {
-  const watcher = new DrainWatcher();
-  const hub = new Hub({
-    broadcaster: new QueueBroadcaster({
-      queue: { maxsize: 100, maxBytes: Infinity, policy: "drop-oldest" },
-      limits: { dropLimit: 100, fullTimeoutMs: 5000 },
-      watcher,
-      now: () => performance.now(),
-    }),
-    watcher,
-    maxChannels,
+  const clock = new FakeClock();
+  const mode = new QueueMode({
+    queue: { maxsize: 100, maxBytes: Infinity, policy: "drop-oldest" },
+    limits: { dropLimit: 100, fullTimeoutMs: 5000 },
+    scheduler: clock,
   });
+  const { hub, broker } = testHub(mode, clock, { maxChannels });
   const sink = new FakeSink();
   hub.open(sink, { remote: "sub", channel });
-  return { hub, sink };
+  const reject = (label: string) => hub.reject(label);
+  return { hub, broker, sink, reject };
 }
 
 const TOKEN = "pub-token";
@@ -37,8 +32,8 @@ const post = (
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 Deno.test("POST /publish delivers a JSON body to the channel's subscribers and answers its seq", async () => {
-  const { hub, sink } = hubWithClient("prices");
-  const handle = createPublishHandler(hub, {
+  const { broker, sink } = hubWithClient("prices");
+  const handle = createPublishHandler(broker, {
     publishToken: TOKEN,
     maxBodyBytes: 1024,
   });
@@ -58,8 +53,8 @@ Deno.test("POST /publish delivers a JSON body to the channel's subscribers and a
 });
 
 Deno.test("POST /publish with application/x-ndjson publishes a batch in order", async () => {
-  const { hub, sink } = hubWithClient();
-  const handle = createPublishHandler(hub, {
+  const { broker, sink } = hubWithClient();
+  const handle = createPublishHandler(broker, {
     publishToken: TOKEN,
     maxBodyBytes: 1024,
   });
@@ -81,8 +76,8 @@ Deno.test("POST /publish with application/x-ndjson publishes a batch in order", 
 });
 
 Deno.test("POST /publish sends text bodies as strings", async () => {
-  const { hub, sink } = hubWithClient();
-  const handle = createPublishHandler(hub, {
+  const { broker, sink } = hubWithClient();
+  const handle = createPublishHandler(broker, {
     publishToken: TOKEN,
     maxBodyBytes: 1024,
   });
@@ -91,10 +86,11 @@ Deno.test("POST /publish sends text bodies as strings", async () => {
 });
 
 Deno.test("POST /publish refuses hostile and bad requests with the right status, and counts them", async (t) => {
-  const { hub, sink } = hubWithClient("default", 1);
-  const handle = createPublishHandler(hub, {
+  const { hub, broker, sink, reject } = hubWithClient("default", 1);
+  const handle = createPublishHandler(broker, {
     publishToken: TOKEN,
     maxBodyBytes: 100,
+    reject,
   });
   const json = { ...auth, "content-type": "application/json" };
   const cases: [string, Request, URL, number, RegExp][] = [
@@ -162,7 +158,7 @@ Deno.test("POST /publish refuses hostile and bad requests with the right status,
 });
 
 Deno.test("runStdinSource() publishes each non-empty line, JSON as JSON, and refuses oversized lines", async () => {
-  const { hub, sink } = hubWithClient();
+  const { broker, sink } = hubWithClient();
   const records: Record<string, unknown>[] = [];
   const input = ReadableStream.from([
     '{"a":1}\nplain line\r\n',
@@ -171,7 +167,7 @@ Deno.test("runStdinSource() publishes each non-empty line, JSON as JSON, and ref
     "\nlast",
   ])
     .pipeThrough(new TextEncoderStream());
-  const published = await runStdinSource(hub, {
+  const published = await runStdinSource(broker, {
     input,
     maxMessageBytes: 40,
     signal: new AbortController().signal,

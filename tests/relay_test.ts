@@ -4,13 +4,13 @@
  * isolation, TLS.
  */
 import assert from "node:assert/strict";
-import { SimClient } from "../client/sim_client.ts";
-import type { ServerConfig } from "../server/config.ts";
-import { splitLines } from "../server/source_stdin.ts";
+import { SimClient } from "../client/mod.ts";
+import type { ServerOptions } from "../server/mod.ts";
+import { splitLines } from "../server/sources/source_stdin.ts";
 import { ManualClient, startTestServer, waitFor } from "./_helpers.ts";
 import { signJwt } from "./_jwt.ts";
 
-const start = (overrides: Partial<ServerConfig>) => startTestServer(overrides);
+const start = (overrides: Partial<ServerOptions>) => startTestServer(overrides);
 
 /** Asks for a WebSocket upgrade with fetch, to read a refusal's status and body. */
 async function upgradeStatus(
@@ -68,7 +68,7 @@ Deno.test("replay: a client that reconnects with since= recovers every missed me
 
 Deno.test("replay: since older than the history is told how many it missed, not silently resumed", async () => {
   await using server = start({ rate: 200, history: 5 });
-  await waitFor("some history", () => server.hub.totals().published >= 50);
+  await waitFor("some history", () => server.source.published >= 50);
   await using client = new ManualClient(`${server.url}?since=1`);
   await client.open();
   const gap = JSON.parse(String(await client.read()));
@@ -205,7 +205,7 @@ Deno.test("admission: tokens, JWTs, origins, capacity and bad URLs are refused w
   assert.equal(r.get("server_full"), 1);
 });
 
-Deno.test("limits: an ACK flood is throttled then closed with 4005 while the other clients keep receiving", async () => {
+Deno.test("limits: an ACK flood is throttled then closed with 4101 while the other clients keep receiving", async () => {
   await using server = start({ rate: 50, maxInboundRate: 20 });
   const stop = new AbortController();
   const good = new SimClient(server.url, { id: "good", signal: stop.signal });
@@ -224,9 +224,9 @@ Deno.test("limits: an ACK flood is throttled then closed with 4005 while the oth
     "the flood disconnect",
     () => server.hub.totals().disconnects.get("flood") === 1,
   );
-  // The server closed it with 4005; a client that is still flooding may see
+  // The server closed it with 4101; a client that is still flooding may see
   // only the connection end (Deno drops it when frames follow the close).
-  assert.ok([4005, 1005, 1006, 0].includes(await closed));
+  assert.ok([4101, 1005, 1006, 0].includes(await closed));
   const before = good.snapshot().messages;
   await waitFor(
     "the good client to keep receiving",
@@ -275,7 +275,7 @@ Deno.test("policies: under every --policy a stalled client costs the fast client
         () => slow!.stats.drops > 0 || slow!.closed,
         30_000,
       );
-      const published = server.hub.totals().published;
+      const published = server.source.published;
       await waitFor(
         "the fast client to keep up",
         () => (fast.snapshot().lastSeq ?? 0) >= published,

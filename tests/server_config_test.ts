@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../lib/cli_args.ts";
+import { parseServerArgs, serverHelp } from "../server/config/args.ts";
+import { resolveServerConfig } from "../server/config/config.ts";
 import {
-  parseServerArgs,
-  resolveServerConfig,
+  resolveServerOptions,
   SERVER_DEFAULTS,
-  type ServerConfig,
-  serverHelp,
-} from "../server/config.ts";
+  type ServerOptions,
+} from "../server/config/options.ts";
 
 type Expected = RegExp | string;
 
-/** Parses `args`, asserting it is not a help request. */
-async function configOf(args: readonly string[]): Promise<ServerConfig> {
+/** Parses `args` into options, asserting it is not a help request. */
+async function configOf(args: readonly string[]): Promise<ServerOptions> {
   const parsed = await parseServerArgs(args);
   if (parsed.help) throw new assert.AssertionError({ message: "got help" });
-  return parsed.config;
+  return parsed.options;
 }
 
 /** Asserts `fn` throws a one-line UsageError equal to / matching `expected`. */
@@ -50,8 +50,8 @@ function yamlOf(lines: readonly string[]): string {
     .join("");
 }
 
-type Field = Exclude<keyof ServerConfig, "configPath">;
-type Case = [field: Field, source: string, value: ServerConfig[Field]];
+type Field = Exclude<keyof ServerOptions, "configPath">;
+type Case = [field: Field, source: string, value: ServerOptions[Field]];
 
 /** Per field: flags that set a non-default value. */
 // deno-fmt-ignore
@@ -134,7 +134,7 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
   });
 });
 
-Deno.test("the test tables cover every ServerConfig field", () => {
+Deno.test("the test tables cover every ServerOptions field", () => {
   const all = Object.keys(SERVER_DEFAULTS).filter((f) => f !== "configPath");
   assert.deepEqual(fieldsOf(BY_FLAG), all.sort());
   assert.deepEqual(fieldsOf(BY_YAML), all.sort());
@@ -423,30 +423,66 @@ Deno.test("parseServerArgs() validates flags and YAML alike, naming each source"
   });
 });
 
-Deno.test("resolveServerConfig() fills defaults and freezes the result", () => {
-  const config = resolveServerConfig({ port: 0, mode: "naive" });
-  assert.deepEqual(config, { ...SERVER_DEFAULTS, port: 0, mode: "naive" });
-  assert.ok(Object.isFrozen(config));
-  assert.deepEqual(resolveServerConfig({}), SERVER_DEFAULTS);
-  assert.equal(resolveServerConfig({ configPath: "x" }).configPath, "x");
+Deno.test("resolveServerOptions() fills defaults and freezes the result", () => {
+  const options = resolveServerOptions({ port: 0, mode: "naive" });
+  assert.deepEqual(options, { ...SERVER_DEFAULTS, port: 0, mode: "naive" });
+  assert.ok(Object.isFrozen(options));
+  assert.deepEqual(resolveServerOptions({}), SERVER_DEFAULTS);
+  assert.equal(resolveServerOptions({ configPath: "x" }).configPath, "x");
 });
 
-Deno.test("resolveServerConfig() rejects bad values naming the field", async (t) => {
+Deno.test("resolveServerOptions() rejects bad values naming the field", async (t) => {
   // deno-fmt-ignore
   const cases: [Record<string, unknown>, Expected][] = [
-    [{ rate: 0 }, "ServerConfig.rate must be a number from 0.1 to 100000, got 0"],
-    [{ port: "80" }, 'ServerConfig.port must be a whole number from 0 to 65535, got "80" (a string: write the number without quotes)'],
-    [{ mode: "fast" }, 'ServerConfig.mode must be naive or queue, got "fast"'],
-    [{ logJson: 1 }, "ServerConfig.logJson must be true or false, got 1"],
-    [{ configPath: 5 }, "ServerConfig.configPath must be a string, got 5"],
-    [{ bogus: 1 }, /^ServerConfig\.bogus does not exist \(fields: host, port, /],
+    [{ rate: 0 }, "ServerOptions.rate must be a number from 0.1 to 100000, got 0"],
+    [{ port: "80" }, 'ServerOptions.port must be a whole number from 0 to 65535, got "80" (a string: write the number without quotes)'],
+    [{ mode: "fast" }, 'ServerOptions.mode must be naive or queue, got "fast"'],
+    [{ logJson: 1 }, "ServerOptions.logJson must be true or false, got 1"],
+    [{ configPath: 5 }, "ServerOptions.configPath must be a string, got 5"],
+    [{ bogus: 1 }, /^ServerOptions\.bogus does not exist \(fields: host, port, /],
   ];
   for (const [partial, expected] of cases) {
     await t.step(`rejects ${JSON.stringify(partial)}`, async () => {
-      const bad = partial as Partial<ServerConfig>;
-      await assertUsageError(() => resolveServerConfig(bad), expected);
+      const bad = partial as Partial<ServerOptions>;
+      await assertUsageError(() => resolveServerOptions(bad), expected);
     });
   }
+});
+
+Deno.test("resolveServerConfig() decides every effective value once, in sections that mirror the YAML", () => {
+  const config = resolveServerConfig({
+    pingInterval: 20,
+    pingTimeout: 5,
+    fullTimeout: 2.5,
+    summaryInterval: 0.5,
+    rate: 50,
+    maxInboundRate: 0,
+    maxQueueBytes: 0,
+    cert: "c.pem",
+    key: "k.pem",
+  });
+  assert.deepEqual(Object.keys(config), [
+    "server",
+    "queueMode",
+    "channels",
+    "auth",
+    "limits",
+    "tls",
+    "logging",
+    "metrics",
+    "configPath",
+  ]);
+  assert.equal(config.server.stallTimeoutMs, 25_000, "interval + timeout, ms");
+  assert.equal(config.queueMode.fullTimeoutMs, 2500);
+  assert.equal(config.logging.summaryIntervalMs, 500);
+  assert.equal(config.limits.maxInboundRate, 200, "0 = twice the rate + 100");
+  assert.equal(config.queueMode.maxQueueBytes, Infinity, "0 = no byte bound");
+  assert.deepEqual(config.tls, { certFile: "c.pem", keyFile: "k.pem" });
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.queueMode));
+  const off = resolveServerConfig({ pingInterval: 0, maxInboundRate: 7 });
+  assert.equal(off.server.stallTimeoutMs, 0, "no pings: no stall check");
+  assert.equal(off.limits.maxInboundRate, 7);
+  assert.equal(off.tls, undefined);
 });
 
 Deno.test("serverHelp() mentions every flag, the YAML layout and the exit codes", () => {

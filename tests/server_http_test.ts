@@ -4,15 +4,13 @@
  * dashboard's files and the router's answers to everything else.
  */
 import assert from "node:assert/strict";
-import { SimClient } from "../client/sim_client.ts";
-import type { ServerConfig } from "../server/config.ts";
-import { readyz } from "../server/health.ts";
-import type { HubEvent } from "../server/hub.ts";
-import type { RunningServer } from "../server/server.ts";
+import { SimClient } from "../client/mod.ts";
+import { readyz } from "../server/observe/health.ts";
+import type { HubEvent, RunningServer, ServerOptions } from "../server/mod.ts";
 import { ManualClient, startTestServer, waitFor } from "./_helpers.ts";
 import { PROMTOOL, reportSkip } from "./_tools.ts";
 
-const start = (overrides: Partial<ServerConfig>): RunningServer =>
+const start = (overrides: Partial<ServerOptions>): RunningServer =>
   startTestServer(overrides);
 
 async function get(server: RunningServer, path: string, init?: RequestInit) {
@@ -66,7 +64,7 @@ Deno.test("GET /metrics counts messages, deliveries, drops and disconnects by re
     res.headers.get("content-type") ?? "",
     /^text\/plain; version=0\.0\.4/,
   );
-  assert.equal(sample(text, 'fanout_info{mode="queue"}'), 1);
+  assert.equal(sample(text, 'fanout_info{mode="queue",broker="memory"}'), 1);
   assert.equal(sample(text, "fanout_clients"), 1);
   assert.ok(sample(text, "fanout_messages_published_total")! > 0);
   assert.ok(sample(text, "fanout_deliveries_total")! > 0);
@@ -148,7 +146,7 @@ Deno.test("GET /healthz and /readyz answer JSON; /readyz says 503 and why once t
     /^application\/json/,
   );
   assert.equal(JSON.parse(health.text).status, "ok");
-  await waitFor("a published message", () => server.publisher.published > 0);
+  await waitFor("a published message", () => server.source.published > 0);
   const ready = await get(server, "/readyz");
   assert.equal(ready.res.status, 200);
   const body = JSON.parse(ready.text);
@@ -159,8 +157,9 @@ Deno.test("GET /healthz and /readyz answer JSON; /readyz says 503 and why once t
   assert.ok(body.published_total > 0);
   const stopping = readyz({
     hub: server.hub,
-    publisher: server.publisher,
-    state: () => ({ accepting: false, publishing: true }),
+    source: server.source,
+    startedAt: 0,
+    state: () => ({ accepting: false }),
   });
   assert.equal(stopping.status, 503);
   const why = await stopping.json();

@@ -3,10 +3,8 @@
  * policy with its close codes, the stall check, bad client input, shutdown.
  */
 import assert from "node:assert/strict";
-import { SimClient } from "../client/sim_client.ts";
-import type { ServerConfig } from "../server/config.ts";
-import type { HubEvent } from "../server/hub.ts";
-import type { RunningServer } from "../server/server.ts";
+import { SimClient } from "../client/mod.ts";
+import type { HubEvent, RunningServer, ServerOptions } from "../server/mod.ts";
 import { ManualClient, startTestServer, waitFor } from "./_helpers.ts";
 
 interface Started {
@@ -16,7 +14,7 @@ interface Started {
 }
 
 /** A server on a free loopback port that logs into arrays instead of stdout. */
-function start(overrides: Partial<ServerConfig>): Started {
+function start(overrides: Partial<ServerOptions>): Started {
   const records: Record<string, unknown>[] = [];
   const server = startTestServer(overrides, {
     log: (r) => void records.push(r),
@@ -212,7 +210,7 @@ Deno.test("naive mode: a client that stops reading but keeps sending ACKs is sti
   await server.stop();
 });
 
-Deno.test("server counts malformed and oversized client frames, closes those clients (4003, 1009) and keeps serving the rest", async () => {
+Deno.test("server counts malformed and oversized client frames, closes those clients (4100, 1009) and keeps serving the rest", async () => {
   const { server, events } = start({ mode: "queue", rate: 100 });
   const stop = new AbortController();
   const good = new SimClient(server.url, { id: "good", signal: stop.signal });
@@ -223,7 +221,7 @@ Deno.test("server counts malformed and oversized client frames, closes those cli
   for (let i = 0; i < 11; i++) {
     await noisy.send(i % 2 ? "not json" : new Uint8Array([1, 2, 3]));
   }
-  assert.equal((await noisy.drainUntilClosed()).code, 4003);
+  assert.equal((await noisy.drainUntilClosed()).code, 4100);
   await using huge = new ManualClient(server.url);
   await huge.open();
   await huge.send(

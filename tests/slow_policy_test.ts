@@ -5,8 +5,8 @@ import {
   newSlowState,
   noteFull,
   recordDrop,
-} from "../server/slow_policy.ts";
-import { checkStall, newStallState } from "../server/stall_watch.ts";
+} from "../server/modes/slow_policy.ts";
+import { checkStall, newStallState } from "../server/core/stall_watch.ts";
 
 const limits = { dropLimit: 50, fullTimeoutMs: 5000 };
 

@@ -13,11 +13,13 @@
 import { Histogram } from "../../lib/histogram.ts";
 import { encodeData } from "../../lib/protocol.ts";
 import { RingQueue } from "../../lib/ring_queue.ts";
-import { QueueBroadcaster } from "../../server/broadcast_queue.ts";
-import { DrainWatcher } from "../../server/drain_watcher.ts";
-import { Hub } from "../../server/hub.ts";
-import { randomPayloadB64 } from "../../server/publisher.ts";
-import type { Sink } from "../../server/sink.ts";
+import {
+  Hub,
+  MemoryBroker,
+  QueueMode,
+  randomPayloadB64,
+  type Sink,
+} from "../../server/mod.ts";
 
 /** Sessions in the fan-out benchmarks. */
 export const FANOUT_SESSIONS = 1000;
@@ -76,52 +78,51 @@ function fakeSink(): Sink & { sent: number } {
   };
 }
 
-function queueHub(sessions: number, batch = false): Hub {
-  const watcher = new DrainWatcher();
-  const now = () => performance.now();
-  const hub = new Hub({
-    broadcaster: new QueueBroadcaster({
-      queue: { maxsize: 100, maxBytes: Infinity, policy: "drop-oldest" },
-      limits: { dropLimit: 50, fullTimeoutMs: 5000 },
-      watcher,
-      now,
-      batchMs: 60_000, // the benchmark ticks by hand
-    }),
-    watcher,
+/** A hub of `sessions` fake sinks behind a memory broker, in queue mode. */
+function queueHub(sessions: number, batch = false) {
+  const mode = new QueueMode({
+    queue: { maxsize: 100, maxBytes: Infinity, policy: "drop-oldest" },
+    limits: { dropLimit: 50, fullTimeoutMs: 5000 },
+    batchMs: 60_000, // the benchmark ticks by hand
   });
+  const broker = new MemoryBroker();
+  const hub = new Hub({ mode, broker });
   for (let i = 0; i < sessions; i++) {
     hub.open(fakeSink(), { remote: `127.0.0.1:${10000 + i}`, batch });
   }
-  return hub;
+  return { hub, mode, broker };
 }
+
+/** One message of a 64-byte payload, as the synthetic source publishes it. */
+const PUBLISH_64 = [{
+  tsSend: 1764284400.123,
+  payloadB64: randomPayloadB64(64),
+}];
 
 // One hub for every iteration (built on first use, as a server's lives on):
 // fake sinks never back up, so each queue drains at once and stays empty.
-let hub: Hub | undefined;
+let plain: ReturnType<typeof queueHub> | undefined;
 Deno.bench(
   `fan-out: publish one message to ${FANOUT_SESSIONS} sessions (queue mode, fake sinks)`,
   { group: "fanout", baseline: true },
-  () => {
-    hub ??= queueHub(FANOUT_SESSIONS);
-    hub.publish("default", { tsSend: 1764284400.123, payloadB64: PAYLOAD_64 });
+  async () => {
+    plain ??= queueHub(FANOUT_SESSIONS);
+    await plain.broker.publish("default", PUBLISH_64);
   },
 );
 
 // Batching clients (?batch=1): 4 messages (400 Hz with a 10-ms tick), then
 // the tick that sends them as one array frame per client, text built once.
-let batchHub: Hub | undefined;
+let batching: ReturnType<typeof queueHub> | undefined;
 Deno.bench(
   `fan-out: 4 messages to ${FANOUT_SESSIONS} batching sessions + one batch tick`,
   { group: "fanout" },
-  () => {
-    batchHub ??= queueHub(FANOUT_SESSIONS, true);
+  async () => {
+    batching ??= queueHub(FANOUT_SESSIONS, true);
     for (let i = 0; i < 4; i++) {
-      batchHub.publish("default", {
-        tsSend: 1764284400.123,
-        payloadB64: PAYLOAD_64,
-      });
+      await batching.broker.publish("default", PUBLISH_64);
     }
-    (batchHub.broadcaster as QueueBroadcaster).flushBatches();
+    batching.mode.flushBatches();
   },
 );
 

@@ -1,0 +1,207 @@
+/**
+ * The configuration the server runs on, resolved once: options (defaults <
+ * YAML < flags) become one frozen config whose sections mirror the YAML
+ * file, with every effective value decided here — times in ms, "0 means no
+ * limit" turned into `Infinity`, derived limits computed. Downstream code
+ * reads only this and never re-defaults anything.
+ *
+ * @module
+ */
+import type { SlowPolicy } from "../modes/client_queue.ts";
+import type { SourceKind } from "../sources/source_stats.ts";
+import {
+  type BroadcastMode,
+  resolveServerOptions,
+  type ServerOptions,
+} from "./options.ts";
+
+/** `server:`: where to listen, what to publish, how to ping. */
+export interface ServerSection {
+  /** Interface to listen on. */
+  readonly host: string;
+  /** TCP port; 0 picks a free one. */
+  readonly port: number;
+  /** Broadcast mode. */
+  readonly mode: BroadcastMode;
+  /** Where published messages come from. */
+  readonly source: SourceKind;
+  /** Synthetic messages per second. */
+  readonly rate: number;
+  /** Random payload bytes per synthetic message. */
+  readonly payloadBytes: number;
+  /**
+   * How long a client may go without answering a ping, or without reading
+   * anything waiting for it, before it is closed, ms (`--ping-interval` +
+   * `--ping-timeout`); 0 when pings are off.
+   */
+  readonly stallTimeoutMs: number;
+}
+
+/** `queue_mode:`: each client's queue and when a slow client is cut. */
+export interface QueueModeSection {
+  /** Messages a client's queue holds. */
+  readonly maxsize: number;
+  /** Bytes a client's queue holds; `Infinity` when unbounded (YAML/flag 0). */
+  readonly maxQueueBytes: number;
+  /** What a full queue does with the next message. */
+  readonly policy: SlowPolicy;
+  /** JSON field to conflate on (`conflate` policy). */
+  readonly conflateKey: string | undefined;
+  /** Drops within the drop window that disconnect a client. */
+  readonly dropLimit: number;
+  /** How long a queue may stay full, ms. */
+  readonly fullTimeoutMs: number;
+  /** Batch tick for `?batch=1` clients, ms. */
+  readonly batchMs: number;
+}
+
+/** `channels:`: history and how many. */
+export interface ChannelsSection {
+  /** Messages kept per channel for `?since=` replay (0 keeps none). */
+  readonly history: number;
+  /** Channels that may exist at once. */
+  readonly maxChannels: number;
+}
+
+/** `auth:`: who may subscribe and publish. */
+export interface AuthSection {
+  /** Static subscriber token. */
+  readonly token: string | undefined;
+  /** HS256 secret for subscriber JWTs. */
+  readonly jwtSecret: string | undefined;
+  /** Token `POST /publish` requires. */
+  readonly publishToken: string | undefined;
+}
+
+/** `limits:`: what a client or publisher may cost. */
+export interface LimitsSection {
+  /** Subscribers at once. */
+  readonly maxClients: number;
+  /** Largest frame a client may send, bytes. */
+  readonly maxFrameBytes: number;
+  /** Client frames per second before throttling (the effective value: twice `rate` + 100 when the option is 0). */
+  readonly maxInboundRate: number;
+  /** Largest published message, bytes. */
+  readonly maxMessageBytes: number;
+  /** Browser origins allowed to subscribe; empty allows any. */
+  readonly allowedOrigins: readonly string[];
+}
+
+/** `tls:`: the certificate files, when serving wss:// and https://. */
+export interface TlsSection {
+  /** PEM certificate file. */
+  readonly certFile: string;
+  /** PEM private key file. */
+  readonly keyFile: string;
+}
+
+/** `logging:`: how and how often. */
+export interface LoggingSection {
+  /** One JSON object per line. */
+  readonly json: boolean;
+  /** Time between summary lines, ms. */
+  readonly summaryIntervalMs: number;
+}
+
+/** `metrics:`: what `/metrics` exports. */
+export interface MetricsSection {
+  /** Add one series per client. */
+  readonly perClient: boolean;
+}
+
+/** The complete, frozen configuration: all the server sees. */
+export interface ServerConfig {
+  /** `server:` */
+  readonly server: ServerSection;
+  /** `queue_mode:` */
+  readonly queueMode: QueueModeSection;
+  /** `channels:` */
+  readonly channels: ChannelsSection;
+  /** `auth:` */
+  readonly auth: AuthSection;
+  /** `limits:` */
+  readonly limits: LimitsSection;
+  /** `tls:`, or undefined for plain ws:// and http:// */
+  readonly tls: TlsSection | undefined;
+  /** `logging:` */
+  readonly logging: LoggingSection;
+  /** `metrics:` */
+  readonly metrics: MetricsSection;
+  /** The `--config` file used, if any. */
+  readonly configPath: string | undefined;
+}
+
+/** The effective inbound limit: the option, or twice `rate` plus 100 when it is 0. */
+function inboundRate(o: ServerOptions): number {
+  return o.maxInboundRate > 0 ? o.maxInboundRate : 2 * o.rate + 100;
+}
+
+/**
+ * Resolves options into the config the server runs on.
+ *
+ * @param partial options to override the defaults (validated like flags)
+ * @returns the frozen, sectioned config
+ * @throws {UsageError} naming the option when a value is bad
+ * @example
+ * ```ts
+ * import { resolveServerConfig } from "./config.ts";
+ * const config = resolveServerConfig({ fullTimeout: 2.5, pingInterval: 0 });
+ * if (config.queueMode.fullTimeoutMs !== 2500) throw new Error("ms");
+ * if (config.server.stallTimeoutMs !== 0) throw new Error("pings off: no stall check");
+ * if (config.queueMode.maxQueueBytes !== Infinity) throw new Error("0 = no bound");
+ * ```
+ */
+export function resolveServerConfig(
+  partial: Partial<ServerOptions> = {},
+): ServerConfig {
+  return configOf(resolveServerOptions(partial));
+}
+
+/** The sectioned config of already resolved `options`. */
+export function configOf(o: ServerOptions): ServerConfig {
+  const freeze = Object.freeze;
+  return freeze({
+    server: freeze({
+      host: o.host,
+      port: o.port,
+      mode: o.mode,
+      source: o.source,
+      rate: o.rate,
+      payloadBytes: o.payloadBytes,
+      stallTimeoutMs: o.pingInterval > 0
+        ? (o.pingInterval + o.pingTimeout) * 1000
+        : 0,
+    }),
+    queueMode: freeze({
+      maxsize: o.maxsize,
+      maxQueueBytes: o.maxQueueBytes > 0 ? o.maxQueueBytes : Infinity,
+      policy: o.policy,
+      conflateKey: o.conflateKey,
+      dropLimit: o.dropLimit,
+      fullTimeoutMs: o.fullTimeout * 1000,
+      batchMs: o.batchMs,
+    }),
+    channels: freeze({ history: o.history, maxChannels: o.maxChannels }),
+    auth: freeze({
+      token: o.token,
+      jwtSecret: o.jwtSecret,
+      publishToken: o.publishToken,
+    }),
+    limits: freeze({
+      maxClients: o.maxClients,
+      maxFrameBytes: o.maxFrameBytes,
+      maxInboundRate: inboundRate(o),
+      maxMessageBytes: o.maxMessageBytes,
+      allowedOrigins: o.allowedOrigins,
+    }),
+    tls: o.cert !== undefined && o.key !== undefined
+      ? freeze({ certFile: o.cert, keyFile: o.key })
+      : undefined,
+    logging: freeze({
+      json: o.logJson,
+      summaryIntervalMs: o.summaryInterval * 1000,
+    }),
+    metrics: freeze({ perClient: o.metricsPerClient }),
+    configPath: o.configPath,
+  });
+}

@@ -1,0 +1,195 @@
+/**
+ * One table describes every server option: its flag, its YAML key, the
+ * values it allows and its help line. Flags, YAML and in-process options are
+ * all checked by the one validator here, {@link checkField}.
+ *
+ * @module
+ */
+import { checkNumber, UsageError } from "../../lib/cli_args.ts";
+import { DROP_WINDOW_MS } from "../../lib/close_codes.ts";
+import { SLOW_POLICIES } from "../modes/client_queue.ts";
+
+/** What values a field allows. */
+export type Kind =
+  | { type: "number"; min: number; max: number; integer: boolean }
+  | { type: "enum"; values: readonly string[] }
+  | { type: "host" | "boolean" | "string" | "secret" | "list" };
+
+/** The YAML sections, in the order help lists them. */
+export type Section =
+  | "server"
+  | "queue_mode"
+  | "channels"
+  | "auth"
+  | "limits"
+  | "tls"
+  | "logging"
+  | "metrics";
+
+/** One option: its flag, YAML key, allowed values and help. */
+export interface FieldSpec {
+  /** `--flag`. */
+  readonly flag: string;
+  /** What help shows after the flag. */
+  readonly metavar: string;
+  /** `section.key` in the YAML file. */
+  readonly path: `${Section}.${string}`;
+  /** Allowed values. */
+  readonly kind: Kind;
+  /** One line of help. */
+  readonly help: string;
+}
+
+/** One table row: `"--flag METAVAR"`, `"section.key"`, allowed values, help. */
+function field(
+  use: string,
+  path: FieldSpec["path"],
+  kind: Kind,
+  help: string,
+): FieldSpec {
+  const [flag = "", metavar = ""] = use.split(" ");
+  return { flag, metavar, path, kind, help };
+}
+function num(min: number, max: number, integer = false): Kind {
+  return { type: "number", min, max, integer };
+}
+const DAY = 86_400;
+
+/** Every field, in YAML order: its flag, YAML key, allowed values and help. */
+// deno-fmt-ignore
+export const FIELDS = {
+  host: field("--host HOST", "server.host", { type: "host" },
+    "interface to listen on"),
+  port: field("--port N", "server.port", num(0, 65_535, true),
+    "TCP port; 0 picks a free port"),
+  mode: field("--mode naive|queue", "server.mode", { type: "enum", values: ["naive", "queue"] },
+    "naive: wait for each client in turn; queue: a bounded queue per client"),
+  rate: field("--rate N", "server.rate", num(0.1, 100_000),
+    "messages published per second (0.1..100000)"),
+  payloadBytes: field("--payload-bytes N", "server.payload_bytes", num(0, 16 * 1024 * 1024, true),
+    "random payload bytes per message (0..16 MiB)"),
+  pingInterval: field("--ping-interval SECS", "server.ping_interval", num(0, DAY),
+    "seconds between pings; 0 disables pings"),
+  pingTimeout: field("--ping-timeout SECS", "server.ping_timeout", num(0.05, DAY),
+    "seconds to wait for a pong before disconnecting"),
+  maxsize: field("--maxsize N", "queue_mode.maxsize", num(1, 1_000_000, true),
+    "per-client queue length; when full, --policy decides (drop-oldest by default)"),
+  dropLimit: field("--drop-limit N", "queue_mode.drop_limit", num(0, 1e9, true),
+    `drops within ${DROP_WINDOW_MS / 1000} s that disconnect a client`),
+  fullTimeout: field("--full-timeout SECS", "queue_mode.full_timeout", num(0.05, DAY),
+    "seconds a client's queue may stay full before it is disconnected"),
+  logJson: field("--log-json", "logging.json", { type: "boolean" },
+    "log one JSON object per line (--no-log-json: human lines)"),
+  summaryInterval: field("--summary-interval SECS", "logging.summary_interval", num(0.1, DAY),
+    "seconds between summary log lines"),
+  metricsPerClient: field("--metrics-per-client", "metrics.per_client", { type: "boolean" },
+    "GET /metrics adds fanout_client_* series, one per client (mind the cardinality)"),
+  source: field("--source SOURCE", "server.source", { type: "enum", values: ["synthetic", "stdin", "http"] },
+    "synthetic: random payloads at --rate; stdin: one message per input line; http: POST /publish"),
+  policy: field("--policy POLICY", "queue_mode.policy", { type: "enum", values: SLOW_POLICIES },
+    `what a full client queue does with the next message: ${SLOW_POLICIES.join(", ")}`),
+  conflateKey: field("--conflate-key FIELD", "queue_mode.conflate_key", { type: "string" },
+    "JSON field of a message whose value is its conflation key (--policy conflate)"),
+  maxQueueBytes: field("--max-queue-bytes N", "queue_mode.max_queue_bytes", num(0, 2 ** 40, true),
+    "bytes a client's queue may hold besides --maxsize; 0 for no byte bound"),
+  batchMs: field("--batch-ms MS", "queue_mode.batch_ms", num(1, 1000, true),
+    "ms between flushes of ?batch=1 clients: each gets its queued messages as one JSON array frame"),
+  history: field("--history N", "channels.history", num(0, 1_000_000, true),
+    "messages kept per channel for ?since= replay; 0 keeps none"),
+  maxChannels: field("--max-channels N", "channels.max_channels", num(1, 1_000_000, true),
+    "channels that may exist at once"),
+  token: field("--token TOKEN", "auth.token", { type: "secret" },
+    "subscribers must present this token (Authorization: Bearer, or ?token=)"),
+  jwtSecret: field("--jwt-secret SECRET", "auth.jwt_secret", { type: "secret" },
+    "subscribers may present an HS256 JWT signed with this (exp required; optional channels claim)"),
+  publishToken: field("--publish-token TOKEN", "auth.publish_token", { type: "secret" },
+    "token POST /publish requires (needed with --source http)"),
+  maxClients: field("--max-clients N", "limits.max_clients", num(1, 1_000_000, true),
+    "subscribers at once; more are refused with 503"),
+  maxFrameBytes: field("--max-frame-bytes N", "limits.max_frame_bytes", num(64, 16 * 1024 * 1024, true),
+    "largest frame a client may send; larger closes it with 1009"),
+  maxInboundRate: field("--max-inbound-rate N", "limits.max_inbound_rate", num(0, 1_000_000),
+    "client frames/s before throttling, then 4005; 0 = twice --rate plus 100"),
+  maxMessageBytes: field("--max-message-bytes N", "limits.max_message_bytes", num(1, 64 * 1024 * 1024, true),
+    "largest published message (stdin line, POST /publish body)"),
+  allowedOrigins: field("--allowed-origins LIST", "limits.allowed_origins", { type: "list" },
+    "comma-separated browser origins allowed to subscribe; empty allows any"),
+  cert: field("--cert FILE", "tls.cert", { type: "string" },
+    "PEM certificate: serve wss:// and https:// (with --key)"),
+  key: field("--key FILE", "tls.key", { type: "string" },
+    "PEM private key for --cert"),
+} as const satisfies Record<string, FieldSpec>;
+
+/** The name of an option field (a key of `ServerOptions` other than `configPath`). */
+export type FieldName = keyof typeof FIELDS;
+
+/** Every field name, in YAML order. */
+export const FIELD_NAMES = Object.keys(FIELDS) as FieldName[];
+
+/**
+ * The one validator for a field's value, whatever its source.
+ *
+ * @param fromText true for flag values, which are strings to convert; YAML
+ *   and in-process values must already have the right type
+ */
+export function checkField(
+  name: FieldName,
+  raw: unknown,
+  label: string,
+  fromText: boolean,
+): unknown {
+  const kind = FIELDS[name].kind;
+  const got = typeof raw === "number" ? String(raw) : JSON.stringify(raw);
+  switch (kind.type) {
+    case "number": {
+      // checkNumber converts strings (right for flags) and shows Infinity as null.
+      const text = typeof raw === "string";
+      if ((text && !fromText) || (typeof raw === "number" && !isFinite(raw))) {
+        const what = kind.integer ? "a whole number" : "a number";
+        const hint = text && raw.trim() !== "" && isFinite(Number(raw))
+          ? " (a string: write the number without quotes)"
+          : "";
+        throw new UsageError(
+          `${label} must be ${what} from ${kind.min} to ${kind.max}, got ${got}${hint}`,
+        );
+      }
+      return checkNumber(label, raw, kind.min, kind.max, kind);
+    }
+    case "enum":
+      if (typeof raw === "string" && kind.values.includes(raw)) return raw;
+      throw new UsageError(
+        `${label} must be ${kind.values.join(" or ")}, got ${got}`,
+      );
+    case "string":
+    case "secret":
+      if (typeof raw === "string" && raw !== "") return raw;
+      throw new UsageError(
+        `${label} must be a non-empty string, got ${
+          kind.type === "secret" ? typeof raw : got
+        }`,
+      );
+    case "list": {
+      const parts = typeof raw === "string"
+        ? raw.split(",").map((x) => x.trim()).filter((x) => x !== "")
+        : [];
+      const items = typeof raw === "string"
+        ? parts.length > 0 ? parts : undefined
+        : Array.isArray(raw) &&
+            raw.every((x) => typeof x === "string" && x !== "")
+        ? raw as string[]
+        : undefined;
+      if (items) return Object.freeze(items);
+      throw new UsageError(
+        `${label} must be a list of non-empty strings (a comma-separated flag), got ${got}`,
+      );
+    }
+    case "host":
+      if (typeof raw === "string" && raw !== "" && !/\s/.test(raw)) return raw;
+      throw new UsageError(
+        `${label} must be a host name or IP address without spaces, got ${got}`,
+      );
+    case "boolean":
+      if (typeof raw === "boolean") return raw;
+      throw new UsageError(`${label} must be true or false, got ${got}`);
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The server's options as users give them: one field per flag (and YAML
+ * key), the built-in defaults, and {@link resolveServerOptions}, which
+ * merges defaults < partial, validates every value with the same rules as
+ * flags and YAML, and freezes the result.
+ *
+ * @module
+ */
+import { UsageError } from "../../lib/cli_args.ts";
+import type { SlowPolicy } from "../modes/client_queue.ts";
+import type { SourceKind } from "../sources/source_stats.ts";
+import { checkField, FIELD_NAMES, type FieldName, FIELDS } from "./fields.ts";
+
+/** How the server broadcasts: wait for each client in turn, or per-client bounded queues. */
+export type BroadcastMode = "naive" | "queue";
+
+/**
+ * The server's settings as a user gives them (flags, YAML, or in-process
+ * options), one field per flag, in the flags' units. Complete, validated and
+ * frozen once resolved; {@link import("./config.ts").resolveServerConfig}
+ * turns them into the sectioned config the server runs on.
+ */
+export interface ServerOptions {
+  /** Broadcast mode. @default {"queue"} */
+  readonly mode: BroadcastMode;
+  /** Interface to listen on; non-empty, no spaces. @default {"0.0.0.0"} */
+  readonly host: string;
+  /** TCP port, 0..65535; 0 picks a free port. @default {8765} */
+  readonly port: number;
+  /** Published messages per second, 0.1..100000. @default {100} */
+  readonly rate: number;
+  /** Random payload bytes per message, 0..16 MiB. @default {64} */
+  readonly payloadBytes: number;
+  /** Per-client queue length (queue mode), 1..1000000. @default {100} */
+  readonly maxsize: number;
+  /** Drops within 10 s that disconnect a client (queue mode). @default {50} */
+  readonly dropLimit: number;
+  /** Seconds a client's queue may stay full before disconnect. @default {5} */
+  readonly fullTimeout: number;
+  /** Seconds between pings; 0 disables pings. @default {20} */
+  readonly pingInterval: number;
+  /** Seconds to wait for a pong before disconnecting. @default {20} */
+  readonly pingTimeout: number;
+  /** Seconds between summary log lines. @default {5} */
+  readonly summaryInterval: number;
+  /** One JSON object per log line instead of human text. @default {false} */
+  readonly logJson: boolean;
+  /** Add per-client series to `GET /metrics` (one series per client per metric). @default {false} */
+  readonly metricsPerClient: boolean;
+  /** Where messages come from: random payloads, stdin lines, or `POST /publish`. @default {"synthetic"} */
+  readonly source: SourceKind;
+  /** What a full client queue does with the next message. @default {"drop-oldest"} */
+  readonly policy: SlowPolicy;
+  /** JSON field whose value is the conflation key (`--policy conflate`). @default {undefined} */
+  readonly conflateKey: string | undefined;
+  /** Bytes a client's queue may hold; 0 for no byte bound. @default {0} */
+  readonly maxQueueBytes: number;
+  /** Milliseconds between flushes of `?batch=1` clients (queue mode), 1..1000. @default {10} */
+  readonly batchMs: number;
+  /** Messages kept per channel for `?since=` replay; 0 keeps none. @default {0} */
+  readonly history: number;
+  /** Channels that may exist at once. @default {1000} */
+  readonly maxChannels: number;
+  /** Static subscriber token. @default {undefined} */
+  readonly token: string | undefined;
+  /** HS256 secret for subscriber JWTs. @default {undefined} */
+  readonly jwtSecret: string | undefined;
+  /** Token `POST /publish` requires. @default {undefined} */
+  readonly publishToken: string | undefined;
+  /** Subscribers at once. @default {10000} */
+  readonly maxClients: number;
+  /** Largest frame a client may send, bytes. @default {4096} */
+  readonly maxFrameBytes: number;
+  /** Client frames per second before throttling; 0 = twice --rate plus 100. @default {0} */
+  readonly maxInboundRate: number;
+  /** Largest published message (stdin line, `POST /publish` body), bytes. @default {1048576} */
+  readonly maxMessageBytes: number;
+  /** Browser origins allowed to subscribe; empty allows any. @default {[]} */
+  readonly allowedOrigins: readonly string[];
+  /** PEM certificate file: serve wss:// and https://. @default {undefined} */
+  readonly cert: string | undefined;
+  /** PEM private key file for `cert`. @default {undefined} */
+  readonly key: string | undefined;
+  /** The `--config` file used, if any. @default {undefined} */
+  readonly configPath: string | undefined;
+}
+
+/** Every option but `configPath` has exactly one row in the field table. */
+type _EveryFieldHasARow = [FieldName] extends
+  [Exclude<keyof ServerOptions, "configPath">]
+  ? [Exclude<keyof ServerOptions, "configPath">] extends [FieldName] ? true
+  : never
+  : never;
+const _everyFieldHasARow: _EveryFieldHasARow = true;
+
+/** The built-in defaults (the seed's `config/default.yaml`). */
+export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
+  mode: "queue",
+  host: "0.0.0.0",
+  port: 8765,
+  rate: 100,
+  payloadBytes: 64,
+  maxsize: 100,
+  dropLimit: 50,
+  fullTimeout: 5,
+  pingInterval: 20,
+  pingTimeout: 20,
+  summaryInterval: 5,
+  logJson: false,
+  metricsPerClient: false,
+  source: "synthetic",
+  policy: "drop-oldest",
+  conflateKey: undefined,
+  maxQueueBytes: 0,
+  batchMs: 10,
+  history: 0,
+  maxChannels: 1000,
+  token: undefined,
+  jwtSecret: undefined,
+  publishToken: undefined,
+  maxClients: 10_000,
+  maxFrameBytes: 4096,
+  maxInboundRate: 0,
+  maxMessageBytes: 1024 * 1024,
+  allowedOrigins: Object.freeze([]) as readonly string[],
+  cert: undefined,
+  key: undefined,
+  configPath: undefined,
+});
+
+/**
+ * Resolves options from a partial set: defaults < partial, validated with
+ * the same rules as flags and YAML (values must already have their types).
+ *
+ * @param partial the fields to override; `undefined` fields keep their default
+ * @returns complete, frozen options
+ * @throws {UsageError} naming the field (`ServerOptions.rate`) when a value is
+ *   out of range or of the wrong type, or the field does not exist
+ * @example
+ * ```ts
+ * import { resolveServerOptions } from "./options.ts";
+ * const options = resolveServerOptions({ port: 0, mode: "naive" });
+ * if (options.rate !== 100 || !Object.isFrozen(options)) throw new Error();
+ * ```
+ */
+export function resolveServerOptions(
+  partial: Partial<ServerOptions>,
+): ServerOptions {
+  const out: Record<string, unknown> = { ...SERVER_DEFAULTS };
+  for (const [name, raw] of Object.entries(partial)) {
+    const label = `ServerOptions.${name}`;
+    if (raw === undefined) continue;
+    if (name === "configPath" && typeof raw === "string") out[name] = raw;
+    else if (name !== "configPath" && Object.hasOwn(FIELDS, name)) {
+      out[name] = checkField(name as FieldName, raw, label, false);
+    } else {
+      throw new UsageError(
+        name === "configPath"
+          ? `${label} must be a string, got ${JSON.stringify(raw)}`
+          : `${label} does not exist (fields: ${FIELD_NAMES.join(", ")})`,
+      );
+    }
+  }
+  checkCombination(out as unknown as ServerOptions);
+  return Object.freeze(out) as unknown as ServerOptions;
+}
+
+/** Rules across fields, checked once everything is merged. */
+function checkCombination(c: ServerOptions): void {
+  if (c.source === "http" && c.publishToken === undefined) {
+    throw new UsageError(
+      "--source http needs --publish-token (or auth.publish_token): publishing must be authenticated",
+    );
+  }
+  if ((c.cert === undefined) !== (c.key === undefined)) {
+    throw new UsageError(
+      "--cert and --key go together: give both to serve wss:// and https://",
+    );
+  }
+  if (c.policy === "conflate" && c.conflateKey === undefined) {
+    throw new UsageError(
+      "--policy conflate needs --conflate-key FIELD (the JSON field to conflate on)",
+    );
+  }
+  if (c.conflateKey !== undefined && c.policy !== "conflate") {
+    throw new UsageError(
+      "--conflate-key has no effect without --policy conflate",
+    );
+  }
+}

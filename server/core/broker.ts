@@ -1,0 +1,132 @@
+/**
+ * The broker port: what the core needs from the engine that orders a
+ * channel's messages. Sources publish to a broker; the broker assigns each
+ * message its position `(epoch, seq)`, keeps the channel's history, and hands
+ * the messages, in order, to the hub that fans them out to local sessions.
+ *
+ * `broker/broker_memory.ts` is the single-process engine; a shared engine
+ * (many nodes, one stream) implements the same interface, so the hub, the
+ * modes and the policies never know which one runs.
+ *
+ * @module
+ */
+import type { OutFrame, PublishBody } from "./frame.ts";
+
+/**
+ * A position in a channel's stream. `seq` counts per channel from 1; `epoch`
+ * names one numbering of that stream and changes whenever the numbering could
+ * start over, so `(epoch, seq)` never names two different messages.
+ */
+export interface Position {
+  /** Short opaque id of the stream's numbering. */
+  readonly epoch: string;
+  /** Seq of the last message published (0 before any). */
+  readonly seq: number;
+}
+
+/** What a publish was given: the positions of the messages, in order. */
+export interface Published {
+  /** The channel published to. */
+  readonly channel: string;
+  /** The channel's epoch the seqs belong to. */
+  readonly epoch: string;
+  /** Seq of the first message published. */
+  readonly first: number;
+  /** Seq of the last message published (`first` for one message). */
+  readonly last: number;
+}
+
+/**
+ * The broker cannot take the publish right now (the engine is unreachable, or
+ * the channel limit is reached). Nothing was published; the caller may retry
+ * after `retryAfterMs`.
+ */
+export class BrokerUnavailableError extends Error {
+  /** How long the caller should wait before retrying, ms. */
+  readonly retryAfterMs: number;
+  /** Machine label for metrics and JSON answers. */
+  readonly label: string;
+
+  /**
+   * @param message one line saying why
+   * @param label machine label (`broker_down`, `too_many_channels`)
+   * @param retryAfterMs when to retry, ms
+   */
+  constructor(message: string, label: string, retryAfterMs: number) {
+    super(message);
+    this.name = "BrokerUnavailableError";
+    this.label = label;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * A replay in progress: the frames after a client's `since`, read one at a
+ * time from the broker's shared history (never copied per client).
+ */
+export interface ReplayCursor {
+  /**
+   * The next text frame to send: a kept message, or a `gap` notice where the
+   * history no longer holds what the cursor reached.
+   * @returns undefined once the replay is complete
+   */
+  next(): string | undefined;
+}
+
+/** What a resuming client receives before the live stream. */
+export interface History {
+  /** The channel's epoch now. */
+  readonly epoch: string;
+  /** Control frames to send first (`gap`, `reset`), already encoded. */
+  readonly notices: readonly string[];
+  /** The kept messages after `since` up to the position asked for. */
+  readonly replay: ReplayCursor;
+}
+
+/** Where the broker hands ordered messages; the hub implements it. */
+export interface BrokerHandler {
+  /**
+   * One message for the local subscribers of `channel`, in seq order. A
+   * returned promise (naive mode) is awaited before the next message of the
+   * channel is handed over.
+   */
+  publication(channel: string, frame: OutFrame): void | Promise<void>;
+}
+
+/** The engine that orders each channel's messages and keeps its history. */
+export interface Broker extends AsyncDisposable {
+  /** Engine name, for logs and metrics. */
+  readonly kind: string;
+  /** Connects the broker to the hub it feeds. Called once, before anything else. */
+  bind(handler: BrokerHandler): void;
+  /** Whether `channel` exists or may be created now (`--max-channels`). */
+  admits(channel: string): boolean;
+  /**
+   * Publishes `bodies` to `channel`, in order, as consecutive seqs.
+   * @throws {BrokerUnavailableError} when the engine cannot take them now
+   */
+  publish(channel: string, bodies: readonly PublishBody[]): Promise<Published>;
+  /**
+   * Local sessions now subscribe to `channel`: start delivering it.
+   * @throws {BrokerUnavailableError} synchronously when the channel cannot
+   *   be opened (`--max-channels`)
+   */
+  subscribe(channel: string): Promise<void>;
+  /** No local session subscribes to `channel` any more. */
+  unsubscribe(channel: string): void;
+  /** The channel's position as this node last delivered it. */
+  position(channel: string): Position;
+  /**
+   * What a client resuming after `since` receives before the live stream,
+   * up to `until` (the position delivered locally when it joined). A broker
+   * that holds the history in this process answers at once, so the replay
+   * is queued in the same step as the client joins; one that must read it
+   * from elsewhere answers with a promise, and live messages for the client
+   * wait behind it meanwhile.
+   */
+  history(
+    channel: string,
+    since: number,
+    until: number,
+  ): History | Promise<History>;
+}

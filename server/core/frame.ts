@@ -1,0 +1,62 @@
+/**
+ * One published message: what a source hands to the broker, and the frame
+ * the broker builds from it, serialised once and shared by every session.
+ *
+ * @module
+ */
+import { DEFAULT_CHANNEL, encodeData } from "../../lib/protocol.ts";
+
+/** One message to publish: a synthetic payload, or a user's JSON content. */
+export interface PublishBody {
+  /** When the message was due, epoch seconds. */
+  readonly tsSend: number;
+  /** Base64 payload (synthetic source). */
+  readonly payloadB64?: string;
+  /** The message as JSON text (stdin and HTTP sources). */
+  readonly dataJson?: string;
+  /** Conflation key, when the message has one. */
+  readonly key?: string;
+}
+
+/** A message on its way out: the same object goes into every client's queue. */
+export interface OutFrame {
+  /** Sequence number of the message within its channel's epoch. */
+  readonly seq: number;
+  /** The encoded JSON text frame, built once per message. */
+  readonly text: string;
+  /** Size of `text` in bytes (ASCII, so its length). */
+  readonly bytes: number;
+  /** When this node took the message for fan-out, monotonic ms (`performance.now()`). */
+  readonly enqueuedAt: number;
+  /** Conflation key (`--conflate-key` field of the message), when it has one. */
+  readonly key?: string;
+}
+
+/**
+ * Builds the one frame every subscriber of `channel` receives for `body`.
+ *
+ * @param channel the channel (named in the frame unless it is the default)
+ * @param seq the position the broker assigned
+ * @param body what the source published
+ * @param now monotonic ms, the frame's `enqueuedAt`
+ * @example
+ * ```ts
+ * import { frameOf } from "./frame.ts";
+ * const f = frameOf("prices", 7, { tsSend: 1, dataJson: '{"px":1}' }, 0);
+ * if (f.text !== '{"seq":7,"ts_send":1,"channel":"prices","data":{"px":1}}') throw new Error(f.text);
+ * ```
+ */
+export function frameOf(
+  channel: string,
+  seq: number,
+  body: PublishBody,
+  now: number,
+): OutFrame {
+  const text = encodeData(seq, body.tsSend, body.payloadB64 ?? "", {
+    ...(channel === DEFAULT_CHANNEL ? {} : { channel }),
+    ...(body.dataJson === undefined ? {} : { dataJson: body.dataJson }),
+  });
+  return body.key === undefined
+    ? { seq, text, bytes: text.length, enqueuedAt: now }
+    : { seq, text, bytes: text.length, enqueuedAt: now, key: body.key };
+}

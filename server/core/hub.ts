@@ -1,0 +1,285 @@
+/**
+ * The hub: the local sessions and the channels they subscribe to. The broker
+ * hands it each channel's messages in order; it passes them to the broadcast
+ * mode, closes the clients the mode cuts, and keeps the totals. It never
+ * touches a socket (sessions talk to sinks) and never orders messages (the
+ * broker does).
+ *
+ * @module
+ */
+import type { DisconnectReason } from "../../lib/close_codes.ts";
+import { DEFAULT_CHANNEL, encodeControl } from "../../lib/protocol.ts";
+import type { Broker, BrokerHandler } from "./broker.ts";
+import type { OutFrame } from "./frame.ts";
+import type { Backlog, Cut, Mode } from "./mode.ts";
+import { Session, type SessionEnd } from "./session.ts";
+import type { Sink } from "./sink.ts";
+import { checkStall, newStallState, type StallState } from "./stall_watch.ts";
+import { Subscriber, type SubscriberView } from "./subscriber.ts";
+import { type HubTotals, type ServerLatency, Totals } from "./totals.ts";
+
+export type { HubTotals, ServerLatency } from "./totals.ts";
+
+/** Lifecycle events, for logs and metrics; per-message work is never an event. */
+export type HubEvent =
+  | { readonly type: "connect"; readonly subscriber: SubscriberView }
+  | {
+    readonly type: "disconnect";
+    readonly subscriber: SubscriberView;
+    readonly end: SessionEnd;
+  };
+
+/** Options of {@link Hub}. */
+export interface HubOptions {
+  /** The broadcast mode. */
+  readonly mode: Mode;
+  /** The broker that orders messages and keeps history; the hub binds itself to it. */
+  readonly broker: Broker;
+  /** Monotonic clock, ms. @default performance.now */
+  readonly now?: () => number;
+  /**
+   * Close a client whose buffered data has not moved for this long, ms
+   * (`--ping-interval` + `--ping-timeout`); 0 disables. @default 0
+   */
+  readonly stallTimeoutMs?: number;
+  /** Largest client frame accepted, bytes (`--max-frame-bytes`). */
+  readonly maxFrameBytes?: number;
+  /** Client frames per second accepted (`--max-inbound-rate`). @default Infinity */
+  readonly maxInboundRate?: number;
+}
+
+/** A subscriber's request, from its URL. */
+export interface OpenRequest {
+  /** Peer address, for logs. */
+  readonly remote: string;
+  /** Channel to subscribe to. @default DEFAULT_CHANNEL */
+  readonly channel?: string;
+  /** Replay every kept message after this seq first (`?since=`). */
+  readonly since?: number;
+  /** Send control frames (drop notices); implied by `since`. @default false */
+  readonly control?: boolean;
+  /** Several messages per frame, as a JSON array (`?batch=1`; queue mode only). @default false */
+  readonly batch?: boolean;
+}
+
+/** What waits for the open sessions right now. */
+export interface BacklogTotals {
+  /** Messages in the sessions' queues (queue mode). */
+  queued: number;
+  /** Bytes handed to sockets and not yet written out. */
+  bufferedBytes: number;
+}
+
+/** Registry of local sessions and their channels; the broker's handler. */
+export class Hub implements BrokerHandler {
+  readonly #subscribers = new Map<Session, Subscriber>();
+  /** Local sessions per channel: the broker is subscribed while this is above 0. */
+  readonly #channels = new Map<string, number>();
+  readonly #stall = new WeakMap<Session, StallState>();
+  readonly #listeners: ((e: HubEvent) => void)[] = [];
+  readonly #mode: Mode;
+  readonly #broker: Broker;
+  readonly #options: HubOptions;
+  readonly #now: () => number;
+  readonly #totals = new Totals();
+  #nextId = 1;
+
+  /** @param options mode, broker, clock, limits */
+  constructor(options: HubOptions) {
+    this.#options = options;
+    this.#mode = options.mode;
+    this.#broker = options.broker;
+    this.#now = options.now ?? (() => performance.now());
+    this.#broker.bind(this);
+  }
+
+  /** The broadcast mode's name. */
+  get mode(): Mode["name"] {
+    return this.#mode.name;
+  }
+
+  /** The broker this hub is fed by. */
+  get broker(): Broker {
+    return this.#broker;
+  }
+
+  /** Open sessions, all channels (for the server's own use and tests; observers use {@link subscribers}). */
+  get sessions(): ReadonlySet<Session> {
+    return new Set(this.#subscribers.keys());
+  }
+
+  /** Sessions open now. */
+  get size(): number {
+    return this.#subscribers.size;
+  }
+
+  /** Read-only views of the open sessions. */
+  subscribers(): IterableIterator<SubscriberView> {
+    return this.#subscribers.values();
+  }
+
+  /** Server-wide totals; per-session counts include open sessions. */
+  totals(): Readonly<HubTotals> {
+    return this.#totals.read(this.#subscribers.keys());
+  }
+
+  /** Messages queued and bytes buffered across the open sessions. */
+  backlog(): BacklogTotals {
+    let queued = 0;
+    let bufferedBytes = 0;
+    for (const view of this.#subscribers.values()) {
+      queued += view.queued;
+      bufferedBytes += view.bufferedBytes;
+    }
+    return { queued, bufferedBytes };
+  }
+
+  /** Latency of every session ever, merged now (new histograms each call). */
+  latency(): ServerLatency {
+    return this.#totals.latency(this.#subscribers.keys());
+  }
+
+  /** Counts a request refused before it became a session (for metrics and logs). */
+  reject(reason: string): void {
+    this.#totals.reject(reason);
+  }
+
+  /** Whether a session may subscribe to `channel` now (`--max-channels`). */
+  admits(channel: string): boolean {
+    return this.#channels.has(channel) || this.#broker.admits(channel);
+  }
+
+  /** Subscribes to lifecycle events. */
+  on(listener: (e: HubEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /**
+   * Registers a new client writing to `sink`. With `since`, it first receives
+   * what the broker's history holds after `since` (or the notice saying why
+   * it cannot), then the live stream, with nothing missing in between.
+   * @throws {import("./broker.ts").BrokerUnavailableError} when the channel
+   *   would exceed `--max-channels`
+   */
+  open(sink: Sink, request: OpenRequest): Session {
+    const channel = request.channel ?? DEFAULT_CHANNEL;
+    const local = this.#channels.get(channel) ?? 0;
+    if (local === 0) {
+      // Throws before anything is registered when the channel cannot open.
+      this.#broker.subscribe(channel).catch(() => {});
+    }
+    this.#channels.set(channel, local + 1);
+    const session = new Session(`c${this.#nextId++}`, sink, {
+      remote: request.remote,
+      channel,
+      control: request.control === true || request.since !== undefined,
+      batch: request.batch === true,
+      maxFrameBytes: this.#options.maxFrameBytes,
+      maxInboundRate: this.#options.maxInboundRate,
+      now: this.#now,
+      onEnd: (s, end) => this.#ended(s, end),
+    });
+    const outlet = this.#mode.attach(session, this.#backlog(channel, request));
+    const subscriber = new Subscriber(outlet);
+    this.#subscribers.set(session, subscriber);
+    this.#stall.set(session, newStallState(this.#now()));
+    this.#totals.connected();
+    this.#emit({ type: "connect", subscriber });
+    return session;
+  }
+
+  /** The broker's hand-off: one message for the local subscribers of `channel`. */
+  publication(channel: string, frame: OutFrame): void | Promise<void> {
+    this.#totals.broadcast();
+    const outcome = this.#mode.broadcast(channel, frame);
+    if (outcome instanceof Promise) return outcome;
+    this.#cut(outcome);
+  }
+
+  /** Periodic housekeeping: the mode's slow-client timers and the stall check. */
+  tick(): void {
+    const now = this.#now();
+    this.#cut(this.#mode.tick(now));
+    const limit = this.#options.stallTimeoutMs ?? 0;
+    if (limit <= 0) return;
+    for (const session of this.#subscribers.keys()) {
+      const state = this.#stall.get(session);
+      if (!state || session.closed) continue;
+      const stalled = checkStall(
+        state,
+        session.stats.bytesSent,
+        session.sink.bufferedAmount,
+        now,
+        limit,
+      );
+      if (stalled > 0) {
+        session.close(
+          "ping_timeout",
+          `ping timeout: client read nothing for ${
+            (stalled / 1000).toFixed(1)
+          } s`,
+        );
+      }
+    }
+  }
+
+  /** Closes every session with `reason` and stops the mode's waits and timers. */
+  closeAll(reason: DisconnectReason, detail?: string): void {
+    for (const session of [...this.#subscribers.keys()]) {
+      session.close(reason, detail);
+    }
+    this.#mode.stop();
+  }
+
+  /**
+   * What `request` receives before the live stream, if anything. A history
+   * the broker cannot read becomes a `gap` notice for everything asked for:
+   * the client is told, never resumed silently.
+   */
+  #backlog(
+    channel: string,
+    request: OpenRequest,
+  ): Backlog | Promise<Backlog> | undefined {
+    const since = request.since;
+    if (since === undefined) return undefined;
+    const until = this.#broker.position(channel).seq;
+    const history = this.#broker.history(channel, since, until);
+    if (!(history instanceof Promise)) return history;
+    return history.catch((): Backlog => ({
+      notices: since < until
+        ? [encodeControl({
+          type: "gap",
+          channel,
+          from: since + 1,
+          to: until,
+          missed: until - since,
+        })]
+        : [],
+    }));
+  }
+
+  #cut(cuts: readonly Cut[]): void {
+    for (const { session, verdict } of cuts) {
+      session.close(verdict.reason, verdict.detail);
+    }
+  }
+
+  #ended(session: Session, end: SessionEnd): void {
+    const subscriber = this.#subscribers.get(session);
+    if (!subscriber) return;
+    this.#subscribers.delete(session);
+    const channel = session.channel;
+    const local = (this.#channels.get(channel) ?? 1) - 1;
+    if (local > 0) this.#channels.set(channel, local);
+    else {
+      this.#channels.delete(channel);
+      this.#broker.unsubscribe(channel);
+    }
+    this.#totals.ended(session, end, this.#mode.detach(subscriber.outlet));
+    this.#emit({ type: "disconnect", subscriber, end });
+  }
+
+  #emit(event: HubEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The contract between the hub and a broadcast mode (naive or queue). The
+ * mode owns every piece of per-client delivery state: the hub hands it a
+ * session once, gets an {@link Outlet} back, and from then on only passes
+ * frames and reads verdicts. A mode never closes a session itself: it
+ * returns a {@link Cut} and the hub, which owns the sessions, closes it.
+ *
+ * @module
+ */
+import type { DisconnectReason } from "../../lib/close_codes.ts";
+import type { ReplayCursor } from "./broker.ts";
+import type { OutFrame } from "./frame.ts";
+import type { Session } from "./session.ts";
+
+/** A decision to disconnect a client: why, and the words the client is told. */
+export interface Verdict {
+  /** Close-code table key. */
+  readonly reason: DisconnectReason;
+  /** Human reason naming the limit crossed. */
+  readonly detail: string;
+}
+
+/** A client the mode says must go, and why. */
+export interface Cut {
+  /** The session to close. */
+  readonly session: Session;
+  /** Why. */
+  readonly verdict: Verdict;
+}
+
+/** No cuts: the common answer, shared so the hot path allocates nothing. */
+export const NO_CUTS: readonly Cut[] = Object.freeze([]);
+
+/** What a session receives before the live stream: notices, then replayed history. */
+export interface Backlog {
+  /** Control frames, already encoded (sent first). */
+  readonly notices: readonly string[];
+  /** History to replay, read from the broker's history as it is sent. */
+  readonly replay?: ReplayCursor;
+}
+
+/** A mode's per-client state, as far as anyone outside the mode may see it. */
+export interface Outlet {
+  /** The session this outlet writes to. */
+  readonly session: Session;
+  /** Messages waiting for this client in the mode's queue (0 without a queue). */
+  readonly queued: number;
+  /** True while the client's socket is too full to take more (its writer waits for it to drain). */
+  readonly blocked: boolean;
+}
+
+/** A broadcast mode: how one published frame reaches every session of a channel. */
+export interface Mode {
+  /** Mode name, for logs and summaries. */
+  readonly name: "naive" | "queue";
+  /**
+   * A session joined `channel`. It receives `backlog` before any live frame;
+   * while `backlog` is a promise (a history read in flight), live frames for
+   * it are held, in order, behind it.
+   */
+  attach(
+    session: Session,
+    backlog: Backlog | Promise<Backlog> | undefined,
+  ): Outlet;
+  /**
+   * A session ended: forget its state and release any wait on it.
+   * @returns the messages still queued for it, now discarded
+   */
+  detach(outlet: Outlet): number;
+  /**
+   * Delivers `frame` to every session of `channel`. Queue mode returns at
+   * once with the clients the policy cuts; naive mode resolves when every
+   * client has taken the frame.
+   */
+  broadcast(channel: string, frame: OutFrame): readonly Cut[] | Promise<void>;
+  /** Periodic check between messages (the slow-client policy's timers). */
+  tick(now: number): readonly Cut[];
+  /** Stops all waiting and timers; called on shutdown. */
+  stop(): void;
+}

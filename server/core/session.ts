@@ -1,0 +1,233 @@
+/**
+ * One subscriber: its sink, its channel, its statistics, and the one guarded
+ * way to close it.
+ *
+ * @module
+ */
+import { Histogram } from "../../lib/histogram.ts";
+import {
+  CLOSE_CODES,
+  type DisconnectReason,
+  fitCloseReason,
+} from "../../lib/close_codes.ts";
+import {
+  decodeAck,
+  epochSeconds,
+  MAX_CLIENT_FRAME_BYTES,
+} from "../../lib/protocol.ts";
+import type { OutFrame } from "./frame.ts";
+import { InboundLimit } from "./inbound_limit.ts";
+import type { Sink } from "./sink.ts";
+
+/** Malformed client frames tolerated before the client is closed (`protocol_error`). */
+export const BAD_FRAME_BUDGET = 10;
+
+/**
+ * Counters and histograms of one session. Written only by the session, once
+ * per delivery or ACK; everything else reads them. The histograms are
+ * cumulative: readers take windows with `snapshot()`/`since()`.
+ */
+export class SessionStats {
+  /** Messages handed to the socket (data and control; a batch frame counts each message it holds). */
+  sent = 0;
+  /** Bytes handed to the socket. */
+  bytesSent = 0;
+  /** Messages dropped for this client (queue mode). */
+  drops = 0;
+  /** Valid ACKs received. */
+  acks = 0;
+  /** Malformed or oversized client frames. */
+  badFrames = 0;
+  /** Client frames ignored for exceeding the inbound rate. */
+  throttled = 0;
+  /** Enqueue-to-socket latency of every frame since the session opened, ms. */
+  readonly sendLatency = new Histogram();
+  /** End-to-end latency of every ACK since the session opened, ms. */
+  readonly e2eLatency = new Histogram();
+}
+
+/** How a session ended. */
+export interface SessionEnd {
+  /** Close-code table key. */
+  readonly reason: DisconnectReason;
+  /** Human detail sent as the close reason (or received from the peer). */
+  readonly detail: string;
+  /** Close code sent or received. */
+  readonly code: number;
+}
+
+/** Called once when a session ends, whoever ended it. */
+export type SessionEndListener = (session: Session, end: SessionEnd) => void;
+
+/** What a session is and how it may talk back; fixed at connect. */
+export interface SessionOptions {
+  /** Peer address, for logs. */
+  readonly remote: string;
+  /** The channel subscribed to. @default "default" */
+  readonly channel?: string;
+  /** Whether the client asked for control frames (`?control=1` or `?since=`). @default false */
+  readonly control?: boolean;
+  /** Whether the client asked for several messages per frame (`?batch=1`; queue mode). @default false */
+  readonly batch?: boolean;
+  /** Largest client frame accepted, bytes. @default MAX_CLIENT_FRAME_BYTES */
+  readonly maxFrameBytes?: number | undefined;
+  /** Client frames per second accepted; more are throttled, then the client is closed. @default Infinity */
+  readonly maxInboundRate?: number | undefined;
+  /** Monotonic clock, ms. */
+  readonly now: () => number;
+  /** Called once when the session ends. */
+  readonly onEnd: SessionEndListener;
+}
+
+/**
+ * A connected subscriber. Only its mode's writer sends on its sink;
+ * {@link close} is idempotent, starts the close and never waits for it (a
+ * stalled peer may never finish the handshake).
+ */
+export class Session {
+  /** Short id, unique within the server (`c1`, `c2`, …). */
+  readonly id: string;
+  /** Peer address, for logs. */
+  readonly remote: string;
+  /** The channel this client subscribes to. */
+  readonly channel: string;
+  /** Whether this client receives control frames. */
+  readonly control: boolean;
+  /** Whether this client takes several messages per frame, as a JSON array (`?batch=1`). */
+  readonly batch: boolean;
+  /** The transport. */
+  readonly sink: Sink;
+  /** Statistics. */
+  readonly stats = new SessionStats();
+  /** Monotonic ms when the session opened. */
+  readonly openedAt: number;
+  #end: SessionEnd | undefined;
+  readonly #onEnd: SessionEndListener;
+  readonly #now: () => number;
+  readonly #maxFrameBytes: number;
+  readonly #inbound: InboundLimit;
+
+  /**
+   * @param id unique id
+   * @param sink transport of this client
+   * @param options channel, control opt-in, inbound limits, clock, end listener
+   */
+  constructor(id: string, sink: Sink, options: SessionOptions) {
+    this.id = id;
+    this.sink = sink;
+    this.remote = options.remote;
+    this.channel = options.channel ?? "default";
+    this.control = options.control ?? false;
+    this.batch = options.batch ?? false;
+    this.#now = options.now;
+    this.openedAt = options.now();
+    this.#onEnd = options.onEnd;
+    this.#maxFrameBytes = options.maxFrameBytes ?? MAX_CLIENT_FRAME_BYTES;
+    this.#inbound = new InboundLimit(
+      options.maxInboundRate ?? Infinity,
+      this.openedAt,
+    );
+  }
+
+  /** True once the session has ended or is closing. */
+  get closed(): boolean {
+    return this.#end !== undefined;
+  }
+
+  /** How the session ended, once it has. */
+  get end(): SessionEnd | undefined {
+    return this.#end;
+  }
+
+  /** Hands `frame` to the sink and records its enqueue-to-socket latency. */
+  write(frame: OutFrame, now: number): void {
+    this.writeRaw(frame.text);
+    this.stats.sendLatency.record(now - frame.enqueuedAt);
+  }
+
+  /**
+   * Hands `text`, the JSON array of `frames`, to the sink as one frame and
+   * records each message's enqueue-to-socket latency.
+   */
+  writeBatch(frames: readonly OutFrame[], text: string, now: number): void {
+    this.sink.send(text);
+    this.stats.sent += frames.length;
+    this.stats.bytesSent += text.length;
+    const latency = this.stats.sendLatency;
+    for (const frame of frames) latency.record(now - frame.enqueuedAt);
+  }
+
+  /** Hands a control frame (or any ready text) to the sink. */
+  writeRaw(text: string): void {
+    this.sink.send(text);
+    this.stats.sent++;
+    this.stats.bytesSent += text.length;
+  }
+
+  /**
+   * Ends the session for `reason`, once; later calls are ignored. The close
+   * frame is started, not awaited.
+   */
+  close(
+    reason: DisconnectReason,
+    detail: string = CLOSE_CODES[reason].meaning,
+  ): void {
+    if (this.#end) return;
+    const code = CLOSE_CODES[reason].code;
+    this.#end = { reason, detail, code };
+    this.sink.close(code, fitCloseReason(detail));
+    this.#onEnd(this, this.#end);
+  }
+
+  /** Records that the peer closed the socket (or it failed) with `code`. */
+  peerClosed(code: number, reason: string): void {
+    if (this.#end) return;
+    const timedOut = reason === "No response from ping frame.";
+    this.#end = {
+      reason: timedOut ? "ping_timeout" : "client_closed",
+      detail: reason || (timedOut ? "no pong" : "closed by client"),
+      code,
+    };
+    this.#onEnd(this, this.#end);
+  }
+
+  /**
+   * Handles one frame from the client: an ACK becomes e2e latency; anything
+   * else is counted, and closes the session when oversized (1009) or when
+   * the malformed-frame budget is spent (`protocol_error`). Frames over the
+   * inbound rate are ignored, and a client that keeps flooding is closed
+   * (`flood`).
+   */
+  receive(data: unknown): void {
+    if (this.#end) return;
+    const verdict = this.#inbound.admit(this.#now());
+    if (verdict !== "accept") {
+      this.stats.throttled++;
+      if (verdict === "close") {
+        this.close(
+          "flood",
+          "flood: client frames over --max-inbound-rate after throttling",
+        );
+      }
+      return;
+    }
+    try {
+      const ack = decodeAck(data, this.#maxFrameBytes);
+      this.stats.acks++;
+      this.stats.e2eLatency.record((epochSeconds() - ack.ack_ts) * 1000);
+    } catch (err) {
+      this.stats.badFrames++;
+      if (err instanceof RangeError) {
+        this.close(
+          "message_too_big",
+          (err as Error).message.replace(/^Cannot decode /, ""),
+        );
+      } else if (this.stats.badFrames > BAD_FRAME_BUDGET) {
+        this.close(
+          "protocol_error",
+          `protocol error: ${this.stats.badFrames} malformed frames (expected ACKs {"ack_ts","seq"})`,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * The core's view of a subscriber's transport. The core never touches a
+ * WebSocket directly, so tests drive it with fake sinks and no network; the
+ * one adapter over Deno's WebSocket lives in `http/websocket_sink.ts`.
+ *
+ * @module
+ */
+
+/** Where a session's frames go. */
+export interface Sink {
+  /** Hands one text frame to the transport. Never blocks. */
+  send(text: string): void;
+  /** Starts closing; never awaited (a stalled peer may never finish). */
+  close(code: number, reason: string): void;
+  /** Bytes handed to `send` that the transport has not yet written out. */
+  readonly bufferedAmount: number;
+}

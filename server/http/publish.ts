@@ -1,0 +1,186 @@
+/**
+ * The HTTP source: `POST /publish?channel=NAME` with the message as the body,
+ * answered with the seq it was given. `application/x-ndjson` publishes a batch,
+ * one message per line. Protected by the publish token.
+ *
+ * @module
+ */
+import {
+  checkChannelName,
+  DEFAULT_CHANNEL,
+  epochSeconds,
+} from "../../lib/protocol.ts";
+import { type Broker, BrokerUnavailableError } from "../core/broker.ts";
+import { credentialOf, safeEqual } from "./auth.ts";
+import { messageFromText, type UserMessage } from "../sources/message_body.ts";
+import { SourceStats } from "../sources/source_stats.ts";
+
+/** Options of {@link createPublishHandler}. */
+export interface PublishOptions {
+  /** Token a publisher must present (`--publish-token`). */
+  readonly publishToken: string;
+  /** Largest request body, bytes (`--max-message-bytes`). */
+  readonly maxBodyBytes: number;
+  /** Field of JSON messages to conflate on (`--conflate-key`). */
+  readonly conflateKey?: string | undefined;
+  /** Counts what was published. @default new statistics */
+  readonly stats?: SourceStats;
+  /** Counts a refused request by label (`fanout_rejections_total`). @default nothing */
+  readonly reject?: (label: string) => void;
+}
+
+/** Reads at most `limit` bytes of the body; undefined when it is larger. */
+async function readLimited(
+  req: Request,
+  limit: number,
+): Promise<string | undefined> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > limit) return undefined;
+  if (!req.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** Parses the body into messages by content type. @throws {SyntaxError} naming the bad line */
+function parseBody(
+  body: string,
+  contentType: string,
+  conflateKey: string | undefined,
+): UserMessage[] {
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  if (body.trim() === "") return [];
+  if (type === "application/x-ndjson") {
+    const messages: UserMessage[] = [];
+    body.split("\n").forEach((line, i) => {
+      if (line.trim() === "") return;
+      try {
+        messages.push(messageFromText(line, { json: "require", conflateKey }));
+      } catch {
+        throw new SyntaxError(`line ${i + 1} is not valid JSON`);
+      }
+    });
+    return messages;
+  }
+  if (type === "application/json") {
+    try {
+      return [messageFromText(body, { json: "require", conflateKey })];
+    } catch {
+      throw new SyntaxError("body is not valid JSON");
+    }
+  }
+  return [messageFromText(body, { json: "never", conflateKey })];
+}
+
+/** Builds the `POST /publish` handler. */
+export function createPublishHandler(
+  broker: Broker,
+  options: PublishOptions,
+): (req: Request, url: URL) => Promise<Response> {
+  const stats = options.stats ?? new SourceStats("http");
+  if (!Number.isFinite(stats.startedAt)) stats.startedAt = performance.now();
+  /** A JSON error response, counted as a rejection. */
+  const refuse = (
+    status: number,
+    reason: string,
+    label: string,
+    headers: Record<string, string> = {},
+  ): Response => {
+    options.reject?.(label);
+    return Response.json({ error: reason }, { status, headers });
+  };
+  return async (req, url) => {
+    if (req.method !== "POST") {
+      return new Response(
+        "use POST /publish?channel=NAME with the message as the body\n",
+        {
+          status: 405,
+          headers: { allow: "POST" },
+        },
+      );
+    }
+    const credential = credentialOf(req, url);
+    if (
+      credential === undefined || !safeEqual(credential, options.publishToken)
+    ) {
+      return refuse(
+        401,
+        "publishing needs the publish token: Authorization: Bearer <token>",
+        "publish_unauthorized",
+      );
+    }
+    let channel: string;
+    try {
+      channel = checkChannelName(
+        url.searchParams.get("channel") ?? DEFAULT_CHANNEL,
+      );
+    } catch (err) {
+      return refuse(400, (err as Error).message, "bad_channel");
+    }
+    if (!broker.admits(channel)) {
+      return refuse(
+        503,
+        `cannot create channel ${channel}: channel limit reached (--max-channels)`,
+        "too_many_channels",
+      );
+    }
+    const body = await readLimited(req, options.maxBodyBytes);
+    if (body === undefined) {
+      return refuse(
+        413,
+        `body over --max-message-bytes ${options.maxBodyBytes}`,
+        "publish_too_big",
+      );
+    }
+    let messages: UserMessage[];
+    try {
+      messages = parseBody(
+        body,
+        req.headers.get("content-type") ?? "text/plain",
+        options.conflateKey,
+      );
+    } catch (err) {
+      return refuse(400, (err as Error).message, "bad_publish");
+    }
+    if (messages.length === 0) {
+      return refuse(
+        400,
+        "nothing to publish: the body is empty",
+        "bad_publish",
+      );
+    }
+    const tsSend = epochSeconds();
+    let published;
+    try {
+      // In naive mode this waits for every client, like every publisher.
+      published = await broker.publish(
+        channel,
+        messages.map((m) => ({ tsSend, ...m })),
+      );
+    } catch (err) {
+      if (!(err instanceof BrokerUnavailableError)) throw err;
+      stats.refused += messages.length;
+      return refuse(503, err.message, err.label, {
+        "retry-after": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))),
+      });
+    }
+    stats.published += messages.length;
+    const { first, last } = published;
+    return Response.json(
+      messages.length === 1
+        ? { channel, seq: first }
+        : { channel, count: messages.length, first, last },
+    );
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * Queue mode: every client gets a bounded queue under the slow-client policy
+ * and its own writer (`writer.ts`). `broadcast()` offers the frame to every
+ * writer of the channel and moves on; it never waits on a client, so a slow
+ * client costs the others nothing. The clients the policy cuts are returned
+ * to the hub, which closes them.
+ *
+ * @module
+ */
+import {
+  REAL_SCHEDULER,
+  type Scheduler,
+  type TimerHandle,
+} from "../../lib/scheduler.ts";
+import type { OutFrame } from "../core/frame.ts";
+import {
+  type Backlog,
+  type Cut,
+  type Mode,
+  NO_CUTS,
+  type Outlet,
+} from "../core/mode.ts";
+import type { Session } from "../core/session.ts";
+import { BatchJoiner } from "./batch_joiner.ts";
+import type { QueueLimits } from "./client_queue.ts";
+import { DrainWatcher } from "./drain_watcher.ts";
+import type { SlowLimits } from "./slow_policy.ts";
+import { QueueWriter, type WriterContext } from "./writer.ts";
+
+/** How often batching clients are flushed unless `--batch-ms` says otherwise, ms. */
+export const DEFAULT_BATCH_MS = 10;
+
+/** Options of {@link QueueMode}. */
+export interface QueueModeOptions {
+  /** Per-client queue bounds and policy (`--maxsize`, `--max-queue-bytes`, `--policy`). */
+  readonly queue: QueueLimits;
+  /** Slow-client limits (`--drop-limit`, `--full-timeout`). */
+  readonly limits: SlowLimits;
+  /** Clock and timers (the drain poller's and the batch tick's). @default REAL_SCHEDULER */
+  readonly scheduler?: Scheduler;
+  /**
+   * How often the one batch timer flushes every `?batch=1` client that has
+   * something queued, ms (`--batch-ms`). @default DEFAULT_BATCH_MS
+   */
+  readonly batchMs?: number;
+}
+
+/** Bounded per-client queues, one writer per client, slow clients cut off. */
+export class QueueMode implements Mode {
+  /** @inheritdoc */
+  readonly name = "queue" as const;
+  readonly #channels = new Map<string, Set<QueueWriter>>();
+  readonly #scheduler: Scheduler;
+  readonly #batchMs: number;
+  readonly #ctx: WriterContext;
+  readonly #joiner = new BatchJoiner();
+  readonly #watcher: DrainWatcher;
+  /** Batching writers with live frames queued, flushed by the next batch tick. */
+  readonly #scheduled = new Set<QueueWriter>();
+  #timer: TimerHandle | undefined;
+
+  /** @param options queue bounds and policy, limits, scheduler, batch interval */
+  constructor(options: QueueModeOptions) {
+    this.#scheduler = options.scheduler ?? REAL_SCHEDULER;
+    this.#batchMs = options.batchMs ?? DEFAULT_BATCH_MS;
+    this.#watcher = new DrainWatcher(this.#scheduler);
+    const scheduler = this.#scheduler;
+    this.#ctx = {
+      queue: options.queue,
+      limits: options.limits,
+      watcher: this.#watcher,
+      now: () => scheduler.now(),
+      joiner: this.#joiner,
+      schedule: (writer) => this.#schedule(writer),
+    };
+  }
+
+  /** Sinks blocked on backpressure right now. */
+  get waiting(): number {
+    return this.#watcher.waiting;
+  }
+
+  /** Gives `session` its writer and starts sending its backlog. */
+  attach(
+    session: Session,
+    backlog: Backlog | Promise<Backlog> | undefined,
+  ): Outlet {
+    const writer = new QueueWriter(session, backlog, this.#ctx);
+    let writers = this.#channels.get(session.channel);
+    if (!writers) this.#channels.set(session.channel, writers = new Set());
+    writers.add(writer);
+    writer.flush(this.#scheduler.now());
+    return writer;
+  }
+
+  /** Drops the writer's queue and releases its wait. */
+  detach(outlet: Outlet): number {
+    if (!(outlet instanceof QueueWriter)) return 0;
+    const writer = outlet;
+    const writers = this.#channels.get(writer.session.channel);
+    if (!writers?.delete(writer)) return 0;
+    if (writers.size === 0) this.#channels.delete(writer.session.channel);
+    this.#scheduled.delete(writer);
+    return writer.detach();
+  }
+
+  /** Offers `frame` to every writer of `channel`; returns the clients to cut. */
+  broadcast(channel: string, frame: OutFrame): readonly Cut[] {
+    const writers = this.#channels.get(channel);
+    if (!writers) return NO_CUTS;
+    // One clock read per message, not per client.
+    const now = this.#scheduler.now();
+    let cuts: Cut[] | undefined;
+    for (const writer of writers) {
+      if (writer.session.closed) continue;
+      const verdict = writer.offer(frame, now);
+      if (verdict) (cuts ??= []).push({ session: writer.session, verdict });
+    }
+    return cuts ?? NO_CUTS;
+  }
+
+  /**
+   * The batch tick: every batching client with something queued sends it,
+   * as few frames as the caps allow, while its socket is under the
+   * high-water mark. Runs on the batch timer; tests may call it directly.
+   */
+  flushBatches(): void {
+    if (this.#timer !== undefined) this.#scheduler.clear(this.#timer);
+    this.#timer = undefined;
+    const now = this.#scheduler.now();
+    for (const writer of this.#scheduled) {
+      writer.scheduled = false;
+      if (writer.idle) writer.flush(now);
+    }
+    this.#scheduled.clear();
+    this.#joiner.clear();
+  }
+
+  /** Applies the full-timeout rule between messages. */
+  tick(now: number): readonly Cut[] {
+    let cuts: Cut[] | undefined;
+    for (const writers of this.#channels.values()) {
+      for (const writer of writers) {
+        if (writer.session.closed) continue;
+        const verdict = writer.judge(now);
+        if (verdict) (cuts ??= []).push({ session: writer.session, verdict });
+      }
+    }
+    return cuts ?? NO_CUTS;
+  }
+
+  /** Stops the batch timer and releases every drain wait. */
+  stop(): void {
+    if (this.#timer !== undefined) this.#scheduler.clear(this.#timer);
+    this.#timer = undefined;
+    for (const writer of this.#scheduled) writer.scheduled = false;
+    this.#scheduled.clear();
+    this.#joiner.clear();
+    this.#watcher.cancelAll();
+  }
+
+  #schedule(writer: QueueWriter): void {
+    writer.scheduled = true;
+    this.#scheduled.add(writer);
+    this.#timer ??= this.#scheduler.set(
+      () => this.flushBatches(),
+      this.#batchMs,
+    );
+  }
+}

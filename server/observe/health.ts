@@ -1,0 +1,81 @@
+/**
+ * `GET /healthz` (the process answers) and `GET /readyz` (it accepts clients
+ * and its source publishes), as small JSON documents.
+ *
+ * @module
+ */
+import type { Hub } from "../core/hub.ts";
+import { sourceLag, type SourceStats } from "../sources/source_stats.ts";
+
+/** What readiness depends on, right now. */
+export interface ReadyState {
+  /** The listener accepts connections (false once shutdown began). */
+  readonly accepting: boolean;
+}
+
+/** What the health endpoints read. */
+export interface HealthSource {
+  /** The hub. */
+  readonly hub: Hub;
+  /** The source's statistics. */
+  readonly source: SourceStats;
+  /** When the server started, monotonic ms. */
+  readonly startedAt: number;
+  /** The server's lifecycle state. */
+  readonly state: () => ReadyState;
+  /** Monotonic clock, ms. @default performance.now */
+  readonly now?: () => number;
+}
+
+function json(body: unknown, status: number): Response {
+  return new Response(JSON.stringify(body) + "\n", {
+    status,
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+    },
+  });
+}
+
+/**
+ * `GET /healthz`: 200 whenever the process can answer.
+ * @returns `{"status":"ok","clients":N,"uptime_seconds":S}`
+ */
+export function healthz(source: HealthSource): Response {
+  const now = (source.now ?? (() => performance.now()))();
+  return json({
+    status: "ok",
+    clients: source.hub.size,
+    uptime_seconds: Math.round(now - source.startedAt) / 1000,
+  }, 200);
+}
+
+/**
+ * `GET /readyz`: 200 while the server accepts clients and its source can
+ * publish, 503 otherwise (shutting down, or the source paused or stopped),
+ * with what failed. A stdin source whose input ended is still ready: the
+ * server keeps serving and replaying.
+ * @returns `{"status":"ready"|"not_ready","accepting","publishing",…}`
+ */
+export function readyz(source: HealthSource): Response {
+  const now = (source.now ?? (() => performance.now()))();
+  const { accepting } = source.state();
+  const { state } = source.source;
+  const publishing = state === "running" || state === "ended";
+  const ready = accepting && publishing;
+  const lag = sourceLag(source.source, now);
+  return json({
+    status: ready ? "ready" : "not_ready",
+    accepting,
+    publishing,
+    source: source.source.kind,
+    source_state: state,
+    ...(source.source.pausedReason
+      ? { reason: source.source.pausedReason }
+      : {}),
+    mode: source.hub.mode,
+    clients: source.hub.size,
+    published_total: source.source.published,
+    publisher_lag_seconds: Math.round(lag.lagMs) / 1000,
+  }, ready ? 200 : 503);
+}

@@ -1,0 +1,92 @@
+/**
+ * Everything that watches a running server, started together and stopped
+ * together: the event-loop sampler, the Prometheus metrics, the dashboard
+ * feed and the health checks, as read-only HTTP endpoints for the router.
+ * All of it reads; none of it sits in the message path.
+ *
+ * @module
+ */
+import { EventLoopLag } from "../../lib/event_loop_lag.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../../lib/metrics.ts";
+import type { Hub } from "../core/hub.ts";
+import type { GetHandler } from "../http/router.ts";
+import type { SourceStats } from "../sources/source_stats.ts";
+import { assetResponse, DASHBOARD_ASSETS } from "./dashboard/assets.ts";
+import { parseTableView } from "./dashboard/client_table.ts";
+import { DashboardFeed } from "./dashboard/feed.ts";
+import { healthz, type ReadyState, readyz } from "./health.ts";
+import { createServerMetrics } from "./metrics.ts";
+
+/** What {@link startObservers} watches. */
+export interface ObservedServer {
+  /** The hub. */
+  readonly hub: Hub;
+  /** The source's statistics. */
+  readonly source: SourceStats;
+  /** When the server started, monotonic ms. */
+  readonly startedAt: number;
+  /** The server's lifecycle state, for `/readyz`. */
+  readonly state: () => ReadyState;
+  /** Add per-client series to `/metrics`. */
+  readonly metricsPerClient: boolean;
+  /** Fixed facts the dashboard shows in its header (rate, limits). */
+  readonly info: Readonly<Record<string, string | number>>;
+}
+
+/** The running observers. */
+export interface Observers extends Disposable {
+  /** The read-only endpoints, by path, for the router. */
+  readonly routes: ReadonlyMap<string, GetHandler>;
+  /** Ends the dashboard streams and stops the timers. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Starts the observers of one server.
+ *
+ * @param server what to watch
+ * @returns the endpoints for the router, and a way to stop
+ */
+export function startObservers(server: ObservedServer): Observers {
+  const { hub, source } = server;
+  const loopLag = new EventLoopLag();
+  const metrics = createServerMetrics(
+    { hub, source, loopLag, startedAtEpochMs: Date.now() },
+    { perClient: server.metricsPerClient },
+  );
+  const feed = new DashboardFeed({ hub, source, loopLag, info: server.info });
+  const health = {
+    hub,
+    source,
+    startedAt: server.startedAt,
+    state: server.state,
+  };
+  const routes = new Map<string, GetHandler>([
+    ["/metrics", () =>
+      new Response(metrics.render(), {
+        headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
+      })],
+    ["/healthz", () => healthz(health)],
+    ["/readyz", () => readyz(health)],
+    ["/events", (req, url) =>
+      new Response(
+        req.method === "HEAD"
+          ? null
+          : feed.subscribe(parseTableView(url.searchParams)),
+        {
+          headers: {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-store",
+          },
+        },
+      )],
+  ]);
+  for (const path of DASHBOARD_ASSETS.keys()) {
+    routes.set(path, () => assetResponse(path)!);
+  }
+  const close = () => {
+    feed.close();
+    loopLag[Symbol.dispose]();
+  };
+  return { routes, close, [Symbol.dispose]: close };
+}

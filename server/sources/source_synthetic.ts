@@ -1,0 +1,111 @@
+/**
+ * The synthetic source: random payloads at `--rate`, scheduled against
+ * absolute time so the rate holds over minutes.
+ *
+ * @module
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { epochSeconds } from "../../lib/protocol.ts";
+import { BrokerUnavailableError, type Published } from "../core/broker.ts";
+import type { PublishBody } from "../core/frame.ts";
+import { SourceStats } from "./source_stats.ts";
+
+/** Messages published back to back before yielding to I/O while catching up. */
+const CATCH_UP_BURST = 64;
+
+/** Options of {@link runSyntheticSource}. */
+export interface SyntheticSourceOptions {
+  /** Messages per second. */
+  readonly rate: number;
+  /** Random payload bytes per message. */
+  readonly payloadBytes: number;
+  /** Stops the source. */
+  readonly signal: AbortSignal;
+  /** Monotonic clock, ms. @default performance.now */
+  readonly now?: () => number;
+}
+
+/** `n` random bytes as base64. */
+export function randomPayloadB64(n: number): string {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) {
+    crypto.getRandomValues(bytes.subarray(i, Math.min(n, i + 65536)));
+  }
+  return bytes.toBase64();
+}
+
+/**
+ * Publishes until `signal` aborts. Message `n` is due at `start + n / rate`;
+ * `ts_send` is its due time, so a source held back (by naive mode, or an
+ * overloaded machine) shows as latency instead of hiding it. When late it
+ * catches up, yielding every {@link CATCH_UP_BURST} messages. When the broker
+ * cannot take a message it pauses, retries when told to, and starts a new
+ * schedule from then: messages due during an outage are not sent late.
+ *
+ * @param publish hands one message to the broker; naive mode resolves once
+ *   every client has it
+ * @returns the source's live statistics, complete when `done` resolves
+ */
+export function runSyntheticSource(
+  publish: (body: PublishBody) => Promise<Published>,
+  options: SyntheticSourceOptions,
+): { stats: SourceStats; done: Promise<void> } {
+  const stats = new SourceStats("synthetic");
+  const now = options.now ?? (() => performance.now());
+  const intervalMs = 1000 / options.rate;
+  const { signal } = options;
+  const done = (async () => {
+    stats.startedAt = now();
+    stats.rate = options.rate;
+    let startEpoch = epochSeconds();
+    stats.scheduledFrom = stats.startedAt;
+    let burst = 0;
+    while (!signal.aborted) {
+      const startMs = stats.scheduledFrom;
+      const dueMs = startMs + (stats.published - stats.scheduledBase) *
+          intervalMs;
+      const t = now();
+      if (t < dueMs) {
+        burst = 0;
+        if (!await pause(dueMs - t, signal)) break;
+        continue;
+      }
+      stats.lag.record(t - dueMs);
+      try {
+        await publish({
+          tsSend: startEpoch + (dueMs - startMs) / 1000,
+          payloadB64: randomPayloadB64(options.payloadBytes),
+        });
+      } catch (err) {
+        if (!(err instanceof BrokerUnavailableError)) throw err;
+        stats.refused++;
+        stats.state = "paused";
+        stats.pausedReason = err.message;
+        if (!await pause(err.retryAfterMs, signal)) break;
+        stats.state = "running";
+        stats.pausedReason = "";
+        stats.scheduledFrom = now();
+        stats.scheduledBase = stats.published;
+        startEpoch = epochSeconds();
+        continue;
+      }
+      stats.published++;
+      if (++burst >= CATCH_UP_BURST) {
+        burst = 0;
+        await sleep(0);
+      }
+    }
+    stats.state = "stopped";
+  })();
+  return { stats, done };
+}
+
+/** Waits `ms` unless `signal` aborts first. @returns false when aborted */
+async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
