@@ -25,13 +25,19 @@ import {
  */
 export async function waitFor<T>(
   what: string,
-  check: () => T | undefined | false | null | 0,
+  check: () =>
+    | T
+    | undefined
+    | false
+    | null
+    | 0
+    | Promise<T | undefined | false | null | 0>,
   timeoutMs = 10_000,
   everyMs = 20,
 ): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   while (true) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (performance.now() > deadline) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

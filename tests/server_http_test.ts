@@ -193,3 +193,12 @@ Deno.test("the router serves the dashboard on a plain GET /, its files, and keep
   assert.equal(post.res.status, 405);
   assert.equal(post.res.headers.get("allow"), "GET, HEAD");
 });
+
+Deno.test("GET /healthz counts uptime from the server's start whatever the source (not only the synthetic one)", async () => {
+  await using server = start({ source: "http", publishToken: "p" });
+  const health = await waitFor("a positive uptime", async () => {
+    const body = JSON.parse((await get(server, "/healthz")).text);
+    return body.uptime_seconds > 0 && body;
+  }, 2000);
+  assert.equal(health.status, "ok");
+});
