@@ -53,6 +53,8 @@ export interface SimClientSnapshot {
   lastMessageAt: number | null;
   /** Highest `seq` received so far, or null before any. */
   lastSeq: number | null;
+  /** The epoch `lastSeq` belongs to, from the server's `position`/`reset` notices (control clients), or null. */
+  epoch: string | null;
   /** Frames whose seq was not above the last one: duplicates, or a server restart. */
   repeats: number;
   /** Messages published before the connection that received them opened: replayed history. */
@@ -63,7 +65,7 @@ export interface SimClientSnapshot {
     dropped: number;
     /** Messages a resume could not replay (older than the history). */
     missed: number;
-    /** Times the server said its numbering started over. */
+    /** Times the server said the stream started over (a new epoch). */
     resets: number;
   };
 }
@@ -101,6 +103,7 @@ export class ClientStats {
   readonly #latency = new Histogram();
   readonly #closes: CloseRecord[] = [];
   #lastSeq: number | undefined;
+  #epoch: string | undefined;
   #repeats = 0;
   #recovered = 0;
   readonly #notices = { dropped: 0, missed: 0, resets: 0 };
@@ -138,9 +141,12 @@ export class ClientStats {
     if (control) {
       if (control.type === "dropped") this.#notices.dropped += control.count;
       else if (control.type === "gap") this.#notices.missed += control.missed;
+      else if (control.type === "position") this.#epoch = control.epoch;
       else if (control.type === "reset") {
         this.#notices.resets++;
-        this.#lastSeq = undefined; // numbering starts over: no gap to count
+        // Another stream: its live messages continue after last_seq.
+        this.#epoch = control.epoch;
+        this.#lastSeq = control.last_seq > 0 ? control.last_seq : undefined;
       }
       return undefined;
     }
@@ -197,6 +203,7 @@ export class ClientStats {
       firstMessageAt: this.#firstMessageAt,
       lastMessageAt: this.#lastMessageAt,
       lastSeq: this.#lastSeq ?? null,
+      epoch: this.#epoch ?? null,
       repeats: this.#repeats,
       recovered: this.#recovered,
       notices: { ...this.#notices },

@@ -38,7 +38,11 @@ export interface SimClientOptions {
   onMessage?: (client: SimClient) => void;
   /** Random source in [0, 1) for the jitter. @default Math.random */
   random?: () => number;
-  /** Reconnect with `?since=<last seq>` so the server replays what was missed. @default false */
+  /**
+   * Reconnect with `?since=<last seq>&epoch=<its epoch>` so the server
+   * replays what was missed (or says `reset` when the stream is another).
+   * @default false
+   */
   resume?: boolean;
   /** Ask for control frames (`?control=1`): drop notices. @default false */
   control?: boolean;
@@ -154,11 +158,13 @@ export class SimClient implements AsyncDisposable {
   #connectUrl(): string {
     if (!this.#resume && !this.#control && !this.#batch) return this.url;
     const url = new URL(this.url);
-    if (this.#control) url.searchParams.set("control", "1");
+    // A resuming client needs the epoch from the first connection on.
+    if (this.#control || this.#resume) url.searchParams.set("control", "1");
     if (this.#batch) url.searchParams.set("batch", "1");
-    const last = this.#stats.snapshot().lastSeq;
-    if (this.#resume && last !== null) {
-      url.searchParams.set("since", String(last));
+    const { lastSeq, epoch } = this.#stats.snapshot();
+    if (this.#resume && lastSeq !== null) {
+      url.searchParams.set("since", String(lastSeq));
+      if (epoch !== null) url.searchParams.set("epoch", epoch);
     }
     return url.href;
   }

@@ -9,7 +9,9 @@
  * frames instead, several per WebSocket frame.
  * Client → server ACK: `{"ack_ts": <ts_send received>, "seq": int}`.
  * Control frames (only to clients that ask with `?control=1` or `?since=`)
- * carry `"type"` and never `"seq"`: see {@link ControlFrame}.
+ * carry `"type"` and never `"seq"`: see {@link ControlFrame}. A stream
+ * position is `(epoch, seq)`: `seq` counts per channel and `epoch` names
+ * one numbering of it; the `position` notice, sent first, carries both.
  *
  * @module
  */
@@ -54,10 +56,29 @@ export type ControlFrame =
     readonly missed: number;
   }
   | {
-    /** `?since=` is ahead of the channel (the server restarted): numbering starts over. */
+    /**
+     * The stream the client resumed in is not this one (its `?epoch=` is not
+     * the channel's, or its `?since=` is ahead: the numbering started over),
+     * or the stream started over while the client was subscribed. What
+     * follows is the stream of `epoch`, from after `last_seq`.
+     */
     readonly type: "reset";
     readonly channel: string;
+    /** The channel's epoch now. */
+    readonly epoch: string;
     /** The channel's current last seq (named so that no control frame has a `seq`). */
+    readonly last_seq: number;
+  }
+  | {
+    /**
+     * Where this subscription stands, first of all frames: the live stream
+     * (after any replay) continues after `last_seq` of `epoch`. Resume later
+     * with `?since=<last seq received>&epoch=<epoch>`.
+     */
+    readonly type: "position";
+    readonly channel: string;
+    readonly epoch: string;
+    /** Last seq before the live stream (the replay, if any, ends here). */
     readonly last_seq: number;
   };
 
@@ -89,6 +110,9 @@ export function checkChannelName(name: string): string {
   }
   return name;
 }
+
+/** Epochs: 1–64 of letters, digits, `_`, `-` (the server makes 8 of base64url). */
+export const EPOCH_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Largest client frame the server accepts, bytes. An ACK is ~50 bytes. */
 export const MAX_CLIENT_FRAME_BYTES = 4096;

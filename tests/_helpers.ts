@@ -70,6 +70,22 @@ export class FakeSink implements Sink {
 }
 
 /**
+ * Asserts that `frames` (a control client's, in order) start with a
+ * `position` notice for `channel` and returns it with the frames after it.
+ */
+export function afterPosition(
+  frames: readonly string[],
+  channel = "default",
+): { position: { epoch: string; last_seq: number }; rest: string[] } {
+  const [first, ...rest] = frames;
+  const position = JSON.parse(first ?? "null");
+  if (position?.type !== "position" || position.channel !== channel) {
+    throw new Error(`expected a position notice first, got ${first}`);
+  }
+  return { position, rest };
+}
+
+/**
  * A controllable monotonic clock with timers, ms: `advance()` moves time and
  * runs the timers that fall due (the drain watcher's polls, the batch tick).
  */

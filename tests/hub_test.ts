@@ -8,6 +8,7 @@ import { QueueMode } from "../server/modes/queue.ts";
 import { QUEUE_HIGH_WATER_BYTES } from "../server/modes/writer.ts";
 import type { SlowPolicy } from "../server/modes/client_queue.ts";
 import {
+  afterPosition,
   FakeClock,
   FakeSink,
   testHub,
@@ -150,8 +151,9 @@ Deno.test("queue policy conflate: a blocked client gets the latest message per k
   }
   sink.bufferedAmount = 0;
   await clock.run(50);
-  assert.equal(sink.frames.length, 4, "the conflated queue drained");
-  const [notice, ...data] = sink.frames.map((f) => JSON.parse(f));
+  const { rest } = afterPosition(sink.frames, "ticks");
+  assert.equal(rest.length, 4, "the conflated queue drained");
+  const [notice, ...data] = rest.map((f) => JSON.parse(f));
   assert.deepEqual(
     notice,
     { type: "dropped", channel: "ticks", count: 3 },
@@ -215,8 +217,10 @@ Deno.test("replay: ?since= gets every kept message after it, then live, with no 
   const sink = new FakeSink();
   hub.open(sink, { remote: "resume", since: 12 });
   for (let i = 0; i < 5; i++) await publishBytes(publish, 10);
+  const { position, rest } = afterPosition(sink.frames);
+  assert.equal(position.last_seq, 30, "the live stream continues after 30");
   assert.deepEqual(
-    sink.frames.map(seqOf),
+    rest.map(seqOf),
     Array.from({ length: 23 }, (_, i) => 13 + i),
   );
   mode.stop();
@@ -232,7 +236,9 @@ Deno.test("replay: a resumer behind a busy channel is told what the history evic
   for (let i = 0; i < 30; i++) await publishBytes(publish, 10); // evicts 1..30
   sink.bufferedAmount = 0;
   await clock.run(50);
-  const [gap, ...rest] = sink.frames.map((f) => JSON.parse(f));
+  const [gap, ...rest] = afterPosition(sink.frames).rest.map((f) =>
+    JSON.parse(f)
+  );
   assert.deepEqual(gap, {
     type: "gap",
     channel: "default",
@@ -254,7 +260,7 @@ Deno.test("replay: since older than the history gets an explicit gap notice firs
   for (let i = 0; i < 80; i++) await publishBytes(publish, 10);
   const old = new FakeSink();
   hub.open(old, { remote: "old", since: 5 });
-  const [gap, ...replay] = old.frames;
+  const [gap, ...replay] = afterPosition(old.frames).rest;
   assert.deepEqual(JSON.parse(gap!), {
     type: "gap",
     channel: "default",
@@ -268,11 +274,28 @@ Deno.test("replay: since older than the history gets an explicit gap notice firs
   );
   const ahead = new FakeSink();
   hub.open(ahead, { remote: "ahead", since: 500 });
-  assert.deepEqual(JSON.parse(ahead.frames[0]!), {
+  const { position, rest } = afterPosition(ahead.frames);
+  assert.deepEqual(JSON.parse(rest[0]!), {
     type: "reset",
     channel: "default",
+    epoch: position.epoch,
     last_seq: 80,
   });
+  const other = new FakeSink();
+  hub.open(other, { remote: "other stream", since: 20, epoch: "not-this" });
+  assert.deepEqual(
+    afterPosition(other.frames).rest.map((f) => JSON.parse(f)),
+    [{
+      type: "reset",
+      channel: "default",
+      epoch: position.epoch,
+      last_seq: 80,
+    }],
+    "a position in another epoch is reset, not replayed as if it were this one",
+  );
+  const same = new FakeSink();
+  hub.open(same, { remote: "same stream", since: 78, epoch: position.epoch });
+  assert.deepEqual(afterPosition(same.frames).rest.map(seqOf), [79, 80]);
   mode.stop();
 });
 

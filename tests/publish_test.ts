@@ -44,7 +44,13 @@ Deno.test("POST /publish delivers a JSON body to the channel's subscribers and a
     }),
   );
   assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { channel: "prices", seq: 1 });
+  const answer = await res.json();
+  assert.deepEqual(answer, {
+    channel: "prices",
+    seq: 1,
+    epoch: broker.position("prices").epoch,
+  });
+  assert.match(answer.epoch, /^[A-Za-z0-9_-]{8}$/);
   const frame = JSON.parse(sink.frames[0]!);
   assert.equal(frame.seq, 1);
   assert.equal(frame.channel, "prices");
@@ -69,6 +75,7 @@ Deno.test("POST /publish with application/x-ndjson publishes a batch in order", 
     count: 3,
     first: 1,
     last: 3,
+    epoch: broker.position("default").epoch,
   });
   assert.deepEqual(sink.frames.map((f) => JSON.parse(f).data), [{ n: 1 }, {
     n: 2,

@@ -71,6 +71,9 @@ Deno.test("replay: since older than the history is told how many it missed, not 
   await waitFor("some history", () => server.source.published >= 50);
   await using client = new ManualClient(`${server.url}?since=1`);
   await client.open();
+  const position = JSON.parse(String(await client.read()));
+  assert.equal(position.type, "position");
+  assert.equal(position.epoch, server.broker.position("default").epoch);
   const gap = JSON.parse(String(await client.read()));
   assert.equal(gap.type, "gap");
   assert.equal(gap.from, 2);
@@ -95,15 +98,23 @@ Deno.test("channels: POST /publish reaches only that channel's subscribers, with
       },
       body,
     }).then((r) => r.json());
+  const epochOf = (channel: string) => server.broker.position(channel).epoch;
   assert.deepEqual(await post("prices", '{"sym":"AAPL","px":1}'), {
     channel: "prices",
     seq: 1,
+    epoch: epochOf("prices"),
   });
-  assert.deepEqual(await post("chat", '"hello"'), { channel: "chat", seq: 1 });
+  assert.deepEqual(await post("chat", '"hello"'), {
+    channel: "chat",
+    seq: 1,
+    epoch: epochOf("chat"),
+  });
   assert.deepEqual(await post("prices", '{"sym":"AAPL","px":2}'), {
     channel: "prices",
     seq: 2,
+    epoch: epochOf("prices"),
   });
+  assert.notEqual(epochOf("prices"), epochOf("chat"), "an epoch per channel");
   const p1 = JSON.parse(String(await prices.read()));
   const p2 = JSON.parse(String(await prices.read()));
   const c1 = JSON.parse(String(await chat.read()));
@@ -412,6 +423,8 @@ Deno.test("fanout server --source stdin publishes each input line; a client join
     await nextRecord("source_ended");
     await using client = new ManualClient(`ws://127.0.0.1:${port}/?since=0`);
     await client.open();
+    const position = JSON.parse(String(await client.read()));
+    assert.deepEqual([position.type, position.last_seq], ["position", 2]);
     const first = JSON.parse(String(await client.read()));
     const second = JSON.parse(String(await client.read()));
     assert.deepEqual([first.seq, first.data], [1, {
@@ -429,4 +442,63 @@ Deno.test("fanout server --source stdin publishes each input line; a client join
     await lines.cancel().catch(() => {});
     await child.stderr.cancel().catch(() => {});
   }
+});
+
+Deno.test("epochs: resuming after a restart with since= and the old epoch gets reset naming the new one, never a splice of two streams", async () => {
+  const first = start({ rate: 200, history: 1000 });
+  const port = first.port;
+  await waitFor("a stream", () => first.source.published >= 20);
+  const old = first.broker.position("default");
+  await first.stop();
+  // A new process on the same port: numbering starts over in a new epoch.
+  await using second = start({ rate: 200, history: 1000, port });
+  await waitFor(
+    "the new stream to pass the old position",
+    () => second.source.published > old.seq + 20,
+  );
+  const fresh = second.broker.position("default");
+  assert.notEqual(fresh.epoch, old.epoch);
+  await using resumer = new ManualClient(
+    `${second.url}?since=${old.seq}&epoch=${old.epoch}`,
+  );
+  await resumer.open();
+  const position = JSON.parse(String(await resumer.read()));
+  const reset = JSON.parse(String(await resumer.read()));
+  assert.equal(position.epoch, fresh.epoch);
+  assert.deepEqual([reset.type, reset.epoch], ["reset", fresh.epoch]);
+  const next = JSON.parse(String(await resumer.read()));
+  assert.equal(next.seq, reset.last_seq + 1, "then the live stream, no replay");
+  // The same position in the current epoch resumes with no hole.
+  await using same = new ManualClient(
+    `${second.url}?since=10&epoch=${fresh.epoch}`,
+  );
+  await same.open();
+  await same.read(); // position
+  assert.equal(JSON.parse(String(await same.read())).seq, 11);
+  // A seed client (no epoch) keeps today's behaviour: a replay after since.
+  await using seed = new ManualClient(`${second.url}?since=10`);
+  await seed.open();
+  await seed.read(); // position
+  assert.equal(JSON.parse(String(await seed.read())).seq, 11);
+});
+
+Deno.test("epochs: clientsim --resume carries the epoch across a server restart and counts the reset, with no repeat", async () => {
+  const first = start({ rate: 100, history: 1000 });
+  const port = first.port;
+  await using client = new SimClient(first.url, { resume: true });
+  client.run();
+  await waitFor("messages", () => client.snapshot().messages >= 30);
+  const epochBefore = client.snapshot().epoch;
+  assert.equal(epochBefore, first.broker.position("default").epoch);
+  await first.stop();
+  await using second = start({ rate: 100, history: 1000, port });
+  await waitFor(
+    "the reconnect",
+    () => client.snapshot().connects >= 2 && client.snapshot().messages >= 60,
+    15_000,
+  );
+  const s = client.snapshot();
+  assert.equal(s.notices.resets, 1);
+  assert.equal(s.epoch, second.broker.position("default").epoch);
+  assert.equal(s.repeats, 0, "the new stream's seqs are not read as repeats");
 });

@@ -17,6 +17,7 @@ import {
   type History,
   type Position,
   type Published,
+  type Resume,
 } from "../core/broker.ts";
 import { frameOf, type PublishBody } from "../core/frame.ts";
 import { ChannelHistory, historyAfter } from "./history.ts";
@@ -121,15 +122,14 @@ export class MemoryBroker implements Broker {
   }
 
   /** Answers at once: the history is in this process. */
-  history(channel: string, since: number, until: number): History {
+  history(channel: string, resume: Resume): History {
     const stream = this.#acquire(channel);
     return historyAfter(
       channel,
       stream.history,
       stream.epoch,
       stream.seq,
-      since,
-      until,
+      resume,
     );
   }
 

@@ -7,7 +7,7 @@
  */
 import { encodeControl } from "../../lib/protocol.ts";
 import { RingQueue } from "../../lib/ring_queue.ts";
-import type { History, ReplayCursor } from "../core/broker.ts";
+import type { History, ReplayCursor, Resume } from "../core/broker.ts";
 import type { OutFrame } from "../core/frame.ts";
 
 /** The last N messages of one channel, oldest first, consecutive seqs. */
@@ -40,30 +40,35 @@ export class ChannelHistory {
 }
 
 /**
- * What a client resuming after `since` receives: a `reset` notice when
- * `since` is ahead of the channel (its numbering started over), a `gap`
- * notice when the history no longer reaches back to `since + 1`, then a
- * cursor over the kept messages up to `until`.
+ * Where a client joins a channel whose stream is `(epoch, top)`: with no
+ * `since`, nothing to replay; with a `since` of another epoch, or ahead of
+ * `top` (the numbering started over), a `reset` notice and nothing to
+ * replay; otherwise a `gap` notice when the history no longer reaches back
+ * to `since + 1`, then a cursor over the kept messages up to `top`.
  *
  * @param channel the channel's name (for the notices)
  * @param history its kept messages
  * @param epoch its epoch
- * @param top seq of its last message
- * @param since the client's last seq
- * @param until the last seq to replay (the position live delivery starts after)
+ * @param top seq of its last message (live delivery continues after it)
+ * @param resume the client's last position, if it has one
  */
 export function historyAfter(
   channel: string,
   history: ChannelHistory,
   epoch: string,
   top: number,
-  since: number,
-  until: number,
+  resume: Resume,
 ): History {
-  if (since > top) {
+  const { since } = resume;
+  if (since === undefined) {
+    return { epoch, until: top, notices: [], replay: EMPTY_REPLAY };
+  }
+  const otherEpoch = resume.epoch !== undefined && resume.epoch !== epoch;
+  if (otherEpoch || since > top) {
     return {
       epoch,
-      notices: [encodeControl({ type: "reset", channel, last_seq: top })],
+      until: top,
+      notices: [resetNotice(channel, epoch, top)],
       replay: EMPTY_REPLAY,
     };
   }
@@ -73,20 +78,33 @@ export function historyAfter(
     : [];
   return {
     epoch,
+    until: top,
     notices,
     replay: new HistoryCursor(
       channel,
       history,
       Math.max(since + 1, oldest),
-      until,
+      top,
     ),
   };
 }
 
 /** A replay with nothing in it. */
-const EMPTY_REPLAY: ReplayCursor = Object.freeze({ next: () => undefined });
+export const EMPTY_REPLAY: ReplayCursor = Object.freeze({
+  next: () => undefined,
+});
 
-function gapNotice(channel: string, from: number, to: number): string {
+/** The `reset` notice: the stream is now `epoch`, continuing after `lastSeq`. */
+export function resetNotice(
+  channel: string,
+  epoch: string,
+  lastSeq: number,
+): string {
+  return encodeControl({ type: "reset", channel, epoch, last_seq: lastSeq });
+}
+
+/** The `gap` notice: messages `from..to` cannot be replayed. */
+export function gapNotice(channel: string, from: number, to: number): string {
   return encodeControl({
     type: "gap",
     channel,

@@ -73,14 +73,28 @@ export interface ReplayCursor {
   next(): string | undefined;
 }
 
-/** What a resuming client receives before the live stream. */
+/** Where a client joins a channel, and what it receives before the live stream. */
 export interface History {
   /** The channel's epoch now. */
   readonly epoch: string;
+  /**
+   * The last seq before the live stream: the replay ends here, and live
+   * messages up to it (which a client may be handed while the history was
+   * read) are dropped for this client as duplicates.
+   */
+  readonly until: number;
   /** Control frames to send first (`gap`, `reset`), already encoded. */
   readonly notices: readonly string[];
-  /** The kept messages after `since` up to the position asked for. */
+  /** The kept messages after `since` up to `until`. */
   readonly replay: ReplayCursor;
+}
+
+/** What a joining client asks of the history. */
+export interface Resume {
+  /** Its last seq received (`?since=`); none for a client that only wants the live stream. */
+  readonly since?: number | undefined;
+  /** The epoch that seq belongs to (`?epoch=`); none for seed clients. */
+  readonly epoch?: string | undefined;
 }
 
 /** Where the broker hands ordered messages; the hub implements it. */
@@ -91,6 +105,12 @@ export interface BrokerHandler {
    * channel is handed over.
    */
   publication(channel: string, frame: OutFrame): void | Promise<void>;
+  /**
+   * A control notice (`reset` when the stream started over, `gap` when
+   * messages could not be recovered) for the channel's control clients,
+   * ahead of anything queued for them.
+   */
+  notice(channel: string, text: string): void;
 }
 
 /** The engine that orders each channel's messages and keeps its history. */
@@ -117,16 +137,14 @@ export interface Broker extends AsyncDisposable {
   /** The channel's position as this node last delivered it. */
   position(channel: string): Position;
   /**
-   * What a client resuming after `since` receives before the live stream,
-   * up to `until` (the position delivered locally when it joined). A broker
-   * that holds the history in this process answers at once, so the replay
-   * is queued in the same step as the client joins; one that must read it
-   * from elsewhere answers with a promise, and live messages for the client
-   * wait behind it meanwhile.
+   * Where a client joins `channel` and what it receives first: with
+   * `since`, every kept message after it (a `gap` notice where the history
+   * is short, a `reset` when `epoch` is not the channel's or `since` is
+   * ahead of it); without, nothing but the position. A broker that holds
+   * the history in this process answers at once, so the replay is queued in
+   * the same step as the client joins; one that must read it from elsewhere
+   * answers with a promise, and live messages for the client wait behind it
+   * meanwhile (those up to `until` are then dropped as duplicates).
    */
-  history(
-    channel: string,
-    since: number,
-    until: number,
-  ): History | Promise<History>;
+  history(channel: string, resume: Resume): History | Promise<History>;
 }

@@ -9,7 +9,7 @@
  */
 import type { DisconnectReason } from "../../lib/close_codes.ts";
 import { DEFAULT_CHANNEL, encodeControl } from "../../lib/protocol.ts";
-import type { Broker, BrokerHandler } from "./broker.ts";
+import type { Broker, BrokerHandler, History } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Backlog, Cut, Mode } from "./mode.ts";
 import { Session, type SessionEnd } from "./session.ts";
@@ -56,6 +56,8 @@ export interface OpenRequest {
   readonly channel?: string;
   /** Replay every kept message after this seq first (`?since=`). */
   readonly since?: number;
+  /** The epoch `since` belongs to (`?epoch=`): another epoch gets `reset`, not a replay. */
+  readonly epoch?: string;
   /** Send control frames (drop notices); implied by `since`. @default false */
   readonly control?: boolean;
   /** Several messages per frame, as a JSON array (`?batch=1`; queue mode only). @default false */
@@ -169,17 +171,21 @@ export class Hub implements BrokerHandler {
       this.#broker.subscribe(channel).catch(() => {});
     }
     this.#channels.set(channel, local + 1);
+    const control = request.control === true || request.since !== undefined;
     const session = new Session(`c${this.#nextId++}`, sink, {
       remote: request.remote,
       channel,
-      control: request.control === true || request.since !== undefined,
+      control,
       batch: request.batch === true,
       maxFrameBytes: this.#options.maxFrameBytes,
       maxInboundRate: this.#options.maxInboundRate,
       now: this.#now,
       onEnd: (s, end) => this.#ended(s, end),
     });
-    const outlet = this.#mode.attach(session, this.#backlog(channel, request));
+    const outlet = this.#mode.attach(
+      session,
+      this.#backlog(channel, request, control),
+    );
     const subscriber = new Subscriber(outlet);
     this.#subscribers.set(session, subscriber);
     this.#stall.set(session, newStallState(this.#now()));
@@ -194,6 +200,11 @@ export class Hub implements BrokerHandler {
     const outcome = this.#mode.broadcast(channel, frame);
     if (outcome instanceof Promise) return outcome;
     this.#cut(outcome);
+  }
+
+  /** The broker's notice for the channel's control clients (`reset`, `gap`). */
+  notice(channel: string, text: string): void {
+    this.#mode.notify(channel, text);
   }
 
   /** Periodic housekeeping: the mode's slow-client timers and the stall check. */
@@ -232,30 +243,50 @@ export class Hub implements BrokerHandler {
   }
 
   /**
-   * What `request` receives before the live stream, if anything. A history
-   * the broker cannot read becomes a `gap` notice for everything asked for:
-   * the client is told, never resumed silently.
+   * What a control client receives before the live stream: its position
+   * (`epoch`, and the seq the live stream continues after), then what the
+   * broker's history says about its `since`. A history the broker cannot
+   * read becomes a `gap` notice for everything asked for: the client is
+   * told, never resumed silently.
    */
   #backlog(
     channel: string,
     request: OpenRequest,
+    control: boolean,
   ): Backlog | Promise<Backlog> | undefined {
-    const since = request.since;
-    if (since === undefined) return undefined;
-    const until = this.#broker.position(channel).seq;
-    const history = this.#broker.history(channel, since, until);
-    if (!(history instanceof Promise)) return history;
-    return history.catch((): Backlog => ({
-      notices: since < until
-        ? [encodeControl({
+    if (!control) return undefined;
+    const { since, epoch } = request;
+    const history = this.#broker.history(channel, { since, epoch });
+    const backlog = (h: History): Backlog => ({
+      notices: [
+        encodeControl({
+          type: "position",
+          channel,
+          epoch: h.epoch,
+          last_seq: h.until,
+        }),
+        ...h.notices,
+      ],
+      replay: h.replay,
+      after: h.until,
+    });
+    if (!(history instanceof Promise)) return backlog(history);
+    return history.then(backlog, (): Backlog => {
+      const { epoch, seq } = this.#broker.position(channel);
+      const notices = [
+        encodeControl({ type: "position", channel, epoch, last_seq: seq }),
+      ];
+      if (since !== undefined && since < seq) {
+        notices.push(encodeControl({
           type: "gap",
           channel,
           from: since + 1,
-          to: until,
-          missed: until - since,
-        })]
-        : [],
-    }));
+          to: seq,
+          missed: seq - since,
+        }));
+      }
+      return { notices, after: seq };
+    });
   }
 
   #cut(cuts: readonly Cut[]): void {

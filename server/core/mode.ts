@@ -37,6 +37,11 @@ export interface Backlog {
   readonly notices: readonly string[];
   /** History to replay, read from the broker's history as it is sent. */
   readonly replay?: ReplayCursor;
+  /**
+   * The last seq the backlog covers: live frames up to it, handed over while
+   * the backlog was read, are duplicates and are dropped for this client.
+   */
+  readonly after?: number;
 }
 
 /** A mode's per-client state, as far as anyone outside the mode may see it. */
@@ -73,6 +78,11 @@ export interface Mode {
    * client has taken the frame.
    */
   broadcast(channel: string, frame: OutFrame): readonly Cut[] | Promise<void>;
+  /**
+   * Sends a control frame to every control client of `channel`, ahead of
+   * the data queued for it (never dropped).
+   */
+  notify(channel: string, text: string): void;
   /** Periodic check between messages (the slow-client policy's timers). */
   tick(now: number): readonly Cut[];
   /** Stops all waiting and timers; called on shutdown. */

@@ -5,7 +5,11 @@
  *
  * @module
  */
-import { checkChannelName, DEFAULT_CHANNEL } from "../../lib/protocol.ts";
+import {
+  checkChannelName,
+  DEFAULT_CHANNEL,
+  EPOCH_NAME,
+} from "../../lib/protocol.ts";
 import type { Hub } from "../core/hub.ts";
 import { credentialOf, type SubscriberAuth } from "./auth.ts";
 
@@ -24,6 +28,8 @@ export interface Admitted {
   readonly channel: string;
   /** `?since=SEQ`, when given. */
   readonly since?: number;
+  /** `?epoch=E`, the epoch `since` belongs to, when given. */
+  readonly epoch?: string;
   /** `?control=1`: send control frames. */
   readonly control: boolean;
   /** `?batch=1`: several messages per frame, as a JSON array (queue mode). */
@@ -93,6 +99,23 @@ export async function admit(
       );
     }
   }
+  const epoch = url.searchParams.get("epoch") ?? undefined;
+  if (epoch !== undefined && !EPOCH_NAME.test(epoch)) {
+    return refused(
+      400,
+      `epoch must be 1-64 of A-Z a-z 0-9 _ -, got ${
+        JSON.stringify(epoch.slice(0, 40))
+      }`,
+      "bad_epoch",
+    );
+  }
+  if (epoch !== undefined && since === undefined) {
+    return refused(
+      400,
+      "epoch names the stream of a since= position: give since= with it",
+      "bad_epoch",
+    );
+  }
   if (!hub.admits(channel)) {
     return refused(
       503,
@@ -110,7 +133,12 @@ export async function admit(
   }
   const control = url.searchParams.get("control") === "1";
   const batch = url.searchParams.get("batch") === "1";
-  return since === undefined
-    ? { ok: true, channel, control, batch }
-    : { ok: true, channel, since, control, batch };
+  return {
+    ok: true,
+    channel,
+    control,
+    batch,
+    ...(since === undefined ? {} : { since }),
+    ...(epoch === undefined ? {} : { epoch }),
+  };
 }

@@ -1,6 +1,6 @@
 /**
  * The HTTP source: `POST /publish?channel=NAME` with the message as the body,
- * answered with the seq it was given. `application/x-ndjson` publishes a batch,
+ * answered with the position it was given (`seq` and `epoch`). `application/x-ndjson` publishes a batch,
  * one message per line. Protected by the publish token.
  *
  * @module
@@ -176,11 +176,11 @@ export function createPublishHandler(
       });
     }
     stats.published += messages.length;
-    const { first, last } = published;
+    const { first, last, epoch } = published;
     return Response.json(
       messages.length === 1
-        ? { channel, seq: first }
-        : { channel, count: messages.length, first, last },
+        ? { channel, seq: first, epoch }
+        : { channel, count: messages.length, first, last, epoch },
     );
   };
 }

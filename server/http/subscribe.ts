@@ -81,14 +81,14 @@ export function createSubscribeHandler(
     socket.addEventListener("open", () => {
       let session;
       try {
-        const { channel, control, batch } = terms;
-        const since = terms.since === undefined ? {} : { since: terms.since };
+        const { channel, control, batch, since, epoch } = terms;
         session = hub.open(new WebSocketSink(socket), {
           remote,
           channel,
           control,
           batch,
-          ...since,
+          ...(since === undefined ? {} : { since }),
+          ...(epoch === undefined ? {} : { epoch }),
         });
       } catch (err) {
         // The channel limit was reached while credentials were checked.

@@ -53,6 +53,8 @@ export interface ClientQueue {
   push(frame: OutFrame): PushOutcome;
   /** Takes the oldest message. */
   shift(): OutFrame | undefined;
+  /** The oldest message, left in the queue. */
+  peek(): OutFrame | undefined;
   /** Empties the queue. */
   clear(): void;
 }
@@ -119,6 +121,10 @@ class BoundedQueue extends BoundedRing<OutFrame> implements ClientQueue {
     return frame;
   }
 
+  peek(): OutFrame | undefined {
+    return this.ring.peek();
+  }
+
   clear(): void {
     this.ring.clear();
     this.queued = 0;
@@ -163,6 +169,10 @@ class ConflatingQueue extends BoundedRing<Slot> implements ClientQueue {
     if (!slot) return undefined;
     this.#evict(slot);
     return slot.frame;
+  }
+
+  peek(): OutFrame | undefined {
+    return this.ring.peek()?.frame;
   }
 
   clear(): void {

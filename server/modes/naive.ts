@@ -63,8 +63,9 @@ export class NaiveMode implements Mode {
         outlet.held = undefined;
         this.#sendBacklog(session, b);
         const now = this.#scheduler.now();
+        const after = b.after ?? 0;
         for (const frame of held) {
-          if (!session.closed) session.write(frame, now);
+          if (!session.closed && frame.seq > after) session.write(frame, now);
         }
       });
     } else if (backlog) this.#sendBacklog(session, backlog);
@@ -99,6 +100,16 @@ export class NaiveMode implements Mode {
       outlet.blocked = true;
       await this.#watcher.waitBelow(session.sink, NAIVE_LOW_WATER_BYTES);
       outlet.blocked = false;
+    }
+  }
+
+  /** Sends `text` to every control client of `channel` at once. */
+  notify(channel: string, text: string): void {
+    for (const outlet of this.#channels.get(channel) ?? []) {
+      const session = outlet.session;
+      if (session.control && !session.closed && !outlet.held) {
+        session.writeRaw(text);
+      }
     }
   }
 

@@ -136,6 +136,13 @@ export class QueueMode implements Mode {
     this.#joiner.clear();
   }
 
+  /** Queues `text` ahead of the data of every control client of `channel`. */
+  notify(channel: string, text: string): void {
+    for (const writer of this.#channels.get(channel) ?? []) {
+      if (!writer.session.closed) writer.notice(text);
+    }
+  }
+
   /** Applies the full-timeout rule between messages. */
   tick(now: number): readonly Cut[] {
     let cuts: Cut[] | undefined;

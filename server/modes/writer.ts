@@ -101,6 +101,11 @@ export class QueueWriter implements Outlet {
       backlog.then((b) => {
         this.#held = false;
         this.#setBacklog(b);
+        // Live frames handed over while the backlog was read and covered by it.
+        const after = b.after ?? 0;
+        while ((this.#queue.peek()?.seq ?? Infinity) <= after) {
+          this.#queue.shift();
+        }
         this.flush(this.#ctx.now());
       });
     } else if (backlog) this.#setBacklog(backlog);
@@ -158,6 +163,13 @@ export class QueueWriter implements Outlet {
     return this.#slow.fullSince !== undefined || dropped > 0
       ? this.judge(now)
       : undefined;
+  }
+
+  /** Queues a control frame ahead of the data (control clients only), and sends it when it can. */
+  notice(text: string): void {
+    if (!this.session.control) return;
+    (this.#notices ??= []).push(text);
+    if (this.idle) this.flush(this.#ctx.now());
   }
 
   /** The slow-client policy's verdict now (drop limit, full timeout). */
