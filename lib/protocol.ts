@@ -135,15 +135,40 @@ export function encodeData(
   payloadB64: string,
   extras: DataExtras = {},
 ): string {
-  // Hand-built: seq, ts_send and base64 need no escaping; the channel name is
+  return DATA_PREFIX + seq + encodeDataRest(tsSend, payloadB64, extras);
+}
+
+/** How every data frame starts: the seq follows, then {@link encodeDataRest}. */
+export const DATA_PREFIX = '{"seq":';
+
+/**
+ * A data frame without its head: everything after `{"seq":N`. A shared
+ * engine stores and forwards this part and puts the seq it assigns in front
+ * (`DATA_PREFIX + seq + rest`), so every node sends the same bytes.
+ *
+ * @example
+ * ```ts
+ * import { DATA_PREFIX, encodeData, encodeDataRest } from "./protocol.ts";
+ * const rest = encodeDataRest(1.5, "", { channel: "x", dataJson: "[1]" });
+ * if (DATA_PREFIX + 7 + rest !== encodeData(7, 1.5, "", { channel: "x", dataJson: "[1]" })) {
+ *   throw new Error(rest);
+ * }
+ * ```
+ */
+export function encodeDataRest(
+  tsSend: number,
+  payloadB64: string,
+  extras: DataExtras = {},
+): string {
+  // Hand-built: ts_send and base64 need no escaping; the channel name is
   // validated to [A-Za-z0-9_.:-] and dataJson is already JSON.
   const channel = extras.channel === undefined
     ? ""
     : `,"channel":"${extras.channel}"`;
   if (extras.dataJson !== undefined) {
-    return `{"seq":${seq},"ts_send":${tsSend}${channel},"data":${extras.dataJson}}`;
+    return `,"ts_send":${tsSend}${channel},"data":${extras.dataJson}}`;
   }
-  return `{"seq":${seq},"ts_send":${tsSend}${channel},"payload_b64":"${payloadB64}"}`;
+  return `,"ts_send":${tsSend}${channel},"payload_b64":"${payloadB64}"}`;
 }
 
 /** Serialises a control frame. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { parseServerArgs, serverHelp } from "./config/args.ts";
-import { startServer } from "./server.ts";
+import { launchServer } from "./server.ts";
 
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
 
@@ -29,7 +29,7 @@ export async function run(args: readonly string[]): Promise<number> {
   try {
     let server;
     try {
-      server = startServer(config);
+      server = await launchServer(config);
     } catch (err) {
       const where = `${config.server.host}:${config.server.port}`;
       if (err instanceof Deno.errors.AddrInUse) {

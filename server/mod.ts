@@ -32,7 +32,9 @@
  * @module
  */
 export {
+  createBroker,
   HOUSEKEEPING_MS,
+  launchServer,
   type RunningServer,
   SHUTDOWN_DEADLINE_MS,
   type StartOptions,
@@ -53,6 +55,7 @@ export {
 export { parseServerArgs, type ServerArgs, serverHelp } from "./config/args.ts";
 export {
   type Broker,
+  BrokerStats,
   BrokerUnavailableError,
   type Position,
   type Published,

@@ -28,11 +28,18 @@ import type { SourceStats } from "./sources/source_stats.ts";
 export const HOUSEKEEPING_MS = 250;
 /** How long a graceful stop waits for sockets to finish closing, ms. */
 export const SHUTDOWN_DEADLINE_MS = 3000;
+/** How long start-up waits for a shared broker before serving without it (outage mode), ms. */
+export const BROKER_CONNECT_WAIT_MS = 3000;
 
 /** Options of {@link startServer}. */
 export interface StartOptions {
   /** Where log lines go. @default a logger on stdout in the config's format */
   readonly logger?: Logger;
+  /**
+   * The broker to feed the hub. @default a memory broker; for a Redis URL
+   * use {@link launchServer}, which creates the broker first
+   */
+  readonly broker?: Broker;
 }
 
 /** A running server. */
@@ -67,9 +74,68 @@ function createMode(config: ServerConfig): Mode {
 }
 
 /**
+ * Creates the broker `config.broker.url` names: the memory broker, or a
+ * Redis broker (its client library is loaded only then). The Redis broker
+ * connects in the background and says when it goes down or comes back.
+ */
+export async function createBroker(
+  config: ServerConfig,
+  logger: Logger,
+): Promise<Broker> {
+  const { history, maxChannels } = config.channels;
+  if (config.broker.url === "memory") {
+    return new MemoryBroker({ history, maxChannels });
+  }
+  const { RedisBroker } = await import("./broker/broker_redis.ts");
+  const where = redactedUrl(config.broker.url);
+  return new RedisBroker({
+    url: config.broker.url,
+    history,
+    maxChannels,
+    onStateChange: (up, reason) =>
+      logger.log(
+        { type: up ? "broker_up" : "broker_down", broker: where, reason },
+        up
+          ? `[broker] ${where} reachable again: repairing followed channels`
+          : `[broker] ${where} unreachable (${reason}): publishing paused, clients stay connected`,
+      ),
+  });
+}
+
+/** A broker URL without its password, for logs. */
+function redactedUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.href;
+}
+
+/**
+ * Creates the configured broker, then starts the server on it: what
+ * `fanout server` runs. Use this (not {@link startServer}) for a Redis URL.
+ * @throws as {@link startServer}
+ */
+export async function launchServer(
+  config: ServerConfig,
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logging.json);
+  const broker = options.broker ?? await createBroker(config, logger);
+  // Serve anyway when the engine is away: /readyz says so, publishes get
+  // 503, and everything resumes when it returns.
+  await broker.connected(BROKER_CONNECT_WAIT_MS);
+  try {
+    return startServer(config, { ...options, logger, broker });
+  } catch (err) {
+    await broker[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
+/**
  * Starts listening and publishing.
  * @throws {UsageError} when a TLS file cannot be read
  * @throws {Deno.errors.AddrInUse} and other listen errors, before anything runs
+ * @throws {TypeError} for a Redis broker URL without `options.broker` (use {@link launchServer})
  */
 export function startServer(
   config: ServerConfig,
@@ -78,7 +144,12 @@ export function startServer(
   const startedAt = performance.now();
   const logger = options.logger ?? createLogger(config.logging.json);
   const tls = readTls(config.tls);
-  const broker = new MemoryBroker({
+  if (!options.broker && config.broker.url !== "memory") {
+    throw new TypeError(
+      "Cannot start on a Redis broker synchronously: use launchServer(), which connects it first",
+    );
+  }
+  const broker = options.broker ?? new MemoryBroker({
     history: config.channels.history,
     maxChannels: config.channels.maxChannels,
   });
@@ -134,6 +205,7 @@ export function startServer(
   const server = Deno.serve({
     hostname: config.server.host,
     port: config.server.port,
+    reusePort: config.server.reusePort,
     onListen() {},
     ...(tls ?? {}),
   }, handler);
@@ -153,7 +225,17 @@ export function startServer(
     () => summary.report(),
     config.logging.summaryIntervalMs,
   );
-  logListening(logger, config, { hostname, port, url, httpUrl, secure });
+  logListening(logger, config, {
+    hostname,
+    port,
+    url,
+    httpUrl,
+    secure,
+    broker: broker.kind === "memory"
+      ? "memory"
+      : redactedUrl(config.broker.url),
+    brokerUp: broker.stats.up,
+  });
 
   const stop = () =>
     stopping ??= (async () => {

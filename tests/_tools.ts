@@ -45,3 +45,10 @@ export const CHROMIUM: Tool = findTool(
   "chromium",
   "apt-get install chromium",
 );
+
+/** `redis-server`, from Debian's `redis-server` package. */
+export const REDIS_SERVER: Tool = findTool(
+  "/usr/bin/redis-server",
+  "redis-server",
+  "apt-get install redis-server",
+);

@@ -73,6 +73,8 @@ const BY_FLAG: Case[] = [
   ["maxMessageBytes", "--max-message-bytes 100", 100],
   ["allowedOrigins", "--allowed-origins https://a.example,https://b.example", ["https://a.example", "https://b.example"]],
   ["cert", "--cert c.pem", "c.pem"], ["key", "--key k.pem", "k.pem"],
+  ["reusePort", "--reuse-port", true],
+  ["broker", "--broker redis://127.0.0.1:6379/2", "redis://127.0.0.1:6379/2"],
 ];
 
 /** Fields that are only valid together: a single-field case brings its partner. */
@@ -103,6 +105,8 @@ const BY_YAML: Case[] = [
   ["maxMessageBytes", "limits.max_message_bytes: 12", 12],
   ["allowedOrigins", "limits.allowed_origins: [https://x.example]", ["https://x.example"]],
   ["cert", "tls.cert: /tmp/c.pem", "/tmp/c.pem"], ["key", "tls.key: /tmp/k.pem", "/tmp/k.pem"],
+  ["reusePort", "server.reuse_port: true", true],
+  ["broker", "broker.url: rediss://:pw@redis.internal:6380", "rediss://:pw@redis.internal:6380"],
 ];
 
 /** The single-field cases for `field` from `table`, with its partner when it has one. */
@@ -130,7 +134,7 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
     batchMs: 10, history: 0, maxChannels: 1000, token: undefined, jwtSecret: undefined,
     publishToken: undefined, maxClients: 10000, maxFrameBytes: 4096, maxInboundRate: 0,
     maxMessageBytes: 1048576, allowedOrigins: [], cert: undefined, key: undefined,
-    configPath: undefined,
+    reusePort: false, broker: "memory", configPath: undefined,
   });
 });
 
@@ -279,9 +283,9 @@ Deno.test("parseServerArgs() rejects a bad --mode or --host", async (t) => {
 });
 
 const SERVER_KEYS =
-  "host, port, mode, rate, payload_bytes, ping_interval, ping_timeout, source";
+  "host, port, mode, rate, payload_bytes, ping_interval, ping_timeout, source, reuse_port";
 const SECTIONS =
-  "server, queue_mode, logging, metrics, channels, auth, limits, tls";
+  "server, queue_mode, logging, metrics, channels, auth, limits, tls, broker";
 const WHOLE = "must be a whole number from";
 
 // deno-fmt-ignore
@@ -406,6 +410,14 @@ Deno.test("parseServerArgs() rejects bad policies, sources, secrets and origin l
       ["--allowed-origins", ","],
       /--allowed-origins must be a list of non-empty strings/,
     ],
+    [
+      ["--broker", "http://redis:6379"],
+      '--broker must be memory or redis://HOST:PORT[/DB] (rediss:// for TLS), got "http://redis:6379"',
+    ],
+    [
+      ["--broker", "redis://redis:6379/db?x=1"],
+      /--broker must be memory or redis:\/\/HOST:PORT\[\/DB\]/,
+    ],
   ];
   for (const [args, expected] of cases) {
     await t.step(args.join(" "), async () => {
@@ -470,6 +482,7 @@ Deno.test("resolveServerConfig() decides every effective value once, in sections
     "tls",
     "logging",
     "metrics",
+    "broker",
     "configPath",
   ]);
   assert.equal(config.server.stallTimeoutMs, 25_000, "interval + timeout, ms");

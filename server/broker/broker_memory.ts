@@ -13,6 +13,7 @@
 import {
   type Broker,
   type BrokerHandler,
+  BrokerStats,
   BrokerUnavailableError,
   type History,
   type Position,
@@ -48,6 +49,8 @@ interface Stream {
 export class MemoryBroker implements Broker {
   /** @inheritdoc */
   readonly kind = "memory";
+  /** @inheritdoc */
+  readonly stats: BrokerStats = new BrokerStats();
   readonly #streams = new Map<string, Stream>();
   readonly #history: number;
   readonly #maxChannels: number;
@@ -61,6 +64,11 @@ export class MemoryBroker implements Broker {
     this.#maxChannels = options.maxChannels ?? 1000;
     this.#now = options.now ?? (() => performance.now());
     this.#epoch = options.epoch ?? newEpoch;
+  }
+
+  /** Always connected: the streams are in this process. */
+  connected(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 
   /** @inheritdoc */

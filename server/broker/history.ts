@@ -24,6 +24,17 @@ export class ChannelHistory {
     this.#ring?.push(frame);
   }
 
+  /** Forgets every kept message. */
+  clear(): void {
+    this.#ring?.clear();
+  }
+
+  /** Seq of the newest message kept, if any. */
+  newest(): number | undefined {
+    const ring = this.#ring;
+    return ring && ring.length > 0 ? ring.at(ring.length - 1)!.seq : undefined;
+  }
+
   /** Seq of the oldest message kept, or `top + 1` when none is. */
   oldest(top: number): number {
     const ring = this.#ring;

@@ -27,6 +27,8 @@ export interface ServerSection {
   readonly source: SourceKind;
   /** Synthetic messages per second. */
   readonly rate: number;
+  /** Share the port with other processes on this host (SO_REUSEPORT). */
+  readonly reusePort: boolean;
   /** Random payload bytes per synthetic message. */
   readonly payloadBytes: number;
   /**
@@ -109,6 +111,12 @@ export interface MetricsSection {
   readonly perClient: boolean;
 }
 
+/** `broker:`: the engine that orders each channel's messages. */
+export interface BrokerSection {
+  /** `memory`, or the Redis URL every node shares. */
+  readonly url: string;
+}
+
 /** The complete, frozen configuration: all the server sees. */
 export interface ServerConfig {
   /** `server:` */
@@ -127,6 +135,8 @@ export interface ServerConfig {
   readonly logging: LoggingSection;
   /** `metrics:` */
   readonly metrics: MetricsSection;
+  /** `broker:` */
+  readonly broker: BrokerSection;
   /** The `--config` file used, if any. */
   readonly configPath: string | undefined;
 }
@@ -167,6 +177,7 @@ export function configOf(o: ServerOptions): ServerConfig {
       mode: o.mode,
       source: o.source,
       rate: o.rate,
+      reusePort: o.reusePort,
       payloadBytes: o.payloadBytes,
       stallTimeoutMs: o.pingInterval > 0
         ? (o.pingInterval + o.pingTimeout) * 1000
@@ -202,6 +213,7 @@ export function configOf(o: ServerOptions): ServerConfig {
       summaryIntervalMs: o.summaryInterval * 1000,
     }),
     metrics: freeze({ perClient: o.metricsPerClient }),
+    broker: freeze({ url: o.broker }),
     configPath: o.configPath,
   });
 }

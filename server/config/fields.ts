@@ -13,7 +13,7 @@ import { SLOW_POLICIES } from "../modes/client_queue.ts";
 export type Kind =
   | { type: "number"; min: number; max: number; integer: boolean }
   | { type: "enum"; values: readonly string[] }
-  | { type: "host" | "boolean" | "string" | "secret" | "list" };
+  | { type: "host" | "boolean" | "string" | "secret" | "list" | "broker" };
 
 /** The YAML sections, in the order help lists them. */
 export type Section =
@@ -24,7 +24,8 @@ export type Section =
   | "limits"
   | "tls"
   | "logging"
-  | "metrics";
+  | "metrics"
+  | "broker";
 
 /** One option: its flag, YAML key, allowed values and help. */
 export interface FieldSpec {
@@ -118,6 +119,10 @@ export const FIELDS = {
     "PEM certificate: serve wss:// and https:// (with --key)"),
   key: field("--key FILE", "tls.key", { type: "string" },
     "PEM private key for --cert"),
+  reusePort: field("--reuse-port", "server.reuse_port", { type: "boolean" },
+    "share the port with other fanout processes on this host (Linux SO_REUSEPORT): one process per core"),
+  broker: field("--broker URL", "broker.url", { type: "broker" },
+    "memory: one process; redis://HOST:PORT[/DB]: every node on that Redis is one stream"),
 } as const satisfies Record<string, FieldSpec>;
 
 /** The name of an option field (a key of `ServerOptions` other than `configPath`). */
@@ -183,6 +188,12 @@ export function checkField(
         `${label} must be a list of non-empty strings (a comma-separated flag), got ${got}`,
       );
     }
+    case "broker":
+      if (raw === "memory") return raw;
+      if (typeof raw === "string" && isRedisUrl(raw)) return raw;
+      throw new UsageError(
+        `${label} must be memory or redis://HOST:PORT[/DB] (rediss:// for TLS), got ${got}`,
+      );
     case "host":
       if (typeof raw === "string" && raw !== "" && !/\s/.test(raw)) return raw;
       throw new UsageError(
@@ -192,4 +203,17 @@ export function checkField(
       if (typeof raw === "boolean") return raw;
       throw new UsageError(`${label} must be true or false, got ${got}`);
   }
+}
+
+/** `redis://` or `rediss://`, a host, an optional port and database number. */
+function isRedisUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return (url.protocol === "redis:" || url.protocol === "rediss:") &&
+    url.hostname !== "" && /^(\/\d{0,2})?$/.test(url.pathname) &&
+    url.search === "" && url.hash === "";
 }

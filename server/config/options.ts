@@ -81,6 +81,10 @@ export interface ServerOptions {
   readonly cert: string | undefined;
   /** PEM private key file for `cert`. @default {undefined} */
   readonly key: string | undefined;
+  /** Share the port with other processes (SO_REUSEPORT). @default {false} */
+  readonly reusePort: boolean;
+  /** `memory` (one process) or a Redis URL (many nodes, one stream). @default {"memory"} */
+  readonly broker: string;
   /** The `--config` file used, if any. @default {undefined} */
   readonly configPath: string | undefined;
 }
@@ -125,6 +129,8 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   allowedOrigins: Object.freeze([]) as readonly string[],
   cert: undefined,
   key: undefined,
+  reusePort: false,
+  broker: "memory",
   configPath: undefined,
 });
 

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { Histogram } from "../../lib/histogram.ts";
 import type { OutFrame, PublishBody } from "./frame.ts";
 
 /**
@@ -117,6 +118,13 @@ export interface BrokerHandler {
 export interface Broker extends AsyncDisposable {
   /** Engine name, for logs and metrics. */
   readonly kind: string;
+  /** What the broker reports about itself. */
+  readonly stats: BrokerStats;
+  /**
+   * Resolves once the engine is reachable (true), or after `timeoutMs`
+   * (false: the broker keeps trying in the background).
+   */
+  connected(timeoutMs: number): Promise<boolean>;
   /** Connects the broker to the hub it feeds. Called once, before anything else. */
   bind(handler: BrokerHandler): void;
   /** Whether `channel` exists or may be created now (`--max-channels`). */
@@ -147,4 +155,32 @@ export interface Broker extends AsyncDisposable {
    * meanwhile (those up to `until` are then dropped as duplicates).
    */
   history(channel: string, resume: Resume): History | Promise<History>;
+}
+
+/**
+ * What a broker reports about itself: written only by the broker, read by
+ * `/readyz`, `/metrics` and the summary. The memory broker is always up and
+ * repairs nothing; a shared engine fills every field.
+ */
+export class BrokerStats {
+  /** Whether the engine is reachable now. */
+  up = true;
+  /** Why it is not, when it is not. */
+  downReason = "";
+  /** Publish round trips to the engine, ms. */
+  readonly publishLatency = new Histogram();
+  /** Publishes and reads that failed. */
+  errors = 0;
+  /** Holes in the live stream filled from the engine's history. */
+  repairs = 0;
+  /** Holes that could not be filled (told to clients as `gap`). */
+  gaps = 0;
+  /** Times a channel's stream started over (told to clients as `reset`). */
+  resets = 0;
+  /** `?since=` replays served from this node's recent messages. */
+  replaysFromRing = 0;
+  /** `?since=` replays that read the engine's history. */
+  replaysFromEngine = 0;
+  /** History reads sent to the engine (replays merge onto shared reads). */
+  engineReads = 0;
 }

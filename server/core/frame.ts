@@ -4,7 +4,11 @@
  *
  * @module
  */
-import { DEFAULT_CHANNEL, encodeData } from "../../lib/protocol.ts";
+import {
+  DATA_PREFIX,
+  DEFAULT_CHANNEL,
+  encodeDataRest,
+} from "../../lib/protocol.ts";
 
 /** One message to publish: a synthetic payload, or a user's JSON content. */
 export interface PublishBody {
@@ -52,11 +56,29 @@ export function frameOf(
   body: PublishBody,
   now: number,
 ): OutFrame {
-  const text = encodeData(seq, body.tsSend, body.payloadB64 ?? "", {
+  return frameFromRest(seq, frameRest(channel, body), body.key, now);
+}
+
+/**
+ * The part of `body`'s frame after its seq (`lib/protocol.ts`
+ * `encodeDataRest`): what a shared engine stores and forwards.
+ */
+export function frameRest(channel: string, body: PublishBody): string {
+  return encodeDataRest(body.tsSend, body.payloadB64 ?? "", {
     ...(channel === DEFAULT_CHANNEL ? {} : { channel }),
     ...(body.dataJson === undefined ? {} : { dataJson: body.dataJson }),
   });
-  return body.key === undefined
+}
+
+/** The frame of `seq` from the part after its seq, as {@link frameRest} made it. */
+export function frameFromRest(
+  seq: number,
+  rest: string,
+  key: string | undefined,
+  now: number,
+): OutFrame {
+  const text = DATA_PREFIX + seq + rest;
+  return key === undefined
     ? { seq, text, bytes: text.length, enqueuedAt: now }
-    : { seq, text, bytes: text.length, enqueuedAt: now, key: body.key };
+    : { seq, text, bytes: text.length, enqueuedAt: now, key };
 }

@@ -51,28 +51,36 @@ export function healthz(source: HealthSource): Response {
 }
 
 /**
- * `GET /readyz`: 200 while the server accepts clients and its source can
- * publish, 503 otherwise (shutting down, or the source paused or stopped),
- * with what failed. A stdin source whose input ended is still ready: the
- * server keeps serving and replaying.
- * @returns `{"status":"ready"|"not_ready","accepting","publishing",…}`
+ * `GET /readyz`: 200 while the server accepts clients, its broker is
+ * reachable and its source can publish; 503 otherwise (shutting down, the
+ * broker unreachable, the source paused or stopped), saying why. A stdin
+ * source whose input ended is still ready: the server keeps serving and
+ * replaying.
+ * @returns `{"status":"ready"|"not_ready","accepting","publishing","broker_up",…}`
  */
 export function readyz(source: HealthSource): Response {
   const now = (source.now ?? (() => performance.now()))();
   const { accepting } = source.state();
   const { state } = source.source;
+  const broker = source.hub.broker;
   const publishing = state === "running" || state === "ended";
-  const ready = accepting && publishing;
+  const brokerUp = broker.stats.up;
+  const ready = accepting && publishing && brokerUp;
+  const reason = !accepting
+    ? "shutting down"
+    : !brokerUp
+    ? `broker ${broker.kind} unreachable: ${broker.stats.downReason}`
+    : source.source.pausedReason;
   const lag = sourceLag(source.source, now);
   return json({
     status: ready ? "ready" : "not_ready",
     accepting,
     publishing,
+    broker: broker.kind,
+    broker_up: brokerUp,
     source: source.source.kind,
     source_state: state,
-    ...(source.source.pausedReason
-      ? { reason: source.source.pausedReason }
-      : {}),
+    ...(reason ? { reason } : {}),
     mode: source.hub.mode,
     clients: source.hub.size,
     published_total: source.source.published,

@@ -50,6 +50,10 @@ export interface ListeningAddress {
   readonly httpUrl: string;
   /** `"s"` with TLS, `""` without. */
   readonly secure: string;
+  /** The broker: `memory`, or its URL without a password. */
+  readonly broker: string;
+  /** Whether the broker was reachable when the server started listening. */
+  readonly brokerUp: boolean;
 }
 
 /** Logs the one `listening` line: where, and what the server runs. */
@@ -73,6 +77,8 @@ export function logListening(
       payload_bytes: server.payloadBytes,
       dashboard: httpUrl,
       metrics: `${httpUrl}metrics`,
+      broker: at.broker,
+      broker_up: at.brokerUp,
     },
     `fanout server listening on ws${secure}://${hostname}:${port}/ (mode ${server.mode}, ${
       server.source === "synthetic"
@@ -84,8 +90,12 @@ export function logListening(
           DROP_WINDOW_MS / 1000
         } s, full-timeout ${q.fullTimeoutMs / 1000} s`
         : ""
-    }${
-      channels.history > 0 ? `, history ${channels.history}` : ""
+    }${channels.history > 0 ? `, history ${channels.history}` : ""}${
+      at.broker === "memory"
+        ? ""
+        : `, broker ${at.broker}${
+          at.brokerUp ? "" : " (UNREACHABLE: retrying)"
+        }`
     })\n  dashboard ${httpUrl} · metrics ${httpUrl}metrics · health ${httpUrl}healthz ${httpUrl}readyz`,
   );
 }

@@ -174,6 +174,53 @@ export function createServerMetrics(
       () => sourceLag(stats, now()).behind,
     )
     .gauge(
+      "fanout_broker_up",
+      "1 while the broker is reachable (always for the memory broker), 0 while not.",
+      () => hub.broker.stats.up ? 1 : 0,
+    )
+    .histogram(
+      "fanout_broker_publish_latency_seconds",
+      "Round trip of one publish (or batch) to the broker's engine.",
+      () => hub.broker.stats.publishLatency,
+      LATENCY_BUCKETS_SECONDS,
+    )
+    .counter(
+      "fanout_broker_errors_total",
+      "Broker publishes and reads that failed.",
+      () => hub.broker.stats.errors,
+    )
+    .counter(
+      "fanout_broker_repairs_total",
+      "Holes in a channel's live stream filled from the engine's history.",
+      () => hub.broker.stats.repairs,
+    )
+    .counter(
+      "fanout_broker_gaps_total",
+      "Holes the engine's history could not fill (clients told gap).",
+      () => hub.broker.stats.gaps,
+    )
+    .counter(
+      "fanout_broker_resets_total",
+      "Times a channel's stream started over in a new epoch (clients told reset).",
+      () => hub.broker.stats.resets,
+    )
+    .counter(
+      "fanout_replays_total",
+      "?since= replays, by where they were read: ring (this node's recent messages) or engine.",
+      () => [
+        { labels: { from: "ring" }, value: hub.broker.stats.replaysFromRing },
+        {
+          labels: { from: "engine" },
+          value: hub.broker.stats.replaysFromEngine,
+        },
+      ],
+    )
+    .counter(
+      "fanout_broker_reads_total",
+      "History reads sent to the engine (concurrent replays share one).",
+      () => hub.broker.stats.engineReads,
+    )
+    .gauge(
       "fanout_process_resident_memory_bytes",
       "Resident set size of the server process.",
       () => Deno.memoryUsage().rss,

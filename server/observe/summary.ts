@@ -103,6 +103,7 @@ export class SummaryReporter {
       ", ",
     );
     const paused = this.#source.state === "paused";
+    const broker = hub.broker.stats;
     this.#logger.log(
       {
         type,
@@ -118,6 +119,7 @@ export class SummaryReporter {
         dropped_total: totals.dropped,
         publisher_lag_ms: Math.round(lag),
         source_state: this.#source.state,
+        broker_up: broker.up,
       },
       `[${type}] ${hub.mode} | clients ${hub.size} | pub ${
         pubRate.toFixed(1)
@@ -129,7 +131,9 @@ export class SummaryReporter {
         why ? ` (${why})` : ""
       }${
         lag > 1000 ? ` | PUBLISHER BEHIND by ${(lag / 1000).toFixed(1)} s` : ""
-      }${paused ? ` | SOURCE PAUSED: ${this.#source.pausedReason}` : ""}`,
+      }${paused ? ` | SOURCE PAUSED: ${this.#source.pausedReason}` : ""}${
+        broker.up ? "" : ` | BROKER DOWN: ${broker.downReason}`
+      }`,
     );
   }
 

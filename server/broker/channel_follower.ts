@@ -1,0 +1,224 @@
+/**
+ * How one node follows one channel of a shared engine: messages arrive over
+ * pub/sub, which may lose some (a dropped connection) and may repeat what a
+ * repair already read. The follower hands the hub every message exactly
+ * once, in seq order: it drops duplicates, holds messages that arrive ahead
+ * of a hole, repairs the hole from the engine's stream before going on, and
+ * says `reset` when the stream started over (a new epoch) and `gap` when a
+ * hole cannot be repaired (the stream no longer holds it).
+ *
+ * No network here: the engine is behind {@link FollowerIo}, so the rules are
+ * tested with plain calls.
+ *
+ * @module
+ */
+import type { OutFrame } from "../core/frame.ts";
+import { ChannelHistory, gapNotice, resetNotice } from "./history.ts";
+
+/** A range read from the engine's stream, with the epoch it belongs to. */
+export interface StreamRead {
+  /** The channel's epoch in the engine now. */
+  readonly epoch: string;
+  /** The channel's last seq in the engine now. */
+  readonly top: number;
+  /** The entries found, in seq order (some may be missing: trimmed). */
+  readonly frames: readonly OutFrame[];
+}
+
+/** What the follower needs from the node. */
+export interface FollowerIo {
+  /** Hands one message to the hub; a promise (naive mode) is awaited before the next. */
+  deliver(frame: OutFrame): void | Promise<void>;
+  /** A control notice for the channel's control clients. */
+  notice(text: string): void;
+  /** Reads seqs `from..to` from the engine's stream. */
+  read(from: number, to: number): Promise<StreamRead>;
+  /** Counts a repaired hole, a `gap` that could not be repaired, a `reset`. */
+  count(event: "repair" | "gap" | "reset"): void;
+}
+
+/** Where a follower stands after a resync with the engine. */
+export type ResyncOutcome = "same" | "behind" | "new-epoch" | "regressed";
+
+/** One channel, followed in order. */
+export class ChannelFollower {
+  /** The channel. */
+  readonly channel: string;
+  /** The recent messages delivered here, for `?since=` replay without asking the engine. */
+  readonly ring: ChannelHistory;
+  readonly #io: FollowerIo;
+  #epoch = "";
+  #delivered = 0;
+  /** Messages ahead of a hole, by seq. */
+  readonly #ahead = new Map<number, OutFrame>();
+  #repairing = false;
+  /** The highest seq a repair must reach (a resync may ask for more while one runs). */
+  #repairTo = 0;
+  /** Epochs this follower left behind: late messages of theirs are ignored. */
+  readonly #retired = new Set<string>();
+  /** Messages handed over but not yet taken (naive mode awaits each). */
+  readonly #outbox: OutFrame[] = [];
+  #draining: Promise<void> | undefined;
+
+  /**
+   * @param channel the channel's name
+   * @param historySize messages kept in the local ring
+   * @param io delivery, notices and stream reads
+   */
+  constructor(channel: string, historySize: number, io: FollowerIo) {
+    this.channel = channel;
+    this.ring = new ChannelHistory(historySize);
+    this.#io = io;
+  }
+
+  /** The epoch followed ("" before {@link start}). */
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  /** The last seq handed to the hub. */
+  get delivered(): number {
+    return this.#delivered;
+  }
+
+  /** Begins at the engine's `(epoch, seq)`: the live stream continues after `seq`. */
+  start(epoch: string, seq: number): void {
+    this.#epoch = epoch;
+    this.#delivered = seq;
+  }
+
+  /** One message from pub/sub. */
+  receive(epoch: string, frame: OutFrame): void {
+    if (epoch !== this.#epoch) {
+      if (this.#retired.has(epoch)) return; // late news of a stream left behind
+      this.#newEpoch(epoch);
+    }
+    const seq = frame.seq;
+    if (seq <= this.#delivered || this.#ahead.has(seq)) return; // a duplicate
+    if (seq === this.#delivered + 1 && this.#ahead.size === 0) {
+      this.#hand(frame);
+      return;
+    }
+    this.#ahead.set(seq, frame);
+    this.#flushAhead();
+    if (this.#ahead.size > 0) void this.#repair();
+  }
+
+  /**
+   * Compares with the engine's `(epoch, top)` after a reconnect: repairs
+   * what was published while this node was away, or resets when the stream
+   * started over. A same-epoch engine behind this node (`regressed`) is the
+   * caller's to renumber; the follower waits for the new epoch.
+   */
+  resync(epoch: string, top: number): ResyncOutcome {
+    if (epoch !== this.#epoch) {
+      this.#newEpoch(epoch);
+      if (top > 0) void this.#repair(top);
+      return "new-epoch";
+    }
+    if (top < this.#delivered) return "regressed";
+    if (top === this.#delivered) return "same";
+    void this.#repair(top);
+    return "behind";
+  }
+
+  /** The stream started over: tell the control clients, follow the new one from its start. */
+  #newEpoch(epoch: string): void {
+    if (this.#epoch !== "") this.#retired.add(this.#epoch);
+    this.#epoch = epoch;
+    this.#delivered = 0;
+    this.#ahead.clear();
+    this.ring.clear();
+    this.#io.count("reset");
+    this.#io.notice(resetNotice(this.channel, epoch, 0));
+  }
+
+  /** Hands over every held message that is now next in line. */
+  #flushAhead(): void {
+    for (
+      let next = this.#ahead.get(this.#delivered + 1);
+      next;
+      next = this.#ahead.get(this.#delivered + 1)
+    ) {
+      this.#ahead.delete(next.seq);
+      this.#hand(next);
+    }
+  }
+
+  /**
+   * Fills the hole after what was delivered — up to the first held message,
+   * or to `upTo` — from the engine's stream. What the stream no longer holds
+   * becomes a `gap` notice, and delivery goes on. One repair runs at a time;
+   * it loops until no hole is left.
+   */
+  async #repair(upTo = 0): Promise<void> {
+    if (this.#repairing) {
+      this.#repairTo = Math.max(this.#repairTo, upTo);
+      return;
+    }
+    this.#repairing = true;
+    this.#repairTo = upTo;
+    try {
+      while (true) {
+        const held = this.#ahead.size > 0 ? Math.min(...this.#ahead.keys()) : 0;
+        const to = Math.max(this.#repairTo, held - 1);
+        const from = this.#delivered + 1;
+        if (to < from) return;
+        const epoch = this.#epoch;
+        let read: StreamRead;
+        try {
+          read = await this.#io.read(from, to);
+        } catch {
+          return; // the engine is away: the resync after it returns repairs
+        }
+        if (this.#epoch !== epoch) continue; // a new epoch arrived meanwhile
+        if (read.epoch === "") return; // the channel expired in the engine
+        if (read.epoch !== epoch) {
+          if (this.#retired.has(read.epoch)) return;
+          this.#newEpoch(read.epoch);
+          this.#repairTo = read.top;
+          continue;
+        }
+        for (const frame of read.frames) {
+          if (frame.seq <= this.#delivered || frame.seq > to) continue;
+          if (frame.seq > this.#delivered + 1) this.#skip(frame.seq - 1);
+          this.#hand(frame);
+        }
+        if (this.#delivered < to) this.#skip(to);
+        this.#io.count("repair");
+        this.#flushAhead();
+        this.#repairTo = 0;
+      }
+    } finally {
+      this.#repairing = false;
+    }
+  }
+
+  /** Seqs after what was delivered up to `to` cannot be recovered: say so and go on. */
+  #skip(to: number): void {
+    this.#io.count("gap");
+    this.#io.notice(gapNotice(this.channel, this.#delivered + 1, to));
+    this.#delivered = to;
+    this.ring.clear(); // the ring holds consecutive seqs only
+  }
+
+  /** Delivers in order; awaits a naive broadcast before the next message. */
+  #hand(frame: OutFrame): void {
+    this.#delivered = frame.seq;
+    this.ring.push(frame);
+    if (this.#draining) {
+      this.#outbox.push(frame);
+      return;
+    }
+    const pending = this.#io.deliver(frame);
+    if (pending) this.#draining = this.#drain(pending);
+  }
+
+  async #drain(first: Promise<void>): Promise<void> {
+    await first;
+    for (let next = this.#outbox.shift(); next; next = this.#outbox.shift()) {
+      await this.#io.deliver(next);
+    }
+    this.#draining = undefined;
+  }
+}

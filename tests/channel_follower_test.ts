@@ -1,0 +1,167 @@
+/**
+ * The channel follower's rules with a fake engine: exactly once, in order,
+ * holes repaired from the stream, `gap` where it cannot, `reset` on a new
+ * epoch, late news of an old epoch ignored. No network.
+ */
+import assert from "node:assert/strict";
+import {
+  ChannelFollower,
+  type FollowerIo,
+  type StreamRead,
+} from "../server/broker/channel_follower.ts";
+import { frameOf, type OutFrame } from "../server/core/frame.ts";
+
+const frame = (seq: number): OutFrame =>
+  frameOf("c", seq, { tsSend: 1, dataJson: String(seq) }, 0);
+
+/** A follower over a fake engine whose stream holds `stored` seqs of `epoch`. */
+function follower(stored: { epoch: string; seqs: number[] }, history = 10) {
+  const delivered: number[] = [];
+  const notices: Record<string, unknown>[] = [];
+  const counts = { repair: 0, gap: 0, reset: 0 };
+  const reads: [number, number][] = [];
+  let release: (() => void) | undefined;
+  const io: FollowerIo = {
+    deliver: (f) => void delivered.push(f.seq),
+    notice: (text) => void notices.push(JSON.parse(text)),
+    count: (event) => void counts[event]++,
+    read: async (from, to): Promise<StreamRead> => {
+      reads.push([from, to]);
+      if (release) await new Promise<void>((r) => release = r);
+      return {
+        epoch: stored.epoch,
+        top: Math.max(0, ...stored.seqs),
+        frames: stored.seqs.filter((s) => s >= from && s <= to).map(frame),
+      };
+    },
+  };
+  const f = new ChannelFollower("c", history, io);
+  return {
+    f,
+    delivered,
+    notices,
+    counts,
+    reads,
+    /** Makes the next reads wait until `go()` is called. */
+    hold: () => release = () => {},
+    go: () => release?.(),
+  };
+}
+
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
+
+Deno.test("ChannelFollower delivers in order and drops duplicates", () => {
+  const { f, delivered } = follower({ epoch: "E", seqs: [] });
+  f.start("E", 0);
+  for (const seq of [1, 2, 2, 3, 1, 4]) f.receive("E", frame(seq));
+  assert.deepEqual(delivered, [1, 2, 3, 4]);
+  assert.equal(f.delivered, 4);
+});
+
+Deno.test("ChannelFollower holds messages past a hole and repairs it from the stream before going on", async () => {
+  const { f, delivered, reads, counts, notices } = follower({
+    epoch: "E",
+    seqs: [1, 2, 3, 4, 5, 6],
+  });
+  f.start("E", 1);
+  f.receive("E", frame(2));
+  f.receive("E", frame(5)); // 3 and 4 were lost on the way
+  f.receive("E", frame(6));
+  assert.deepEqual(delivered, [2], "nothing past the hole yet");
+  await settle();
+  assert.deepEqual(reads, [[3, 4]]);
+  assert.deepEqual(delivered, [2, 3, 4, 5, 6]);
+  assert.equal(counts.repair, 1);
+  assert.deepEqual(notices, []);
+});
+
+Deno.test("ChannelFollower says gap for what the stream no longer holds, then goes on", async () => {
+  const { f, delivered, notices, counts } = follower({
+    epoch: "E",
+    seqs: [8, 9, 10], // 3..7 trimmed away
+  });
+  f.start("E", 2);
+  f.receive("E", frame(10));
+  await settle();
+  assert.deepEqual(notices, [{
+    type: "gap",
+    channel: "c",
+    from: 3,
+    to: 7,
+    missed: 5,
+  }]);
+  assert.deepEqual(delivered, [8, 9, 10]);
+  assert.equal(counts.gap, 1);
+});
+
+Deno.test("ChannelFollower: a new epoch is a reset from its start; late messages of the old one are ignored", async () => {
+  const { f, delivered, notices, counts } = follower({
+    epoch: "F",
+    seqs: [1, 2, 3],
+  });
+  f.start("E", 40);
+  f.receive("F", frame(3)); // the stream started over; 1 and 2 were missed
+  await settle();
+  assert.deepEqual(notices[0], {
+    type: "reset",
+    channel: "c",
+    epoch: "F",
+    last_seq: 0,
+  });
+  assert.deepEqual(delivered, [1, 2, 3]);
+  f.receive("E", frame(41)); // in flight from before the reset
+  assert.deepEqual(delivered, [1, 2, 3], "no flip back to the old stream");
+  assert.equal(f.epoch, "F");
+  assert.equal(counts.reset, 1);
+});
+
+Deno.test("ChannelFollower.resync() repairs what was published while away, and tells a regression apart", async () => {
+  const { f, delivered } = follower({ epoch: "E", seqs: [5, 6, 7] });
+  f.start("E", 4);
+  assert.equal(f.resync("E", 4), "same");
+  assert.equal(f.resync("E", 7), "behind");
+  await settle();
+  assert.deepEqual(delivered, [5, 6, 7]);
+  assert.equal(f.resync("E", 3), "regressed", "the engine lost our tail");
+});
+
+Deno.test("ChannelFollower keeps order while a repair is in flight and messages keep arriving", async () => {
+  const t = follower({ epoch: "E", seqs: [1, 2, 3, 4, 5, 6, 7, 8] });
+  t.f.start("E", 0);
+  t.f.receive("E", frame(1));
+  t.hold();
+  t.f.receive("E", frame(4)); // 2, 3 lost: a repair starts and waits
+  t.f.receive("E", frame(5));
+  t.f.receive("E", frame(7)); // 6 lost too
+  t.f.receive("E", frame(8));
+  assert.deepEqual(t.delivered, [1]);
+  t.go();
+  await settle();
+  t.go();
+  await settle();
+  assert.deepEqual(t.delivered, [1, 2, 3, 4, 5, 6, 7, 8]);
+});
+
+Deno.test("ChannelFollower waits for a naive broadcast before handing over the next message", async () => {
+  const delivered: number[] = [];
+  let finish: (() => void) | undefined;
+  const f = new ChannelFollower("c", 10, {
+    deliver: (fr) => {
+      delivered.push(fr.seq);
+      return fr.seq === 1 ? new Promise<void>((r) => finish = r) : undefined;
+    },
+    notice: () => {},
+    count: () => {},
+    read: () => Promise.reject(new Error("no reads")),
+  });
+  f.start("E", 0);
+  f.receive("E", frame(1));
+  f.receive("E", frame(2));
+  f.receive("E", frame(3));
+  assert.deepEqual(delivered, [1], "2 waits for 1 to be taken by everyone");
+  finish!();
+  await settle();
+  assert.deepEqual(delivered, [1, 2, 3]);
+});
