@@ -19,6 +19,10 @@ export interface BenchOptions {
   readonly peers: readonly ServerKind[];
   /** Scale scenario's client counts. */
   readonly scaleClients: readonly number[];
+  /** Cluster scenario's client counts. */
+  readonly clusterClients: readonly number[];
+  /** Cluster scenario's publish rate, messages/s. */
+  readonly clusterRate: number;
 }
 
 /** Wait `ms`. */

@@ -122,24 +122,77 @@ export interface PointResult {
 const LOADGEN = filePath(new URL("./loadgen.mjs", import.meta.url));
 const SAMPLE_MS = 250;
 
-/** Runs `load` against a fresh server `spec`. */
-export async function runPoint(
-  spec: ServerSpec,
+/** The processes one measurement reads. */
+export interface Target {
+  /** Where the clients connect. */
+  readonly port: number;
+  /** Messages per second the servers publish. */
+  readonly rate: number;
+  /** The server processes: their CPU and RSS add up (several nodes on one port). */
+  readonly pids: readonly number[];
+  /** Other processes whose CPU is reported apart (e.g. Redis), by name. */
+  readonly others?: Readonly<Record<string, number>>;
+}
+
+/** What one window measured, before it is labelled. */
+export interface Measured {
+  readonly clients: number;
+  readonly connected: number;
+  readonly connectMs: number;
+  readonly windowS: number;
+  readonly serverCpuUs: number;
+  readonly serverSysUs: number;
+  readonly genCpuUs: number;
+  /** CPU of each of `target.others` in the window, µs. */
+  readonly othersCpuUs: Record<string, number>;
+  /** Messages received by all clients in the window. */
+  readonly received: number;
+  /** The generator's own window, seconds (the servers' may differ by a few ms). */
+  readonly genWindowS: number;
+  /** Clients that read (not stalled). */
+  readonly reading: number;
+  readonly rssIdleKb: number;
+  readonly rssStartKb: number;
+  readonly rssEndKb: number;
+  readonly rssMaxKb: number;
+  readonly generatorRssKb: number;
+  readonly groups: Record<string, GroupResult>;
+  readonly timeline: { t_s: number; rss_kb: number; cpu_cores: number }[];
+}
+
+/** Sums the samples of several processes (CPU and RSS add up). */
+async function sampleAll(pids: readonly number[]): Promise<ProcSample> {
+  const samples = await Promise.all(pids.map(mustSample));
+  return samples.reduce((a, b) => ({
+    at: Math.max(a.at, b.at),
+    cpuUs: a.cpuUs + b.cpuUs,
+    sysUs: a.sysUs + b.sysUs,
+    rssKb: a.rssKb + b.rssKb,
+  }));
+}
+
+/**
+ * Runs `load` against servers already listening on `target.port`, reading
+ * their CPU and RSS (summed) and the generator's at the exact start and end
+ * of the generator's measurement window.
+ */
+export async function measureLoad(
+  target: Target,
   load: LoadSpec,
   paths: BenchPaths,
-): Promise<PointResult> {
+): Promise<Measured> {
   if (!paths.node) throw new Error("node is not on PATH");
-  await using server = await startServer(spec, paths);
   // Let the runtime settle (JIT, lazy init) before the idle reading.
   await new Promise((r) => setTimeout(r, 300));
-  const idle = await mustSample(server.child.pid);
+  const idle = await sampleAll(target.pids);
+  const others = Object.entries(target.others ?? {});
   const clients = load.groups.reduce((n, g) => n + g.count, 0);
   const gen = new Child("loadgen", paths.node, [
     LOADGEN,
     JSON.stringify({
-      port: server.port,
+      port: target.port,
       path: load.path ?? "/",
-      rate: spec.rate,
+      rate: target.rate,
       groups: load.groups,
       ack: load.ack ?? false,
       warmupMs: load.warmupMs,
@@ -153,7 +206,7 @@ export async function runPoint(
   let last = idle;
   const firstAt = performance.now();
   const sampler = setInterval(async () => {
-    const s = await sampleProc(server.child.pid);
+    const s = await sampleAll(target.pids).catch(() => undefined);
     if (!s) return;
     rssMax = Math.max(rssMax, s.rssKb);
     if (load.timelineMs) {
@@ -166,14 +219,23 @@ export async function runPoint(
     last = s;
   }, load.timelineMs || SAMPLE_MS);
   try {
-    const marks: { server?: ProcSample; gen?: ProcSample }[] = [];
+    type Mark = {
+      server?: ProcSample;
+      gen?: ProcSample;
+      others?: ProcSample[];
+    };
+    const marks: Mark[] = [];
     gen.onLine((line) => {
       if (line.event === "window_start" || line.event === "window_end") {
         // Sampled as soon as the line arrives: a few ms late at most.
-        const i = marks.length;
-        marks.push({});
-        sampleProc(server.child.pid).then((s) => s && (marks[i]!.server = s));
-        sampleProc(gen.pid).then((s) => s && (marks[i]!.gen = s));
+        const mark: Mark = {};
+        marks.push(mark);
+        sampleAll(target.pids).then((s) => mark.server = s, () => {});
+        sampleProc(gen.pid).then((s) => s && (mark.gen = s));
+        Promise.all(others.map(([, pid]) => mustSample(pid))).then(
+          (s) => mark.others = s,
+          () => {},
+        );
       }
     });
     const connected = await gen.waitFor(
@@ -189,10 +251,12 @@ export async function runPoint(
       throw new Error(`loadgen failed: ${result.message}\n${gen.stderr}`);
     }
     const [start, end] = marks;
-    if (!start?.server || !end?.server || !start.gen || !end.gen) {
-      throw new Error("the server or generator exited during the window");
+    if (
+      !start?.server || !end?.server || !start.gen || !end.gen ||
+      !start.others || !end.others
+    ) {
+      throw new Error("a server or the generator exited during the window");
     }
-    const windowS = (end.server.at - start.server.at) / 1000;
     const groups = result.groups as Record<string, GroupResult>;
     let received = 0;
     let reading = 0;
@@ -201,53 +265,91 @@ export async function runPoint(
       const spec = load.groups.find((x) => x.name === name);
       if (!spec?.stalled) reading += g.clients;
     }
-    const serverCpu = end.server.cpuUs - start.server.cpuUs;
-    const genCpu = end.gen.cpuUs - start.gen.cpuUs;
-    const final = await server.stop();
     return {
-      server: spec.kind,
-      label: serverLabel(spec.kind),
-      rate: spec.rate,
-      payload_bytes: spec.payloadBytes,
-      fanout_flags: spec.kind.startsWith("fanout")
-        ? spec.fanoutFlags ?? []
-        : [],
       clients,
       connected: connected.connected as number,
-      connect_ms: connected.ms as number,
-      window_s: round(windowS, 3),
-      server_cpu_us: Math.round(serverCpu),
-      server_cpu_cores: round(serverCpu / 1e6 / windowS, 3),
-      server_sys_share: serverCpu > 0
-        ? round((end.server.sysUs - start.server.sysUs) / serverCpu, 3)
-        : null,
-      server_cpu_us_per_delivery: received > 0
-        ? round(
-          serverCpu / (received * windowS / (result.window_s as number)),
-          3,
-        )
-        : null,
-      generator_cpu_cores: round(genCpu / 1e6 / windowS, 3),
-      generator_cpu_us_per_delivery: received > 0
-        ? round(genCpu / (received * windowS / (result.window_s as number)), 3)
-        : null,
-      deliveries_per_s: Math.round(received / (result.window_s as number)),
-      nominal_deliveries_per_s: reading * spec.rate,
-      rss_idle_kb: idle.rssKb,
-      rss_window_start_kb: start.server.rssKb,
-      rss_window_end_kb: end.server.rssKb,
-      rss_max_kb: rssMax,
-      rss_per_connection_kb: clients > 0
-        ? round((end.server.rssKb - idle.rssKb) / clients, 2)
-        : null,
-      generator_rss_kb: end.gen.rssKb,
+      connectMs: connected.ms as number,
+      windowS: (end.server.at - start.server.at) / 1000,
+      serverCpuUs: end.server.cpuUs - start.server.cpuUs,
+      serverSysUs: end.server.sysUs - start.server.sysUs,
+      genCpuUs: end.gen.cpuUs - start.gen.cpuUs,
+      othersCpuUs: Object.fromEntries(
+        others.map(([name], i) => [
+          name,
+          end.others![i]!.cpuUs - start.others![i]!.cpuUs,
+        ]),
+      ),
+      received,
+      genWindowS: result.window_s as number,
+      reading,
+      rssIdleKb: idle.rssKb,
+      rssStartKb: start.server.rssKb,
+      rssEndKb: end.server.rssKb,
+      rssMaxKb: rssMax,
+      generatorRssKb: end.gen.rssKb,
       groups,
-      ...(load.timelineMs ? { timeline } : {}),
-      server_final: final,
+      timeline,
     };
   } finally {
     clearInterval(sampler);
   }
+}
+
+/** Server CPU µs per delivery of a measurement (null when nothing arrived). */
+export function cpuPerDelivery(
+  m: Measured,
+  cpuUs = m.serverCpuUs,
+): number | null {
+  return m.received > 0
+    ? round(cpuUs / (m.received * m.windowS / m.genWindowS), 3)
+    : null;
+}
+
+/** Runs `load` against a fresh server `spec`. */
+export async function runPoint(
+  spec: ServerSpec,
+  load: LoadSpec,
+  paths: BenchPaths,
+): Promise<PointResult> {
+  await using server = await startServer(spec, paths);
+  const m = await measureLoad(
+    { port: server.port, rate: spec.rate, pids: [server.child.pid] },
+    load,
+    paths,
+  );
+  const final = await server.stop();
+  return {
+    server: spec.kind,
+    label: serverLabel(spec.kind),
+    rate: spec.rate,
+    payload_bytes: spec.payloadBytes,
+    fanout_flags: spec.kind.startsWith("fanout") ? spec.fanoutFlags ?? [] : [],
+    clients: m.clients,
+    connected: m.connected,
+    connect_ms: m.connectMs,
+    window_s: round(m.windowS, 3),
+    server_cpu_us: Math.round(m.serverCpuUs),
+    server_cpu_cores: round(m.serverCpuUs / 1e6 / m.windowS, 3),
+    server_sys_share: m.serverCpuUs > 0
+      ? round(m.serverSysUs / m.serverCpuUs, 3)
+      : null,
+    server_cpu_us_per_delivery: cpuPerDelivery(m),
+    generator_cpu_cores: round(m.genCpuUs / 1e6 / m.windowS, 3),
+    generator_cpu_us_per_delivery: cpuPerDelivery(m, m.genCpuUs),
+    deliveries_per_s: Math.round(m.received / m.genWindowS),
+    nominal_deliveries_per_s: m.reading * spec.rate,
+    rss_idle_kb: m.rssIdleKb,
+    rss_window_start_kb: m.rssStartKb,
+    rss_window_end_kb: m.rssEndKb,
+    rss_max_kb: m.rssMaxKb,
+    rss_per_connection_kb: m.clients > 0
+      ? round((m.rssEndKb - m.rssIdleKb) / m.clients, 2)
+      : null,
+    generator_rss_kb: m.generatorRssKb,
+    groups: m.groups,
+    ...(load.timelineMs ? { timeline: m.timeline } : {}),
+    server_final: final,
+  };
 }
 
 async function mustSample(pid: number): Promise<ProcSample> {

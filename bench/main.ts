@@ -36,6 +36,12 @@ import { type IsolationResult, runIsolation } from "./scenarios/isolation.ts";
 import { runLatencyDrop } from "./scenarios/latency_drop.ts";
 import { runMicro } from "./scenarios/micro.ts";
 import { describe, runScale, type ScaleResult } from "./scenarios/scale.ts";
+import {
+  type ClusterResult,
+  describeCluster,
+  runCluster,
+} from "./scenarios/cluster.ts";
+import { REDIS_SERVER_PATH } from "./_redis.ts";
 import { runStalled } from "./scenarios/stalled.ts";
 
 const SCENARIOS = [
@@ -43,6 +49,7 @@ const SCENARIOS = [
   "latency-drop",
   "scale",
   "stalled",
+  "cluster",
   "micro",
 ] as const;
 type Scenario = typeof SCENARIOS[number];
@@ -54,8 +61,10 @@ const HELP = `Usage: deno task bench [--quick] [options]
   --only LIST           comma-separated scenarios: ${SCENARIOS.join(", ")}
   --peers LIST          peers measured in the same run (default bun,node-ws;
                         also deno-loop, deno-raw; "none" for none)
-  --clients LIST        scale scenario's client counts
-                        (default 100,500,1000,2000,3000; quick 500)
+  --clients LIST        scale and cluster scenarios' client counts
+                        (default scale 100,500,1000,2000,3000, cluster
+                        500,1000; quick 500 and 200)
+  --cluster-rate N      cluster scenario's publish rate (default 100 msg/s)
   --fanout-dir DIR      the fanout checkout to benchmark (default: this one)
   --fanout-flag FLAGS   extra 'fanout server' flags, e.g. "--maxsize 50"
                         (repeatable; split on spaces)
@@ -75,6 +84,7 @@ async function main(args: string[]): Promise<number> {
       only: { type: "string" },
       peers: { type: "string" },
       clients: { type: "string" },
+      "cluster-rate": { type: "string", default: "100" },
       "fanout-dir": { type: "string" },
       "fanout-flag": { type: "string", multiple: true, default: [] },
       "client-path": { type: "string", default: "/" },
@@ -110,8 +120,8 @@ async function main(args: string[]): Promise<number> {
       );
     }
   }
-  const clients = (flags.clients ?? (quick ? "500" : "100,500,1000,2000,3000"))
-    .split(",").map((s) => {
+  const counts = (list: string) =>
+    list.split(",").map((s) => {
       const n = Number(s);
       if (!Number.isInteger(n) || n < 1 || n > 10_000) {
         throw new RangeError(
@@ -120,6 +130,12 @@ async function main(args: string[]): Promise<number> {
       }
       return n;
     });
+  const clients = counts(
+    flags.clients ?? (quick ? "500" : "100,500,1000,2000,3000"),
+  );
+  const clusterClients = counts(
+    flags.clients ?? (quick ? "200" : "500,1000"),
+  );
   const options: BenchOptions = {
     quick,
     fanoutFlags: flags["fanout-flag"].flatMap((f) =>
@@ -129,6 +145,8 @@ async function main(args: string[]): Promise<number> {
     ack: flags.ack === true,
     peers: peers as ServerKind[],
     scaleClients: clients,
+    clusterClients,
+    clusterRate: rateOf(flags["cluster-rate"]),
   };
   const here = filePath(new URL(".", import.meta.url));
   const out = flags.out ?? `${here}results${quick ? "/quick" : ""}`;
@@ -162,6 +180,12 @@ async function main(args: string[]): Promise<number> {
   };
   const timings: Record<string, number> = {};
   for (const name of only as Scenario[]) {
+    if (name === "cluster" && !await exists(REDIS_SERVER_PATH)) {
+      progress(
+        `cluster skipped: ${REDIS_SERVER_PATH} not found (apt-get install redis-server)`,
+      );
+      continue;
+    }
     const t0 = performance.now();
     const result = await runScenario(name, options, paths);
     timings[name] = Math.round((performance.now() - t0) / 100) / 10;
@@ -190,6 +214,11 @@ async function main(args: string[]): Promise<number> {
     if (name === "scale") summary.scale = headline(result as ScaleResult);
     if (name === "isolation") {
       summary.isolation = isolationHeadline(result as IsolationResult);
+    }
+    if (name === "cluster") {
+      const points = (result as ClusterResult).points;
+      for (const p of points) console.log(`cluster ${describeCluster(p)}`);
+      summary.cluster = points.map(({ fast: _, ...p }) => p);
     }
   }
   summary.seconds = {
@@ -222,8 +251,28 @@ function runScenario(
       return runScale(options, paths);
     case "stalled":
       return runStalled(options, paths);
+    case "cluster":
+      return runCluster(options, paths);
     case "micro":
       return runMicro(options, paths);
+  }
+}
+
+function rateOf(text: string): number {
+  const n = Number(text);
+  if (!(n >= 1 && n <= 100_000)) {
+    throw new RangeError(
+      `--cluster-rate: '${text}' is not a rate from 1 to 100000`,
+    );
+  }
+  return n;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
   }
 }
 

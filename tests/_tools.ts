@@ -6,6 +6,8 @@
  * @module
  */
 
+import { REDIS_SERVER_PATH } from "../bench/_redis.ts";
+
 /** An executable the tests may use, or why they cannot. */
 export type Tool = { path: string; missing?: undefined } | {
   path?: undefined;
@@ -48,7 +50,7 @@ export const CHROMIUM: Tool = findTool(
 
 /** `redis-server`, from Debian's `redis-server` package. */
 export const REDIS_SERVER: Tool = findTool(
-  "/usr/bin/redis-server",
+  REDIS_SERVER_PATH,
   "redis-server",
   "apt-get install redis-server",
 );

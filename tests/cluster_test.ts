@@ -13,7 +13,7 @@ import {
   type ServerOptions,
 } from "../server/mod.ts";
 import { ManualClient, waitFor } from "./_helpers.ts";
-import { RedisServer } from "./_redis.ts";
+import { RedisServer } from "../bench/_redis.ts";
 import { REDIS_SERVER, reportSkip } from "./_tools.ts";
 import { FanoutProcess, waitForListening } from "./_cli.ts";
 
@@ -433,5 +433,32 @@ Deno.test({
     }
     assert.equal(fresh.broker.stats.replaysFromEngine, 50);
     assert.equal(fresh.broker.stats.engineReads, 1, "one shared read");
+  },
+});
+
+Deno.test({
+  name:
+    "cluster: the synthetic source pauses while Redis is away, says so, and goes on by itself when it returns",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start({ aof: true });
+    await using s = await node(redis, { source: "synthetic", rate: 200 });
+    await waitFor("publishing", () => s.source.published > 20);
+    await redis.kill();
+    await waitFor("the source to pause", () => s.source.state === "paused");
+    assert.match(s.source.pausedReason, /unreachable/);
+    const during = s.source.published;
+    const ready = await (await fetch(`${s.httpUrl}readyz`)).json();
+    assert.deepEqual([ready.status, ready.source_state], [
+      "not_ready",
+      "paused",
+    ]);
+    await redis.restart();
+    await waitFor(
+      "publishing again",
+      () => s.source.state === "running" && s.source.published > during + 20,
+      15_000,
+    );
+    assert.ok(s.source.refused >= 1, "what it could not publish is counted");
   },
 });

@@ -29,6 +29,7 @@ interface Mark {
   readonly e2e: Histogram;
   readonly send: Histogram;
   readonly lag: Histogram;
+  readonly brokerPublish: Histogram;
 }
 
 /** Builds and logs summaries from the hub's and the source's counters. */
@@ -75,14 +76,18 @@ export class SummaryReporter {
 
   #mark(): Mark {
     const latency = this.#hub.latency(); // a fresh merge: a copy already
-    const lag = new Histogram();
-    lag.merge(this.#source.lag);
+    const copy = (h: Histogram) => {
+      const c = new Histogram();
+      c.merge(h);
+      return c;
+    };
     return {
       at: this.#now(),
       published: this.#source.published,
       e2e: latency.e2e,
       send: latency.send,
-      lag,
+      lag: copy(this.#source.lag),
+      brokerPublish: copy(this.#hub.broker.stats.publishLatency),
     };
   }
 
@@ -92,6 +97,7 @@ export class SummaryReporter {
     const e = pct(windowOf(to.e2e, from.e2e));
     const s = pct(windowOf(to.send, from.send));
     const lag = windowOf(to.lag, from.lag).max;
+    const brokerPublish = pct(windowOf(to.brokerPublish, from.brokerPublish));
     const hub = this.#hub;
     const totals = hub.totals();
     const disconnects = Object.fromEntries(totals.disconnects);
@@ -119,7 +125,9 @@ export class SummaryReporter {
         dropped_total: totals.dropped,
         publisher_lag_ms: Math.round(lag),
         source_state: this.#source.state,
+        connects_total: totals.connects,
         broker_up: broker.up,
+        broker_publish_latency_ms: brokerPublish,
       },
       `[${type}] ${hub.mode} | clients ${hub.size} | pub ${
         pubRate.toFixed(1)

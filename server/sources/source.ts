@@ -54,6 +54,10 @@ export function startSource(
         rate: options.rate,
         payloadBytes: options.payloadBytes,
         signal,
+        // The memory broker answers at once (or, in naive mode, once every
+        // client has the message: that wait is the point); a shared engine
+        // is a round trip away, so publishes overlap.
+        maxInFlight: broker.kind === "memory" ? 1 : 64,
       },
     );
   }

@@ -23,6 +23,12 @@ export interface SyntheticSourceOptions {
   readonly signal: AbortSignal;
   /** Monotonic clock, ms. @default performance.now */
   readonly now?: () => number;
+  /**
+   * Publishes that may be in flight at once. 1 waits for each (naive mode's
+   * backpressure reaches the source); a shared engine wants a window, or its
+   * round trip caps the rate. @default 1
+   */
+  readonly maxInFlight?: number;
 }
 
 /** `n` random bytes as base64. */
@@ -40,7 +46,8 @@ export function randomPayloadB64(n: number): string {
  * overloaded machine) shows as latency instead of hiding it. When late it
  * catches up, yielding every {@link CATCH_UP_BURST} messages. When the broker
  * cannot take a message it pauses, retries when told to, and starts a new
- * schedule from then: messages due during an outage are not sent late.
+ * schedule from then: messages due during an outage are not sent late. Up to
+ * `maxInFlight` publishes overlap; the broker keeps them in order.
  *
  * @param publish hands one message to the broker; naive mode resolves once
  *   every client has it
@@ -54,16 +61,20 @@ export function runSyntheticSource(
   const now = options.now ?? (() => performance.now());
   const intervalMs = 1000 / options.rate;
   const { signal } = options;
+  const window = options.maxInFlight ?? 1;
   const done = (async () => {
     stats.startedAt = now();
     stats.rate = options.rate;
     let startEpoch = epochSeconds();
     stats.scheduledFrom = stats.startedAt;
     let burst = 0;
+    /** Messages handed to the broker (published, or in flight). */
+    let issued = 0;
+    const inFlight: Promise<void>[] = [];
+    let failure: unknown;
     while (!signal.aborted) {
       const startMs = stats.scheduledFrom;
-      const dueMs = startMs + (stats.published - stats.scheduledBase) *
-          intervalMs;
+      const dueMs = startMs + (issued - stats.scheduledBase) * intervalMs;
       const t = now();
       if (t < dueMs) {
         burst = 0;
@@ -71,30 +82,38 @@ export function runSyntheticSource(
         continue;
       }
       stats.lag.record(t - dueMs);
-      try {
-        await publish({
+      inFlight.push(
+        publish({
           tsSend: startEpoch + (dueMs - startMs) / 1000,
           payloadB64: randomPayloadB64(options.payloadBytes),
-        });
-      } catch (err) {
+        }).then(() => void stats.published++, (err) => {
+          stats.refused++;
+          failure ??= err;
+        }),
+      );
+      issued++;
+      if (inFlight.length >= window) await inFlight.shift();
+      if (failure !== undefined) {
+        await Promise.all(inFlight.splice(0));
+        const err = failure;
+        failure = undefined;
         if (!(err instanceof BrokerUnavailableError)) throw err;
-        stats.refused++;
         stats.state = "paused";
         stats.pausedReason = err.message;
         if (!await pause(err.retryAfterMs, signal)) break;
         stats.state = "running";
         stats.pausedReason = "";
         stats.scheduledFrom = now();
-        stats.scheduledBase = stats.published;
+        stats.scheduledBase = issued = stats.published;
         startEpoch = epochSeconds();
         continue;
       }
-      stats.published++;
       if (++burst >= CATCH_UP_BURST) {
         burst = 0;
         await sleep(0);
       }
     }
+    await Promise.all(inFlight);
     stats.state = "stopped";
   })();
   return { stats, done };

@@ -1,11 +1,13 @@
 /**
- * A real, throwaway `redis-server` for the scale-out tests: on a free
- * loopback port, in a temp dir, started and stopped by the test (SIGKILL for
- * a crash, restart with or without its data).
+ * A real, throwaway `redis-server` for the scale-out tests and the cluster
+ * benchmark: on a free loopback port, in a temp dir, started and stopped by
+ * its owner (SIGKILL for a crash, restart with or without its data).
  *
  * @module
  */
-import { REDIS_SERVER } from "./_tools.ts";
+
+/** Where Debian's `redis-server` package puts the binary. */
+export const REDIS_SERVER_PATH = "/usr/bin/redis-server";
 
 /** Options of {@link RedisServer.start}. */
 export interface RedisOptions {
@@ -39,6 +41,11 @@ export class RedisServer implements AsyncDisposable {
     return server;
   }
 
+  /** The process id while it runs (for `/proc`). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** `redis://127.0.0.1:PORT`. */
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -55,7 +62,7 @@ export class RedisServer implements AsyncDisposable {
         await Deno.remove(`${this.dir}/${entry.name}`, { recursive: true });
       }
     }
-    this.#child = new Deno.Command(REDIS_SERVER.path ?? "redis-server", {
+    this.#child = new Deno.Command(REDIS_SERVER_PATH, {
       args: [
         "--port",
         String(this.port),
