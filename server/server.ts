@@ -22,7 +22,7 @@ import { logLifecycle, logListening } from "./observe/lifecycle_log.ts";
 import { startObservers } from "./observe/observers.ts";
 import { SummaryReporter } from "./observe/summary.ts";
 import { startSource } from "./sources/source.ts";
-import type { SourceStats } from "./sources/source_stats.ts";
+import { sourceLag, type SourceStats } from "./sources/source_stats.ts";
 
 /** How often the slow-client policy and stall check run, ms. */
 export const HOUSEKEEPING_MS = 250;
@@ -171,6 +171,7 @@ export function startServer(
     conflateKey: config.queueMode.conflateKey,
     signal: publishing.signal,
     logger,
+    shed: config.server.mode === "queue",
   });
   let stopping: Promise<void> | undefined;
   const observers = startObservers({
@@ -220,7 +221,15 @@ export function startServer(
   const httpUrl = `http${secure}://${clientHost}:${port}/`;
 
   const summary = new SummaryReporter(hub, source.stats, logger);
-  const housekeeping = setInterval(() => hub.tick(), HOUSEKEEPING_MS);
+  // Housekeeping measures how late its own timer runs (the event loop's
+  // lag) and how far the source is behind: the hub's overload signals.
+  let lastTick = performance.now();
+  const housekeeping = setInterval(() => {
+    const now = performance.now();
+    const loopLagMs = Math.max(0, now - lastTick - HOUSEKEEPING_MS);
+    lastTick = now;
+    hub.tick({ loopLagMs, sourceLagMs: sourceLag(source.stats, now).lagMs });
+  }, HOUSEKEEPING_MS);
   const summaries = setInterval(
     () => summary.report(),
     config.logging.summaryIntervalMs,

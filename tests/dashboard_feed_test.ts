@@ -87,8 +87,10 @@ Deno.test("DashboardFeed shows a stalled client as dropping, first in the table,
     const slowSink = new FakeSink();
     slowSink.stalled = true;
     const slow = hub.open(slowSink, { remote: "127.0.0.1:2" });
-    // ~33 frames fill the stalled sink to the high-water mark, 10 fill its queue, then it drops.
-    publish(45);
+    // 16 frames fill the stalled sink to its socket gate (SOCKET_HIGH_WATER_FRAMES
+    // of these 2 KB frames), 10 fill its queue, then it drops: 2 drops, under
+    // --drop-limit 5.
+    publish(28);
     fast.receive(JSON.stringify({ ack_ts: Date.now() / 1000 - 0.005, seq: 1 }));
     feed.tick();
     const events = new EventReader(feed.subscribe(view("")));
@@ -111,6 +113,7 @@ Deno.test("DashboardFeed shows a stalled client as dropping, first in the table,
     );
     assert.equal(first.totals.clients, 2);
     assert.equal(first.info.mode, "queue");
+    hub.tick(); // it drained nothing of what it was offered: lagging
     publish(10); // past --drop-limit 5: the slow client is cut off
     feed.tick();
     const second = (await events.next())!;
@@ -158,7 +161,7 @@ Deno.test("DashboardFeed pages, sorts and filters the client table on the server
     const slowSink = new FakeSink();
     slowSink.stalled = true;
     const slow = hub.open(slowSink, { remote: "127.0.0.1:99" });
-    publish(40);
+    publish(28);
     feed.tick();
     const pageOf = async (q: string) =>
       (await new EventReader(feed.subscribe(view(q))).next())!.table;

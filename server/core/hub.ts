@@ -12,6 +12,7 @@ import { DEFAULT_CHANNEL, encodeControl } from "../../lib/protocol.ts";
 import type { Broker, BrokerHandler, History } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Backlog, Cut, Mode } from "./mode.ts";
+import { OverloadMonitor, type OverloadSignals } from "./overload.ts";
 import { Session, type SessionEnd } from "./session.ts";
 import type { Sink } from "./sink.ts";
 import { checkStall, newStallState, type StallState } from "./stall_watch.ts";
@@ -19,6 +20,8 @@ import { Subscriber, type SubscriberView } from "./subscriber.ts";
 import { type HubTotals, type ServerLatency, Totals } from "./totals.ts";
 
 export type { HubTotals, ServerLatency } from "./totals.ts";
+
+const NO_LAG: OverloadSignals = Object.freeze({ loopLagMs: 0, sourceLagMs: 0 });
 
 /** Lifecycle events, for logs and metrics; per-message work is never an event. */
 export type HubEvent =
@@ -84,6 +87,7 @@ export class Hub implements BrokerHandler {
   readonly #options: HubOptions;
   readonly #now: () => number;
   readonly #totals = new Totals();
+  readonly #overload = new OverloadMonitor();
   #nextId = 1;
 
   /** @param options mode, broker, clock, limits */
@@ -207,10 +211,25 @@ export class Hub implements BrokerHandler {
     this.#mode.notify(channel, text);
   }
 
-  /** Periodic housekeeping: the mode's slow-client timers and the stall check. */
-  tick(): void {
+  /** Messages the mode shed because the server was behind (not counted against any client). */
+  get shed(): number {
+    return this.#mode.shed;
+  }
+
+  /** Whether the server itself is behind, and for how long it has been. */
+  get overload(): OverloadMonitor {
+    return this.#overload;
+  }
+
+  /**
+   * Periodic housekeeping: reads the overload signals, then the mode's
+   * slow-client assessment and timers, and the stall check.
+   * @param signals how late the event loop and the source are
+   */
+  tick(signals: OverloadSignals = NO_LAG): void {
     const now = this.#now();
-    this.#cut(this.#mode.tick(now));
+    const overloaded = this.#overload.update(signals, now);
+    this.#cut(this.#mode.tick(now, overloaded));
     const limit = this.#options.stallTimeoutMs ?? 0;
     if (limit <= 0) return;
     for (const session of this.#subscribers.keys()) {

@@ -83,8 +83,15 @@ export interface Mode {
    * the data queued for it (never dropped).
    */
   notify(channel: string, text: string): void;
-  /** Periodic check between messages (the slow-client policy's timers). */
-  tick(now: number): readonly Cut[];
+  /**
+   * Periodic check between messages (the slow-client policy's timers).
+   * @param overloaded whether the server itself is behind (its event loop
+   *   or its source): clients are then judged against each other, not
+   *   against what was offered, and what the overload costs is shed evenly
+   */
+  tick(now: number, overloaded: boolean): readonly Cut[];
+  /** Messages dropped because the server was behind, not the client: counted apart, never against the client. */
+  readonly shed: number;
   /** Stops all waiting and timers; called on shutdown. */
   stop(): void;
 }

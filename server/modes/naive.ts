@@ -118,6 +118,9 @@ export class NaiveMode implements Mode {
     return NO_CUTS;
   }
 
+  /** Naive mode drops nothing: everyone waits instead. */
+  readonly shed = 0;
+
   /** Releases every wait. */
   stop(): void {
     this.#watcher.cancelAll();

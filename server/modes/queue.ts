@@ -29,6 +29,17 @@ import { QueueWriter, type WriterContext } from "./writer.ts";
 
 /** How often batching clients are flushed unless `--batch-ms` says otherwise, ms. */
 export const DEFAULT_BATCH_MS = 10;
+/** A client lags when it drains less than this share of what its reference drained. */
+export const LAG_SHARE = 0.5;
+/** Under overload, a client is compared with this quantile of its channel's clients. */
+export const REFERENCE_QUANTILE = 0.75;
+
+/** The `q` quantile of `values` (nearest rank); 1 for none. */
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return 1;
+  values.sort((a, b) => a - b);
+  return values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
+}
 
 /** Options of {@link QueueMode}. */
 export interface QueueModeOptions {
@@ -55,6 +66,7 @@ export class QueueMode implements Mode {
   readonly #ctx: WriterContext;
   readonly #joiner = new BatchJoiner();
   readonly #watcher: DrainWatcher;
+  #shed = 0;
   /** Batching writers with live frames queued, flushed by the next batch tick. */
   readonly #scheduled = new Set<QueueWriter>();
   #timer: TimerHandle | undefined;
@@ -143,13 +155,36 @@ export class QueueMode implements Mode {
     }
   }
 
-  /** Applies the full-timeout rule between messages. */
-  tick(now: number): readonly Cut[] {
+  /** Messages shed so far (drops of clients that were not lagging). */
+  get shed(): number {
+    return this.#shed;
+  }
+
+  /**
+   * Assesses every client for the tick that ended, then applies the
+   * slow-client limits. A client lags when it drained less than
+   * {@link LAG_SHARE} of what its reference drained of what it was offered:
+   * the reference is everything while the server keeps up, and the
+   * channel's {@link REFERENCE_QUANTILE} client while it is overloaded. While
+   * the server keeps up every client is charged for its drops; while it is
+   * overloaded only a lagging one is — so a writer that never got the CPU to
+   * serve its client is not slow, and a client that does not drain while its
+   * peers do is. A lagging client's drops are charged at once from then on.
+   */
+  tick(now: number, overloaded: boolean): readonly Cut[] {
     let cuts: Cut[] | undefined;
     for (const writers of this.#channels.values()) {
-      for (const writer of writers) {
+      const shares = new Map<QueueWriter, number>();
+      for (const writer of writers) shares.set(writer, writer.deliveredShare());
+      const reference = overloaded
+        ? quantile([...shares.values()], REFERENCE_QUANTILE)
+        : 1;
+      for (const [writer, share] of shares) {
         if (writer.session.closed) continue;
-        const verdict = writer.judge(now);
+        const lagging = writer.behind && share < LAG_SHARE * reference;
+        const assessed = writer.assess(lagging, lagging || !overloaded, now);
+        this.#shed += assessed.shed;
+        const verdict = assessed.verdict ?? writer.judge(now);
         if (verdict) (cuts ??= []).push({ session: writer.session, verdict });
       }
     }

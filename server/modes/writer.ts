@@ -35,6 +35,26 @@ import {
  * plus one frame, plus the queue's shared frame references.
  */
 export const QUEUE_HIGH_WATER_BYTES = 64 * 1024;
+/**
+ * …and fewer frames than this: with small frames 64 KiB would let hundreds
+ * of them wait in Deno's buffer behind the bounded queue, out of the policy's
+ * reach, so what waits per client is bounded in messages too.
+ */
+export const SOCKET_HIGH_WATER_FRAMES = 16;
+/** The frame bound never gates below this many bytes (tiny frames batch up in the kernel anyway). */
+const SOCKET_MIN_GATE_BYTES = 4 * 1024;
+
+/**
+ * The socket gate for frames of `frameBytes`: at most
+ * {@link SOCKET_HIGH_WATER_FRAMES} such frames, never more than
+ * {@link QUEUE_HIGH_WATER_BYTES}.
+ */
+export function socketGate(frameBytes: number): number {
+  return Math.min(
+    QUEUE_HIGH_WATER_BYTES,
+    Math.max(SOCKET_MIN_GATE_BYTES, SOCKET_HIGH_WATER_FRAMES * frameBytes),
+  );
+}
 
 /** A batching client's frame holds at most this many messages (`?batch=1`). */
 export const BATCH_MAX_MESSAGES = 256;
@@ -60,6 +80,16 @@ export interface WriterContext {
   readonly schedule: (writer: QueueWriter) => void;
 }
 
+/** What the queue mode's tick decides about one client. */
+export interface Assessment {
+  /** Drops not charged to the client (the server's overload): shed. */
+  readonly shed: number;
+  /** A cut decided now (an overflow under `--policy disconnect`). */
+  readonly verdict: Verdict | undefined;
+}
+
+const NOTHING: Assessment = Object.freeze({ shed: 0, verdict: undefined });
+
 /** One client's queue and writer. */
 export class QueueWriter implements Outlet {
   /** The session written to. */
@@ -81,6 +111,24 @@ export class QueueWriter implements Outlet {
   readonly #batch: boolean;
   /** True while this writer is on the next batch tick. */
   scheduled = false;
+  /**
+   * Whether the last assessment found this client behind by its own
+   * slowness: its drops are then charged at once. Otherwise they wait for
+   * the next assessment, which charges them — unless the server itself was
+   * behind and the client kept up with its peers: then they are shed.
+   */
+  lagging = false;
+  /** Bytes offered to this client (sent, queued or dropped), for the assessment. */
+  offeredBytes = 0;
+  /** Drops not charged yet (the client was not known to be lagging): settled by the next assessment. */
+  unjudgedDrops = 0;
+  /** An overflow under `--policy disconnect` not judged yet. */
+  #unjudgedOverflow = false;
+  /** The gate of the last frame sent, bytes. */
+  #gate = QUEUE_HIGH_WATER_BYTES;
+  /** `offeredBytes` and drained bytes at the last {@link deliveredShare}. */
+  #markOffered = 0;
+  #markDrained = 0;
 
   /**
    * @param session the client
@@ -133,36 +181,100 @@ export class QueueWriter implements Outlet {
    */
   offer(frame: OutFrame, now: number): Verdict | undefined {
     const session = this.session;
+    this.offeredBytes += frame.bytes;
     if (
       !this.#batch && !this.#held && !this.#waiting &&
       this.#queue.length === 0 && !this.#hasPriority() &&
-      session.sink.bufferedAmount < QUEUE_HIGH_WATER_BYTES
+      session.sink.bufferedAmount < socketGate(frame.bytes)
     ) {
       session.write(frame, now);
       this.#slow.fullSince = undefined;
       return undefined;
     }
     const { dropped, overflow } = this.#queue.push(frame);
+    const charged = this.lagging;
     if (overflow) {
       session.stats.drops++;
-      return {
-        reason: "slow_overflow",
-        detail:
-          `slow client: queue full (${this.#queue.length} msgs, ${this.#queue.bytes} B) under --policy disconnect`,
-      };
+      if (charged) {
+        return {
+          reason: "slow_overflow",
+          detail:
+            `slow client: queue full (${this.#queue.length} msgs, ${this.#queue.bytes} B) under --policy disconnect`,
+        };
+      }
+      // Refused for now; the next assessment cuts the client, unless the
+      // queue was full because the server was behind, not the client.
+      this.unjudgedDrops++;
+      this.#unjudgedOverflow = true;
+      if (session.control) this.#unannounced++;
+      return undefined;
     }
     if (dropped > 0) {
       session.stats.drops += dropped;
-      recordDrop(this.#slow, now, dropped);
+      if (charged) recordDrop(this.#slow, now, dropped);
+      else this.unjudgedDrops += dropped;
       if (session.control) this.#unannounced += dropped;
     }
     noteFull(this.#slow, this.#queue.isFull, now);
     if (this.#batch) {
       if (!this.scheduled && this.idle) this.#ctx.schedule(this);
     } else if (this.idle) this.flush(now);
-    return this.#slow.fullSince !== undefined || dropped > 0
+    return charged && (this.#slow.fullSince !== undefined || dropped > 0)
       ? this.judge(now)
       : undefined;
+  }
+
+  /**
+   * The queue mode's assessment of this client for the tick that just
+   * ended. `lagging` says it fell behind by its own slowness; `charge` says
+   * its drops since the last assessment are its own: always while the
+   * server keeps up, and while the server is overloaded only when it lags
+   * behind its peers. Charged drops count against `--drop-limit`, and a
+   * full queue runs the `--full-timeout` clock; drops not charged are shed,
+   * and the clock stops.
+   */
+  assess(lagging: boolean, charge: boolean, now: number): Assessment {
+    this.lagging = lagging;
+    const drops = this.unjudgedDrops;
+    const overflowed = this.#unjudgedOverflow;
+    this.unjudgedDrops = 0;
+    this.#unjudgedOverflow = false;
+    if (!charge) {
+      this.#slow.fullSince = undefined;
+      return drops === 0 ? NOTHING : { shed: drops, verdict: undefined };
+    }
+    if (drops > 0) recordDrop(this.#slow, now, drops);
+    noteFull(this.#slow, this.#queue.isFull, now);
+    if (!overflowed) return NOTHING;
+    return {
+      shed: 0,
+      verdict: {
+        reason: "slow_overflow",
+        detail:
+          `slow client: queue full (${this.#queue.length} msgs, ${this.#queue.bytes} B) under --policy disconnect`,
+      },
+    };
+  }
+
+  /**
+   * How much of what was offered to this client since the last call has left
+   * the server for it (handed to the socket and written out), 0..1; 1 when
+   * nothing was offered. A client that keeps up drains everything it is
+   * offered, however late its writer got to run.
+   */
+  deliveredShare(): number {
+    const { session } = this;
+    const drained = session.stats.bytesSent - session.sink.bufferedAmount;
+    const offered = this.offeredBytes - this.#markOffered;
+    const out = drained - this.#markDrained;
+    this.#markOffered = this.offeredBytes;
+    this.#markDrained = drained;
+    return offered > 0 ? Math.min(1, Math.max(0, out) / offered) : 1;
+  }
+
+  /** Whether anything waits for this client (queued, or a socket too full to take more). */
+  get behind(): boolean {
+    return this.#waiting || this.#queue.length > 0 || this.unjudgedDrops > 0;
   }
 
   /** Queues a control frame ahead of the data (control clients only), and sends it when it can. */
@@ -189,7 +301,8 @@ export class QueueWriter implements Outlet {
     while (!session.closed && !this.#held) {
       const priority = this.#hasPriority();
       if (!priority && this.#queue.length === 0) return;
-      if (sink.bufferedAmount >= QUEUE_HIGH_WATER_BYTES) {
+      const next = priority ? 0 : this.#queue.peek()!.bytes;
+      if (sink.bufferedAmount >= (next > 0 ? socketGate(next) : this.#gate)) {
         this.#wait();
         return;
       }
@@ -220,7 +333,9 @@ export class QueueWriter implements Outlet {
 
   #wait(): void {
     this.#waiting = true;
-    this.#ctx.watcher.waitBelow(this.session.sink, QUEUE_HIGH_WATER_BYTES - 1)
+    const next = this.#queue.peek()?.bytes;
+    if (next !== undefined) this.#gate = socketGate(next);
+    this.#ctx.watcher.waitBelow(this.session.sink, this.#gate - 1)
       .then((drained) => {
         this.#waiting = false;
         if (drained) this.flush(this.#ctx.now());

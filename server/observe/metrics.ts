@@ -174,6 +174,29 @@ export function createServerMetrics(
       () => sourceLag(stats, now()).behind,
     )
     .gauge(
+      "fanout_overloaded",
+      "1 while the server itself is behind (its event loop or its source): clients are then judged against each other and what cannot be sent is shed evenly.",
+      () => hub.overload.overloaded ? 1 : 0,
+    )
+    .counter(
+      "fanout_overload_seconds_total",
+      "Time the server spent overloaded.",
+      () => hub.overload.overloadedMs / 1000,
+    )
+    .counter(
+      "fanout_overload_episodes_total",
+      "Times the server became overloaded.",
+      () => hub.overload.episodes,
+    )
+    .counter(
+      "fanout_shed_messages_total",
+      "Messages not sent because the server was behind, never counted against a client: queue = dropped from clients that kept up with their peers; source = skipped by the synthetic source when far behind its schedule.",
+      () => [
+        { labels: { where: "queue" }, value: hub.shed },
+        { labels: { where: "source" }, value: stats.shed },
+      ],
+    )
+    .gauge(
       "fanout_broker_up",
       "1 while the broker is reachable (always for the memory broker), 0 while not.",
       () => hub.broker.stats.up ? 1 : 0,

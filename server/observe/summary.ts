@@ -30,6 +30,7 @@ interface Mark {
   readonly send: Histogram;
   readonly lag: Histogram;
   readonly brokerPublish: Histogram;
+  readonly shed: number;
 }
 
 /** Builds and logs summaries from the hub's and the source's counters. */
@@ -88,6 +89,7 @@ export class SummaryReporter {
       send: latency.send,
       lag: copy(this.#source.lag),
       brokerPublish: copy(this.#hub.broker.stats.publishLatency),
+      shed: this.#hub.shed + this.#source.shed,
     };
   }
 
@@ -98,6 +100,8 @@ export class SummaryReporter {
     const s = pct(windowOf(to.send, from.send));
     const lag = windowOf(to.lag, from.lag).max;
     const brokerPublish = pct(windowOf(to.brokerPublish, from.brokerPublish));
+    const shed = to.shed - from.shed;
+    const overloaded = this.#hub.overload.overloaded;
     const hub = this.#hub;
     const totals = hub.totals();
     const disconnects = Object.fromEntries(totals.disconnects);
@@ -127,6 +131,9 @@ export class SummaryReporter {
         source_state: this.#source.state,
         connects_total: totals.connects,
         broker_up: broker.up,
+        overloaded,
+        shed: shed,
+        shed_total: to.shed,
         broker_publish_latency_ms: brokerPublish,
       },
       `[${type}] ${hub.mode} | clients ${hub.size} | pub ${
@@ -139,6 +146,10 @@ export class SummaryReporter {
         why ? ` (${why})` : ""
       }${
         lag > 1000 ? ` | PUBLISHER BEHIND by ${(lag / 1000).toFixed(1)} s` : ""
+      }${
+        overloaded || shed > 0
+          ? ` | ${overloaded ? "OVERLOADED" : "was overloaded"}: shed ${shed}`
+          : ""
       }${paused ? ` | SOURCE PAUSED: ${this.#source.pausedReason}` : ""}${
         broker.up ? "" : ` | BROKER DOWN: ${broker.downReason}`
       }`,

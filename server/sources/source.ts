@@ -27,6 +27,8 @@ export interface SourceOptions {
   readonly signal: AbortSignal;
   /** Where the stdin source reports refusals and pauses. */
   readonly logger: Logger;
+  /** Whether a synthetic source that falls far behind skips ahead (queue mode) or always catches up (naive mode). */
+  readonly shed: boolean;
 }
 
 /** A running source. */
@@ -58,6 +60,7 @@ export function startSource(
         // client has the message: that wait is the point); a shared engine
         // is a round trip away, so publishes overlap.
         maxInFlight: broker.kind === "memory" ? 1 : 64,
+        ...(options.shed ? {} : { shedLagMs: Infinity }),
       },
     );
   }

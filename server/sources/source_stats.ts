@@ -33,6 +33,8 @@ export class SourceStats {
   published = 0;
   /** Messages refused (too big, or the broker was unavailable). */
   refused = 0;
+  /** Messages skipped because the source fell too far behind its schedule (overload). */
+  shed = 0;
   /** What the source is doing now. */
   state: SourceState = "running";
   /** Why it is paused, when it is. */

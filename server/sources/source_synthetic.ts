@@ -12,6 +12,12 @@ import { SourceStats } from "./source_stats.ts";
 
 /** Messages published back to back before yielding to I/O while catching up. */
 const CATCH_UP_BURST = 64;
+/**
+ * A source this far behind its schedule skips what is due instead of
+ * catching up (and counts it as shed): an overloaded server does not make
+ * itself later by publishing a backlog nobody can be sent in time, ms.
+ */
+export const SOURCE_SHED_LAG_MS = 500;
 
 /** Options of {@link runSyntheticSource}. */
 export interface SyntheticSourceOptions {
@@ -29,6 +35,12 @@ export interface SyntheticSourceOptions {
    * round trip caps the rate. @default 1
    */
   readonly maxInFlight?: number;
+  /**
+   * Skip ahead (and count the shed) when this far behind, ms; `Infinity`
+   * always catches up (naive mode: the wait is what it shows).
+   * @default SOURCE_SHED_LAG_MS
+   */
+  readonly shedLagMs?: number;
 }
 
 /** `n` random bytes as base64. */
@@ -44,7 +56,8 @@ export function randomPayloadB64(n: number): string {
  * Publishes until `signal` aborts. Message `n` is due at `start + n / rate`;
  * `ts_send` is its due time, so a source held back (by naive mode, or an
  * overloaded machine) shows as latency instead of hiding it. When late it
- * catches up, yielding every {@link CATCH_UP_BURST} messages. When the broker
+ * catches up, yielding every {@link CATCH_UP_BURST} messages; more than
+ * {@link SOURCE_SHED_LAG_MS} late, it skips ahead and counts what it shed. When the broker
  * cannot take a message it pauses, retries when told to, and starts a new
  * schedule from then: messages due during an outage are not sent late. Up to
  * `maxInFlight` publishes overlap; the broker keeps them in order.
@@ -62,6 +75,7 @@ export function runSyntheticSource(
   const intervalMs = 1000 / options.rate;
   const { signal } = options;
   const window = options.maxInFlight ?? 1;
+  const shedLagMs = options.shedLagMs ?? SOURCE_SHED_LAG_MS;
   const done = (async () => {
     stats.startedAt = now();
     stats.rate = options.rate;
@@ -82,6 +96,13 @@ export function runSyntheticSource(
         continue;
       }
       stats.lag.record(t - dueMs);
+      if (t - dueMs > shedLagMs) {
+        const skipped = Math.floor((t - dueMs) / intervalMs);
+        stats.shed += skipped;
+        stats.scheduledBase -= skipped;
+        issued += skipped;
+        continue;
+      }
       inFlight.push(
         publish({
           tsSend: startEpoch + (dueMs - startMs) / 1000,

@@ -62,7 +62,11 @@
     set("del-rate", num(p.deliveryRate));
     set("del-total", `${num(t.delivered)} total`);
     set("drop-rate", num(p.dropRate));
-    set("drop-total", `${num(t.dropped)} total`);
+    set(
+      "drop-total",
+      `${num(t.dropped)} total` + (t.shed > 0 ? ` · ${num(t.shed)} shed` : ""),
+    );
+    $("overload").hidden = !t.overloaded;
     set("e2e-p99", ms(p.e2e[2]));
     set("e2e-p50", `p50 ${ms(p.e2e[0])}, p95 ${ms(p.e2e[1])}`);
     set("queued", num(t.queued));

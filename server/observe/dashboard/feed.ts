@@ -145,6 +145,8 @@ export class DashboardFeed {
       publisherBehind: lag.behind,
       rssBytes: Deno.memoryUsage().rss,
       loopLagMs: Math.round(loopLag.lagMs * 10) / 10,
+      overloaded: hub.overload.overloaded,
+      shed: hub.shed + source.shed,
       uptimeSec: Math.round((now - this.#startedAt) / 1000),
     };
     for (const sub of this.#subscribers) this.#send1(sub, point);

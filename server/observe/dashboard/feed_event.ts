@@ -73,6 +73,10 @@ export interface FeedTotals {
   rssBytes: number;
   /** Event-loop lag at the latest sample, ms. */
   loopLagMs: number;
+  /** Whether the server itself is behind now. */
+  overloaded: boolean;
+  /** Messages shed because the server was behind (never counted against a client). */
+  shed: number;
   /** Seconds since the feed started. */
   uptimeSec: number;
 }
