@@ -14,6 +14,7 @@ export type ServerKind =
   | "bun"
   | "node-ws"
   | "deno-loop"
+  | "deno-queue"
   | "deno-raw";
 
 /** Everything that picks and configures a server for one run. */
@@ -58,6 +59,7 @@ export function serverLabel(kind: ServerKind): string {
     bun: "Bun pub/sub",
     "node-ws": "Node ws loop",
     "deno-loop": "Deno send() loop (floor)",
+    "deno-queue": "Deno bounded queues (bare)",
     "deno-raw": "Deno raw TCP framing (experiment)",
   }[kind];
 }
@@ -103,6 +105,7 @@ export async function startServer(
       ]);
       break;
     case "deno-loop":
+    case "deno-queue":
     case "deno-raw":
       child = new Child(spec.kind, Deno.execPath(), [
         "run",

@@ -10,6 +10,7 @@ import type { IsolationResult } from "./scenarios/isolation.ts";
 import type { LatencyDropResult } from "./scenarios/latency_drop.ts";
 import type { ScaleResult } from "./scenarios/scale.ts";
 import type { StalledResult } from "./scenarios/stalled.ts";
+import type { OverloadResult } from "./scenarios/overload.ts";
 
 /** Renders a vega-lite spec to an SVG string. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
@@ -203,5 +204,62 @@ export function stalledSpec(r: StalledResult, subtitle: string): TopLevelSpec {
       y: { field: "rss", type: "quantitative", title: "server RSS, MiB" },
       color: { field: "run", type: "nominal", title: "server" },
     },
+  } as TopLevelSpec;
+}
+
+/** Overload: delivery, p99, clients disconnected and RSS per connection against N, per server. */
+export function overloadSpec(
+  r: OverloadResult,
+  subtitle: string,
+): TopLevelSpec {
+  const values = r.points.map((p) => ({
+    server: p.label,
+    clients: p.clients,
+    delivered: p.delivery_ratio,
+    p99: p.p99_ms,
+    disconnected: p.disconnected,
+    rss: p.rss_per_connection_kb,
+  }));
+  const panel = (field: string, title: string, log = false) => ({
+    width: WIDTH,
+    height: HEIGHT,
+    mark: { type: "line" as const, point: true },
+    encoding: {
+      x: {
+        field: "clients",
+        type: "quantitative" as const,
+        title: "clients (100 Hz each, all reading)",
+      },
+      y: {
+        field,
+        type: "quantitative" as const,
+        title,
+        ...(log ? { scale: { type: "log" as const } } : {}),
+      },
+      color: { field: "server", type: "nominal" as const, title: "server" },
+    },
+  });
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: {
+      text:
+        `Overload: N × 100 Hz × ${r.payload_bytes} B past what 2 cores serve`,
+      subtitle,
+    },
+    data: { values },
+    vconcat: [
+      {
+        hconcat: [
+          panel("delivered", "delivered ÷ due"),
+          panel("p99", "p99 latency, ms (log)", true),
+        ],
+      },
+      {
+        hconcat: [
+          panel("disconnected", "clients disconnected"),
+          panel("rss", "server RSS per connection, KiB"),
+        ],
+      },
+    ],
   } as TopLevelSpec;
 }

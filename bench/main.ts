@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import {
   isolationSpec,
   latencyDropSpec,
+  overloadSpec,
   renderSvg,
   scaleSpec,
   stalledSpec,
@@ -42,6 +43,11 @@ import {
   runCluster,
 } from "./scenarios/cluster.ts";
 import { REDIS_SERVER_PATH } from "./_redis.ts";
+import {
+  describeOverload,
+  type OverloadResult,
+  runOverload,
+} from "./scenarios/overload.ts";
 import { runStalled } from "./scenarios/stalled.ts";
 
 const SCENARIOS = [
@@ -49,6 +55,7 @@ const SCENARIOS = [
   "latency-drop",
   "scale",
   "stalled",
+  "overload",
   "cluster",
   "micro",
 ] as const;
@@ -60,7 +67,7 @@ const HELP = `Usage: deno task bench [--quick] [options]
                         results in bench/results/quick/, charts there too
   --only LIST           comma-separated scenarios: ${SCENARIOS.join(", ")}
   --peers LIST          peers measured in the same run (default bun,node-ws;
-                        also deno-loop, deno-raw; "none" for none)
+                        also deno-loop, deno-queue, deno-raw; "none" for none)
   --clients LIST        scale and cluster scenarios' client counts
                         (default scale 100,500,1000,2000,3000, cluster
                         500,1000; quick 500 and 200)
@@ -109,7 +116,13 @@ async function main(args: string[]): Promise<number> {
       );
     }
   }
-  const peerKinds: ServerKind[] = ["bun", "node-ws", "deno-loop", "deno-raw"];
+  const peerKinds: ServerKind[] = [
+    "bun",
+    "node-ws",
+    "deno-loop",
+    "deno-queue",
+    "deno-raw",
+  ];
   const peers = flags.peers === "none"
     ? []
     : (flags.peers?.split(",").map((s) => s.trim()) ?? ["bun", "node-ws"]);
@@ -205,6 +218,8 @@ async function main(args: string[]): Promise<number> {
       )
       : name === "stalled"
       ? stalledSpec(result as Parameters<typeof stalledSpec>[0], subtitle)
+      : name === "overload"
+      ? overloadSpec(result as OverloadResult, subtitle)
       : undefined;
     if (spec) {
       const svg = `${chartsDir}/bench-${name}.svg`;
@@ -214,6 +229,11 @@ async function main(args: string[]): Promise<number> {
     if (name === "scale") summary.scale = headline(result as ScaleResult);
     if (name === "isolation") {
       summary.isolation = isolationHeadline(result as IsolationResult);
+    }
+    if (name === "overload") {
+      const points = (result as OverloadResult).points;
+      for (const p of points) console.log(`overload ${describeOverload(p)}`);
+      summary.overload = points;
     }
     if (name === "cluster") {
       const points = (result as ClusterResult).points;
@@ -253,6 +273,8 @@ function runScenario(
       return runStalled(options, paths);
     case "cluster":
       return runCluster(options, paths);
+    case "overload":
+      return runOverload(options, paths);
     case "micro":
       return runMicro(options, paths);
   }

@@ -87,10 +87,9 @@ Deno.test("DashboardFeed shows a stalled client as dropping, first in the table,
     const slowSink = new FakeSink();
     slowSink.stalled = true;
     const slow = hub.open(slowSink, { remote: "127.0.0.1:2" });
-    // 16 frames fill the stalled sink to its socket gate (SOCKET_HIGH_WATER_FRAMES
-    // of these 2 KB frames), 10 fill its queue, then it drops: 2 drops, under
-    // --drop-limit 5.
-    publish(28);
+    // 32 of these 2 KB frames fill the stalled sink to its socket gate (64
+    // KiB), 10 fill its queue, then it drops: 2 drops, under --drop-limit 5.
+    publish(44);
     fast.receive(JSON.stringify({ ack_ts: Date.now() / 1000 - 0.005, seq: 1 }));
     feed.tick();
     const events = new EventReader(feed.subscribe(view("")));
@@ -161,7 +160,7 @@ Deno.test("DashboardFeed pages, sorts and filters the client table on the server
     const slowSink = new FakeSink();
     slowSink.stalled = true;
     const slow = hub.open(slowSink, { remote: "127.0.0.1:99" });
-    publish(28);
+    publish(44);
     feed.tick();
     const pageOf = async (q: string) =>
       (await new EventReader(feed.subscribe(view(q))).next())!.table;

@@ -59,7 +59,7 @@ Deno.test("queue mode: a stalled client drops oldest and is cut off by --drop-li
   slowSink.stalled = true;
   const fast = hub.open(fastSink, { remote: "fast" });
   const slow = hub.open(slowSink, { remote: "slow" });
-  // The stalled sink reaches its socket gate after 16 frames of 2 KB, then
+  // The stalled sink reaches its socket gate after 32 frames of 2 KB, then
   // its queue (10) fills, then the 6th drop exceeds --drop-limit 5. The
   // housekeeping tick (every 10 messages here) finds it lagging first.
   for (let i = 0; i < 100; i++) {

@@ -36,8 +36,8 @@ function fourClients(clock: FakeClock) {
 }
 
 /**
- * One housekeeping tick's worth of load: 40 messages (more than a socket
- * and a queue hold), then each client in `reads` reads what it was sent,
+ * One housekeeping tick's worth of load: 100 messages (more than a socket's
+ * 64 KiB and a queue hold), then each client in `reads` reads what it was sent,
  * once, the way a client the server starves of CPU time reads late.
  */
 async function tickOfLoad(
@@ -46,7 +46,7 @@ async function tickOfLoad(
   reads: readonly boolean[],
   signals = HOT,
 ) {
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 100; i++) {
     await t.publish("default", { tsSend: 1, payloadB64: PAYLOAD });
   }
   t.sinks.forEach((sink, i) => {

@@ -38,8 +38,9 @@ export async function runScale(
     .map((clients) => ({ clients, rate: 100 }));
   if (!options.quick) {
     points.push({ clients: 1000, rate: 400 });
-    // At rest (1 Hz): memory per connection without the heap churn of load.
-    points.push({ clients: Math.max(...options.scaleClients), rate: 1 });
+    // At rest (1 Hz): memory per connection without the heap churn of load,
+    // at 2,000 and 5,000 connections.
+    points.push({ clients: 2000, rate: 1 }, { clients: 5000, rate: 1 });
   }
   const kinds: ServerKind[] = ["fanout", ...options.peers];
   const rows: ScaleRow[] = [];

@@ -40,9 +40,9 @@ export const QUEUE_HIGH_WATER_BYTES = 64 * 1024;
  * of them wait in Deno's buffer behind the bounded queue, out of the policy's
  * reach, so what waits per client is bounded in messages too.
  */
-export const SOCKET_HIGH_WATER_FRAMES = 16;
+export const SOCKET_HIGH_WATER_FRAMES = 64;
 /** The frame bound never gates below this many bytes (tiny frames batch up in the kernel anyway). */
-const SOCKET_MIN_GATE_BYTES = 4 * 1024;
+const SOCKET_MIN_GATE_BYTES = 16 * 1024;
 
 /**
  * The socket gate for frames of `frameBytes`: at most
