@@ -143,11 +143,14 @@ export class FanoutClient {
   readonly #backoff: Backoff;
   readonly #options: FanoutClientOptions;
   readonly #WebSocket: WebSocketConstructor;
-  readonly #closed = Promise.withResolvers<FanoutCloseEvent>();
+  // Not Promise.withResolvers(): Node 20 does not have it.
+  readonly #closed: Promise<FanoutCloseEvent>;
+  #resolveClosed!: (event: FanoutCloseEvent) => void;
   #state: FanoutClientState = "idle";
   #socket: WebSocketLike | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
+  #stopReason = "";
   #attempts = 0;
 
   /**
@@ -160,6 +163,7 @@ export class FanoutClient {
   constructor(url: string | URL, options: FanoutClientOptions = {}) {
     const page = (globalThis as { location?: { href: string } }).location;
     this.#base = new URL(url, page?.href);
+    this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#options = options;
     this.#stream = new StreamState({
       ...(options.channel === undefined ? {} : { channel: options.channel }),
@@ -193,7 +197,7 @@ export class FanoutClient {
 
   /** Resolves once the client has stopped for good: {@link close}, a terminal close, or `reconnect: false`. */
   get closed(): Promise<FanoutCloseEvent> {
-    return this.#closed.promise;
+    return this.#closed;
   }
 
   /**
@@ -231,6 +235,7 @@ export class FanoutClient {
   close(reason = "client closing"): void {
     if (this.#stopping || this.#state === "closed") return;
     this.#stopping = true;
+    this.#stopReason = reason;
     clearTimeout(this.#timer);
     const socket = this.#socket;
     if (socket) {
@@ -327,7 +332,11 @@ export class FanoutClient {
   #ended(socket: WebSocketLike | undefined, code: number, reason: string) {
     if (socket !== this.#socket) return;
     this.#socket = undefined;
-    const info = classifyClose(code, reason);
+    // Closed by close() before the handshake finished: runtimes report 0 or
+    // 1006; what ended it is the 1000 the application asked for.
+    const info = this.#stopping && code < 1000
+      ? classifyClose(1000, this.#stopReason)
+      : classifyClose(code, reason);
     if (
       this.#stopping || !info.reconnect || this.#options.reconnect === false
     ) {
@@ -347,6 +356,6 @@ export class FanoutClient {
   #finish(event: FanoutCloseEvent): void {
     this.#state = "closed";
     this.#events.emit("close", event);
-    this.#closed.resolve(event);
+    this.#resolveClosed(event);
   }
 }

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "./core/logger.ts";
 import type { Mode } from "./core/mode.ts";
 import { MemoryBroker } from "./broker/broker_memory.ts";
 import { SubscriberAuth } from "./http/auth.ts";
+import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
 import { createPublishHandler } from "./http/publish.ts";
 import { createRouter } from "./http/router.ts";
 import { createSubscribeHandler } from "./http/subscribe.ts";
@@ -130,7 +131,11 @@ export function startServer(
       })
       : undefined,
   });
-  const handler = createRouter({ subscribe, routes: observers.routes });
+  const routes = new Map([
+    ...observers.routes,
+    [CLIENT_SCRIPT_PATH, clientScript],
+  ]);
+  const handler = createRouter({ subscribe, routes });
   const server = Deno.serve({
     hostname: config.server.host,
     port: config.server.port,

@@ -65,6 +65,8 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "server/config": ["lib", "server/config", "server/modes", "server/sources"],
   "server/http": [
     "lib",
+    // It serves the SDK's bundle (a text import), never the SDK's code.
+    "sdk/fanout_client.js",
     "server/core",
     "server/http",
     "server/sources",
