@@ -102,12 +102,9 @@ export function createPublishHandler(
   };
   return async (req, url) => {
     if (req.method !== "POST") {
-      return new Response(
-        "use POST /publish?channel=NAME with the message as the body\n",
-        {
-          status: 405,
-          headers: { allow: "POST" },
-        },
+      return Response.json(
+        { error: "use POST /publish?channel=NAME with the message as the body" },
+        { status: 405, headers: { allow: "POST" } },
       );
     }
     const credential = credentialOf(req, url);

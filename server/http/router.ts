@@ -46,8 +46,8 @@ export function createRouter(options: RouterOptions): Handler {
     const route = options.routes.get(url.pathname);
     if (!route) return options.subscribe(req, info);
     if (req.method !== "GET" && req.method !== "HEAD") {
-      return new Response(
-        `method ${req.method} not allowed on ${url.pathname}\n`,
+      return Response.json(
+        { error: `method ${req.method} not allowed on ${url.pathname}` },
         { status: 405, headers: { allow: "GET, HEAD" } },
       );
     }

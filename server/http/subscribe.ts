@@ -42,24 +42,22 @@ export function createSubscribeHandler(
     const url = new URL(req.url);
     if (url.pathname === "/publish") {
       if (options.publish) return await options.publish(req, url);
-      return new Response(
-        "publishing over HTTP is off: start the server with --source http --publish-token TOKEN\n",
-        { status: 404 },
-      );
+      return Response.json({
+        error:
+          "publishing over HTTP is off: start the server with --source http --publish-token TOKEN",
+      }, { status: 404 });
     }
     if (!SUBSCRIBE_PATHS.has(url.pathname)) {
-      return new Response(
-        `not found: ${url.pathname}; subscribe at ws://<host>:<port>/\n`,
-        {
-          status: 404,
-        },
-      );
+      return Response.json({
+        error:
+          `not found: ${url.pathname}; subscribe at ws://<host>:<port>/ or GET /sse`,
+      }, { status: 404 });
     }
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response(
-        `fanout server (${hub.mode} mode, ${hub.size} clients): connect a WebSocket client to this URL\n`,
-        { status: 426, headers: { upgrade: "websocket" } },
-      );
+      return Response.json({
+        error:
+          `fanout server (${hub.mode} mode, ${hub.size} clients): connect a WebSocket client to this URL`,
+      }, { status: 426, headers: { upgrade: "websocket" } });
     }
     // remoteAddr must be read before the upgrade consumes the request.
     const addr = info.remoteAddr;
