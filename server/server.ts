@@ -15,6 +15,8 @@ import { SubscriberAuth } from "./http/auth.ts";
 import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
 import { createPublishHandler } from "./http/publish.ts";
 import { createRouter } from "./http/router.ts";
+import { createSseHandler } from "./http/sse.ts";
+import { SseAbort } from "./http/sse_sink.ts";
 import { createSubscribeHandler } from "./http/subscribe.ts";
 import { readTls } from "./http/tls.ts";
 import { NaiveMode } from "./modes/naive.ts";
@@ -117,10 +119,12 @@ export function startServer(
       fullTimeout: config.queueMode.fullTimeoutMs / 1000,
     },
   });
+  const auth = SubscriberAuth.create(config.auth);
   const subscribe = createSubscribeHandler(hub, {
     idleTimeoutSeconds: config.server.stallTimeoutMs / 1000,
-    auth: SubscriberAuth.create(config.auth),
+    auth,
     limits: config.limits,
+    sse: createSseHandler(hub, { auth, limits: config.limits }),
     publish: config.server.source === "http"
       ? createPublishHandler(broker, {
         publishToken: config.auth.publishToken!,
@@ -140,6 +144,18 @@ export function startServer(
     hostname: config.server.host,
     port: config.server.port,
     onListen() {},
+    onError(error) {
+      // An SSE reader that never took its close is cut on purpose.
+      if (!(error instanceof SseAbort)) {
+        logger.log(
+          { type: "error", error: String(error) },
+          `[error] ${String(error)}`,
+        );
+      }
+      return Response.json({ error: "internal server error" }, {
+        status: 500,
+      });
+    },
     ...(tls ?? {}),
   }, handler);
   const { hostname, port } = server.addr;

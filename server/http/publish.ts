@@ -103,7 +103,9 @@ export function createPublishHandler(
   return async (req, url) => {
     if (req.method !== "POST") {
       return Response.json(
-        { error: "use POST /publish?channel=NAME with the message as the body" },
+        {
+          error: "use POST /publish?channel=NAME with the message as the body",
+        },
         { status: 405, headers: { allow: "POST" } },
       );
     }

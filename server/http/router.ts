@@ -6,7 +6,7 @@
  * | WebSocket upgrade on `/` or `/ws`      | a subscriber (subscribe.ts)          |
  * | `GET`/`HEAD` on a path in `routes`     | that route (the dashboard, `/metrics`, health, …) |
  * | another method on such a path          | 405                                  |
- * | anything else                          | subscribe.ts (`POST /publish`, 426 hint on `/ws`, 404) |
+ * | anything else                          | subscribe.ts (`GET /sse`, `POST /publish`, 426 hint on `/ws`, 404) |
  *
  * The router knows paths, not what is behind them: the observers hand it
  * their endpoints.

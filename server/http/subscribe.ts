@@ -1,7 +1,8 @@
 /**
  * Subscribers over HTTP: a WebSocket upgrade on `/` (or `/ws`) is admitted
- * (origin, capacity, channel, credentials) and becomes a session; the HTTP
- * source's `POST /publish` is routed to its handler when it is on. The only
+ * (origin, capacity, channel, credentials) and becomes a session; `GET /sse`
+ * goes to the SSE handler (sse.ts) and the HTTP source's `POST /publish` to
+ * its handler when it is on. The only
  * file that upgrades to Deno's WebSocket. The router (router.ts) sends
  * everything that is not an observability endpoint here.
  *
@@ -11,6 +12,7 @@ import { CLOSE_CODES, fitCloseReason } from "../../lib/close_codes.ts";
 import type { Hub } from "../core/hub.ts";
 import { type AdmissionLimits, admit } from "./admission.ts";
 import type { SubscriberAuth } from "./auth.ts";
+import { SSE_PATH } from "./sse.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
 
 /** Paths where a WebSocket upgrade subscribes (the seed's clients use `/`). */
@@ -28,6 +30,12 @@ export interface SubscribeOptions {
   readonly publish?:
     | ((req: Request, url: URL) => Promise<Response>)
     | undefined;
+  /** `GET /sse`: Server-Sent Events subscribers (sse.ts). */
+  readonly sse?: (
+    req: Request,
+    url: URL,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ) => Promise<Response>;
 }
 
 /** Builds the request handler for subscribers and publishers. */
@@ -46,6 +54,9 @@ export function createSubscribeHandler(
         error:
           "publishing over HTTP is off: start the server with --source http --publish-token TOKEN",
       }, { status: 404 });
+    }
+    if (url.pathname === SSE_PATH && options.sse) {
+      return await options.sse(req, url, info);
     }
     if (!SUBSCRIBE_PATHS.has(url.pathname)) {
       return Response.json({
