@@ -16,6 +16,7 @@ import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
 import { createPublishHandler } from "./http/publish.ts";
 import { createRouter } from "./http/router.ts";
 import { createSseHandler } from "./http/sse.ts";
+import { createStaticHandler, staticRoot } from "./http/static_files.ts";
 import { SseAbort } from "./http/sse_sink.ts";
 import { createSubscribeHandler } from "./http/subscribe.ts";
 import { readTls } from "./http/tls.ts";
@@ -71,7 +72,7 @@ function createMode(config: ServerConfig): Mode {
 
 /**
  * Starts listening and publishing.
- * @throws {UsageError} when a TLS file cannot be read
+ * @throws {UsageError} when a TLS file cannot be read, or `--static` is not a directory
  * @throws {Deno.errors.AddrInUse} and other listen errors, before anything runs
  */
 export function startServer(
@@ -81,6 +82,9 @@ export function startServer(
   const startedAt = performance.now();
   const logger = options.logger ?? createLogger(config.logging.json);
   const tls = readTls(config.tls);
+  const staticDir = config.server.staticDir === undefined
+    ? undefined
+    : staticRoot(config.server.staticDir);
   const broker = new MemoryBroker({
     history: config.channels.history,
     maxChannels: config.channels.maxChannels,
@@ -139,7 +143,12 @@ export function startServer(
     ...observers.routes,
     [CLIENT_SCRIPT_PATH, clientScript],
   ]);
-  const handler = createRouter({ subscribe, routes });
+  const handler = createRouter({
+    subscribe: staticDir === undefined
+      ? subscribe
+      : createStaticHandler(staticDir, subscribe),
+    routes,
+  });
   const server = Deno.serve({
     hostname: config.server.host,
     port: config.server.port,

@@ -73,6 +73,11 @@ export function logListening(
       payload_bytes: server.payloadBytes,
       dashboard: httpUrl,
       metrics: `${httpUrl}metrics`,
+      sdk: `${httpUrl}client.js`,
+      sse: `${httpUrl}sse`,
+      ...(server.staticDir === undefined
+        ? {}
+        : { static_dir: server.staticDir }),
     },
     `fanout server listening on ws${secure}://${hostname}:${port}/ (mode ${server.mode}, ${
       server.source === "synthetic"
@@ -86,6 +91,10 @@ export function logListening(
         : ""
     }${
       channels.history > 0 ? `, history ${channels.history}` : ""
-    })\n  dashboard ${httpUrl} · metrics ${httpUrl}metrics · health ${httpUrl}healthz ${httpUrl}readyz`,
+    })\n  dashboard ${httpUrl} · metrics ${httpUrl}metrics · health ${httpUrl}healthz ${httpUrl}readyz\n  sdk ${httpUrl}client.js · sse ${httpUrl}sse${
+      server.staticDir === undefined
+        ? ""
+        : ` · files of ${server.staticDir} at ${httpUrl}<path>`
+    }`,
   );
 }
