@@ -35,7 +35,7 @@ Deno.test("clientsim: nothing listening → 'connection refused' once for every 
     `connection refused: nothing is listening at 127.0.0.1:${port} (is the server running? check --url)`,
   ]);
   assert.match(r.stderr, /no client ever connected/);
-  assert.match(r.stdout, /connections failed:\n  connection refused/);
+  assert.match(r.stdout, /connections failed:\n {2}connection refused/);
 });
 
 Deno.test("clientsim: 401 and 403 with the server's own reason and what to do, exit 1", async () => {
