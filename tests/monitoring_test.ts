@@ -160,10 +160,12 @@ Deno.test({
     ]);
     assert.equal(check.code, 0, check.text);
     assert.match(check.text, /SUCCESS: 10 rules found/);
-    const unit = await promtool(
-      ["test", "rules", "prometheus-alerts.test.yml"],
-      new URL("docs/", REPO_ROOT).pathname,
-    );
+    // As the README shows it, from the repository root.
+    const unit = await promtool([
+      "test",
+      "rules",
+      "docs/prometheus-alerts.test.yml",
+    ]);
     assert.equal(unit.code, 0, unit.text);
     assert.match(unit.text, /SUCCESS/);
     // Each dashboard query as a recording rule, the $instance variable filled in.
