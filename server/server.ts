@@ -17,7 +17,7 @@ import { createPublishHandler } from "./http/publish.ts";
 import { createRouter } from "./http/router.ts";
 import { createSseHandler } from "./http/sse.ts";
 import { createStaticHandler, staticRoot } from "./http/static_files.ts";
-import { SseAbort } from "./http/sse_sink.ts";
+import { onServeError } from "./http/serve_error.ts";
 import { createSubscribeHandler } from "./http/subscribe.ts";
 import { readTls } from "./http/tls.ts";
 import { NaiveMode } from "./modes/naive.ts";
@@ -153,18 +153,7 @@ export function startServer(
     hostname: config.server.host,
     port: config.server.port,
     onListen() {},
-    onError(error) {
-      // An SSE reader that never took its close is cut on purpose.
-      if (!(error instanceof SseAbort)) {
-        logger.log(
-          { type: "error", error: String(error) },
-          `[error] ${String(error)}`,
-        );
-      }
-      return Response.json({ error: "internal server error" }, {
-        status: 500,
-      });
-    },
+    onError: onServeError(logger),
     ...(tls ?? {}),
   }, handler);
   const { hostname, port } = server.addr;

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { SimClient } from "../client/mod.ts";
 import { SSE_PATH } from "../server/http/sse.ts";
+import { onServeError } from "../server/http/serve_error.ts";
 import { SseAbort, SseSink } from "../server/http/sse_sink.ts";
 import type { HubEvent, RunningServer, ServerOptions } from "../server/mod.ts";
 import { withDeadline } from "./_cli.ts";
@@ -72,6 +73,19 @@ Deno.test("SseSink: a reader that never takes its close is aborted with SseAbort
   await other.stream.cancel().catch(() => {});
   other.close(1001, "late"); // after the reader left: nothing to do
   assert.equal(gone, 1);
+});
+
+Deno.test("onServeError: an SSE response aborted on purpose is not logged; any other error is, once; both answer JSON 500", async () => {
+  const lines: string[] = [];
+  const handle = onServeError({ log: (_r, human) => lines.push(human) });
+  const quiet = handle(new SseAbort("reader did not take its close"));
+  assert.equal(quiet.status, 500);
+  assert.deepEqual(lines, []);
+  const loud = handle(new TypeError("boom"));
+  assert.equal(loud.status, 500);
+  assert.deepEqual(await loud.json(), { error: "internal server error" });
+  assert.deepEqual(lines, ["[error] TypeError: boom"]);
+  await quiet.body?.cancel();
 });
 
 Deno.test("GET /sse: a position event, then data events with id <epoch>:<seq>, consecutive; a session of the same hub", async () => {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { RunningServer } from "../server/mod.ts";
-import { runToEnd } from "./_cli.ts";
+import { FanoutProcess, runToEnd, waitForListening } from "./_cli.ts";
 import { startTestServer } from "./_helpers.ts";
 
 /** A directory to serve, beside a secret that must never be served. */
@@ -111,6 +111,31 @@ Deno.test("--static never serves outside DIR, dotfiles or through a symlink out;
   });
   assert.equal(post.status, 404, "files are GET/HEAD only");
   await post.body?.cancel();
+});
+
+Deno.test("fanout server --static examples/ (the README's command) names the directory, the SDK and SSE when it listens, and serves /ticker.html", async () => {
+  await using proc = new FanoutProcess([
+    "server",
+    "--static",
+    "examples/",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--log-json",
+  ]);
+  const listening = await waitForListening(proc);
+  assert.equal(listening.static_dir, "examples/");
+  assert.equal(listening.sdk, `http://127.0.0.1:${listening.port}/client.js`);
+  assert.equal(listening.sse, `http://127.0.0.1:${listening.port}/sse`);
+  const page = await fetch(`http://127.0.0.1:${listening.port}/ticker.html`);
+  assert.equal(page.status, 200);
+  assert.match(
+    await page.text(),
+    /import \{ FanoutClient \} from "\/client\.js"/,
+  );
+  proc.kill("SIGTERM");
+  assert.equal((await proc.exit()).code, 0);
 });
 
 Deno.test("fanout server --static with a path that is not a directory: one line, exit 2, nothing started", async () => {
