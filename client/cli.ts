@@ -39,7 +39,11 @@ export interface ClientsimIo {
  * printed as a plain line every 5 s. SIGINT stops the run early; the report is still
  * printed (a second SIGINT exits with 130 at once).
  *
- * @returns the exit code: 0 (network failures are reported, not fatal)
+ * Each distinct reason a connection failed (refused, 401, 403, 503, TLS…)
+ * is printed once, on stderr, as it is first seen.
+ *
+ * @returns the exit code: 0, or 1 when no client ever connected (the
+ *   reasons were printed); other network failures are reported, not fatal
  * @throws {UsageError} for bad flags, before anything starts; the caller
  *   (main.ts) prints its one-line message and exits with code 2
  */
@@ -97,10 +101,22 @@ export async function run(
       signal,
       onLine: (line) => live.line(line),
       onClient: (client) => progress.add(client),
+      onFailure: (reason) => {
+        live.clear();
+        err(`clientsim: cannot connect: ${reason}`);
+      },
     });
     clearInterval(ticker);
     live.clear();
     out(options.json ? reportToJson(report) : formatReport(report));
+    if (report.totals.clientsConnected === 0) {
+      err(
+        `clientsim: no client ever connected to ${options.url}${
+          report.failures.length > 0 ? "" : " (no attempt finished in time)"
+        }`,
+      );
+      return 1;
+    }
     return 0;
   } finally {
     clearInterval(ticker);

@@ -1,17 +1,15 @@
 /**
  * One simulated client's statistics as plain state: frames decoded, latency
  * histogram, drops inferred from seq gaps, connects, closes. No sockets and
- * no clock of its own, so it is testable with plain calls.
+ * no clock of its own, so it is testable with plain calls. What a frame
+ * means and where the client stands in the stream is the SDK's
+ * {@link StreamState}: the one reading of the protocol on the client side.
  *
  * @module
  */
 import { Histogram, type LatencySummary } from "../lib/histogram.ts";
-import {
-  type DataFrame,
-  decodeDataFrames,
-  epochSeconds,
-  parseControl,
-} from "../lib/protocol.ts";
+import { epochSeconds } from "../lib/protocol.ts";
+import { type FanoutMessage, StreamState } from "../sdk/mod.ts";
 
 /** One connection that ended without this client asking it to. */
 export interface CloseRecord {
@@ -51,7 +49,7 @@ export interface SimClientSnapshot {
   firstMessageAt: number | null;
   /** Latest data frame, epoch ms, or null before any. */
   lastMessageAt: number | null;
-  /** Highest `seq` received so far, or null before any. */
+  /** The seq this client stands at: the last received, or the one the server said its subscription starts after; null before either. */
   lastSeq: number | null;
   /** The epoch `lastSeq` belongs to, from the server's `position`/`reset` notices (control clients), or null. */
   epoch: string | null;
@@ -102,8 +100,7 @@ export class ClientStats {
   readonly #startedAt: number;
   readonly #latency = new Histogram();
   readonly #closes: CloseRecord[] = [];
-  #lastSeq: number | undefined;
-  #epoch: string | undefined;
+  readonly #stream: StreamState;
   #repeats = 0;
   #recovered = 0;
   readonly #notices = { dropped: 0, missed: 0, resets: 0 };
@@ -115,65 +112,64 @@ export class ClientStats {
   /**
    * @param id the client's id
    * @param startedAt when the client started, epoch ms
+   * @param channel the channel subscribed to
    */
-  constructor(id: string, startedAt: number) {
+  constructor(id: string, startedAt: number, channel?: string) {
     this.#id = id;
     this.#startedAt = startedAt;
+    this.#stream = new StreamState(
+      channel === undefined ? {} : { channel },
+    );
+  }
+
+  /** Where the client stands in the stream; it builds the resume URL. */
+  get stream(): StreamState {
+    return this.#stream;
   }
 
   /**
    * Decodes and records one received frame: latency now − ts_send, seq gaps
-   * as drops, a seq at or below the last one as a repeat (then resync).
+   * as drops, a seq at or below the last one as a repeat (the SDK's
+   * {@link StreamState} decides both, and moves the position).
    * Control frames update the notices. Malformed or binary frames only bump
    * `badFrames`. An array frame (`?batch=1`) records each of its messages.
    *
    * @param data the frame as the socket delivered it
    * @param atMs when it was read, epoch ms
-   * @returns the decoded data frame (to ACK; an array frame's last message),
+   * @returns the decoded message (to ACK; an array frame's last message),
    *   or undefined for control and malformed frames
    */
-  recordFrame(data: string | Uint8Array, atMs: number): DataFrame | undefined {
+  recordFrame(
+    data: string | Uint8Array,
+    atMs: number,
+  ): FanoutMessage | undefined {
     if (typeof data !== "string") {
       this.badFrames++;
       return undefined;
     }
-    const control = parseControl(data);
-    if (control) {
-      if (control.type === "dropped") this.#notices.dropped += control.count;
-      else if (control.type === "gap") this.#notices.missed += control.missed;
-      else if (control.type === "position") this.#epoch = control.epoch;
-      else if (control.type === "reset") {
-        this.#notices.resets++;
-        // Another stream: its live messages continue after last_seq.
-        this.#epoch = control.epoch;
-        this.#lastSeq = control.last_seq > 0 ? control.last_seq : undefined;
-      }
-      return undefined;
-    }
-    let frames: DataFrame[];
-    try {
-      frames = decodeDataFrames(data);
-    } catch {
+    const got = this.#stream.receive(data);
+    if (got.kind === "bad") {
       this.badFrames++;
       return undefined;
     }
-    const now = epochSeconds();
-    for (const frame of frames) this.#recordData(frame, now, atMs);
-    return frames[frames.length - 1];
-  }
-
-  #recordData(frame: DataFrame, now: number, atMs: number): void {
-    this.#latency.record((now - frame.ts_send) * 1000);
-    this.messages++;
-    this.#firstMessageAt ??= atMs;
-    this.#lastMessageAt = atMs;
-    if (frame.ts_send * 1000 < this.connectedAt) this.#recovered++;
-    const last = this.#lastSeq;
-    if (last !== undefined && frame.seq > last + 1) {
-      this.drops += frame.seq - last - 1;
+    if (got.kind === "control") {
+      const control = got.frame;
+      if (control.type === "dropped") this.#notices.dropped += control.count;
+      else if (control.type === "gap") this.#notices.missed += control.missed;
+      else if (control.type === "reset") this.#notices.resets++;
+      return undefined;
     }
-    if (last !== undefined && frame.seq <= last) this.#repeats++;
-    this.#lastSeq = frame.seq;
+    const now = epochSeconds();
+    for (const { message, missed, repeat } of got.deliveries) {
+      this.#latency.record((now - message.ts_send) * 1000);
+      this.messages++;
+      this.#firstMessageAt ??= atMs;
+      this.#lastMessageAt = atMs;
+      if (message.ts_send * 1000 < this.connectedAt) this.#recovered++;
+      this.drops += missed;
+      if (repeat) this.#repeats++;
+    }
+    return got.deliveries[got.deliveries.length - 1]?.message;
   }
 
   /** Records a connection that ended without this client asking it to. */
@@ -202,8 +198,8 @@ export class ClientStats {
       startedAt: this.#startedAt,
       firstMessageAt: this.#firstMessageAt,
       lastMessageAt: this.#lastMessageAt,
-      lastSeq: this.#lastSeq ?? null,
-      epoch: this.#epoch ?? null,
+      lastSeq: this.#stream.seq ?? null,
+      epoch: this.#stream.epoch ?? null,
       repeats: this.#repeats,
       recovered: this.#recovered,
       notices: { ...this.#notices },

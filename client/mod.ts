@@ -12,6 +12,7 @@
  * - {@link SimClient}: one subscriber; `snapshot()` for live statistics.
  * - {@link runSwarm}: N subscribers for a duration → {@link SwarmReport}.
  * - {@link formatReport} / {@link reportToJson}: the final table or JSON.
+ * - {@link explainConnectError}: why a connection attempt failed, in one line.
  * - {@link run}: the CLI entry, `run(args) → exit code`.
  *
  * @example
@@ -63,5 +64,9 @@ export {
   type SwarmTotals,
 } from "./swarm.ts";
 export { formatReport, REPORT_COLUMNS, reportToJson } from "./report.ts";
+export {
+  explainConnectError,
+  PREFLIGHT_TIMEOUT_MS,
+} from "./connect_failure.ts";
 export { formatProgressLine, SwarmProgress } from "./progress.ts";
 export { type ClientsimIo, run } from "./cli.ts";

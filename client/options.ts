@@ -209,6 +209,8 @@ Options:
 
 Each client ACKs every frame ({"ack_ts", "seq"}), infers drops from seq gaps,
 records close codes and reasons (4000-4099: closed for being slow) and
-reconnects with exponential backoff (250 ms doubling to 5 s).
-Ctrl-C stops early and still prints the report.`;
+reconnects with exponential backoff (250 ms doubling to 5 s), except after a
+terminal close (4100-4199, 1009). Why a connection failed (refused, 401, 403,
+503, TLS…) is printed once per distinct reason. Exit status: 0, or 1 when no
+client ever connected. Ctrl-C stops early and still prints the report.`;
 }

@@ -20,8 +20,9 @@ export const REPORT_COLUMNS = [
 ] as const;
 
 /**
- * The final table: a header, one row per client, a totals row, and a line
- * with connection counts and the elapsed time.
+ * The final table: a header, one row per client, a totals row, a line
+ * with connection counts and the elapsed time, and why connections failed
+ * (each distinct reason once), if any did.
  *
  * @param report what {@link import("./swarm.ts").runSwarm} returned
  * @returns the table, lines joined by `\n` (no trailing newline)
@@ -71,6 +72,12 @@ export function formatReport(report: SwarmReport): string {
         report.elapsedSec.toFixed(1)
       } s${report.stoppedEarly ? " (stopped early)" : ""}; latency ms`,
   );
+  if (report.failures.length > 0) {
+    lines.push(
+      "connections failed:",
+      ...report.failures.map((f) => `  ${f}`),
+    );
+  }
   return lines.join("\n");
 }
 

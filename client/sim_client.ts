@@ -7,16 +7,20 @@
  * @module
  */
 import type { Histogram } from "../lib/histogram.ts";
-import { encodeAck } from "../lib/protocol.ts";
+import { DEFAULT_CHANNEL } from "../lib/protocol.ts";
+import {
+  Backoff,
+  classifyClose,
+  encodeAck,
+  INITIAL_BACKOFF_MS,
+  MAX_BACKOFF_MS,
+} from "../sdk/mod.ts";
 import { nowMs, sleep, within } from "./_abortable.ts";
 import { ClientStats, type SimClientSnapshot } from "./client_stats.ts";
 
 export type { CloseRecord, SimClientSnapshot } from "./client_stats.ts";
 
-/** First reconnect delay, ms; doubles after every failed attempt. */
-export const INITIAL_BACKOFF_MS = 250;
-/** Longest reconnect delay, ms (20 doublings would be absurd: cap at 5 s). */
-export const MAX_BACKOFF_MS = 5_000;
+export { INITIAL_BACKOFF_MS, MAX_BACKOFF_MS };
 /** How long a client waits for the close handshake it started, ms. */
 export const CLOSE_TIMEOUT_MS = 2_000;
 const GAVE_UP = Symbol("gave up");
@@ -52,13 +56,17 @@ export interface SimClientOptions {
    * last message; the processing delay applies per message. @default false
    */
   batch?: boolean;
+  /** Called when a connection attempt fails, with the error and the URL tried. */
+  onConnectError?: (error: unknown, url: string) => void;
 }
 
 /**
  * A simulated subscriber over `WebSocketStream`: decodes each data frame,
  * records latency and seq gaps, ACKs it, then "processes" for
  * `slowMs ± jitterMs` before reading again. Reconnects with exponential
- * backoff until stopped.
+ * backoff until stopped, or until a terminal close (4100–4199, 1009: the
+ * close-code table's "do not reconnect" rows). Frames are read by the SDK's
+ * protocol core (through {@link ClientStats}), the same code as the SDK.
  *
  * @example
  * ```ts ignore
@@ -84,6 +92,7 @@ export class SimClient implements AsyncDisposable {
   readonly #resume: boolean;
   readonly #control: boolean;
   readonly #batch: boolean;
+  readonly #onConnectError: SimClientOptions["onConnectError"];
   #run: Promise<void> | undefined;
 
   /**
@@ -93,7 +102,12 @@ export class SimClient implements AsyncDisposable {
   constructor(url: string, options: SimClientOptions = {}) {
     this.url = url;
     this.id = options.id ?? "cli-0";
-    this.#stats = new ClientStats(this.id, nowMs());
+    this.#stats = new ClientStats(
+      this.id,
+      nowMs(),
+      new URL(url).searchParams.get("channel") ?? DEFAULT_CHANNEL,
+    );
+    this.#onConnectError = options.onConnectError;
     this.#slowMs = options.slowMs ?? 0;
     this.#jitterMs = options.jitterMs ?? 0;
     this.#onMessage = options.onMessage;
@@ -143,34 +157,34 @@ export class SimClient implements AsyncDisposable {
   }
 
   async #loop(): Promise<void> {
-    let backoff = INITIAL_BACKOFF_MS;
+    const backoff = new Backoff();
     while (!this.#signal.aborted) {
-      const opened = await this.#session();
+      const outcome = await this.#session();
       this.#firstAttempt.resolve();
-      if (opened) backoff = INITIAL_BACKOFF_MS;
-      if (!await sleep(backoff, this.#signal)) break;
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      // A terminal close (4100-4199, 1009): coming back unchanged would fail again.
+      if (outcome === "terminal") break;
+      if (outcome === "opened") backoff.reset();
+      if (!await sleep(backoff.next(), this.#signal)) break;
     }
     this.#firstAttempt.resolve();
   }
 
-  /** The URL of the next connection: resuming after the last seq when asked to. */
+  /** The URL of the next connection: resuming from the position held when asked to. */
   #connectUrl(): string {
     if (!this.#resume && !this.#control && !this.#batch) return this.url;
-    const url = new URL(this.url);
     // A resuming client needs the epoch from the first connection on.
-    if (this.#control || this.#resume) url.searchParams.set("control", "1");
-    if (this.#batch) url.searchParams.set("batch", "1");
-    const { lastSeq, epoch } = this.#stats.snapshot();
-    if (this.#resume && lastSeq !== null) {
-      url.searchParams.set("since", String(lastSeq));
-      if (epoch !== null) url.searchParams.set("epoch", epoch);
-    }
-    return url.href;
+    return this.#stats.stream.connectUrl(this.url, {
+      control: this.#control,
+      batch: this.#batch,
+      resume: this.#resume,
+    });
   }
 
-  /** One connection, start to end. @returns whether it opened */
-  async #session(): Promise<boolean> {
+  /**
+   * One connection, start to end.
+   * @returns whether it opened, and whether its close was terminal
+   */
+  async #session(): Promise<"failed" | "opened" | "terminal"> {
     const signal = this.#signal;
     // Deno keeps the constructor's abort listener after the handshake and
     // throws BadResource from it on a later abort: give it a signal of its
@@ -178,13 +192,13 @@ export class SimClient implements AsyncDisposable {
     const handshake = new AbortController();
     const abortHandshake = () => handshake.abort();
     let wss: WebSocketStream;
+    const url = this.#connectUrl();
     try {
-      wss = new WebSocketStream(this.#connectUrl(), {
-        signal: handshake.signal,
-      });
-    } catch {
+      wss = new WebSocketStream(url, { signal: handshake.signal });
+    } catch (error) {
       this.#stats.errors++;
-      return false;
+      this.#onConnectError?.(error, url);
+      return "failed";
     }
     // Handle `closed` now: it rejects too when the handshake fails.
     const closed = wss.closed.then(
@@ -195,14 +209,18 @@ export class SimClient implements AsyncDisposable {
     let connection: WebSocketConnection;
     try {
       connection = await wss.opened;
-    } catch {
-      if (!signal.aborted) this.#stats.errors++;
+    } catch (error) {
+      if (!signal.aborted) {
+        this.#stats.errors++;
+        this.#onConnectError?.(error, url);
+      }
       await closed;
-      return false;
+      return "failed";
     } finally {
       signal.removeEventListener("abort", abortHandshake);
     }
     this.#stats.connects++;
+    this.#stats.stream.opened();
     this.#stats.connected = true;
     this.#stats.connectedAt = nowMs();
     this.#firstAttempt.resolve();
@@ -250,27 +268,26 @@ export class SimClient implements AsyncDisposable {
     }
     if (signal.aborted) {
       await within(closed, CLOSE_TIMEOUT_MS);
-      return true;
+      return "opened";
     }
     const end = await within(closed, CLOSE_TIMEOUT_MS) ??
       { info: undefined, error: new Error("connection lost") };
     if (end.info) {
       const info = end.info as WebSocketCloseInfo & { closeCode?: number };
-      this.#stats.recordClose(
-        info.closeCode ?? info.code ?? 1005,
-        info.reason ?? "",
-        nowMs(),
-      );
-    } else {
-      this.#stats.errors++;
-      const error = end.error;
-      this.#stats.recordClose(
-        1006,
-        error instanceof Error ? error.message : String(error),
-        nowMs(),
-      );
+      const code = info.closeCode ?? info.code ?? 1005;
+      this.#stats.recordClose(code, info.reason ?? "", nowMs());
+      return classifyClose(code, info.reason ?? "").reconnect
+        ? "opened"
+        : "terminal";
     }
-    return true;
+    this.#stats.errors++;
+    const error = end.error;
+    this.#stats.recordClose(
+      1006,
+      error instanceof Error ? error.message : String(error),
+      nowMs(),
+    );
+    return "opened";
   }
 
   #frame(

@@ -6,6 +6,7 @@
  */
 import { Histogram, type LatencySummary } from "../lib/histogram.ts";
 import { nowMs } from "./_abortable.ts";
+import { explainConnectError } from "./connect_failure.ts";
 import type { ClientsimOptions } from "./options.ts";
 import {
   type CloseRecord,
@@ -30,6 +31,8 @@ export interface SwarmOptions {
   onClient?: (client: SimClient) => void;
   /** Connections opened per batch. @default {@link CONNECT_BATCH_SIZE} */
   batchSize?: number;
+  /** Receives each distinct reason a connection attempt failed, once, as it is first seen. */
+  onFailure?: (reason: string) => void;
 }
 
 /** One client's row in the final report. */
@@ -104,6 +107,8 @@ export interface SwarmReport {
   clients: ClientRow[];
   /** Sums over every client. */
   totals: SwarmTotals;
+  /** Every distinct reason a connection attempt failed, in the order first seen. */
+  failures: string[];
 }
 
 /**
@@ -150,6 +155,22 @@ export async function runSwarm(
     : undefined;
   const clients: SimClient[] = [];
   const runs: Promise<void>[] = [];
+  // One explanation per distinct error (a swarm of refused clients does not
+  // preflight once per attempt), reported once per distinct reason.
+  const explained = new Map<string, Promise<void>>();
+  const failures: string[] = [];
+  const onConnectError = (error: unknown, url: string) => {
+    const key = error instanceof Error ? error.message : String(error);
+    if (explained.has(key)) return;
+    explained.set(
+      key,
+      explainConnectError(url, error).then((reason) => {
+        if (failures.includes(reason)) return;
+        failures.push(reason);
+        options.onFailure?.(reason);
+      }),
+    );
+  };
   const batchSize = options.batchSize ?? CONNECT_BATCH_SIZE;
   try {
     for (let i = 0; i < config.concurrency && !signal.aborted;) {
@@ -163,6 +184,7 @@ export async function runSwarm(
           control: config.control,
           batch: config.batch,
           signal,
+          onConnectError,
           ...(onMessage ? { onMessage } : {}),
         });
         clients.push(client);
@@ -177,9 +199,13 @@ export async function runSwarm(
     clearTimeout(timer);
     stop.abort();
     await Promise.all(runs);
+    await Promise.all(explained.values());
   }
   const endedAt = nowMs();
-  return buildReport(config, clients, startedAt, endedAt, !timedOut);
+  return {
+    ...buildReport(config, clients, startedAt, endedAt, !timedOut),
+    failures,
+  };
 }
 
 async function untilAborted(
@@ -213,7 +239,7 @@ function buildReport(
   startedAt: number,
   endedAt: number,
   stoppedEarly: boolean,
-): SwarmReport {
+): Omit<SwarmReport, "failures"> {
   const all = new Histogram();
   const rows: ClientRow[] = clients.map((client) => {
     client.mergeLatencyInto(all);

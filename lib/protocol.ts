@@ -12,9 +12,19 @@
  * carry `"type"` and never `"seq"`: see {@link ControlFrame}. A stream
  * position is `(epoch, seq)`: `seq` counts per channel and `epoch` names
  * one numbering of it; the `position` notice, sent first, carries both.
+ * `docs/PROTOCOL.md` is the written contract; this module is its code. The
+ * module uses no Deno API: the client SDK (`sdk/`) bundles it for browsers.
  *
  * @module
  */
+
+/**
+ * The protocol's version, as `docs/PROTOCOL.md` states it: 1 was the seed's
+ * data frames and ACK; 2 added channels, user data, control frames,
+ * positions `(epoch, seq)` with resume, `?batch=1` arrays, SSE and the
+ * two-range close codes.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** A data frame as the server sends it. */
 export interface DataFrame {
@@ -22,8 +32,12 @@ export interface DataFrame {
   readonly seq: number;
   /** Publish time, float epoch seconds. */
   readonly ts_send: number;
-  /** Base64 of the payload bytes. */
+  /** Base64 of the payload bytes (synthetic source; `""` for user messages). */
   readonly payload_b64: string;
+  /** Channel name, when the frame names one (user messages outside `default`). */
+  readonly channel?: string;
+  /** A user's message (stdin or HTTP source), as the JSON value it was published as. */
+  readonly data?: unknown;
 }
 
 /** Extra fields of a data frame carrying a user's message. */
@@ -234,18 +248,27 @@ export function decodeDataFrames(text: string): DataFrame[] {
 }
 
 function checkData(value: Record<string, unknown>): DataFrame {
-  const { seq, ts_send, payload_b64 } = value;
+  const { seq, ts_send, payload_b64, channel } = value;
   if (!Number.isSafeInteger(seq)) {
     throw new TypeError("Cannot decode data frame: 'seq' must be an integer");
   }
   if (typeof ts_send !== "number" || !Number.isFinite(ts_send)) {
     throw new TypeError("Cannot decode data frame: 'ts_send' must be a number");
   }
-  return {
+  const frame: {
+    seq: number;
+    ts_send: number;
+    payload_b64: string;
+    channel?: string;
+    data?: unknown;
+  } = {
     seq: seq as number,
     ts_send,
     payload_b64: typeof payload_b64 === "string" ? payload_b64 : "",
   };
+  if (typeof channel === "string") frame.channel = channel;
+  if ("data" in value) frame.data = value.data;
+  return frame;
 }
 
 /** Serialises an ACK for a received frame. */

@@ -16,7 +16,8 @@
  *   broker/    broker_memory (one process), history
  *   modes/     naive, queue + writer, client queue, slow policy, drain watcher
  *   sources/   synthetic, stdin, their shared statistics
- *   http/      router, subscribe (WebSocket), publish (the HTTP source), auth, admission
+ *   http/      router, subscribe (WebSocket), sse (Server-Sent Events), publish
+ *              (the HTTP source), auth, admission, static files, /client.js
  *   observe/   summary, lifecycle log, metrics, health, dashboard
  *   config/    options, fields, the sectioned config, flags/YAML/help
  *   server.ts  the composition root;  cli.ts  `fanout server`

@@ -12,8 +12,12 @@ import { createLogger, type Logger } from "./core/logger.ts";
 import type { Mode } from "./core/mode.ts";
 import { MemoryBroker } from "./broker/broker_memory.ts";
 import { SubscriberAuth } from "./http/auth.ts";
+import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
 import { createPublishHandler } from "./http/publish.ts";
 import { createRouter } from "./http/router.ts";
+import { createSseHandler } from "./http/sse.ts";
+import { createStaticHandler, staticRoot } from "./http/static_files.ts";
+import { onServeError } from "./http/serve_error.ts";
 import { createSubscribeHandler } from "./http/subscribe.ts";
 import { readTls } from "./http/tls.ts";
 import { NaiveMode } from "./modes/naive.ts";
@@ -133,7 +137,7 @@ export async function launchServer(
 
 /**
  * Starts listening and publishing.
- * @throws {UsageError} when a TLS file cannot be read
+ * @throws {UsageError} when a TLS file cannot be read, or `--static` is not a directory
  * @throws {Deno.errors.AddrInUse} and other listen errors, before anything runs
  * @throws {TypeError} for a Redis broker URL without `options.broker` (use {@link launchServer})
  */
@@ -149,6 +153,9 @@ export function startServer(
       "Cannot start on a Redis broker synchronously: use launchServer(), which connects it first",
     );
   }
+  const staticDir = config.server.staticDir === undefined
+    ? undefined
+    : staticRoot(config.server.staticDir);
   const broker = options.broker ?? new MemoryBroker({
     history: config.channels.history,
     maxChannels: config.channels.maxChannels,
@@ -188,10 +195,12 @@ export function startServer(
       fullTimeout: config.queueMode.fullTimeoutMs / 1000,
     },
   });
+  const auth = SubscriberAuth.create(config.auth);
   const subscribe = createSubscribeHandler(hub, {
     idleTimeoutSeconds: config.server.stallTimeoutMs / 1000,
-    auth: SubscriberAuth.create(config.auth),
+    auth,
     limits: config.limits,
+    sse: createSseHandler(hub, { auth, limits: config.limits }),
     publish: config.server.source === "http"
       ? createPublishHandler(broker, {
         publishToken: config.auth.publishToken!,
@@ -202,12 +211,22 @@ export function startServer(
       })
       : undefined,
   });
-  const handler = createRouter({ subscribe, routes: observers.routes });
+  const routes = new Map([
+    ...observers.routes,
+    [CLIENT_SCRIPT_PATH, clientScript],
+  ]);
+  const handler = createRouter({
+    subscribe: staticDir === undefined
+      ? subscribe
+      : createStaticHandler(staticDir, subscribe),
+    routes,
+  });
   const server = Deno.serve({
     hostname: config.server.host,
     port: config.server.port,
     reusePort: config.server.reusePort,
     onListen() {},
+    onError: onServeError(logger),
     ...(tls ?? {}),
   }, handler);
   const { hostname, port } = server.addr;

@@ -69,6 +69,7 @@ const REPORT: SwarmReport = {
     badFrames: 0,
     closes: 1,
   },
+  failures: [],
 };
 
 Deno.test("formatReport() prints the header, a row per client and totals when given a report", () => {
@@ -95,6 +96,20 @@ Deno.test("formatReport() prints the header, a row per client and totals when gi
   // Columns line up: every numeric cell ends where its header ends.
   const end = lines[0]!.indexOf("Messages") + "Messages".length;
   for (const line of lines.slice(1, 3)) assert.match(line[end - 1]!, /\d/);
+});
+
+Deno.test("formatReport() ends with the distinct reasons connections failed, when there were any", () => {
+  const plain = formatReport(REPORT).split("\n");
+  assert.doesNotMatch(plain.at(-1)!, /failed/);
+  const failed = formatReport({
+    ...REPORT,
+    failures: ["503 Service Unavailable: server full", "connection refused"],
+  }).split("\n");
+  assert.deepEqual(failed.slice(-3), [
+    "connections failed:",
+    "  503 Service Unavailable: server full",
+    "  connection refused",
+  ]);
 });
 
 Deno.test("reportToJson() returns JSON that parses back to the report when given a report", () => {

@@ -68,6 +68,22 @@ Deno.test("SimClient records the code and reason and reconnects when the server 
   );
 });
 
+Deno.test("SimClient stops by itself after a terminal close (4101), never reconnecting", async () => {
+  await using fixture = WsFixture.start({ rate: 100 });
+  await using client = new SimClient(fixture.url);
+  const ran = client.run();
+  await waitFor(() => client.snapshot().messages >= 3, "3 messages");
+  fixture.closeClient(0, 4101, "flood: client frames over --max-inbound-rate");
+  // run() resolves without stop(): the client gave up on its own.
+  let ended = false;
+  ran.then(() => ended = true);
+  await waitFor(() => ended, "the client to stop by itself");
+  const snap = client.snapshot();
+  assert.equal(snap.connects, 1);
+  assert.deepEqual(snap.closes.map((c) => c.code), [4101]);
+  assert.equal(fixture.sockets.length, 1, "no second connection");
+});
+
 Deno.test("SimClient skips malformed frames without crashing when the server sends junk", async () => {
   await using fixture = WsFixture.start({ rate: 100 });
   await using client = new SimClient(fixture.url);

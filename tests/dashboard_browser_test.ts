@@ -10,7 +10,6 @@
  * `docs/dashboard.png`, the picture in the README.
  */
 import assert from "node:assert/strict";
-import type { BrowserType, Page } from "playwright-core";
 import { SimClient } from "../client/mod.ts";
 import {
   type HubEvent,
@@ -20,61 +19,9 @@ import {
 import { REPO_ROOT } from "./_cli.ts";
 import { ManualClient, waitFor } from "./_helpers.ts";
 import { CHROMIUM, reportSkip } from "./_tools.ts";
+import { launchChromium, waitForText } from "./_browser.ts";
 
-/**
- * playwright-core, loaded on demand. Its bundled `is-wsl` probes
- * `/proc/sys/fs/binfmt_misc/WSLInterop` with `fs.existsSync` when the module
- * loads; Node answers false, but Deno throws NotCapable for that path under
- * any permission set short of `--allow-all`, which the test suite does not
- * have. `__IS_WSL_TEST__` is is-wsl's own switch to defer that probe; the
- * probe only serves playwright's `open` (show-report), which is never used.
- */
-async function loadChromium(): Promise<BrowserType> {
-  Deno.env.set("__IS_WSL_TEST__", "1");
-  try {
-    return (await import("playwright-core")).chromium;
-  } finally {
-    Deno.env.delete("__IS_WSL_TEST__");
-  }
-}
-
-/** Flags that keep Chromium offline, quiet and sandbox-free (root in CI). */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const UI_TIMEOUT_MS = 20_000;
 const README_SCREENSHOT = new URL("docs/dashboard.png", REPO_ROOT);
-
-/**
- * Reads `selector`'s text until `test` passes, with a deadline: waiting for
- * what the page shows, never a fixed sleep.
- */
-async function waitForText(
-  page: Page,
-  what: string,
-  selector: string,
-  test: (text: string) => boolean,
-): Promise<string> {
-  const deadline = performance.now() + UI_TIMEOUT_MS;
-  let last: string | null = null;
-  while (performance.now() < deadline) {
-    const el = page.locator(selector).first();
-    last = await el.count() > 0 ? await el.textContent() : null;
-    if (last !== null && test(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(
-    `the page never showed ${what} (${selector}; last text: ${
-      JSON.stringify(last)
-    })`,
-  );
-}
 
 /** `1,234` → 1234. */
 const drops = (text: string) => Number(text.replace(/\D/g, ""));
@@ -103,14 +50,8 @@ Deno.test({
     );
     const events: HubEvent[] = [];
     server.hub.on((e) => events.push(e));
-    const profile = await Deno.makeTempDir({ prefix: "fanout-chromium-" });
-    const chromium = await loadChromium();
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM.path!,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 860 },
-    });
+    await using browser = await launchChromium();
+    const { context, profile } = browser;
     const stop = new AbortController();
     const fast: SimClient[] = [];
     try {
@@ -226,8 +167,6 @@ Deno.test({
     } finally {
       stop.abort();
       await Promise.all(fast.map((c) => c.stop()));
-      await context.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
     }
   },
 });

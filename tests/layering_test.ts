@@ -56,6 +56,8 @@ function layerOf(file: string): string {
 /** Layer → what it may import: layers, or exact files (the faces). */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "lib": ["lib"],
+  // The SDK runs in browsers: only the lib files that use no Deno API.
+  "sdk": ["lib/protocol.ts", "lib/close_codes.ts", "sdk"],
   "server/core": ["lib", "server/core"],
   "server/modes": ["lib", "server/core", "server/modes"],
   "server/broker": ["lib", "server/core", "server/broker"],
@@ -63,6 +65,8 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "server/config": ["lib", "server/config", "server/modes", "server/sources"],
   "server/http": [
     "lib",
+    // It serves the SDK's bundle (a text import), never the SDK's code.
+    "sdk/fanout_client.js",
     "server/core",
     "server/http",
     "server/sources",
@@ -78,7 +82,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
     "server/http",
   ],
   "server": ["lib", "server", "server/*"],
-  "client": ["lib", "client"],
+  "client": ["lib", "client", "sdk/mod.ts"],
   "demo": ["lib", "demo", "client/mod.ts", "server/mod.ts"],
   "bench": ["lib", "bench", "client/mod.ts", "server/mod.ts"],
   "main.ts": [
@@ -101,11 +105,11 @@ function allowed(from: string, to: string): boolean {
 
 const SOURCES = [
   "main.ts",
-  ...["lib", "server", "client", "demo", "bench"].flatMap(tsFiles),
+  ...["lib", "sdk", "server", "client", "demo", "bench"].flatMap(tsFiles),
 ];
 const GRAPH = new Map(SOURCES.map((f) => [f, importsOf(f)]));
 
-Deno.test("layering: each folder imports only the layers beneath it (lib nothing of ours; core no http, observe or config; client only lib; demo and bench only faces)", () => {
+Deno.test("layering: each folder imports only the layers beneath it (lib nothing of ours; sdk only browser-safe lib files; core no http, observe or config; client only lib and the SDK's face; demo and bench only faces)", () => {
   const broken: string[] = [];
   for (const [file, imports] of GRAPH) {
     for (const to of imports) {
@@ -154,6 +158,11 @@ Deno.test("layering: the rules themselves catch a violation", () => {
   );
   assert.equal(allowed("lib/histogram.ts", "server/core/frame.ts"), false);
   assert.equal(allowed("client/swarm.ts", "server/mod.ts"), false);
+  assert.equal(allowed("client/swarm.ts", "sdk/client.ts"), false);
+  assert.equal(allowed("client/swarm.ts", "sdk/mod.ts"), true);
+  assert.equal(allowed("sdk/client.ts", "lib/live_line.ts"), false);
+  assert.equal(allowed("sdk/client.ts", "client/sim_client.ts"), false);
+  assert.equal(allowed("sdk/client.ts", "lib/protocol.ts"), true);
   assert.equal(allowed("demo/scenario.ts", "server/core/hub.ts"), false);
   assert.equal(allowed("demo/scenario.ts", "server/mod.ts"), true);
   assert.deepEqual(importsOf("server/modes/queue.ts").sort().slice(0, 1), [

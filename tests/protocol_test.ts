@@ -47,6 +47,18 @@ Deno.test("decodeData() accepts extra fields and rejects frames without seq or t
   }
 });
 
+Deno.test("decodeData() keeps a user message's data and channel; the seed's frames have neither", () => {
+  const text = encodeData(3, 1700000000, "", {
+    channel: "prices",
+    dataJson: '{"px":[1,2]}',
+  });
+  const frame = decodeData(text);
+  assert.deepEqual(frame.data, { px: [1, 2] });
+  assert.equal(frame.channel, "prices");
+  const seed = decodeData(encodeData(4, 1700000000, "AA=="));
+  assert.equal("data" in seed || "channel" in seed, false);
+});
+
 Deno.test("encodeAck() round-trips through decodeAck()", () => {
   assert.deepEqual(decodeAck(encodeAck(1700000000.5, 9)), {
     ack_ts: 1700000000.5,

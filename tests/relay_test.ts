@@ -9,6 +9,7 @@ import type { ServerOptions } from "../server/mod.ts";
 import { splitLines } from "../server/sources/source_stdin.ts";
 import { ManualClient, startTestServer, waitFor } from "./_helpers.ts";
 import { signJwt } from "./_jwt.ts";
+import { makeTestCert } from "./_tls.ts";
 
 const start = (overrides: Partial<ServerOptions>) => startTestServer(overrides);
 
@@ -48,7 +49,7 @@ Deno.test("replay: a client that reconnects with since= recovers every missed me
   // Cut the connection from the server side; the client comes back after its
   // 250 ms backoff with ?since=<last seq> and the history fills the gap.
   const [session] = server.hub.sessions;
-  session!.close("protocol_error", "test: cut the connection");
+  session!.close("ping_timeout", "test: cut the connection");
   await waitFor("the reconnect", () => client.snapshot().connects === 2);
   await waitFor(
     "live messages after the replay",
@@ -307,72 +308,41 @@ Deno.test("policies: under every --policy a stalled client costs the fast client
 });
 
 Deno.test("TLS: --cert/--key serve https:// and wss://", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tls = await makeTestCert();
+  await using server = start({
+    cert: tls.certFile,
+    key: tls.keyFile,
+    rate: 20,
+  });
+  assert.match(server.url, /^wss:\/\//);
+  const client = Deno.createHttpClient({
+    caCerts: [await Deno.readTextFile(tls.caFile)],
+  });
   try {
-    // A throwaway CA, and a certificate for 127.0.0.1 signed by it.
-    await Deno.writeTextFile(
-      `${dir}/ext.cnf`,
-      "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    );
-    const openssl = async (args: string) => {
-      const out = await new Deno.Command("openssl", {
-        args: args.split(" "),
-        cwd: dir,
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      assert.equal(
-        out.code,
-        0,
-        `openssl ${args}: ${new TextDecoder().decode(out.stderr)}`,
-      );
-    };
-    await openssl(
-      "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.pem",
-    );
-    await openssl(
-      "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out leaf.csr",
-    );
-    await openssl(
-      "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext.cnf -out cert.pem",
-    );
-    await using server = start({
-      cert: `${dir}/cert.pem`,
-      key: `${dir}/key.pem`,
-      rate: 20,
-    });
-    assert.match(server.url, /^wss:\/\//);
-    const client = Deno.createHttpClient({
-      caCerts: [await Deno.readTextFile(`${dir}/ca.pem`)],
-    });
-    try {
-      const res = await fetch(`${server.httpUrl}healthz`, { client });
-      assert.equal(res.status, 200);
-      await res.body?.cancel();
-    } finally {
-      client.close();
-    }
-    // A WebSocket client trusting the certificate, in its own process (--cert).
-    const ws = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        "-q",
-        `--cert=${dir}/ca.pem`,
-        `const ws = new WebSocket(${JSON.stringify(server.url)});
-         ws.onmessage = (e) => { console.log(JSON.parse(e.data).seq > 0 ? "frame" : "bad"); ws.close(); };
-         ws.onerror = (e) => { console.log("error", e.message); };`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(
-      new TextDecoder().decode(ws.stdout).trim(),
-      "frame",
-      new TextDecoder().decode(ws.stderr),
-    );
+    const res = await fetch(`${server.httpUrl}healthz`, { client });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    client.close();
   }
+  // A WebSocket client trusting the certificate, in its own process (--cert).
+  const ws = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "-q",
+      `--cert=${tls.caFile}`,
+      `const ws = new WebSocket(${JSON.stringify(server.url)});
+       ws.onmessage = (e) => { console.log(JSON.parse(e.data).seq > 0 ? "frame" : "bad"); ws.close(); };
+       ws.onerror = (e) => { console.log("error", e.message); };`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(
+    new TextDecoder().decode(ws.stdout).trim(),
+    "frame",
+    new TextDecoder().decode(ws.stderr),
+  );
 });
 
 Deno.test("fanout server --source stdin publishes each input line; a client joining later replays them with since=0", async () => {

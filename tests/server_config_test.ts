@@ -62,7 +62,7 @@ const BY_FLAG: Case[] = [
   ["dropLimit", "--drop-limit 0", 0], ["fullTimeout", "--full-timeout 0.5", 0.5],
   ["pingInterval", "--ping-interval 0", 0], ["pingTimeout", "--ping-timeout 1.5", 1.5],
   ["summaryInterval", "--summary-interval 0.25", 0.25], ["logJson", "--log-json", true],
-  ["metricsPerClient", "--metrics-per-client", true],
+  ["metricsPerClient", "--metrics-per-client", true], ["staticDir", "--static examples", "examples"],
   ["source", "--source stdin", "stdin"], ["policy", "--policy conflate", "conflate"],
   ["conflateKey", "--conflate-key sym", "sym"], ["maxQueueBytes", "--max-queue-bytes 65536", 65536],
   ["batchMs", "--batch-ms 25", 25],
@@ -94,7 +94,7 @@ const BY_YAML: Case[] = [
   ["pingTimeout", "server.ping_timeout: 4", 4], ["maxsize", "queue_mode.maxsize: 7", 7],
   ["dropLimit", "queue_mode.drop_limit: 8", 8], ["fullTimeout", "queue_mode.full_timeout: 9.5", 9.5],
   ["logJson", "logging.json: true", true], ["summaryInterval", "logging.summary_interval: 60", 60],
-  ["metricsPerClient", "metrics.per_client: true", true],
+  ["metricsPerClient", "metrics.per_client: true", true], ["staticDir", "server.static_dir: www", "www"],
   ["source", "server.source: http", "http"], ["policy", "queue_mode.policy: conflate", "conflate"],
   ["conflateKey", "queue_mode.conflate_key: id", "id"], ["maxQueueBytes", "queue_mode.max_queue_bytes: 1000", 1000],
   ["batchMs", "queue_mode.batch_ms: 50", 50],
@@ -130,7 +130,7 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
     mode: "queue", host: "0.0.0.0", port: 8765, rate: 100, payloadBytes: 64,
     maxsize: 100, dropLimit: 50, fullTimeout: 5, pingInterval: 20,
     pingTimeout: 20, summaryInterval: 5, logJson: false, metricsPerClient: false,
-    source: "synthetic", policy: "drop-oldest", conflateKey: undefined, maxQueueBytes: 0,
+    staticDir: undefined, source: "synthetic", policy: "drop-oldest", conflateKey: undefined, maxQueueBytes: 0,
     batchMs: 10, history: 0, maxChannels: 1000, token: undefined, jwtSecret: undefined,
     publishToken: undefined, maxClients: 10000, maxFrameBytes: 4096, maxInboundRate: 0,
     maxMessageBytes: 1048576, allowedOrigins: [], cert: undefined, key: undefined,
@@ -283,7 +283,7 @@ Deno.test("parseServerArgs() rejects a bad --mode or --host", async (t) => {
 });
 
 const SERVER_KEYS =
-  "host, port, mode, rate, payload_bytes, ping_interval, ping_timeout, source, reuse_port";
+  "host, port, mode, rate, payload_bytes, ping_interval, ping_timeout, static_dir, source, reuse_port";
 const SECTIONS =
   "server, queue_mode, logging, metrics, channels, auth, limits, tls, broker";
 const WHOLE = "must be a whole number from";

@@ -194,6 +194,58 @@ Deno.test("the router serves the dashboard on a plain GET /, its files, and keep
   assert.equal(post.res.headers.get("allow"), "GET, HEAD");
 });
 
+Deno.test("every refusal is JSON {error}: 404, 405 and 426 as much as 400, 401 and 503", async (t) => {
+  await using off = start({ rate: 10 });
+  await using http = start({ source: "http", publishToken: "p" });
+  const cases: [string, RunningServer, string, RequestInit, number, RegExp][] =
+    [
+      ["426 on a plain GET /ws", off, "/ws", {}, 426, /WebSocket client/],
+      ["404 on an unknown path", off, "/nope", {}, 404, /not found: \/nope/],
+      [
+        "404 on /publish with the HTTP source off",
+        off,
+        "/publish",
+        {
+          method: "POST",
+          body: "x",
+        },
+        404,
+        /--source http/,
+      ],
+      [
+        "405 on POST /metrics",
+        off,
+        "/metrics",
+        {
+          method: "POST",
+          body: "x",
+        },
+        405,
+        /method POST not allowed/,
+      ],
+      ["405 on GET /publish", http, "/publish", {}, 405, /use POST/],
+      [
+        "401 on POST /publish without the token",
+        http,
+        "/publish",
+        {
+          method: "POST",
+          body: "x",
+        },
+        401,
+        /publish token/,
+      ],
+    ];
+  for (const [name, server, path, init, status, error] of cases) {
+    await t.step(name, async () => {
+      const { res, text } = await get(server, path, init);
+      assert.equal(res.status, status);
+      assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+      assert.match(JSON.parse(text).error, error);
+    });
+  }
+});
+
 Deno.test("GET /healthz counts uptime from the server's start whatever the source (not only the synthetic one)", async () => {
   await using server = start({ source: "http", publishToken: "p" });
   const health = await waitFor("a positive uptime", async () => {

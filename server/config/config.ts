@@ -37,6 +37,8 @@ export interface ServerSection {
    * `--ping-timeout`); 0 when pings are off.
    */
   readonly stallTimeoutMs: number;
+  /** Directory whose files are served over HTTP (`--static`), if any. */
+  readonly staticDir: string | undefined;
 }
 
 /** `queue_mode:`: each client's queue and when a slow client is cut. */
@@ -182,6 +184,7 @@ export function configOf(o: ServerOptions): ServerConfig {
       stallTimeoutMs: o.pingInterval > 0
         ? (o.pingInterval + o.pingTimeout) * 1000
         : 0,
+      staticDir: o.staticDir,
     }),
     queueMode: freeze({
       maxsize: o.maxsize,

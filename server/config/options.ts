@@ -47,6 +47,8 @@ export interface ServerOptions {
   readonly logJson: boolean;
   /** Add per-client series to `GET /metrics` (one series per client per metric). @default {false} */
   readonly metricsPerClient: boolean;
+  /** Directory whose files are served over HTTP (`--static`). @default {undefined} */
+  readonly staticDir: string | undefined;
   /** Where messages come from: random payloads, stdin lines, or `POST /publish`. @default {"synthetic"} */
   readonly source: SourceKind;
   /** What a full client queue does with the next message. @default {"drop-oldest"} */
@@ -112,6 +114,7 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   summaryInterval: 5,
   logJson: false,
   metricsPerClient: false,
+  staticDir: undefined,
   source: "synthetic",
   policy: "drop-oldest",
   conflateKey: undefined,

@@ -1,7 +1,8 @@
 /**
  * The core's view of a subscriber's transport. The core never touches a
  * WebSocket directly, so tests drive it with fake sinks and no network; the
- * one adapter over Deno's WebSocket lives in `http/websocket_sink.ts`.
+ * one adapter over Deno's WebSocket lives in `http/websocket_sink.ts`, the
+ * one over a Server-Sent Events response in `http/sse_sink.ts`.
  *
  * @module
  */

@@ -102,12 +102,11 @@ export function createPublishHandler(
   };
   return async (req, url) => {
     if (req.method !== "POST") {
-      return new Response(
-        "use POST /publish?channel=NAME with the message as the body\n",
+      return Response.json(
         {
-          status: 405,
-          headers: { allow: "POST" },
+          error: "use POST /publish?channel=NAME with the message as the body",
         },
+        { status: 405, headers: { allow: "POST" } },
       );
     }
     const credential = credentialOf(req, url);

@@ -6,7 +6,7 @@
  * | WebSocket upgrade on `/` or `/ws`      | a subscriber (subscribe.ts)          |
  * | `GET`/`HEAD` on a path in `routes`     | that route (the dashboard, `/metrics`, health, …) |
  * | another method on such a path          | 405                                  |
- * | anything else                          | subscribe.ts (`POST /publish`, 426 hint on `/ws`, 404) |
+ * | anything else                          | subscribe.ts (`GET /sse`, `POST /publish`, 426 hint on `/ws`, 404) |
  *
  * The router knows paths, not what is behind them: the observers hand it
  * their endpoints.
@@ -46,8 +46,8 @@ export function createRouter(options: RouterOptions): Handler {
     const route = options.routes.get(url.pathname);
     if (!route) return options.subscribe(req, info);
     if (req.method !== "GET" && req.method !== "HEAD") {
-      return new Response(
-        `method ${req.method} not allowed on ${url.pathname}\n`,
+      return Response.json(
+        { error: `method ${req.method} not allowed on ${url.pathname}` },
         { status: 405, headers: { allow: "GET, HEAD" } },
       );
     }

@@ -1,7 +1,8 @@
 /**
  * Subscribers over HTTP: a WebSocket upgrade on `/` (or `/ws`) is admitted
- * (origin, capacity, channel, credentials) and becomes a session; the HTTP
- * source's `POST /publish` is routed to its handler when it is on. The only
+ * (origin, capacity, channel, credentials) and becomes a session; `GET /sse`
+ * goes to the SSE handler (sse.ts) and the HTTP source's `POST /publish` to
+ * its handler when it is on. The only
  * file that upgrades to Deno's WebSocket. The router (router.ts) sends
  * everything that is not an observability endpoint here.
  *
@@ -11,6 +12,7 @@ import { CLOSE_CODES, fitCloseReason } from "../../lib/close_codes.ts";
 import type { Hub } from "../core/hub.ts";
 import { type AdmissionLimits, admit } from "./admission.ts";
 import type { SubscriberAuth } from "./auth.ts";
+import { SSE_PATH } from "./sse.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
 
 /** Paths where a WebSocket upgrade subscribes (the seed's clients use `/`). */
@@ -28,6 +30,12 @@ export interface SubscribeOptions {
   readonly publish?:
     | ((req: Request, url: URL) => Promise<Response>)
     | undefined;
+  /** `GET /sse`: Server-Sent Events subscribers (sse.ts). */
+  readonly sse?: (
+    req: Request,
+    url: URL,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ) => Promise<Response>;
 }
 
 /** Builds the request handler for subscribers and publishers. */
@@ -42,24 +50,25 @@ export function createSubscribeHandler(
     const url = new URL(req.url);
     if (url.pathname === "/publish") {
       if (options.publish) return await options.publish(req, url);
-      return new Response(
-        "publishing over HTTP is off: start the server with --source http --publish-token TOKEN\n",
-        { status: 404 },
-      );
+      return Response.json({
+        error:
+          "publishing over HTTP is off: start the server with --source http --publish-token TOKEN",
+      }, { status: 404 });
+    }
+    if (url.pathname === SSE_PATH && options.sse) {
+      return await options.sse(req, url, info);
     }
     if (!SUBSCRIBE_PATHS.has(url.pathname)) {
-      return new Response(
-        `not found: ${url.pathname}; subscribe at ws://<host>:<port>/\n`,
-        {
-          status: 404,
-        },
-      );
+      return Response.json({
+        error:
+          `not found: ${url.pathname}; subscribe at ws://<host>:<port>/ or GET /sse`,
+      }, { status: 404 });
     }
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response(
-        `fanout server (${hub.mode} mode, ${hub.size} clients): connect a WebSocket client to this URL\n`,
-        { status: 426, headers: { upgrade: "websocket" } },
-      );
+      return Response.json({
+        error:
+          `fanout server (${hub.mode} mode, ${hub.size} clients): connect a WebSocket client to this URL`,
+      }, { status: 426, headers: { upgrade: "websocket" } });
     }
     // remoteAddr must be read before the upgrade consumes the request.
     const addr = info.remoteAddr;

@@ -79,6 +79,11 @@ export function logListening(
       metrics: `${httpUrl}metrics`,
       broker: at.broker,
       broker_up: at.brokerUp,
+      sdk: `${httpUrl}client.js`,
+      sse: `${httpUrl}sse`,
+      ...(server.staticDir === undefined
+        ? {}
+        : { static_dir: server.staticDir }),
     },
     `fanout server listening on ws${secure}://${hostname}:${port}/ (mode ${server.mode}, ${
       server.source === "synthetic"
@@ -96,6 +101,10 @@ export function logListening(
         : `, broker ${at.broker}${
           at.brokerUp ? "" : " (UNREACHABLE: retrying)"
         }`
-    })\n  dashboard ${httpUrl} · metrics ${httpUrl}metrics · health ${httpUrl}healthz ${httpUrl}readyz`,
+    })\n  dashboard ${httpUrl} · metrics ${httpUrl}metrics · health ${httpUrl}healthz ${httpUrl}readyz\n  sdk ${httpUrl}client.js · sse ${httpUrl}sse${
+      server.staticDir === undefined
+        ? ""
+        : ` · files of ${server.staticDir} at ${httpUrl}<path>`
+    }`,
   );
 }

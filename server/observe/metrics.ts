@@ -77,7 +77,7 @@ export function createServerMetrics(
     )
     .gauge(
       "fanout_clients",
-      "WebSocket clients connected.",
+      "Subscribers connected (WebSocket and SSE).",
       () => hub.size,
     )
     .counter(

@@ -1,0 +1,596 @@
+// lib/protocol.ts
+var PROTOCOL_VERSION = 2;
+var DEFAULT_CHANNEL = "default";
+function parseControl(text) {
+  if (!text.startsWith('{"type":')) return void 0;
+  try {
+    const v = JSON.parse(text);
+    return typeof v?.type === "string" && !("seq" in v) ? v : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function decodeData(text) {
+  return checkData(parseObject(text, "data frame"));
+}
+function decodeDataFrames(text) {
+  if (!text.startsWith("[")) return [
+    decodeData(text)
+  ];
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new TypeError("Cannot decode data frames: not valid JSON");
+  }
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new TypeError("Cannot decode data frames: not a non-empty array");
+  }
+  return value.map((v) => {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      throw new TypeError("Cannot decode data frame: not a JSON object");
+    }
+    return checkData(v);
+  });
+}
+function checkData(value) {
+  const { seq, ts_send, payload_b64, channel } = value;
+  if (!Number.isSafeInteger(seq)) {
+    throw new TypeError("Cannot decode data frame: 'seq' must be an integer");
+  }
+  if (typeof ts_send !== "number" || !Number.isFinite(ts_send)) {
+    throw new TypeError("Cannot decode data frame: 'ts_send' must be a number");
+  }
+  const frame = {
+    seq,
+    ts_send,
+    payload_b64: typeof payload_b64 === "string" ? payload_b64 : ""
+  };
+  if (typeof channel === "string") frame.channel = channel;
+  if ("data" in value) frame.data = value.data;
+  return frame;
+}
+function encodeAck(ackTs, seq) {
+  return `{"ack_ts":${ackTs},"seq":${seq}}`;
+}
+function parseObject(text, what) {
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new TypeError(`Cannot decode ${what}: not valid JSON`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`Cannot decode ${what}: not a JSON object`);
+  }
+  return value;
+}
+
+// sdk/backoff.ts
+var INITIAL_BACKOFF_MS = 250;
+var MAX_BACKOFF_MS = 5e3;
+var Backoff = class {
+  #initial;
+  #max;
+  #factor;
+  #jitter;
+  #random;
+  #current;
+  /**
+   * @param options first and longest delay, growth, random spread
+   * @throws {RangeError} when a value is negative, `maxMs` is below
+   *   `initialMs`, `factor` is below 1 or `jitter` is outside 0..1
+   */
+  constructor(options = {}) {
+    this.#initial = options.initialMs ?? INITIAL_BACKOFF_MS;
+    this.#max = options.maxMs ?? Math.max(MAX_BACKOFF_MS, this.#initial);
+    this.#factor = options.factor ?? 2;
+    this.#jitter = options.jitter ?? 0;
+    this.#random = options.random ?? Math.random;
+    if (!(this.#initial >= 0) || !(this.#max >= this.#initial) || !(this.#factor >= 1) || !(this.#jitter >= 0 && this.#jitter <= 1)) {
+      throw new RangeError("backoff needs 0 <= initialMs <= maxMs, factor >= 1 and jitter in 0..1");
+    }
+    this.#current = this.#initial;
+  }
+  /** @returns the delay before the next attempt, ms; the one after grows */
+  next() {
+    const base = this.#current;
+    this.#current = Math.min(this.#current * this.#factor, this.#max);
+    if (this.#jitter === 0) return base;
+    return Math.round(base * (1 - this.#jitter * this.#random()));
+  }
+  /** Starts over from the first delay (after a connection that opened). */
+  reset() {
+    this.#current = this.#initial;
+  }
+};
+
+// lib/close_codes.ts
+var DROP_WINDOW_MS = 1e4;
+var DROP_WINDOW_S = DROP_WINDOW_MS / 1e3;
+var CLOSE_CODES = {
+  client_closed: {
+    code: 1e3,
+    reconnect: false,
+    meaning: "the client closed the connection"
+  },
+  shutdown: {
+    code: 1001,
+    reconnect: true,
+    meaning: "the server is shutting down; reconnect (to another node)"
+  },
+  message_too_big: {
+    code: 1009,
+    reconnect: false,
+    meaning: "a client frame exceeded the server's inbound size limit"
+  },
+  slow_drops: {
+    code: 4e3,
+    reconnect: true,
+    meaning: `too many messages dropped for this client within ${DROP_WINDOW_S} s (--drop-limit)`
+  },
+  slow_full: {
+    code: 4001,
+    reconnect: true,
+    meaning: "this client's queue stayed full longer than --full-timeout"
+  },
+  ping_timeout: {
+    code: 4002,
+    reconnect: true,
+    meaning: "the client stopped reading or answering pings (--ping-interval + --ping-timeout)"
+  },
+  slow_overflow: {
+    code: 4004,
+    reconnect: true,
+    meaning: "this client's queue overflowed under --policy disconnect"
+  },
+  protocol_error: {
+    code: 4100,
+    reconnect: false,
+    meaning: "too many malformed frames from the client"
+  },
+  flood: {
+    code: 4101,
+    reconnect: false,
+    meaning: "the client sent frames faster than --max-inbound-rate, even after throttling"
+  },
+  channel_limit: {
+    code: 4102,
+    reconnect: false,
+    meaning: "the channel could not be opened: --max-channels reached"
+  }
+};
+var DISCONNECT_REASONS = Object.keys(CLOSE_CODES);
+
+// sdk/close_reason.ts
+var BY_CODE = new Map(Object.keys(CLOSE_CODES).map((key) => [
+  CLOSE_CODES[key].code,
+  key
+]));
+var TERMINAL_STANDARD = /* @__PURE__ */ new Set([
+  1002,
+  1003,
+  1007,
+  1008,
+  1010
+]);
+function classifyClose(code, reason) {
+  const key = BY_CODE.get(code);
+  let reconnect;
+  if (key !== void 0) reconnect = CLOSE_CODES[key].reconnect;
+  else if (code >= 4e3 && code <= 4099) reconnect = true;
+  else if (code >= 4100 && code <= 4199) reconnect = false;
+  else reconnect = !TERMINAL_STANDARD.has(code);
+  return {
+    code,
+    reason,
+    key,
+    reconnect
+  };
+}
+
+// sdk/emitter.ts
+var Emitter = class {
+  #listeners = /* @__PURE__ */ new Map();
+  /**
+   * Adds `listener` for `type`.
+   * @returns a function that removes it
+   */
+  on(type, listener) {
+    let set = this.#listeners.get(type);
+    if (!set) this.#listeners.set(type, set = /* @__PURE__ */ new Set());
+    set.add(listener);
+    return () => this.off(type, listener);
+  }
+  /** Removes `listener` for `type` (nothing happens when it was not added). */
+  off(type, listener) {
+    this.#listeners.get(type)?.delete(listener);
+  }
+  /** Calls every listener of `type` with `event`, in the order they were added. */
+  emit(type, event) {
+    const set = this.#listeners.get(type);
+    if (!set) return;
+    for (const listener of [
+      ...set
+    ]) {
+      try {
+        listener(event);
+      } catch (err) {
+        report(err);
+      }
+    }
+  }
+};
+function report(err) {
+  const g = globalThis;
+  if (typeof g.reportError === "function") g.reportError(err);
+  else {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
+// sdk/stream_state.ts
+var StreamState = class {
+  /** The channel. */
+  channel;
+  #epoch;
+  #seq;
+  /** Whether the server named the epoch on the current connection. */
+  #aware = false;
+  /** @param options the channel, and a position to start from */
+  constructor(options = {}) {
+    this.channel = options.channel ?? DEFAULT_CHANNEL;
+    this.#epoch = options.position?.epoch;
+    this.#seq = options.position?.seq;
+  }
+  /** The epoch held, once the server named one. */
+  get epoch() {
+    return this.#epoch;
+  }
+  /** The seq held: the last received, or the one the subscription started after. */
+  get seq() {
+    return this.#seq;
+  }
+  /** The position held, once both its parts are known (save it to resume later). */
+  get position() {
+    return this.#epoch !== void 0 && this.#seq !== void 0 ? {
+      epoch: this.#epoch,
+      seq: this.#seq
+    } : void 0;
+  }
+  /**
+   * The URL of the next connection: `base` with the channel, the options
+   * asked for and, when resuming from a position held, `since` and `epoch`.
+   *
+   * @param base an absolute `ws:`, `wss:`, `http:` or `https:` URL (http
+   *   becomes ws) of the server's subscribe path
+   * @param request control frames, batches, resume, token
+   * @returns the URL, as text
+   * @throws {TypeError} when `base` is not an absolute URL
+   */
+  connectUrl(base, request = {}) {
+    const url = new URL(base);
+    if (url.protocol === "http:") url.protocol = "ws:";
+    else if (url.protocol === "https:") url.protocol = "wss:";
+    const q = url.searchParams;
+    if (this.channel !== DEFAULT_CHANNEL || q.has("channel")) {
+      q.set("channel", this.channel);
+    }
+    if (request.token !== void 0) q.set("token", request.token);
+    if (request.control || request.resume) q.set("control", "1");
+    if (request.batch) q.set("batch", "1");
+    if (request.resume && this.#seq !== void 0) {
+      q.set("since", String(this.#seq));
+      if (this.#epoch !== void 0) q.set("epoch", this.#epoch);
+      else q.delete("epoch");
+    }
+    return url.href;
+  }
+  /** A new connection opened: until its `position` notice, its numbering is unknown. */
+  opened() {
+    this.#aware = false;
+  }
+  /**
+   * Reads one text frame and moves the position.
+   * @param text the frame as received
+   * @returns data (each message with what it skipped or repeated), a
+   *   control frame, or why it was neither
+   */
+  receive(text) {
+    const control = parseControl(text);
+    if (control) {
+      this.#apply(control);
+      return {
+        kind: "control",
+        frame: control
+      };
+    }
+    let frames;
+    try {
+      frames = decodeDataFrames(text);
+    } catch (err) {
+      return {
+        kind: "bad",
+        error: err.message
+      };
+    }
+    return {
+      kind: "data",
+      deliveries: frames.map((f) => this.#deliver(f))
+    };
+  }
+  #apply(frame) {
+    if (frame.type === "position") {
+      if (this.#seq === void 0 || this.#epoch !== void 0 && frame.epoch !== this.#epoch) {
+        this.#seq = frame.last_seq;
+      }
+      this.#epoch = frame.epoch;
+      this.#aware = true;
+    } else if (frame.type === "reset") {
+      this.#epoch = frame.epoch;
+      this.#seq = frame.last_seq;
+      this.#aware = true;
+    }
+  }
+  #deliver(frame) {
+    const last = this.#seq;
+    let missed = 0;
+    let repeat = false;
+    if (last === void 0 || frame.seq > last) {
+      missed = last === void 0 ? 0 : frame.seq - last - 1;
+      this.#seq = frame.seq;
+    } else {
+      repeat = true;
+      if (!this.#aware) this.#seq = frame.seq;
+    }
+    return {
+      message: {
+        seq: frame.seq,
+        epoch: this.#epoch,
+        channel: frame.channel ?? this.channel,
+        ts_send: frame.ts_send,
+        data: frame.data,
+        payload_b64: frame.payload_b64
+      },
+      missed,
+      repeat
+    };
+  }
+};
+
+// sdk/client.ts
+var FanoutClient = class {
+  /** What was counted so far. */
+  stats = {
+    messages: 0,
+    frames: 0,
+    connects: 0,
+    duplicates: 0,
+    missed: 0
+  };
+  #events = new Emitter();
+  #base;
+  #stream;
+  #backoff;
+  #options;
+  #WebSocket;
+  // Not Promise.withResolvers(): Node 20 does not have it.
+  #closed;
+  #resolveClosed;
+  #state = "idle";
+  #socket;
+  #timer;
+  #stopping = false;
+  #stopReason = "";
+  #attempts = 0;
+  /**
+   * @param url the server: `ws://host:port/` (`wss:`, `http:`, `https:` work
+   *   too; in a browser a relative URL such as `/` is resolved against the page)
+   * @param options channel, token, batches, ACKs, resume, backoff, WebSocket
+   * @throws {TypeError} when `url` is not a URL, or there is no WebSocket
+   *   (Node 20: run with `--experimental-websocket`, or pass `options.WebSocket`)
+   */
+  constructor(url, options = {}) {
+    const page = globalThis.location;
+    this.#base = new URL(url, page?.href);
+    this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#options = options;
+    this.#stream = new StreamState({
+      ...options.channel === void 0 ? {} : {
+        channel: options.channel
+      },
+      position: options.position
+    });
+    this.#backoff = new Backoff({
+      jitter: 0.5,
+      ...options.backoff
+    });
+    const ws = options.WebSocket ?? globalThis.WebSocket;
+    if (!ws) {
+      throw new TypeError("no WebSocket in this runtime: on Node 20 run with --experimental-websocket (Node 22 has it), or pass options.WebSocket");
+    }
+    this.#WebSocket = ws;
+  }
+  /** The channel subscribed to. */
+  get channel() {
+    return this.#stream.channel;
+  }
+  /** The position held: save it to resume later with `options.position`. */
+  get position() {
+    return this.#stream.position;
+  }
+  /** What the client is doing now. */
+  get state() {
+    return this.#state;
+  }
+  /** Resolves once the client has stopped for good: {@link close}, a terminal close, or `reconnect: false`. */
+  get closed() {
+    return this.#closed;
+  }
+  /**
+   * Adds a listener.
+   * @returns a function that removes it
+   */
+  on(type, listener) {
+    return this.#events.on(type, listener);
+  }
+  /** Removes a listener. */
+  off(type, listener) {
+    this.#events.off(type, listener);
+  }
+  /**
+   * Connects (once; later calls do nothing).
+   * @returns this client
+   */
+  start() {
+    if (this.#state === "idle") this.#connect();
+    return this;
+  }
+  /**
+   * Stops: closes the connection (1000) and never reconnects; `closed`
+   * resolves once the connection has ended.
+   */
+  close(reason = "client closing") {
+    if (this.#stopping || this.#state === "closed") return;
+    this.#stopping = true;
+    this.#stopReason = reason;
+    clearTimeout(this.#timer);
+    const socket = this.#socket;
+    if (socket) {
+      try {
+        socket.close(1e3, reason);
+        return;
+      } catch {
+      }
+    }
+    this.#finish({
+      ...classifyClose(1e3, reason),
+      willReconnect: false,
+      retryInMs: void 0
+    });
+  }
+  #connect() {
+    this.#timer = void 0;
+    this.#state = "connecting";
+    this.#attempts++;
+    const o = this.#options;
+    const url = this.#stream.connectUrl(this.#base, {
+      control: true,
+      resume: o.resume ?? true,
+      batch: o.batch ?? false,
+      token: o.token
+    });
+    let socket;
+    try {
+      socket = new this.#WebSocket(url);
+    } catch (err) {
+      this.#events.emit("error", {
+        error: String(err)
+      });
+      this.#ended(void 0, 1006, String(err));
+      return;
+    }
+    this.#socket = socket;
+    const attempt = this.#attempts;
+    socket.addEventListener("open", () => {
+      if (this.#socket !== socket) return;
+      this.#state = "open";
+      this.stats.connects++;
+      this.#backoff.reset();
+      this.#stream.opened();
+      this.#events.emit("open", {
+        url,
+        attempt
+      });
+    });
+    socket.addEventListener("message", (e) => {
+      if (this.#socket === socket) this.#frame(socket, e.data);
+    });
+    socket.addEventListener("close", (e) => {
+      this.#ended(socket, e.code, e.reason);
+    });
+    socket.addEventListener("error", () => {
+    });
+  }
+  #frame(socket, data) {
+    if (typeof data !== "string") {
+      this.#events.emit("error", {
+        error: "binary frame: not this protocol"
+      });
+      return;
+    }
+    this.stats.frames++;
+    const got = this.#stream.receive(data);
+    if (got.kind === "bad") {
+      this.#events.emit("error", {
+        error: got.error
+      });
+      return;
+    }
+    if (got.kind === "control") {
+      const frame = got.frame;
+      if (frame.type === "position" || frame.type === "gap" || frame.type === "reset" || frame.type === "dropped") {
+        this.#events.emit(frame.type, frame);
+      }
+      return;
+    }
+    let last;
+    for (const { message, missed, repeat } of got.deliveries) {
+      if (repeat) {
+        this.stats.duplicates++;
+        continue;
+      }
+      this.stats.missed += missed;
+      this.stats.messages++;
+      last = message;
+      this.#events.emit("message", message);
+    }
+    if (last && this.#options.ack && this.#socket === socket) {
+      try {
+        socket.send(encodeAck(last.ts_send, last.seq));
+      } catch {
+      }
+    }
+  }
+  #ended(socket, code, reason) {
+    if (socket !== this.#socket) return;
+    this.#socket = void 0;
+    const info = this.#stopping && code < 1e3 ? classifyClose(1e3, this.#stopReason) : classifyClose(code, reason);
+    if (this.#stopping || !info.reconnect || this.#options.reconnect === false) {
+      this.#finish({
+        ...info,
+        willReconnect: false,
+        retryInMs: void 0
+      });
+      return;
+    }
+    const delay = this.#backoff.next();
+    this.#state = "waiting";
+    this.#timer = setTimeout(() => this.#connect(), delay);
+    this.#events.emit("close", {
+      ...info,
+      willReconnect: true,
+      retryInMs: delay
+    });
+  }
+  #finish(event) {
+    this.#state = "closed";
+    this.#events.emit("close", event);
+    this.#resolveClosed(event);
+  }
+};
+export {
+  Backoff,
+  CLOSE_CODES,
+  DEFAULT_CHANNEL,
+  Emitter,
+  FanoutClient,
+  INITIAL_BACKOFF_MS,
+  MAX_BACKOFF_MS,
+  PROTOCOL_VERSION,
+  StreamState,
+  classifyClose,
+  encodeAck
+};

@@ -1,0 +1,213 @@
+/**
+ * The {@link Sink} of a Server-Sent Events subscriber: the session's frames
+ * become SSE events on the response body stream. Data frames carry
+ * `id: <epoch>:<seq>` (what `Last-Event-ID` resumes from), control frames
+ * go as named events (`event: position`, `gap`, `reset`, `dropped`), and
+ * the end is an `event: close` with the close code and reason.
+ *
+ * The stream is pull-based: events wait here until Deno's HTTP layer pulls
+ * them, which it does only as fast as the socket drains. So
+ * `bufferedAmount` is honest — the bytes handed to the stream that the HTTP
+ * layer has not pulled yet — and the queue mode's writer, drain watcher and
+ * slow-client policy treat an SSE reader exactly like a WebSocket one.
+ *
+ * @module
+ */
+import type { Sink } from "../core/sink.ts";
+
+/** How long a closing stream may take to hand over its `close` event before it is aborted, ms. */
+export const SSE_CLOSE_GRACE_MS = 2_000;
+/** Most bytes handed to the HTTP layer in one pull. */
+const PULL_MAX_BYTES = 256 * 1024;
+
+/** The error an SSE response is aborted with when its reader did not take its close in time. */
+export class SseAbort extends Error {
+  /** @param message why the stream was aborted */
+  constructor(message: string) {
+    super(message);
+    this.name = "SseAbort";
+  }
+}
+
+const enc = new TextEncoder();
+/** The last event encoded, shared by every SSE subscriber of a channel (they get the same frame). */
+let cached: { text: string; epoch: string; bytes: Uint8Array } | undefined;
+
+/**
+ * The SSE event for one frame: a data frame with `id: <epoch>:<seq>`, a
+ * control frame as `event: <type>`. Frames are JSON text without raw line
+ * breaks; any there would be split into `data:` lines.
+ *
+ * @param text the frame
+ * @param epoch the channel's epoch, for the id
+ * @returns the event, ending with its blank line
+ * @example
+ * ```ts
+ * import { sseEvent } from "./sse_sink.ts";
+ * const e = sseEvent('{"seq":7,"ts_send":1,"payload_b64":""}', "E1");
+ * if (e !== 'id: E1:7\ndata: {"seq":7,"ts_send":1,"payload_b64":""}\n\n') throw new Error(e);
+ * if (!sseEvent('{"type":"gap","channel":"a"}', "E1").startsWith("event: gap\n")) throw new Error();
+ * ```
+ */
+export function sseEvent(text: string, epoch: string): string {
+  const data = /[\r\n]/.test(text)
+    ? text.split(/\r\n|\r|\n/).join("\ndata: ")
+    : text;
+  const seq = /^\{"seq":(\d+)[,}]/.exec(text)?.[1];
+  if (seq !== undefined) {
+    return `id: ${epoch === "" ? "" : `${epoch}:`}${seq}\ndata: ${data}\n\n`;
+  }
+  const type = /^\{"type":"([a-z_]+)"/.exec(text)?.[1];
+  if (type !== undefined) return `event: ${type}\ndata: ${data}\n\n`;
+  return `data: ${data}\n\n`;
+}
+
+/** Options of {@link SseSink}. */
+export interface SseSinkOptions {
+  /** The reader went away (the HTTP layer cancelled the stream). */
+  readonly onPeerGone: () => void;
+  /** Reconnect delay a browser's EventSource should use, ms (sent as `retry:`). @default 1000 */
+  readonly retryMs?: number;
+  /** See {@link SSE_CLOSE_GRACE_MS}. */
+  readonly closeGraceMs?: number;
+}
+
+/** One SSE subscriber's response stream, as a {@link Sink}. */
+export class SseSink implements Sink {
+  /** The response body. */
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly #options: SseSinkOptions;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #pending: Uint8Array[] = [];
+  #bytes = 0;
+  /** Resolves the pull that is waiting for an event. */
+  #wake: (() => void) | undefined;
+  #state: "open" | "closing" | "done" = "open";
+  #epoch = "";
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** @param options what to do when the reader goes away; retry delay */
+  constructor(options: SseSinkOptions) {
+    this.#options = options;
+    this.#push(enc.encode(`retry: ${options.retryMs ?? 1000}\n\n`));
+    this.stream = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        this.#controller = c;
+      },
+      pull: (c) => this.#pull(c),
+      cancel: () => this.#gone(),
+    }, { highWaterMark: 0 });
+  }
+
+  /** Bytes handed to the stream that the HTTP layer has not pulled yet. */
+  get bufferedAmount(): number {
+    return this.#bytes;
+  }
+
+  /** Queues `text` as an SSE event (nothing once closing). */
+  send(text: string): void {
+    if (this.#state !== "open") return;
+    if (
+      text.startsWith('{"type":"position"') ||
+      text.startsWith('{"type":"reset"')
+    ) {
+      try {
+        this.#epoch = String(JSON.parse(text).epoch ?? "");
+      } catch { /* not ours: keep the epoch */ }
+    }
+    let bytes: Uint8Array;
+    if (cached?.text === text && cached.epoch === this.#epoch) {
+      bytes = cached.bytes;
+    } else {
+      bytes = enc.encode(sseEvent(text, this.#epoch));
+      cached = { text, epoch: this.#epoch, bytes };
+    }
+    this.#push(bytes);
+  }
+
+  /**
+   * Ends the stream: what the reader has not pulled is discarded, an
+   * `event: close` with `code` and `reason` follows, then the stream ends.
+   * A reader that does not take it within the grace period (it stopped
+   * reading) has its response aborted.
+   */
+  close(code: number, reason: string): void {
+    if (this.#state !== "open") return;
+    this.#state = "closing";
+    this.#pending = [];
+    this.#bytes = 0;
+    this.#push(
+      enc.encode(sseEvent(JSON.stringify({ type: "close", code, reason }), "")),
+    );
+    this.#timer = setTimeout(() => {
+      if (this.#state !== "closing") return;
+      this.#finish();
+      this.#controller.error(
+        new SseAbort(`SSE reader did not take its close (${code}) in time`),
+      );
+    }, this.#options.closeGraceMs ?? SSE_CLOSE_GRACE_MS);
+  }
+
+  #push(bytes: Uint8Array): void {
+    this.#pending.push(bytes);
+    this.#bytes += bytes.length;
+    const wake = this.#wake;
+    if (wake) {
+      this.#wake = undefined;
+      this.#hand(this.#controller);
+      wake();
+    }
+  }
+
+  #pull(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> | void {
+    if (this.#state === "done") return;
+    if (this.#pending.length > 0) return this.#hand(c);
+    if (this.#state === "closing") {
+      this.#finish();
+      c.close();
+      return;
+    }
+    return new Promise((resolve) => this.#wake = resolve);
+  }
+
+  /** Hands what is pending (up to {@link PULL_MAX_BYTES}) to the HTTP layer as one chunk. */
+  #hand(c: ReadableStreamDefaultController<Uint8Array>): void {
+    const pending = this.#pending;
+    let n = 0;
+    let size = 0;
+    while (
+      n < pending.length &&
+      (n === 0 || size + pending[n]!.length <= PULL_MAX_BYTES)
+    ) {
+      size += pending[n++]!.length;
+    }
+    let chunk: Uint8Array;
+    if (n === 1) chunk = pending[0]!;
+    else {
+      chunk = new Uint8Array(size);
+      let at = 0;
+      for (let i = 0; i < n; i++) {
+        chunk.set(pending[i]!, at);
+        at += pending[i]!.length;
+      }
+    }
+    pending.splice(0, n);
+    this.#bytes -= size;
+    c.enqueue(chunk);
+  }
+
+  #finish(): void {
+    this.#state = "done";
+    clearTimeout(this.#timer);
+    this.#pending = [];
+    this.#bytes = 0;
+    this.#wake?.();
+    this.#wake = undefined;
+  }
+
+  #gone(): void {
+    if (this.#state === "done") return;
+    this.#finish();
+    this.#options.onPeerGone();
+  }
+}
