@@ -131,6 +131,20 @@ export class Histogram {
   }
 
   /**
+   * Records `n` values of 0 at once (what {@link record} of 0, `n` times,
+   * would do).
+   */
+  recordZeros(n: number): void {
+    if (!(n > 0)) return;
+    const page = this.#pages[0] ??
+      (this.#pages[0] = new Uint32Array(PAGE_SIZE));
+    page[0]! += n;
+    this.#count += n;
+    this.#min = 0;
+    if (this.#max < 0) this.#max = 0;
+  }
+
+  /**
    * The value below which `q` percent of the recorded values fall.
    * @param q percentile in [0, 100]
    * @returns the estimate in ms, or 0 when the histogram is empty

@@ -12,16 +12,18 @@ function nextPowerOfTwo(n: number): number {
   return p;
 }
 
-/** Slots a queue starts with; it doubles on demand up to its limit. */
+/** Slots a queue gets at its first push; it doubles on demand up to its limit. */
 const INITIAL_CAPACITY = 16;
+/** The backing array of every queue that never held anything (never written: push grows first). */
+const NO_SLOTS: readonly undefined[] = Object.freeze([]);
 
 /**
  * Bounded FIFO. `push` never holds more than `limit` items: when it already
  * holds `limit` the oldest is evicted and returned, so the caller can count
  * the drop. Indexing uses a mask over a power-of-two backing array, and each
  * popped slot is cleared so the queue never pins a dropped message in memory.
- * The backing array starts at 16 slots and doubles only when a backlog needs
- * it, so thousands of idle clients with a large `--maxsize` cost little.
+ * The backing array is made at the first push, with 16 slots, and doubles
+ * only when a backlog needs it, so thousands of idle clients cost little.
  *
  * @example
  * ```ts
@@ -50,9 +52,8 @@ export class RingQueue<T> {
         `Cannot create queue: limit must be a positive integer, got ${limit}`,
       );
     }
-    const capacity = Math.min(nextPowerOfTwo(limit), INITIAL_CAPACITY);
-    this.#slots = new Array<T | undefined>(capacity);
-    this.#mask = capacity - 1;
+    this.#slots = NO_SLOTS as (T | undefined)[];
+    this.#mask = 0;
     this.#limit = limit;
   }
 
@@ -116,9 +117,14 @@ export class RingQueue<T> {
     }
   }
 
-  /** Doubles the backing array, oldest item first at index 0. */
+  /** Doubles the backing array (or makes the first), oldest item first at index 0. */
   #grow(): void {
-    const slots = new Array<T | undefined>(this.#slots.length * 2);
+    const length = this.#slots.length;
+    const slots = new Array<T | undefined>(
+      length === 0
+        ? Math.min(nextPowerOfTwo(this.#limit), INITIAL_CAPACITY)
+        : length * 2,
+    );
     for (let i = 0; i < this.#size; i++) {
       slots[i] = this.#slots[(this.#head + i) & this.#mask];
     }

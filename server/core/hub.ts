@@ -15,7 +15,7 @@ import type { Backlog, Cut, Mode } from "./mode.ts";
 import { OverloadMonitor, type OverloadSignals } from "./overload.ts";
 import { Session, type SessionEnd } from "./session.ts";
 import type { Sink } from "./sink.ts";
-import { checkStall, newStallState, type StallState } from "./stall_watch.ts";
+import { checkStall } from "./stall_watch.ts";
 import { Subscriber, type SubscriberView } from "./subscriber.ts";
 import { type HubTotals, type ServerLatency, Totals } from "./totals.ts";
 
@@ -80,7 +80,6 @@ export class Hub implements BrokerHandler {
   readonly #subscribers = new Map<Session, Subscriber>();
   /** Local sessions per channel: the broker is subscribed while this is above 0. */
   readonly #channels = new Map<string, number>();
-  readonly #stall = new WeakMap<Session, StallState>();
   readonly #listeners: ((e: HubEvent) => void)[] = [];
   readonly #mode: Mode;
   readonly #broker: Broker;
@@ -192,7 +191,6 @@ export class Hub implements BrokerHandler {
     );
     const subscriber = new Subscriber(outlet);
     this.#subscribers.set(session, subscriber);
-    this.#stall.set(session, newStallState(this.#now()));
     this.#totals.connected();
     this.#emit({ type: "connect", subscriber });
     return session;
@@ -233,10 +231,9 @@ export class Hub implements BrokerHandler {
     const limit = this.#options.stallTimeoutMs ?? 0;
     if (limit <= 0) return;
     for (const session of this.#subscribers.keys()) {
-      const state = this.#stall.get(session);
-      if (!state || session.closed) continue;
+      if (session.closed) continue;
       const stalled = checkStall(
-        state,
+        session.stall,
         session.stats.bytesSent,
         session.sink.bufferedAmount,
         now,

@@ -17,15 +17,23 @@ import {
 } from "../../lib/protocol.ts";
 import type { OutFrame } from "./frame.ts";
 import { InboundLimit } from "./inbound_limit.ts";
+import { newStallState, type StallState } from "./stall_watch.ts";
 import type { Sink } from "./sink.ts";
 
 /** Malformed client frames tolerated before the client is closed (`protocol_error`). */
 export const BAD_FRAME_BUDGET = 10;
 
+/** Read by clients that never recorded anything: never written. */
+const NO_VALUES = new Histogram();
+
 /**
  * Counters and histograms of one session. Written only by the session, once
  * per delivery or ACK; everything else reads them. The histograms are
- * cumulative: readers take windows with `snapshot()`/`since()`.
+ * cumulative (readers take windows with `snapshot()`/`since()`) and made
+ * on first use: most clients never wait in a queue and many never ACK, so
+ * thousands of idle connections carry no histogram at all. A frame sent the
+ * moment it was published (the common case) is counted, not recorded: its
+ * enqueue-to-socket latency is zero.
  */
 export class SessionStats {
   /** Messages handed to the socket (data and control; a batch frame counts each message it holds). */
@@ -40,10 +48,43 @@ export class SessionStats {
   badFrames = 0;
   /** Client frames ignored for exceeding the inbound rate. */
   throttled = 0;
-  /** Enqueue-to-socket latency of every frame since the session opened, ms. */
-  readonly sendLatency = new Histogram();
-  /** End-to-end latency of every ACK since the session opened, ms. */
-  readonly e2eLatency = new Histogram();
+  /** Frames handed to the socket the moment they were published (latency 0). */
+  immediate = 0;
+  #send: Histogram | undefined;
+  #e2e: Histogram | undefined;
+
+  /** Records one frame's enqueue-to-socket latency, ms. */
+  recordSend(ms: number): void {
+    (this.#send ??= new Histogram()).record(ms);
+  }
+
+  /** Records one ACK's end-to-end latency, ms. */
+  recordE2e(ms: number): void {
+    (this.#e2e ??= new Histogram()).record(ms);
+  }
+
+  /** Adds this session's enqueue-to-socket latency (the immediate frames at 0) to `target`. */
+  mergeSendInto(target: Histogram): void {
+    if (this.#send) target.merge(this.#send);
+    target.recordZeros(this.immediate);
+  }
+
+  /** Adds this session's end-to-end latency to `target`. */
+  mergeE2eInto(target: Histogram): void {
+    if (this.#e2e) target.merge(this.#e2e);
+  }
+
+  /** Enqueue-to-socket latency of every frame since the session opened, ms (a copy). */
+  get sendLatency(): Histogram {
+    const h = new Histogram();
+    this.mergeSendInto(h);
+    return h;
+  }
+
+  /** End-to-end latency of every ACK since the session opened, ms (read only). */
+  get e2eLatency(): Histogram {
+    return this.#e2e ?? NO_VALUES;
+  }
 }
 
 /** How a session ended. */
@@ -101,6 +142,8 @@ export class Session {
   readonly stats = new SessionStats();
   /** Monotonic ms when the session opened. */
   readonly openedAt: number;
+  /** Read progress, for the hub's stall check (only reading moves it). */
+  readonly stall: StallState;
   #end: SessionEnd | undefined;
   readonly #onEnd: SessionEndListener;
   readonly #now: () => number;
@@ -121,6 +164,7 @@ export class Session {
     this.batch = options.batch ?? false;
     this.#now = options.now;
     this.openedAt = options.now();
+    this.stall = newStallState(this.openedAt);
     this.#onEnd = options.onEnd;
     this.#maxFrameBytes = options.maxFrameBytes ?? MAX_CLIENT_FRAME_BYTES;
     this.#inbound = new InboundLimit(
@@ -142,7 +186,13 @@ export class Session {
   /** Hands `frame` to the sink and records its enqueue-to-socket latency. */
   write(frame: OutFrame, now: number): void {
     this.writeRaw(frame.text);
-    this.stats.sendLatency.record(now - frame.enqueuedAt);
+    this.stats.recordSend(now - frame.enqueuedAt);
+  }
+
+  /** Hands `frame` to the sink the moment it was published (no queue, no wait). */
+  writeNow(frame: OutFrame): void {
+    this.writeRaw(frame.text);
+    this.stats.immediate++;
   }
 
   /**
@@ -153,8 +203,7 @@ export class Session {
     this.sink.send(text);
     this.stats.sent += frames.length;
     this.stats.bytesSent += text.length;
-    const latency = this.stats.sendLatency;
-    for (const frame of frames) latency.record(now - frame.enqueuedAt);
+    for (const frame of frames) this.stats.recordSend(now - frame.enqueuedAt);
   }
 
   /** Hands a control frame (or any ready text) to the sink. */
@@ -214,7 +263,7 @@ export class Session {
     try {
       const ack = decodeAck(data, this.#maxFrameBytes);
       this.stats.acks++;
-      this.stats.e2eLatency.record((epochSeconds() - ack.ack_ts) * 1000);
+      this.stats.recordE2e((epochSeconds() - ack.ack_ts) * 1000);
     } catch (err) {
       this.stats.badFrames++;
       if (err instanceof RangeError) {

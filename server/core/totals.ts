@@ -83,8 +83,8 @@ export class Totals {
     t.dropped += stats.drops;
     t.acks += stats.acks;
     t.badFrames += stats.badFrames;
-    this.#ended.send.merge(stats.sendLatency);
-    this.#ended.e2e.merge(stats.e2eLatency);
+    stats.mergeSendInto(this.#ended.send);
+    stats.mergeE2eInto(this.#ended.e2e);
     t.disconnects.set(end.reason, (t.disconnects.get(end.reason) ?? 0) + 1);
   }
 
@@ -107,8 +107,8 @@ export class Totals {
     send.merge(this.#ended.send);
     e2e.merge(this.#ended.e2e);
     for (const { stats } of open) {
-      send.merge(stats.sendLatency);
-      e2e.merge(stats.e2eLatency);
+      stats.mergeSendInto(send);
+      stats.mergeE2eInto(e2e);
     }
     return { send, e2e };
   }

@@ -14,8 +14,8 @@ const SLOTS = DROP_WINDOW_MS / SLOT_MS;
 
 /** Per-client state the policy reads and updates. */
 export interface SlowState {
-  /** Drops per {@link SLOT_MS} slot, a ring indexed by slot number. */
-  readonly slots: Uint32Array;
+  /** Drops per {@link SLOT_MS} slot, a ring indexed by slot number; made on the first drop. */
+  slots: Uint32Array | undefined;
   /** Slot number (ms / SLOT_MS) of the newest slot written. */
   newestSlot: number;
   /** When the queue last became full, ms; undefined while not full. */
@@ -32,16 +32,17 @@ export interface SlowLimits {
 
 /** Fresh state for a new session. */
 export function newSlowState(): SlowState {
-  return { slots: new Uint32Array(SLOTS), newestSlot: 0, fullSince: undefined };
+  return { slots: undefined, newestSlot: 0, fullSince: undefined };
 }
 
 /** Zeroes slots that fell out of the window since the newest write. */
 function advance(state: SlowState, nowMs: number): void {
   const slot = Math.floor(nowMs / SLOT_MS);
   if (slot <= state.newestSlot) return;
-  const stale = Math.min(SLOTS, slot - state.newestSlot);
-  for (let i = 1; i <= stale; i++) {
-    state.slots[(state.newestSlot + i) % SLOTS] = 0;
+  const slots = state.slots;
+  if (slots) {
+    const stale = Math.min(SLOTS, slot - state.newestSlot);
+    for (let i = 1; i <= stale; i++) slots[(state.newestSlot + i) % SLOTS] = 0;
   }
   state.newestSlot = slot;
 }
@@ -49,14 +50,14 @@ function advance(state: SlowState, nowMs: number): void {
 /** Counts one dropped message at `nowMs`. */
 export function recordDrop(state: SlowState, nowMs: number, count = 1): void {
   advance(state, nowMs);
-  state.slots[state.newestSlot % SLOTS]! += count;
+  (state.slots ??= new Uint32Array(SLOTS))[state.newestSlot % SLOTS]! += count;
 }
 
 /** Drops counted within the last {@link DROP_WINDOW_MS} before `nowMs`. */
 export function dropsInWindow(state: SlowState, nowMs: number): number {
   advance(state, nowMs);
   let sum = 0;
-  for (const n of state.slots) sum += n;
+  for (const n of state.slots ?? []) sum += n;
   return sum;
 }
 

@@ -187,7 +187,7 @@ export class QueueWriter implements Outlet {
       this.#queue.length === 0 && !this.#hasPriority() &&
       session.sink.bufferedAmount < socketGate(frame.bytes)
     ) {
-      session.write(frame, now);
+      session.writeNow(frame);
       this.#slow.fullSince = undefined;
       return undefined;
     }
