@@ -23,6 +23,8 @@ export interface BenchOptions {
   readonly clusterClients: readonly number[];
   /** Cluster scenario's publish rate, messages/s. */
   readonly clusterRate: number;
+  /** Interleaved repeats of each scale point (medians and ranges are reported). */
+  readonly repeat: number;
 }
 
 /** Wait `ms`. */

@@ -72,6 +72,8 @@ const HELP = `Usage: deno task bench [--quick] [options]
                         (default scale 100,500,1000,2000,3000, cluster
                         500,1000; quick 500 and 200)
   --cluster-rate N      cluster scenario's publish rate (default 100 msg/s)
+  --repeat N            interleaved repeats of each scale point: medians and
+                        ranges (default 1; 3 in the full run)
   --fanout-dir DIR      the fanout checkout to benchmark (default: this one)
   --fanout-flag FLAGS   extra 'fanout server' flags, e.g. "--maxsize 50"
                         (repeatable; split on spaces)
@@ -92,6 +94,7 @@ async function main(args: string[]): Promise<number> {
       peers: { type: "string" },
       clients: { type: "string" },
       "cluster-rate": { type: "string", default: "100" },
+      repeat: { type: "string" },
       "fanout-dir": { type: "string" },
       "fanout-flag": { type: "string", multiple: true, default: [] },
       "client-path": { type: "string", default: "/" },
@@ -160,6 +163,7 @@ async function main(args: string[]): Promise<number> {
     scaleClients: clients,
     clusterClients,
     clusterRate: rateOf(flags["cluster-rate"]),
+    repeat: repeatOf(flags.repeat ?? (quick ? "1" : "3")),
   };
   const here = filePath(new URL(".", import.meta.url));
   const out = flags.out ?? `${here}results${quick ? "/quick" : ""}`;
@@ -280,6 +284,14 @@ function runScenario(
   }
 }
 
+function repeatOf(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 9) {
+    throw new RangeError(`--repeat: '${text}' is not a count from 1 to 9`);
+  }
+  return n;
+}
+
 function rateOf(text: string): number {
   const n = Number(text);
   if (!(n >= 1 && n <= 100_000)) {
@@ -326,6 +338,16 @@ function isolationHeadline(r: IsolationResult): unknown {
 function headline(r: ScaleResult): unknown {
   for (const row of r.rows) {
     for (const p of row.results) console.log(describe(p));
+    for (const [server, figures] of Object.entries(row.spread)) {
+      const runs = figures.cpu_us_per_delivery?.runs.length ?? 0;
+      if (runs < 2) continue;
+      console.log(
+        `  ${server} at ${row.clients} × ${row.rate} Hz, medians [min–max] of ${runs} runs: ` +
+          Object.entries(figures).map(([k, v]) =>
+            `${k} ${v.median} [${v.min}–${v.max}]`
+          ).join(", "),
+      );
+    }
     for (const [peer, ratio] of Object.entries(row.ratios)) {
       console.log(
         `  fanout ÷ ${peer} at ${row.clients} × ${row.rate} Hz: ` +
@@ -348,6 +370,7 @@ function headline(r: ScaleResult): unknown {
       rss_per_connection_kb: p.rss_per_connection_kb,
     }])),
     ratios: row.ratios,
+    spread: row.spread,
   }));
 }
 

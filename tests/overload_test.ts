@@ -158,8 +158,10 @@ Deno.test("the synthetic source, far behind its schedule, skips ahead and counts
   // After the jump it publishes on the new schedule (no burst of 300).
   const gap = seen[20]! - seen[19]!;
   assert.ok(
-    gap > 2.9,
-    `ts_send jumps ahead by ${gap.toFixed(2)} s with the schedule`,
+    gap > 2.9 && gap < 3.2,
+    `ts_send jumps ahead with the schedule, by the stall (3 s), got ${
+      gap.toFixed(2)
+    } s`,
   );
   assert.ok(
     stats.lag.max < 3100 && stats.lag.percentile(50) < 50,

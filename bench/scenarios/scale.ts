@@ -11,11 +11,22 @@ import { type BenchOptions, progress } from "../_options.ts";
 import { type PointResult, round, runPoint } from "../_point.ts";
 import type { BenchPaths, ServerKind } from "../_servers.ts";
 
+/** Median and range of one figure over a point's repeats. */
+export interface Spread {
+  readonly median: number | null;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly runs: (number | null)[];
+}
+
 /** One (rate, clients) point, measured on every server. */
 export interface ScaleRow {
   readonly clients: number;
   readonly rate: number;
+  /** Per server, the repeat with the median CPU per delivery (for charts and ratios). */
   readonly results: PointResult[];
+  /** Per server and figure, the median and range over the interleaved repeats. */
+  readonly spread: Record<string, Record<string, Spread>>;
   /** fanout's figure ÷ the peer's, per peer and figure (lower is better for all but deliveries). */
   readonly ratios: Record<string, Record<string, number | null>>;
 }
@@ -45,31 +56,42 @@ export async function runScale(
   const kinds: ServerKind[] = ["fanout", ...options.peers];
   const rows: ScaleRow[] = [];
   for (const { clients, rate } of points) {
-    const results: PointResult[] = [];
-    // Interleaved per point so drift on the machine hits every server alike.
-    for (const kind of kinds) {
-      progress(`scale: ${kind}, ${clients} clients × ${rate} Hz`);
-      const r = await runPoint(
-        {
-          kind,
-          rate,
-          payloadBytes,
-          fanoutFlags: options.fanoutFlags,
-        },
-        {
-          groups: [{ name: "fast", count: clients }],
-          warmupMs: options.quick ? 1000 : 2000,
-          measureMs: options.quick ? 2000 : 5000,
-          graceMs: 1000,
-          ack: options.ack,
-          path: options.clientPath,
-        },
-        paths,
-      );
-      progress(`  ${describe(r)}`);
-      results.push(r);
+    const runs = new Map<ServerKind, PointResult[]>(kinds.map((k) => [k, []]));
+    // Interleaved per point (and per repeat) so drift on the machine hits
+    // every server alike.
+    for (let repeat = 0; repeat < options.repeat; repeat++) {
+      for (const kind of kinds) {
+        progress(
+          `scale: ${kind}, ${clients} clients × ${rate} Hz${
+            options.repeat > 1 ? ` (run ${repeat + 1}/${options.repeat})` : ""
+          }`,
+        );
+        const r = await runPoint(
+          {
+            kind,
+            rate,
+            payloadBytes,
+            fanoutFlags: options.fanoutFlags,
+          },
+          {
+            groups: [{ name: "fast", count: clients }],
+            warmupMs: options.quick ? 1000 : 2000,
+            measureMs: options.quick ? 2000 : 5000,
+            graceMs: 1000,
+            ack: options.ack,
+            path: options.clientPath,
+          },
+          paths,
+        );
+        progress(`  ${describe(r)}`);
+        runs.get(kind)!.push(r);
+      }
     }
-    rows.push({ clients, rate, results, ratios: ratiosOf(results) });
+    const results = kinds.map((k) => medianRun(runs.get(k)!));
+    const spread = Object.fromEntries(
+      kinds.map((k) => [k, spreadOf(runs.get(k)!)]),
+    );
+    rows.push({ clients, rate, results, spread, ratios: ratiosOf(spread) });
   }
   return {
     scenario: "scale",
@@ -77,6 +99,44 @@ export async function runScale(
     ack: options.ack,
     rows,
   };
+}
+
+/** The figures whose spread over repeats is reported. */
+const FIGURES: Record<string, (r: PointResult) => number | null | undefined> = {
+  cpu_us_per_delivery: (r) => r.server_cpu_us_per_delivery,
+  p99_ms: (r) => r.groups.fast?.latency_ms.p99,
+  deliveries_per_s: (r) => r.deliveries_per_s,
+  rss_per_connection_kb: (r) => r.rss_per_connection_kb,
+  generator_cpu_cores: (r) => r.generator_cpu_cores,
+};
+
+/** Median, min and max of each figure over `runs`. */
+export function spreadOf(runs: readonly PointResult[]): Record<string, Spread> {
+  return Object.fromEntries(
+    Object.entries(FIGURES).map(([name, get]) => {
+      const values = runs.map((r) => get(r) ?? null);
+      const known = values.filter((v): v is number => v !== null).sort((a, b) =>
+        a - b
+      );
+      return [name, {
+        median: known.length
+          ? known[Math.floor((known.length - 1) / 2)]!
+          : null,
+        min: known[0] ?? null,
+        max: known.at(-1) ?? null,
+        runs: values,
+      }];
+    }),
+  );
+}
+
+/** The run whose CPU per delivery is the median (lower middle for an even count). */
+function medianRun(runs: readonly PointResult[]): PointResult {
+  const sorted = [...runs].sort((a, b) =>
+    (a.server_cpu_us_per_delivery ?? Infinity) -
+    (b.server_cpu_us_per_delivery ?? Infinity)
+  );
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 /** One line per point for the progress log. */
@@ -90,36 +150,24 @@ export function describe(r: PointResult): string {
     `gen ${r.generator_cpu_cores} cores, RSS/conn ${r.rss_per_connection_kb} KiB`;
 }
 
-/** fanout ÷ each peer, for the headline figures. */
+/** fanout ÷ each peer, figure by figure, from the medians over the repeats. */
 export function ratiosOf(
-  results: readonly PointResult[],
+  spread: Record<string, Record<string, Spread>>,
 ): Record<string, Record<string, number | null>> {
-  const fanout = results.find((r) => r.server === "fanout");
+  const fanout = spread.fanout;
   const out: Record<string, Record<string, number | null>> = {};
   if (!fanout) return out;
-  const div = (a: number | null | undefined, b: number | null | undefined) =>
-    a == null || b == null || b === 0 ? null : round(a / b, 3);
-  for (const peer of results) {
-    if (peer === fanout) continue;
-    out[peer.server] = {
-      cpu_us_per_delivery: div(
-        fanout.server_cpu_us_per_delivery,
-        peer.server_cpu_us_per_delivery,
-      ),
-      deliveries_per_s: div(fanout.deliveries_per_s, peer.deliveries_per_s),
-      p50_ms: div(
-        fanout.groups.fast?.latency_ms.p50,
-        peer.groups.fast?.latency_ms.p50,
-      ),
-      p99_ms: div(
-        fanout.groups.fast?.latency_ms.p99,
-        peer.groups.fast?.latency_ms.p99,
-      ),
-      rss_per_connection_kb: div(
-        fanout.rss_per_connection_kb,
-        peer.rss_per_connection_kb,
-      ),
-    };
+  for (const [peer, figures] of Object.entries(spread)) {
+    if (peer === "fanout") continue;
+    out[peer] = Object.fromEntries(
+      Object.keys(figures).filter((f) => f !== "generator_cpu_cores").map((
+        f,
+      ) => {
+        const a = fanout[f]?.median;
+        const b = figures[f]?.median;
+        return [f, a == null || b == null || b === 0 ? null : round(a / b, 3)];
+      }),
+    );
   }
   return out;
 }

@@ -126,6 +126,8 @@ export class QueueWriter implements Outlet {
   #unjudgedOverflow = false;
   /** The gate of the last frame sent, bytes. */
   #gate = QUEUE_HIGH_WATER_BYTES;
+  /** Which drain wait is current (an older one's wake-up is ignored). */
+  #waitToken = 0;
   /** `offeredBytes` and drained bytes at the last {@link deliveredShare}. */
   #markOffered = 0;
   #markDrained = 0;
@@ -216,6 +218,13 @@ export class QueueWriter implements Outlet {
       if (session.control) this.#unannounced += dropped;
     }
     noteFull(this.#slow, this.#queue.isFull, now);
+    if (this.#waiting && session.sink.bufferedAmount < this.#gate) {
+      // The socket drained before the poller looked: go on now (a busy
+      // channel wakes its writers sooner than the poller's slow beat).
+      this.#waitToken++;
+      this.#ctx.watcher.cancel(session.sink);
+      this.#waiting = false;
+    }
     if (this.#batch) {
       if (!this.scheduled && this.idle) this.#ctx.schedule(this);
     } else if (this.idle) this.flush(now);
@@ -333,10 +342,12 @@ export class QueueWriter implements Outlet {
 
   #wait(): void {
     this.#waiting = true;
+    const wait = ++this.#waitToken;
     const next = this.#queue.peek()?.bytes;
     if (next !== undefined) this.#gate = socketGate(next);
     this.#ctx.watcher.waitBelow(this.session.sink, this.#gate - 1)
       .then((drained) => {
+        if (wait !== this.#waitToken) return; // given up for a newer one
         this.#waiting = false;
         if (drained) this.flush(this.#ctx.now());
       });

@@ -84,11 +84,13 @@ export function runSyntheticSource(
     let burst = 0;
     /** Messages handed to the broker (published, or in flight). */
     let issued = 0;
+    /** `issued` when the current schedule began. */
+    let anchor = 0;
     const inFlight: Promise<void>[] = [];
     let failure: unknown;
     while (!signal.aborted) {
       const startMs = stats.scheduledFrom;
-      const dueMs = startMs + (issued - stats.scheduledBase) * intervalMs;
+      const dueMs = startMs + (issued - anchor) * intervalMs;
       const t = now();
       if (t < dueMs) {
         burst = 0;
@@ -99,8 +101,10 @@ export function runSyntheticSource(
       if (t - dueMs > shedLagMs) {
         const skipped = Math.floor((t - dueMs) / intervalMs);
         stats.shed += skipped;
-        stats.scheduledBase -= skipped;
         issued += skipped;
+        // sourceLag() counts published - scheduledBase against the schedule:
+        // the skipped count as done.
+        stats.scheduledBase -= skipped;
         continue;
       }
       inFlight.push(
@@ -125,7 +129,7 @@ export function runSyntheticSource(
         stats.state = "running";
         stats.pausedReason = "";
         stats.scheduledFrom = now();
-        stats.scheduledBase = issued = stats.published;
+        stats.scheduledBase = anchor = issued = stats.published;
         startEpoch = epochSeconds();
         continue;
       }
