@@ -5,6 +5,7 @@
  * @module
  */
 import { DEFAULT_CHANNEL, encodeData } from "../../lib/protocol.ts";
+import { utf8Length } from "../../lib/utf8.ts";
 
 /** One message to publish: a synthetic payload, or a user's JSON content. */
 export interface PublishBody {
@@ -24,8 +25,10 @@ export interface OutFrame {
   readonly seq: number;
   /** The encoded JSON text frame, built once per message. */
   readonly text: string;
-  /** Size of `text` in bytes (ASCII, so its length). */
+  /** Size of `text` in bytes (UTF-8: user data may hold any character). */
   readonly bytes: number;
+  /** The message's `ts_send` (epoch seconds), so an ACK can be checked against what was sent. */
+  readonly tsSend?: number;
   /** When this node took the message for fan-out, monotonic ms (`performance.now()`). */
   readonly enqueuedAt: number;
   /** Conflation key (`--conflate-key` field of the message), when it has one. */
@@ -56,7 +59,10 @@ export function frameOf(
     ...(channel === DEFAULT_CHANNEL ? {} : { channel }),
     ...(body.dataJson === undefined ? {} : { dataJson: body.dataJson }),
   });
+  // Synthetic payloads are base64: ASCII, so the length is the size.
+  const bytes = body.dataJson === undefined ? text.length : utf8Length(text);
+  const tsSend = body.tsSend;
   return body.key === undefined
-    ? { seq, text, bytes: text.length, enqueuedAt: now }
-    : { seq, text, bytes: text.length, enqueuedAt: now, key: body.key };
+    ? { seq, text, bytes, enqueuedAt: now, tsSend }
+    : { seq, text, bytes, enqueuedAt: now, tsSend, key: body.key };
 }
