@@ -20,6 +20,7 @@ import {
 } from "./client_queue.ts";
 import type { DrainWatcher } from "./drain_watcher.ts";
 import {
+  judgeLag,
   judgeSlow,
   newSlowState,
   noteFull,
@@ -40,6 +41,9 @@ export const QUEUE_HIGH_WATER_BYTES = 64 * 1024;
 export const BATCH_MAX_MESSAGES = 256;
 /** A batching client's frame stops growing once it holds this many bytes (`?batch=1`). */
 export const BATCH_MAX_BYTES = 1024 * 1024;
+
+/** An ACK's lag counts toward `--max-lag` for this long after it arrived, ms. */
+export const ACK_LAG_FRESH_MS = 2000;
 
 /** Scratch array of the frames going into one batch (batches are built synchronously). */
 const TAKEN: OutFrame[] = [];
@@ -142,7 +146,8 @@ export class QueueWriter implements Outlet {
       this.#slow.fullSince = undefined;
       return undefined;
     }
-    const { dropped, overflow } = this.#queue.push(frame);
+    const { dropped, overflow, conflated } = this.#queue.push(frame);
+    if (conflated) session.stats.conflated += conflated;
     if (overflow) {
       session.stats.drops++;
       return {
@@ -172,9 +177,23 @@ export class QueueWriter implements Outlet {
     if (this.idle) this.flush(this.#ctx.now());
   }
 
-  /** The slow-client policy's verdict now (drop limit, full timeout). */
+  /** The slow-client policy's verdict now (drop limit, full timeout, max lag). */
   judge(now: number): Verdict | undefined {
-    return judgeSlow(this.#slow, this.#ctx.limits, now);
+    return judgeSlow(this.#slow, this.#ctx.limits, now) ??
+      judgeLag(this.lagMs(now), this.#ctx.limits);
+  }
+
+  /**
+   * How far behind the client is, ms: the age of the oldest message still
+   * queued for it, or, when it ACKs, how old the message it last ACKed was
+   * (what waits in socket buffers shows there).
+   */
+  lagMs(now: number): number {
+    const head = this.#queue.peek();
+    const queued = head === undefined ? 0 : now - head.enqueuedAt;
+    const stats = this.session.stats;
+    const acked = now - stats.ackAt <= ACK_LAG_FRESH_MS ? stats.ackLagMs : 0;
+    return Math.max(queued, acked);
   }
 
   /**
