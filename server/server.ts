@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { DEFAULT_CHANNEL } from "../lib/protocol.ts";
 import type { Broker } from "./core/broker.ts";
 import type { ServerConfig } from "./config/config.ts";
 import { Hub } from "./core/hub.ts";
@@ -12,9 +13,11 @@ import { createLogger, type Logger } from "./core/logger.ts";
 import type { Mode } from "./core/mode.ts";
 import { MemoryBroker } from "./broker/broker_memory.ts";
 import { SubscriberAuth } from "./http/auth.ts";
+import { adminGate } from "./http/admin.ts";
 import { createPublishHandler } from "./http/publish.ts";
+import { listen } from "./http/listener.ts";
 import { createRouter } from "./http/router.ts";
-import { createSubscribeHandler } from "./http/subscribe.ts";
+import { createSubscribeHandler, OpenSockets } from "./http/subscribe.ts";
 import { readTls } from "./http/tls.ts";
 import { NaiveMode } from "./modes/naive.ts";
 import { QueueMode } from "./modes/queue.ts";
@@ -28,6 +31,21 @@ import type { SourceStats } from "./sources/source_stats.ts";
 export const HOUSEKEEPING_MS = 250;
 /** How long a graceful stop waits for sockets to finish closing, ms. */
 export const SHUTDOWN_DEADLINE_MS = 3000;
+/**
+ * After publishing stops, how long clients get to take what is queued for
+ * them before they are closed, ms at most: a client that ACKs must not
+ * have ACKs in flight when its close arrives (Deno drops a connection that
+ * receives data while closing, and the peer sees 1006).
+ */
+export const SHUTDOWN_GRACE_MS = 500;
+/** Once nothing waits for any client, how long ACKs in flight get to arrive, ms. */
+export const SHUTDOWN_QUIET_MS = 50;
+/**
+ * Deno's own ping timer (idleTimeout) runs this much longer than the stall
+ * check, seconds, so a client that stops reading is closed by the stall
+ * check with 4002 first.
+ */
+export const IDLE_TIMEOUT_MARGIN_S = 2;
 
 /** Options of {@link startServer}. */
 export interface StartOptions {
@@ -61,7 +79,11 @@ function createMode(config: ServerConfig): Mode {
   const q = config.queueMode;
   return new QueueMode({
     queue: { maxsize: q.maxsize, maxBytes: q.maxQueueBytes, policy: q.policy },
-    limits: { dropLimit: q.dropLimit, fullTimeoutMs: q.fullTimeoutMs },
+    limits: {
+      dropLimit: q.dropLimit,
+      fullTimeoutMs: q.fullTimeoutMs,
+      maxLagMs: q.maxLagMs,
+    },
     batchMs: q.batchMs,
   });
 }
@@ -90,6 +112,11 @@ export function startServer(
     maxInboundRate: config.limits.maxInboundRate,
   });
   logLifecycle(hub, logger);
+  // The channel the source publishes to keeps its place: subscribers
+  // filling --max-channels must never stop the source.
+  const sourceChannel = config.server.source === "http"
+    ? undefined
+    : hub.holdChannel(DEFAULT_CHANNEL);
 
   const publishing = new AbortController();
   const source = startSource(broker, {
@@ -102,6 +129,11 @@ export function startServer(
     logger,
   });
   let stopping: Promise<void> | undefined;
+  const admin = config.auth.adminToken === undefined ? undefined : adminGate({
+    token: config.auth.adminToken,
+    secure: tls !== undefined,
+    reject: (label) => hub.reject(label),
+  });
   const observers = startObservers({
     hub,
     source: source.stats,
@@ -115,11 +147,25 @@ export function startServer(
       dropLimit: config.queueMode.dropLimit,
       fullTimeout: config.queueMode.fullTimeoutMs / 1000,
     },
+    maxDashboards: config.limits.maxDashboards,
+    detailFor: admin ? (req) => admin.allows(req) : undefined,
+    reject: (label) => hub.reject(label),
   });
+  const sockets = new OpenSockets();
+  const stallSeconds = config.server.stallTimeoutMs / 1000;
   const subscribe = createSubscribeHandler(hub, {
-    idleTimeoutSeconds: config.server.stallTimeoutMs / 1000,
-    auth: SubscriberAuth.create(config.auth),
+    idleTimeoutSeconds: stallSeconds > 0
+      ? stallSeconds + IDLE_TIMEOUT_MARGIN_S
+      : 0,
+    auth: SubscriberAuth.create({
+      token: config.auth.token,
+      jwtSecret: config.auth.jwtSecret,
+      maxLifetimeSeconds: config.auth.jwtMaxLifetimeSeconds,
+    }),
     limits: config.limits,
+    openTimeoutMs: config.limits.handshakeTimeoutMs,
+    sockets,
+    revealCounts: admin === undefined,
     publish: config.server.source === "http"
       ? createPublishHandler(broker, {
         publishToken: config.auth.publishToken!,
@@ -127,15 +173,23 @@ export function startServer(
         conflateKey: config.queueMode.conflateKey,
         stats: source.stats,
         reject: (label) => hub.reject(label),
+        bodyTimeoutMs: config.limits.handshakeTimeoutMs,
       })
       : undefined,
   });
-  const handler = createRouter({ subscribe, routes: observers.routes });
-  const server = Deno.serve({
+  const handler = createRouter({
+    subscribe,
+    routes: observers.routes,
+    admin,
+  });
+  const server = listen({
     hostname: config.server.host,
     port: config.server.port,
-    onListen() {},
-    ...(tls ?? {}),
+    tls,
+    handshakeTimeoutMs: config.limits.handshakeTimeoutMs,
+    maxPending: config.limits.maxPending,
+    reject: (label) => hub.reject(label),
+    logger,
   }, handler);
   const { hostname, port } = server.addr;
   const clientHost = hostname === "0.0.0.0" || hostname === "::"
@@ -160,7 +214,11 @@ export function startServer(
       publishing.abort();
       clearInterval(housekeeping);
       clearInterval(summaries);
+      // Let clients take what is queued and ACK it, then close them.
+      await drained(hub, SHUTDOWN_GRACE_MS);
+      await sleep(SHUTDOWN_QUIET_MS);
       hub.closeAll("shutdown", "server shutting down");
+      sourceChannel?.();
       await source.done;
       summary.reportFinal();
       observers.close();
@@ -168,7 +226,11 @@ export function startServer(
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, SHUTDOWN_DEADLINE_MS);
       });
-      await Promise.race([server.shutdown(), deadline]);
+      // Wait for the close handshakes (not for peers that stopped reading).
+      await Promise.race([
+        Promise.all([sockets.closed(SHUTDOWN_DEADLINE_MS), server.shutdown()]),
+        deadline,
+      ]);
       clearTimeout(timer);
       await broker[Symbol.asyncDispose]();
     })();
@@ -184,4 +246,18 @@ export function startServer(
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves once no message waits for any client (queues and socket buffers empty), or after `ms`. */
+async function drained(hub: Hub, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const { queued, bufferedBytes } = hub.backlog();
+    if (queued === 0 && bufferedBytes === 0) return;
+    await sleep(10);
+  }
 }
