@@ -188,6 +188,7 @@ export function startServer(
     tls,
     handshakeTimeoutMs: config.limits.handshakeTimeoutMs,
     maxPending: config.limits.maxPending,
+    ...(config.server.listener === "serve" ? { serveHttp: null } : {}),
     reject: (label) => hub.reject(label),
     logger,
   }, handler);

@@ -57,6 +57,7 @@ type Case = [field: Field, source: string, value: ServerOptions[Field]];
 // deno-fmt-ignore
 const BY_FLAG: Case[] = [
   ["mode", "--mode naive", "naive"], ["host", "--host 127.0.0.1", "127.0.0.1"],
+  ["listener", "--listener serve", "serve"],
   ["port", "--port 0", 0], ["rate", "--rate 2.5", 2.5],
   ["payloadBytes", "--payload-bytes 65536", 65536], ["maxsize", "--maxsize 10", 10],
   ["dropLimit", "--drop-limit 0", 0], ["fullTimeout", "--full-timeout 0.5", 0.5],
@@ -93,6 +94,7 @@ const PARTNERS: Partial<Record<Field, Field>> = {
 // deno-fmt-ignore
 const BY_YAML: Case[] = [
   ["mode", "server.mode: naive", "naive"], ["host", "server.host: ::1", "::1"],
+  ["listener", "server.listener: serve", "serve"],
   ["port", "server.port: 9000", 9000], ["rate", "server.rate: 1e3", 1000],
   ["payloadBytes", "server.payload_bytes: 0", 0], ["pingInterval", "server.ping_interval: 3", 3],
   ["pingTimeout", "server.ping_timeout: 4", 4], ["maxsize", "queue_mode.maxsize: 7", 7],
@@ -133,7 +135,7 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
   assert.ok(Object.isFrozen(config) && Object.isFrozen(SERVER_DEFAULTS));
   // deno-fmt-ignore
   assert.deepEqual({ ...SERVER_DEFAULTS }, {
-    mode: "queue", host: "0.0.0.0", port: 8765, rate: 100, payloadBytes: 64,
+    mode: "queue", listener: "guarded", host: "0.0.0.0", port: 8765, rate: 100, payloadBytes: 64,
     maxsize: 100, dropLimit: 50, fullTimeout: 5, pingInterval: 20,
     pingTimeout: 20, summaryInterval: 5, logJson: false, metricsPerClient: false,
     source: "synthetic", policy: "drop-oldest", conflateKey: undefined, maxQueueBytes: 0,
@@ -291,7 +293,7 @@ Deno.test("parseServerArgs() rejects a bad --mode or --host", async (t) => {
 });
 
 const SERVER_KEYS =
-  "host, port, mode, rate, payload_bytes, ping_interval, ping_timeout, source";
+  "host, listener, port, mode, rate, payload_bytes, ping_interval, ping_timeout, source";
 const SECTIONS =
   "server, queue_mode, logging, metrics, channels, auth, limits, tls";
 const WHOLE = "must be a whole number from";
@@ -463,7 +465,7 @@ Deno.test("resolveServerOptions() rejects bad values naming the field", async (t
     [{ mode: "fast" }, 'ServerOptions.mode must be naive or queue, got "fast"'],
     [{ logJson: 1 }, "ServerOptions.logJson must be true or false, got 1"],
     [{ configPath: 5 }, "ServerOptions.configPath must be a string, got 5"],
-    [{ bogus: 1 }, /^ServerOptions\.bogus does not exist \(fields: host, port, /],
+    [{ bogus: 1 }, /^ServerOptions\.bogus does not exist \(fields: host, listener, port, /],
   ];
   for (const [partial, expected] of cases) {
     await t.step(`rejects ${JSON.stringify(partial)}`, async () => {

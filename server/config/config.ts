@@ -11,6 +11,7 @@ import type { SlowPolicy } from "../modes/client_queue.ts";
 import type { SourceKind } from "../sources/source_stats.ts";
 import {
   type BroadcastMode,
+  type ListenerKind,
   resolveServerOptions,
   type ServerOptions,
 } from "./options.ts";
@@ -19,6 +20,8 @@ import {
 export interface ServerSection {
   /** Interface to listen on. */
   readonly host: string;
+  /** Who accepts connections. */
+  readonly listener: ListenerKind;
   /** TCP port; 0 picks a free one. */
   readonly port: number;
   /** Broadcast mode. */
@@ -177,6 +180,7 @@ export function configOf(o: ServerOptions): ServerConfig {
   return freeze({
     server: freeze({
       host: o.host,
+      listener: o.listener,
       port: o.port,
       mode: o.mode,
       source: o.source,

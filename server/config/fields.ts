@@ -60,6 +60,8 @@ const DAY = 86_400;
 export const FIELDS = {
   host: field("--host HOST", "server.host", { type: "host" },
     "interface to listen on"),
+  listener: field("--listener guarded|serve", "server.listener", { type: "enum", values: ["guarded", "serve"] },
+    "guarded: own accept loop (fd limit, --handshake-timeout, --max-pending); serve: Deno.serve's, a few % less CPU, unguarded"),
   port: field("--port N", "server.port", num(0, 65_535, true),
     "TCP port; 0 picks a free port"),
   mode: field("--mode naive|queue", "server.mode", { type: "enum", values: ["naive", "queue"] },
@@ -123,7 +125,7 @@ export const FIELDS = {
   handshakeTimeout: field("--handshake-timeout SECS", "limits.handshake_timeout", num(0.1, 3600),
     "seconds a connection may take to send a complete request (and finish TLS) before it is closed"),
   maxPending: field("--max-pending N", "limits.max_pending", num(1, 1_000_000, true),
-    "connections waiting for their request at once; more are closed on arrival"),
+    "connections waiting for their request at once; at the cap, new ones wait in the backlog"),
   maxReplays: field("--max-replays N", "limits.max_replays", num(1, 1_000_000, true),
     "?since= replays in progress at once; more get 503"),
   maxDashboards: field("--max-dashboards N", "limits.max_dashboards", num(1, 10_000, true),

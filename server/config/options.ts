@@ -11,6 +11,14 @@ import type { SlowPolicy } from "../modes/client_queue.ts";
 import type { SourceKind } from "../sources/source_stats.ts";
 import { checkField, FIELD_NAMES, type FieldName, FIELDS } from "./fields.ts";
 
+/**
+ * Who accepts connections: `guarded` (fanout's own accept loop: survives
+ * EMFILE, closes slow handshakes, caps pending connections) or `serve`
+ * (Deno.serve's: a few percent less CPU per delivery, no handshake timeout,
+ * listens again after EMFILE; only behind a proxy that enforces timeouts).
+ */
+export type ListenerKind = "guarded" | "serve";
+
 /** How the server broadcasts: wait for each client in turn, or per-client bounded queues. */
 export type BroadcastMode = "naive" | "queue";
 
@@ -23,6 +31,8 @@ export type BroadcastMode = "naive" | "queue";
 export interface ServerOptions {
   /** Broadcast mode. @default {"queue"} */
   readonly mode: BroadcastMode;
+  /** Who accepts connections: fanout's guarded loop, or Deno.serve's (faster, unguarded). @default {"guarded"} */
+  readonly listener: ListenerKind;
   /** Interface to listen on; non-empty, no spaces. @default {"0.0.0.0"} */
   readonly host: string;
   /** TCP port, 0..65535; 0 picks a free port. @default {8765} */
@@ -85,7 +95,7 @@ export interface ServerOptions {
   readonly maxMessageBytes: number;
   /** Seconds a connection may take to complete its request (and TLS handshake). @default {5} */
   readonly handshakeTimeout: number;
-  /** Connections waiting for their request at once; more are closed on arrival. @default {1000} */
+  /** Connections waiting for their request at once; at the cap, new ones wait in the kernel backlog. @default {1000} */
   readonly maxPending: number;
   /** `?since=` replays in progress at once; more get 503. @default {100} */
   readonly maxReplays: number;
@@ -112,6 +122,7 @@ const _everyFieldHasARow: _EveryFieldHasARow = true;
 /** The built-in defaults (the seed's `config/default.yaml`). */
 export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   mode: "queue",
+  listener: "guarded",
   host: "0.0.0.0",
   port: 8765,
   rate: 100,

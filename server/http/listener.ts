@@ -12,8 +12,10 @@
  *   complete its TLS handshake and send a complete request head within the
  *   handshake timeout; an idle keep-alive connection gets the same time for
  *   its next request. Otherwise it is closed (`handshake_timeout`).
- *   Connections waiting like this are capped (`maxPending`); beyond the cap
- *   a new connection is closed at once (`too_many_pending`).
+ *   Connections waiting like this are capped (`maxPending`): at the cap the
+ *   loop stops accepting, so new connections wait in the kernel's backlog
+ *   (no descriptor, no memory here) until one of them is served or closed.
+ *   A burst of honest clients is slowed down, never refused.
  *
  * Each connection is served by `Deno.serveHttp` (present in Deno 2.9, no
  * longer in its type declarations), which hands requests over one at a time,
@@ -32,6 +34,8 @@ import type { Handler } from "./router.ts";
 
 /** Accept back-off after an error, ms: doubles from the first to the last. */
 export const ACCEPT_BACKOFF_MS = { first: 10, max: 1000 } as const;
+/** Connections the kernel queues for the accept loop (Deno.serve's is 511). */
+export const TCP_BACKLOG = 1024;
 /** At most one log line per this many ms for each kind of trouble. */
 export const TROUBLE_LOG_INTERVAL_MS = 10_000;
 
@@ -47,7 +51,7 @@ export interface ListenOptions {
   readonly reusePort?: boolean;
   /** How long a connection may take to send a complete request head (and finish TLS), ms. */
   readonly handshakeTimeoutMs: number;
-  /** Connections waiting for a request head at once; more are closed on arrival. */
+  /** Connections waiting for a request head at once; at the cap, accepting pauses. */
   readonly maxPending: number;
   /** Counts a connection refused or closed before it made a request (`fanout_rejections_total`). */
   readonly reject: (label: string) => void;
@@ -154,8 +158,8 @@ function describeTrouble(kind: string, count: number): string {
   switch (kind) {
     case "fd_limit":
       return `out of file descriptors (EMFILE): ${count} connection(s) refused; raise ulimit -n or lower --max-clients`;
-    case "too_many_pending":
-      return `${count} connection(s) closed on arrival: --max-pending connections already wait for a request`;
+    case "accept_paused":
+      return `accepting paused ${count} time(s): --max-pending connections already wait for their request; new ones wait in the backlog`;
     case "handshake_timeout":
       return `${count} connection(s) closed: no complete request within --handshake-timeout`;
     default:
@@ -183,6 +187,7 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
   const base = {
     hostname: options.hostname,
     port: options.port,
+    tcpBacklog: TCP_BACKLOG,
     ...(options.reusePort ? { reusePort: true } : {}),
   };
   const listener: Deno.Listener = options.tls
@@ -198,6 +203,8 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
   const serving = new Set<Promise<void>>();
   let closed = false;
   let pending = 0;
+  /** Resumes an accept loop paused at --max-pending. */
+  let wakeAccept: (() => void) | undefined;
   const openSpare = options.spareFd ?? openDevNull;
   let spare = openSpare();
 
@@ -227,7 +234,10 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
     const arrived = () => {
       clearTimeout(timer);
       timer = undefined;
-      if (counted) pending--;
+      if (counted) {
+        pending--;
+        if (pending < options.maxPending) wakeAccept?.();
+      }
       counted = false;
       waiting.delete(http ?? conn);
       waiting.delete(conn);
@@ -280,6 +290,12 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
   const acceptLoop = async () => {
     let backoff = 0;
     while (!closed) {
+      if (pending >= options.maxPending) {
+        trouble.note("accept_paused");
+        await new Promise<void>((resolve) => (wakeAccept = resolve));
+        wakeAccept = undefined;
+        continue;
+      }
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
@@ -296,11 +312,6 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
           ACCEPT_BACKOFF_MS.max,
         );
         await new Promise((r) => setTimeout(r, backoff));
-        continue;
-      }
-      if (pending >= options.maxPending) {
-        refuse("too_many_pending");
-        closeQuietly(conn);
         continue;
       }
       const done = serve(conn);
@@ -343,6 +354,7 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
     async shutdown() {
       if (!closed) {
         closed = true;
+        wakeAccept?.();
         closeQuietly(listener);
         for (const c of waiting) closeQuietly(c);
         waiting.clear();
@@ -364,23 +376,66 @@ function closeQuietly(thing: { close(): void }): void {
   }
 }
 
-/** `Deno.serve`, for a runtime without `Deno.serveHttp`: unguarded, and says so once. */
+/** How long the `Deno.serve` fallback waits before listening again after its accept loop died, ms. */
+export const RESERVE_DELAY_MS = 500;
+
+/**
+ * `Deno.serve`, chosen (`--listener serve`) or for a runtime without
+ * `Deno.serveHttp`: no handshake timeout and no pending cap, and says so
+ * once. Its accept loop ends on EMFILE; then it listens again on the same
+ * port after {@link RESERVE_DELAY_MS} (connected clients keep being served;
+ * new connections are refused meanwhile), counting `fd_limit`.
+ */
 function fallback(options: ListenOptions, handler: Handler): Listener {
-  options.logger.log(
-    { type: "listener", trouble: "unguarded", count: 1 },
-    "[listener] this Deno has no Deno.serveHttp: serving with Deno.serve, without --handshake-timeout, --max-pending or fd-limit protection",
+  const trouble = new TroubleLog(options.logger, describeTrouble);
+  // After the caller's `listening` line, which comes first.
+  queueMicrotask(() =>
+    options.logger.log(
+      { type: "listener", trouble: "unguarded", count: 1 },
+      options.serveHttp === null
+        ? "[listener] --listener serve: Deno.serve's accept loop, without --handshake-timeout or --max-pending (put a proxy in front that enforces both)"
+        : "[listener] this Deno has no Deno.serveHttp: serving with Deno.serve, without --handshake-timeout or --max-pending",
+    )
   );
-  const server = Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    ...(options.reusePort ? { reusePort: true } : {}),
-    onListen() {},
-    ...(options.tls ?? {}),
-  }, handler);
+  let closed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const serveOn = (port: number): Deno.HttpServer<Deno.NetAddr> => {
+    const server = Deno.serve({
+      hostname: options.hostname,
+      port,
+      ...(options.reusePort ? { reusePort: true } : {}),
+      onListen() {},
+      ...(options.tls ?? {}),
+    }, handler);
+    server.finished.catch((err) => {
+      if (closed) return;
+      if (isFdExhaustion(err)) {
+        options.reject("fd_limit");
+        trouble.note("fd_limit");
+      } else trouble.note("accept_error");
+      const again = () => {
+        timer = undefined;
+        if (closed) return;
+        try {
+          current = serveOn(server.addr.port);
+        } catch {
+          timer = setTimeout(again, RESERVE_DELAY_MS);
+        }
+      };
+      timer = setTimeout(again, RESERVE_DELAY_MS);
+    });
+    return server;
+  };
+  let current = serveOn(options.port);
   return {
-    addr: server.addr,
+    addr: current.addr,
     pending: 0,
     guarded: false,
-    shutdown: () => server.shutdown(),
+    async shutdown() {
+      closed = true;
+      clearTimeout(timer);
+      trouble.close();
+      await current.shutdown().catch(() => {});
+    },
   };
 }
