@@ -13,11 +13,13 @@
  */
 
 /** Data frames remembered exactly. */
-export const RECENT_FRAMES = 16;
+export const RECENT_FRAMES = 8;
 /** Samples kept further back. */
-export const SAMPLES = 64;
-/** At most one sample per this many ms (64 samples cover about 32 s). */
-export const SAMPLE_MS = 500;
+export const SAMPLES = 32;
+/** At most one sample per this many ms (32 samples cover about 32 s). */
+export const SAMPLE_MS = 1000;
+const SAMPLE_SEQ = 2 * RECENT_FRAMES;
+const SAMPLE_TS = SAMPLE_SEQ + SAMPLES;
 
 /**
  * A session's record of the data frames it was sent.
@@ -33,13 +35,13 @@ export const SAMPLE_MS = 500;
  * ```
  */
 export class AckLedger {
-  /** Recent seqs and ts_send, a ring (allocated on the first record). */
-  #seq: Float64Array | undefined;
-  #ts: Float64Array | undefined;
+  /**
+   * One array, allocated on the first record: recent seqs, recent ts_send
+   * (rings of {@link RECENT_FRAMES}), then sample seqs and sample ts_send
+   * (rings of {@link SAMPLES}).
+   */
+  #slots: Float64Array | undefined;
   #recorded = 0;
-  /** Samples, a ring: seq, ts_send. */
-  #sampleSeq: Float64Array | undefined;
-  #sampleTs: Float64Array | undefined;
   #samples = 0;
   #sampledAt = -Infinity;
   #firstSeq = 0;
@@ -56,21 +58,19 @@ export class AckLedger {
    */
   record(seq: number, tsSend: number, nowMs: number): void {
     if (this.#recorded === 0) {
-      this.#seq = new Float64Array(RECENT_FRAMES);
-      this.#ts = new Float64Array(RECENT_FRAMES);
-      this.#sampleSeq = new Float64Array(SAMPLES);
-      this.#sampleTs = new Float64Array(SAMPLES);
+      this.#slots = new Float64Array(2 * (RECENT_FRAMES + SAMPLES));
       this.#firstSeq = seq;
       this.#firstTs = tsSend;
     }
+    const slots = this.#slots!;
     const i = this.#recorded++ % RECENT_FRAMES;
-    this.#seq![i] = seq;
-    this.#ts![i] = tsSend;
+    slots[i] = seq;
+    slots[RECENT_FRAMES + i] = tsSend;
     if (nowMs - this.#sampledAt >= SAMPLE_MS) {
       this.#sampledAt = nowMs;
       const j = this.#samples++ % SAMPLES;
-      this.#sampleSeq![j] = seq;
-      this.#sampleTs![j] = tsSend;
+      slots[SAMPLE_SEQ + j] = seq;
+      slots[SAMPLE_TS + j] = tsSend;
     }
   }
 
@@ -78,16 +78,16 @@ export class AckLedger {
   check(seq: number, ackTs: number): boolean {
     const recorded = this.#recorded;
     if (recorded === 0 || !Number.isFinite(ackTs)) return false;
-    const seqs = this.#seq!;
-    const tss = this.#ts!;
+    const slots = this.#slots!;
     const window = Math.min(recorded, RECENT_FRAMES);
     let oldestRecent = Infinity;
     let oldestRecentTs = Infinity;
     for (let k = 0; k < window; k++) {
-      if (seqs[k] === seq) return tss[k] === ackTs;
-      if (seqs[k]! < oldestRecent) {
-        oldestRecent = seqs[k]!;
-        oldestRecentTs = tss[k]!;
+      const s = slots[k]!;
+      if (s === seq) return slots[RECENT_FRAMES + k] === ackTs;
+      if (s < oldestRecent) {
+        oldestRecent = s;
+        oldestRecentTs = slots[RECENT_FRAMES + k]!;
       }
     }
     if (seq > oldestRecent || seq < this.#firstSeq) return false;
@@ -98,8 +98,8 @@ export class AckLedger {
     let aboveTs = oldestRecentTs;
     const kept = Math.min(this.#samples, SAMPLES);
     for (let k = 0; k < kept; k++) {
-      const s = this.#sampleSeq![k]!;
-      const t = this.#sampleTs![k]!;
+      const s = slots[SAMPLE_SEQ + k]!;
+      const t = slots[SAMPLE_TS + k]!;
       if (s === seq) return t === ackTs;
       if (s < seq && s > below) {
         below = s;

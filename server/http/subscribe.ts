@@ -10,6 +10,7 @@
  */
 import { CLOSE_CODES, fitCloseReason } from "../../lib/close_codes.ts";
 import type { Hub } from "../core/hub.ts";
+import type { Session } from "../core/session.ts";
 import { type AdmissionLimits, AdmissionSlots, admit } from "./admission.ts";
 import type { SubscriberAuth } from "./auth.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
@@ -197,17 +198,18 @@ export function createSubscribeHandler(
       } catch { /* not open yet */ }
     }, openTimeoutMs);
     let error = "";
+    let session: Session | undefined;
     socket.addEventListener("error", (e) => {
       error = (e as ErrorEvent).message ?? "";
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (e) => {
       clearTimeout(openTimer);
       reservation.release();
+      session?.peerClosed(e.code, e.reason, error);
     }, { once: true });
     socket.addEventListener("open", () => {
       clearTimeout(openTimer);
       if (expired) return socket.close();
-      let session;
       try {
         const { channel, control, batch, since, epoch, expiresAt } = terms;
         session = hub.open(new WebSocketSink(socket), {
@@ -233,11 +235,8 @@ export function createSubscribeHandler(
         return;
       }
       reservation.opened();
-      socket.addEventListener("message", (e) => session.receive(e.data));
-      socket.addEventListener(
-        "close",
-        (e) => session.peerClosed(e.code, e.reason, error),
-      );
+      const opened = session;
+      socket.addEventListener("message", (e) => opened.receive(e.data));
     }, { once: true });
     return response;
   };
