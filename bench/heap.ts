@@ -8,6 +8,7 @@
  *
  *   deno task bench:heap            # 2,000 clients → bench/results/heap.json
  *   deno task bench:heap 500         # another client count
+ *   deno task bench:heap 300 --out /tmp/heap.json   # a smoke run (CI): results elsewhere
  *
  * @module
  */
@@ -23,11 +24,20 @@ if (!gc) {
   );
   Deno.exit(2);
 }
-const clients = Number(Deno.args[0] ?? 2000);
+const outAt = Deno.args.indexOf("--out");
+const outArg = outAt >= 0 ? Deno.args[outAt + 1] : undefined;
+if (outAt >= 0 && !outArg) {
+  console.error("bench:heap: --out needs a file path");
+  Deno.exit(2);
+}
+const positional = Deno.args.filter((_, i) =>
+  outAt < 0 || (i !== outAt && i !== outAt + 1)
+);
+const clients = Number(positional[0] ?? 2000);
 if (!Number.isInteger(clients) || clients < 1 || clients > 20_000) {
   console.error(
     `bench:heap: client count must be an integer in 1..20000, got '${
-      Deno.args[0]
+      positional[0]
     }'`,
   );
   Deno.exit(2);
@@ -146,7 +156,7 @@ const rows = [
     };
   }),
 ];
-const out = filePath(new URL("./results/heap.json", import.meta.url));
+const out = outArg ?? filePath(new URL("./results/heap.json", import.meta.url));
 await Deno.writeTextFile(
   out,
   JSON.stringify({ scenario: "heap", deno: Deno.version.deno, rows }, null, 2) +

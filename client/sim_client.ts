@@ -238,21 +238,27 @@ export class SimClient implements AsyncDisposable {
     // Stopping: send our close, then keep reading (and discarding) so the
     // server's close reply, queued behind any unread frames, reaches us.
     // Deno's reader.cancel() is not usable here: a pull already in flight
-    // then throws an uncaught "cannot close or enqueue".
-    const gaveUp = Promise.withResolvers<typeof GAVE_UP>();
+    // then throws an uncaught "cannot close or enqueue". Each read races a
+    // promise of its own: racing one that stays pending for the whole
+    // connection would keep every frame read alive (each race leaves a
+    // reaction on it), and the client would run out of memory.
+    let gaveUp = false;
+    let wake: ((v: typeof GAVE_UP) => void) | undefined;
     let giveUpTimer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => {
       close(CLIENT_STOP_CODE, "client stopping");
-      giveUpTimer ??= setTimeout(
-        () => gaveUp.resolve(GAVE_UP),
-        CLOSE_TIMEOUT_MS,
-      );
+      giveUpTimer ??= setTimeout(() => {
+        gaveUp = true;
+        wake?.(GAVE_UP);
+      }, CLOSE_TIMEOUT_MS);
     };
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
     try {
-      while (true) {
-        const result = await Promise.race([reader.read(), gaveUp.promise]);
+      while (!gaveUp) {
+        const stop = new Promise<typeof GAVE_UP>((resolve) => (wake = resolve));
+        const result = await Promise.race([reader.read(), stop]);
+        wake = undefined;
         if (result === GAVE_UP || result.done) break;
         if (signal.aborted) continue;
         const messages = this.#frame(result.value, writer, close);

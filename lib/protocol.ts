@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { utf8Exceeds, utf8Length } from "./utf8.ts";
 
 /**
  * The protocol's version, as `docs/PROTOCOL.md` states it: 1 was the seed's
@@ -128,7 +129,7 @@ export function checkChannelName(name: string): string {
 /** Epochs: 1–64 of letters, digits, `_`, `-` (the server makes 8 of base64url). */
 export const EPOCH_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** Largest client frame the server accepts, bytes. An ACK is ~50 bytes. */
+/** Largest client frame the server accepts, bytes (UTF-8). An ACK is ~50 bytes. */
 export const MAX_CLIENT_FRAME_BYTES = 4096;
 
 /**
@@ -293,9 +294,11 @@ export function decodeAck(
       "Cannot decode client frame: binary frames are not accepted",
     );
   }
-  if (data.length > maxBytes) {
+  if (utf8Exceeds(data, maxBytes)) {
     throw new RangeError(
-      `Cannot decode client frame: ${data.length} bytes exceeds the ${maxBytes}-byte limit`,
+      `Cannot decode client frame: ${
+        utf8Length(data)
+      } bytes exceeds the ${maxBytes}-byte limit`,
     );
   }
   const value = parseObject(data, "client frame");

@@ -119,10 +119,20 @@ var CLOSE_CODES = {
     reconnect: true,
     meaning: "the server is shutting down; reconnect (to another node)"
   },
+  ws_protocol_error: {
+    code: 1002,
+    reconnect: false,
+    meaning: "the client broke the WebSocket protocol (invalid UTF-8, reserved bits, a bad opcode, \u2026); the runtime dropped the connection"
+  },
+  connection_lost: {
+    code: 1006,
+    reconnect: true,
+    meaning: "the connection ended without a close frame (the client vanished, or its network did); never sent, only recorded"
+  },
   message_too_big: {
     code: 1009,
     reconnect: false,
-    meaning: "a client frame exceeded the server's inbound size limit"
+    meaning: "a client frame exceeded --max-frame-bytes, or was binary (the protocol has none)"
   },
   slow_drops: {
     code: 4e3,
@@ -144,6 +154,11 @@ var CLOSE_CODES = {
     reconnect: true,
     meaning: "this client's queue overflowed under --policy disconnect"
   },
+  slow_lag: {
+    code: 4006,
+    reconnect: true,
+    meaning: "the client fell further behind than --max-lag (the oldest message it had not taken)"
+  },
   protocol_error: {
     code: 4100,
     reconnect: false,
@@ -158,6 +173,11 @@ var CLOSE_CODES = {
     code: 4102,
     reconnect: false,
     meaning: "the channel could not be opened: --max-channels reached"
+  },
+  token_expired: {
+    code: 4103,
+    reconnect: false,
+    meaning: "the client's credentials expired (its JWT's exp); reconnect with a fresh token"
   }
 };
 var DISCONNECT_REASONS = Object.keys(CLOSE_CODES);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { DEFAULT_CHANNEL } from "../lib/protocol.ts";
 import type { Broker } from "./core/broker.ts";
 import type { ServerConfig } from "./config/config.ts";
 import { Hub } from "./core/hub.ts";
@@ -12,13 +13,16 @@ import { createLogger, type Logger } from "./core/logger.ts";
 import type { Mode } from "./core/mode.ts";
 import { MemoryBroker } from "./broker/broker_memory.ts";
 import { SubscriberAuth } from "./http/auth.ts";
+import { adminGate } from "./http/admin.ts";
+import { AdmissionSlots } from "./http/admission.ts";
 import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
 import { createPublishHandler } from "./http/publish.ts";
+import { listen } from "./http/listener.ts";
 import { createRouter } from "./http/router.ts";
 import { createSseHandler } from "./http/sse.ts";
 import { createStaticHandler, staticRoot } from "./http/static_files.ts";
 import { onServeError } from "./http/serve_error.ts";
-import { createSubscribeHandler } from "./http/subscribe.ts";
+import { createSubscribeHandler, OpenSockets } from "./http/subscribe.ts";
 import { readTls } from "./http/tls.ts";
 import { NaiveMode } from "./modes/naive.ts";
 import { QueueMode } from "./modes/queue.ts";
@@ -34,6 +38,21 @@ export const HOUSEKEEPING_MS = 250;
 export const SHUTDOWN_DEADLINE_MS = 3000;
 /** How long start-up waits for a shared broker before serving without it (outage mode), ms. */
 export const BROKER_CONNECT_WAIT_MS = 3000;
+/**
+ * After publishing stops, how long clients get to take what is queued for
+ * them before they are closed, ms at most: a client that ACKs must not
+ * have ACKs in flight when its close arrives (Deno drops a connection that
+ * receives data while closing, and the peer sees 1006).
+ */
+export const SHUTDOWN_GRACE_MS = 500;
+/** Once nothing waits for any client, how long ACKs in flight get to arrive, ms. */
+export const SHUTDOWN_QUIET_MS = 50;
+/**
+ * Deno's own ping timer (idleTimeout) runs this much longer than the stall
+ * check, seconds, so a client that stops reading is closed by the stall
+ * check with 4002 first.
+ */
+export const IDLE_TIMEOUT_MARGIN_S = 2;
 
 /** Options of {@link startServer}. */
 export interface StartOptions {
@@ -72,7 +91,11 @@ function createMode(config: ServerConfig): Mode {
   const q = config.queueMode;
   return new QueueMode({
     queue: { maxsize: q.maxsize, maxBytes: q.maxQueueBytes, policy: q.policy },
-    limits: { dropLimit: q.dropLimit, fullTimeoutMs: q.fullTimeoutMs },
+    limits: {
+      dropLimit: q.dropLimit,
+      fullTimeoutMs: q.fullTimeoutMs,
+      maxLagMs: q.maxLagMs,
+    },
     batchMs: q.batchMs,
   });
 }
@@ -168,6 +191,11 @@ export function startServer(
     maxInboundRate: config.limits.maxInboundRate,
   });
   logLifecycle(hub, logger);
+  // The channel the source publishes to keeps its place: subscribers
+  // filling --max-channels must never stop the source.
+  const sourceChannel = config.server.source === "http"
+    ? undefined
+    : hub.holdChannel(DEFAULT_CHANNEL);
 
   const publishing = new AbortController();
   const source = startSource(broker, {
@@ -181,6 +209,11 @@ export function startServer(
     shed: config.server.mode === "queue",
   });
   let stopping: Promise<void> | undefined;
+  const admin = config.auth.adminToken === undefined ? undefined : adminGate({
+    token: config.auth.adminToken,
+    secure: tls !== undefined,
+    reject: (label) => hub.reject(label),
+  });
   const observers = startObservers({
     hub,
     source: source.stats,
@@ -194,13 +227,30 @@ export function startServer(
       dropLimit: config.queueMode.dropLimit,
       fullTimeout: config.queueMode.fullTimeoutMs / 1000,
     },
+    maxDashboards: config.limits.maxDashboards,
+    detailFor: admin ? (req) => admin.allows(req) : undefined,
+    reject: (label) => hub.reject(label),
   });
-  const auth = SubscriberAuth.create(config.auth);
+  const sockets = new OpenSockets();
+  // One count of clients being admitted, over WebSocket and SSE alike.
+  const slots = new AdmissionSlots();
+  const stallSeconds = config.server.stallTimeoutMs / 1000;
+  const auth = SubscriberAuth.create({
+    token: config.auth.token,
+    jwtSecret: config.auth.jwtSecret,
+    maxLifetimeSeconds: config.auth.jwtMaxLifetimeSeconds,
+  });
   const subscribe = createSubscribeHandler(hub, {
-    idleTimeoutSeconds: config.server.stallTimeoutMs / 1000,
+    idleTimeoutSeconds: stallSeconds > 0
+      ? stallSeconds + IDLE_TIMEOUT_MARGIN_S
+      : 0,
     auth,
     limits: config.limits,
-    sse: createSseHandler(hub, { auth, limits: config.limits }),
+    openTimeoutMs: config.limits.handshakeTimeoutMs,
+    sockets,
+    slots,
+    revealCounts: admin === undefined,
+    sse: createSseHandler(hub, { auth, limits: config.limits, slots }),
     publish: config.server.source === "http"
       ? createPublishHandler(broker, {
         publishToken: config.auth.publishToken!,
@@ -208,6 +258,7 @@ export function startServer(
         conflateKey: config.queueMode.conflateKey,
         stats: source.stats,
         reject: (label) => hub.reject(label),
+        bodyTimeoutMs: config.limits.handshakeTimeoutMs,
       })
       : undefined,
   });
@@ -220,14 +271,19 @@ export function startServer(
       ? subscribe
       : createStaticHandler(staticDir, subscribe),
     routes,
+    admin,
   });
-  const server = Deno.serve({
+  const server = listen({
     hostname: config.server.host,
     port: config.server.port,
     reusePort: config.server.reusePort,
-    onListen() {},
+    tls,
+    handshakeTimeoutMs: config.limits.handshakeTimeoutMs,
+    maxPending: config.limits.maxPending,
+    ...(config.server.listener === "serve" ? { serveHttp: null } : {}),
+    reject: (label) => hub.reject(label),
     onError: onServeError(logger),
-    ...(tls ?? {}),
+    logger,
   }, handler);
   const { hostname, port } = server.addr;
   const clientHost = hostname === "0.0.0.0" || hostname === "::"
@@ -270,7 +326,11 @@ export function startServer(
       publishing.abort();
       clearInterval(housekeeping);
       clearInterval(summaries);
+      // Let clients take what is queued and ACK it, then close them.
+      await drained(hub, SHUTDOWN_GRACE_MS);
+      await sleep(SHUTDOWN_QUIET_MS);
       hub.closeAll("shutdown", "server shutting down");
+      sourceChannel?.();
       await source.done;
       summary.reportFinal();
       observers.close();
@@ -278,7 +338,11 @@ export function startServer(
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, SHUTDOWN_DEADLINE_MS);
       });
-      await Promise.race([server.shutdown(), deadline]);
+      // Wait for the close handshakes (not for peers that stopped reading).
+      await Promise.race([
+        Promise.all([sockets.closed(SHUTDOWN_DEADLINE_MS), server.shutdown()]),
+        deadline,
+      ]);
       clearTimeout(timer);
       await broker[Symbol.asyncDispose]();
     })();
@@ -294,4 +358,18 @@ export function startServer(
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves once no message waits for any client (queues and socket buffers empty), or after `ms`. */
+async function drained(hub: Hub, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const { queued, bufferedBytes } = hub.backlog();
+    if (queued === 0 && bufferedBytes === 0) return;
+    await sleep(10);
+  }
 }

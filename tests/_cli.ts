@@ -145,6 +145,8 @@ export function parseJsonObject(
 export interface SpawnOptions {
   /** The program and its leading arguments. @default {denoRunMain()} */
   command?: readonly [string, ...string[]];
+  /** `"piped"` to write to the process's stdin ({@link FanoutProcess.stdin}). @default "null" */
+  stdin?: "piped" | "null";
 }
 
 /** `deno run -q -P=fanout main.ts`, from the running Deno. */
@@ -175,7 +177,7 @@ export class FanoutProcess implements AsyncDisposable {
     const child = new Deno.Command(program, {
       args: [...lead, ...args],
       cwd: REPO_ROOT,
-      stdin: "null",
+      stdin: options.stdin ?? "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -190,6 +192,11 @@ export class FanoutProcess implements AsyncDisposable {
       await Promise.all([stdout.done, stderr.done]);
       return status;
     })();
+  }
+
+  /** The process's stdin (spawned with `stdin: "piped"`). */
+  get stdin(): WritableStream<Uint8Array> {
+    return this.#child.stdin;
   }
 
   /** The process id. */

@@ -54,7 +54,7 @@ Deno.test("SubscriberAuth with --token accepts it and refuses others with 401", 
   );
 });
 
-Deno.test("SubscriberAuth verifies HS256 JWTs: signature, exp, nbf, alg and the channels claim", async (t) => {
+Deno.test("SubscriberAuth verifies HS256 JWTs: signature, exp, nbf (numeric), lifetime, alg and the channels claim", async (t) => {
   const auth = await SubscriberAuth.create({
     jwtSecret: SECRET,
     nowSeconds: () => NOW,
@@ -91,7 +91,28 @@ Deno.test("SubscriberAuth verifies HS256 JWTs: signature, exp, nbf, alg and the 
       signJwt(SECRET, { sub: "x" }),
       "any",
       401,
-      /exp claim is required/,
+      /exp claim \(a number\) is required/,
+    ],
+    [
+      "exp not a number",
+      signJwt(SECRET, { exp: String(NOW + 60) }),
+      "any",
+      401,
+      /exp claim \(a number\) is required/,
+    ],
+    [
+      "nbf not a number",
+      signJwt(SECRET, { exp: NOW + 60, nbf: "soon" }),
+      "any",
+      401,
+      /nbf must be a number/,
+    ],
+    [
+      "lifetime over the maximum (a day by default)",
+      signJwt(SECRET, { exp: NOW + 86_400 * 365 * 1000 }),
+      "any",
+      401,
+      /--jwt-max-lifetime 86400/,
     ],
     [
       "not yet valid",
@@ -139,7 +160,9 @@ Deno.test("SubscriberAuth verifies HS256 JWTs: signature, exp, nbf, alg and the 
   for (const [name, jwt, channel, want, reason] of cases) {
     await t.step(name, async () => {
       const got = await auth.check(await jwt, channel);
-      if (want === "ok") return assert.deepEqual(got, { ok: true });
+      if (want === "ok") {
+        return assert.deepEqual(got, { ok: true, expiresAt: NOW + 60 });
+      }
       assert.equal(got.ok, false);
       assert.equal((got as { status: number }).status, want);
       if (reason) assert.match((got as { reason: string }).reason, reason);

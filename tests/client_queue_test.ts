@@ -93,10 +93,14 @@ Deno.test("conflate keeps the latest message per key in first-seen order and cou
     "B",
   ], [6, "A"]];
   let dropped = 0;
+  let conflated = 0;
   for (const [seq, key] of pushes) {
-    dropped += q.push(frame(seq, 10, key)).dropped;
+    const outcome = q.push(frame(seq, 10, key));
+    dropped += outcome.dropped;
+    conflated += outcome.conflated ?? 0;
   }
-  assert.equal(dropped, 3);
+  assert.equal(conflated, 3, "three values superseded");
+  assert.equal(dropped, 0, "superseded is not dropped");
   assert.deepEqual(drain(q), [6, 5, 4]);
   // After draining, a key is free again.
   q.push(frame(7, 10, "A"));

@@ -114,3 +114,32 @@ Deno.test("SimClient counts errors and retries with backoff when nothing listens
   assert.equal(snap.connected, false);
   assert.equal(snap.messages, 0);
 });
+
+Deno.test("SimClient does not keep the frames it has read alive (clientsim ran out of memory in long runs)", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-q",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL("./_heap_probe.ts", import.meta.url).pathname,
+      "2000",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const { messages, heapUsed } = JSON.parse(text.trim().split("\n").at(-1)!);
+  // 2,000 frames of 64 KiB were read: 128 MiB if they were all kept.
+  assert.ok(messages >= 2000);
+  assert.ok(
+    heapUsed < 32 * 1024 * 1024,
+    `heap after GC: ${(heapUsed / 2 ** 20).toFixed(1)} MiB`,
+  );
+  console.log(
+    `  heap after GC: ${
+      (heapUsed / 2 ** 20).toFixed(1)
+    } MiB after 2,000 frames of 64 KiB`,
+  );
+});

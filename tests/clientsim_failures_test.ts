@@ -39,7 +39,11 @@ Deno.test("clientsim: nothing listening → 'connection refused' once for every 
 });
 
 Deno.test("clientsim: 401 and 403 with the server's own reason and what to do, exit 1", async () => {
-  await using server = startTestServer({ rate: 10, jwtSecret: "s3cret" });
+  await using server = startTestServer({
+    rate: 10,
+    jwtSecret: "s3cret",
+    adminToken: "admin-s3cret",
+  });
   const missing = await clientsim(server.url);
   assert.equal(missing.code, 1);
   assert.deepEqual(missing.reasons, [

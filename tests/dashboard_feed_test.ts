@@ -15,7 +15,7 @@ import type { FeedEvent } from "../server/observe/dashboard/feed_event.ts";
 import { SourceStats } from "../server/sources/source_stats.ts";
 import { FakeClock, FakeSink, testHub } from "./_helpers.ts";
 
-function setUp(clock: FakeClock) {
+function setUp(clock: FakeClock, maxSubscribers = Infinity) {
   const mode = new QueueMode({
     queue: { maxsize: 10, maxBytes: Infinity, policy: "drop-oldest" },
     limits: { dropLimit: 5, fullTimeoutMs: 60_000 },
@@ -30,12 +30,13 @@ function setUp(clock: FakeClock) {
   const loopLag = new EventLoopLag({ intervalMs: 60_000 });
   const feed = new DashboardFeed(
     { hub, source, loopLag, info: { rate: 100, payloadBytes: 2000 } },
-    { intervalMs: 0, now: clock.now },
+    { intervalMs: 0, now: clock.now, maxSubscribers },
   );
   const publish = (n: number) => {
     for (let i = 0; i < n; i++) {
       void broker.publish("default", [{
-        tsSend: Date.now() / 1000,
+        // Due 5 ms ago: an ACK of it shows about 5 ms end to end.
+        tsSend: Date.now() / 1000 - 0.005,
         payloadB64: "x".repeat(2000),
       }]);
       source.published++;
@@ -56,7 +57,8 @@ class EventReader {
   readonly #decoder = new TextDecoder();
   #buffer = "";
 
-  constructor(stream: ReadableStream<Uint8Array>) {
+  constructor(stream: ReadableStream<Uint8Array> | undefined) {
+    if (!stream) throw new Error("the feed refused the dashboard");
     this.#reader = stream.getReader();
   }
 
@@ -83,14 +85,17 @@ Deno.test("DashboardFeed shows a stalled client as dropping, first in the table,
   const clock = new FakeClock();
   const { hub, feed, publish, tearDown } = setUp(clock);
   try {
-    const fast = hub.open(new FakeSink(), { remote: "127.0.0.1:1" });
+    const fastSink = new FakeSink();
+    const fast = hub.open(fastSink, { remote: "127.0.0.1:1" });
     const slowSink = new FakeSink();
     slowSink.stalled = true;
     const slow = hub.open(slowSink, { remote: "127.0.0.1:2" });
     // 32 of these 2 KB frames fill the stalled sink to its socket gate (64
     // KiB), 10 fill its queue, then it drops: 2 drops, under --drop-limit 5.
     publish(44);
-    fast.receive(JSON.stringify({ ack_ts: Date.now() / 1000 - 0.005, seq: 1 }));
+    // The ACK must name a frame the client was sent (a forged one is refused).
+    const { seq, ts_send } = JSON.parse(fastSink.frames[0]!);
+    fast.receive(JSON.stringify({ ack_ts: ts_send, seq }));
     feed.tick();
     const events = new EventReader(feed.subscribe(view("")));
     const first = (await events.next())!;
@@ -218,7 +223,7 @@ Deno.test("DashboardFeed with 2,000 clients sends each dashboard one page and th
     publish(5);
     feed.tick();
     const stream = feed.subscribe(view("size=50&sort=sent"));
-    const reader = stream.getReader();
+    const reader = stream!.getReader();
     let text = "";
     while (!text.includes("\n\ndata: ") || !text.endsWith("\n\n")) {
       text += new TextDecoder().decode((await reader.read()).value);
@@ -231,6 +236,39 @@ Deno.test("DashboardFeed with 2,000 clients sends each dashboard one page and th
     assert.equal(event.table.rows.length, 50);
     assert.ok(text.length < 30_000, `one event is ${text.length} bytes`);
     await reader.cancel();
+  } finally {
+    tearDown();
+  }
+});
+
+Deno.test("DashboardFeed refuses dashboards past maxSubscribers, and builds each tick's event once per distinct view", async () => {
+  const clock = new FakeClock();
+  const { hub, feed, publish, tearDown } = setUp(clock, 201);
+  try {
+    for (let i = 0; i < 500; i++) {
+      hub.open(new FakeSink(), { remote: `127.0.0.1:${i}` });
+    }
+    publish(5);
+    feed.tick();
+    const same = Array.from(
+      { length: 200 },
+      () => new EventReader(feed.subscribe(view("size=50&sort=sent"))),
+    );
+    const other = new EventReader(feed.subscribe(view("size=25&sort=id")));
+    assert.equal(feed.subscribers, 201);
+    assert.equal(feed.subscribe(view("")), undefined, "the 202nd is refused");
+    await Promise.all([...same, other].map((r) => r.next())); // first events
+    const before = feed.encodes;
+    publish(5);
+    feed.tick();
+    assert.equal(
+      feed.encodes - before,
+      2,
+      "one event for the 200 dashboards on one view, one for the other",
+    );
+    const events = await Promise.all(same.map((r) => r.next()));
+    assert.ok(events.every((e) => e!.table.rows.length === 50));
+    assert.equal((await other.next())!.table.rows.length, 25);
   } finally {
     tearDown();
   }

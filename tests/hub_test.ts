@@ -7,6 +7,7 @@ import { NaiveMode } from "../server/modes/naive.ts";
 import { QueueMode } from "../server/modes/queue.ts";
 import { QUEUE_HIGH_WATER_BYTES } from "../server/modes/writer.ts";
 import type { SlowPolicy } from "../server/modes/client_queue.ts";
+import { epochSeconds } from "../lib/protocol.ts";
 import {
   afterPosition,
   FakeClock,
@@ -29,11 +30,12 @@ function queueHub(
     dropLimit = 5,
     fullTimeoutMs = 1000,
     policy = "drop-oldest" as SlowPolicy,
+    maxLagMs = Infinity,
   } = {},
 ) {
   const mode = new QueueMode({
     queue: { maxsize, maxBytes: Infinity, policy },
-    limits: { dropLimit, fullTimeoutMs },
+    limits: { dropLimit, fullTimeoutMs, maxLagMs },
     scheduler: clock,
   });
   return { mode, ...testHub(mode, clock) };
@@ -155,13 +157,15 @@ Deno.test("queue policy conflate: a blocked client gets the latest message per k
   sink.bufferedAmount = 0;
   await clock.run(50);
   const { rest } = afterPosition(sink.frames, "ticks");
-  assert.equal(rest.length, 4, "the conflated queue drained");
-  const [notice, ...data] = rest.map((f) => JSON.parse(f));
-  assert.deepEqual(
-    notice,
-    { type: "dropped", channel: "ticks", count: 3 },
-    "the notice comes first",
+  assert.equal(
+    rest.length,
+    3,
+    "the conflated queue drained, with no drop notice",
   );
+  const data = rest.map((f) => JSON.parse(f));
+  const [session] = hub.sessions;
+  assert.equal(session!.stats.conflated, 3, "three values were superseded");
+  assert.equal(session!.stats.drops, 0, "superseding is not dropping");
   assert.deepEqual(data.map((d) => [d.data.sym, d.data.px]), [["AAPL", 5], [
     "MSFT",
     6,
@@ -381,7 +385,7 @@ Deno.test("Session.receive() counts malformed frames, closes after the budget, a
   const huge = hub.open(b, { remote: "huge" });
   for (let i = 0; i < 10; i++) noisy.receive("not json");
   assert.equal(noisy.closed, false, "ten bad frames are tolerated");
-  noisy.receive(new Uint8Array(3));
+  noisy.receive("[]");
   assert.equal(noisy.end?.reason, "protocol_error");
   assert.equal(a.closes[0]?.code, 4100);
   huge.receive("x".repeat(100_000));
@@ -390,14 +394,154 @@ Deno.test("Session.receive() counts malformed frames, closes after the budget, a
   assert.equal(huge.stats.acks, 0);
 });
 
-Deno.test("Session.receive() throttles an ACK flood over --max-inbound-rate, then closes it with 4101", () => {
+Deno.test("Session.receive() closes a binary frame with 1009 at once, and counts the limit in UTF-8 bytes", () => {
+  const { hub } = naiveHub(undefined, { maxFrameBytes: 100 });
+  const binSink = new FakeSink();
+  const bin = hub.open(binSink, { remote: "binary" });
+  bin.receive(new Uint8Array(3));
+  assert.equal(bin.end?.reason, "message_too_big");
+  assert.equal(binSink.closes[0]?.code, 1009);
+  assert.equal(bin.stats.badFrames, 1);
+  // 40 characters, 120 bytes: over a 100-byte limit although .length is 40.
+  const wideSink = new FakeSink();
+  const wide = hub.open(wideSink, { remote: "wide" });
+  wide.receive("€".repeat(40));
+  assert.equal(wideSink.closes[0]?.code, 1009);
+  assert.match(wide.end!.detail, /120 bytes exceeds the 100-byte limit/);
+});
+
+/** The ACKs a client owes for the data frames `sink` received. */
+function acksFor(sink: FakeSink): string[] {
+  return sink.frames.map((f) => JSON.parse(f))
+    .filter((f) => typeof f.seq === "number")
+    .map((f) => JSON.stringify({ ack_ts: f.ts_send, seq: f.seq }));
+}
+
+Deno.test("Session.receive(): a client ACKing the backlog it was sent, all at once, is not a flood", async () => {
+  const clock = new FakeClock();
+  const { hub, publish } = naiveHub(clock, { maxInboundRate: 10 });
+  const sink = new FakeSink();
+  const s = hub.open(sink, { remote: "paused" });
+  // It paused reading; 500 messages reached it meanwhile.
+  for (let i = 0; i < 500; i++) {
+    await publish("default", { tsSend: epochSeconds(), payloadB64: "AA==" });
+  }
+  for (const ack of acksFor(sink)) s.receive(ack); // one instant
+  assert.equal(s.closed, false, "not cut as a flood");
+  assert.equal(s.stats.throttled, 0);
+  assert.equal(s.stats.acks, 500);
+  // What goes beyond one ACK per message is held to the rate, then cut.
+  for (let i = 0; i < 40 && !s.closed; i++) s.receive(acksFor(sink)[0]!);
+  assert.equal(s.end?.reason, "flood");
+  assert.equal(sink.closes[0]?.code, 4101);
+});
+
+Deno.test("Session.receive(): an ACK counts only for a seq this client was sent, with the ts_send it was sent", async () => {
+  const clock = new FakeClock();
+  const { hub, publish } = naiveHub(clock);
+  const sink = new FakeSink();
+  const s = hub.open(sink, { remote: "liar" });
+  const tsSend = epochSeconds();
+  await publish("default", { tsSend, payloadB64: "AA==" });
+  s.receive(JSON.stringify({ ack_ts: -1e308, seq: 1 }));
+  s.receive(JSON.stringify({ ack_ts: tsSend, seq: 2 })); // never sent
+  s.receive(JSON.stringify({ ack_ts: tsSend - 3600, seq: 1 }));
+  assert.equal(s.stats.acks, 0);
+  assert.equal(s.stats.staleAcks, 3);
+  assert.equal(s.stats.e2eLatency.count, 0, "nothing reached the histogram");
+  s.receive(JSON.stringify({ ack_ts: tsSend, seq: 1 }));
+  assert.equal(s.stats.acks, 1);
+  const e2e = hub.latency().e2e;
+  assert.ok(Number.isFinite(e2e.sum) && e2e.sum >= 0 && e2e.sum < 60_000);
+});
+
+Deno.test("Hub.tick() closes a session whose JWT expired, with 4103", () => {
+  const clock = new FakeClock();
+  const { hub } = naiveHub(clock);
+  const sink = new FakeSink();
+  const s = hub.open(sink, { remote: "jwt", expiresAt: epochSeconds() + 1 });
+  const forever = hub.open(new FakeSink(), { remote: "token" });
+  clock.advance(900);
+  hub.tick();
+  assert.equal(s.closed, false, "not yet");
+  clock.advance(200);
+  hub.tick();
+  assert.equal(s.end?.reason, "token_expired");
+  assert.equal(sink.closes[0]?.code, 4103);
+  assert.equal(forever.closed, false);
+});
+
+Deno.test("queue policy conflate: replacing values is not dropping, so --drop-limit does not cut a conflating client", async () => {
+  const clock = new FakeClock();
+  const { hub, mode, publish } = queueHub(clock, {
+    maxsize: 10,
+    dropLimit: 5,
+    fullTimeoutMs: 60_000,
+    policy: "conflate",
+  });
+  const sink = new FakeSink();
+  sink.bufferedAmount = QUEUE_HIGH_WATER_BYTES; // blocked: everything queues
+  const s = hub.open(sink, { remote: "conflating" });
+  for (let i = 0; i < 200; i++) {
+    const sym = ["AAPL", "MSFT", "GOOG"][i % 3]!;
+    await publish("default", {
+      tsSend: 1,
+      dataJson: JSON.stringify({ sym, px: i }),
+      key: sym,
+    });
+    clock.advance(5); // 200 ticks/s
+    hub.tick();
+  }
+  assert.equal(s.closed, false, "still connected after 200 ticks at 200/s");
+  assert.equal(s.stats.drops, 0);
+  assert.equal(s.stats.conflated, 197);
+  mode.stop();
+});
+
+Deno.test("--max-lag: a client further behind than the bound is cut with 4006, by its queue's age or by the age of what it ACKs", async () => {
+  const clock = new FakeClock();
+  const { hub, mode, publish } = queueHub(clock, {
+    maxsize: 1000,
+    dropLimit: 1_000_000,
+    fullTimeoutMs: 600_000,
+    maxLagMs: 1000,
+  });
+  // Blocked: its queue holds messages older and older, never full.
+  const blockedSink = new FakeSink();
+  blockedSink.bufferedAmount = QUEUE_HIGH_WATER_BYTES;
+  const blocked = hub.open(blockedSink, { remote: "blocked" });
+  // Reading, so nothing waits on the server, but what it reads and ACKs is
+  // 5 s old (it sat in socket buffers): it cannot hide there.
+  const readerSink = new FakeSink();
+  const reader = hub.open(readerSink, { remote: "behind" });
+  const fresh = hub.open(new FakeSink(), { remote: "fresh" });
+  for (let i = 0; i < 8; i++) {
+    await publish("default", {
+      tsSend: epochSeconds() - 5,
+      payloadB64: "AA==",
+    });
+    clock.advance(250);
+    hub.tick();
+  }
+  reader.receive(acksFor(readerSink).at(-1)!);
+  hub.tick();
+  assert.equal(blocked.end?.reason, "slow_lag");
+  assert.equal(blockedSink.closes[0]?.code, 4006);
+  assert.equal(reader.end?.reason, "slow_lag");
+  assert.match(reader.end!.detail, /behind, over --max-lag 1 s/);
+  assert.equal(fresh.closed, false, "a client that keeps up stays");
+  mode.stop();
+});
+
+Deno.test("Session.receive() throttles uninvited frames over --max-inbound-rate, then closes it with 4101", () => {
   const clock = new FakeClock();
   const { hub } = naiveHub(clock, { maxInboundRate: 10 });
   const sink = new FakeSink();
   const s = hub.open(sink, { remote: "flood" });
+  // Nothing was sent to it, so no ACK is invited.
   const ack = JSON.stringify({ ack_ts: Date.now() / 1000, seq: 1 });
   for (let i = 0; i < 15; i++) s.receive(ack);
-  assert.equal(s.stats.acks, 10, "the first second's worth is accepted");
+  assert.equal(s.stats.staleAcks, 10, "the first second's worth is read");
   assert.equal(s.stats.throttled, 5);
   assert.equal(s.closed, false, "throttled, not yet closed");
   for (let i = 0; i < 6; i++) s.receive(ack);

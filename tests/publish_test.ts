@@ -103,6 +103,12 @@ Deno.test("POST /publish refuses hostile and bad requests with the right status,
   const cases: [string, Request, URL, number, RegExp][] = [
     ["no token", ...post("/publish", "x"), 401, /publish token/],
     [
+      "the right token, but in the URL",
+      ...post(`/publish?token=${TOKEN}`, "x"),
+      401,
+      /not \?token=/,
+    ],
+    [
       "wrong token",
       ...post("/publish", "x", { authorization: "Bearer nope" }),
       401,
@@ -160,8 +166,28 @@ Deno.test("POST /publish refuses hostile and bad requests with the right status,
   assert.equal((await handle(new Request(get), get)).status, 405);
   assert.equal(sink.frames.length, 0, "nothing was published");
   const rejections = hub.totals().rejections;
-  assert.equal(rejections.get("publish_unauthorized"), 2);
+  assert.equal(rejections.get("publish_unauthorized"), 3);
   assert.equal(rejections.get("bad_channel"), 2);
+});
+
+Deno.test("POST /publish answers 408 to a body that does not arrive within the timeout", async () => {
+  const { broker, reject, hub } = hubWithClient();
+  const handle = createPublishHandler(broker, {
+    publishToken: TOKEN,
+    maxBodyBytes: 1000,
+    reject,
+    bodyTimeoutMs: 50,
+  });
+  // One byte, then nothing: a trickled body.
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array([0x7b]));
+    },
+  });
+  const res = await handle(...post("/publish", body, auth));
+  assert.equal(res.status, 408);
+  assert.match((await res.json()).error, /--handshake-timeout/);
+  assert.equal(hub.totals().rejections.get("publish_too_slow"), 1);
 });
 
 Deno.test("runStdinSource() publishes each non-empty line, JSON as JSON, and refuses oversized lines", async () => {
@@ -190,6 +216,54 @@ Deno.test("runStdinSource() publishes each non-empty line, JSON as JSON, and ref
     records.some((r) => r.type === "refused" && r.reason === "message_too_big"),
   );
   assert.ok(records.some((r) => r.type === "source_ended"));
+});
+
+Deno.test("runStdinSource() refuses a 256 MiB line as it streams in, holding none of it, and counts the limit in bytes", async () => {
+  const { broker, sink } = hubWithClient();
+  const records: Record<string, unknown>[] = [];
+  const chunk = new Uint8Array(64 * 1024).fill(0x61); // the same buffer each time
+  let sent = 0;
+  let peak = 0;
+  const base = Deno.memoryUsage();
+  const input = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent < 4096) {
+        sent++;
+        if (sent % 256 === 0) {
+          const m = Deno.memoryUsage();
+          peak = Math.max(
+            peak,
+            m.heapUsed + m.external - base.heapUsed - base.external,
+          );
+        }
+        controller.enqueue(chunk);
+        return;
+      }
+      // 400 characters, 1200 bytes: over a 1000-byte limit.
+      controller.enqueue(
+        new TextEncoder().encode(`\n${"€".repeat(400)}\nshort\n`),
+      );
+      controller.close();
+    },
+  }, { highWaterMark: 0 });
+  const published = await runStdinSource(broker, {
+    input,
+    maxMessageBytes: 1000,
+    signal: new AbortController().signal,
+    logger: { log: (r) => void records.push(r) },
+  });
+  assert.equal(published, 1);
+  assert.equal(JSON.parse(sink.frames.at(-1)!).data, "short");
+  const refused = records.filter((r) => r.type === "refused").map((r) =>
+    r.bytes
+  );
+  assert.deepEqual(refused, [256 * 1024 * 1024, 1200]);
+  assert.ok(
+    peak < 16 * 1024 * 1024,
+    `heap and buffers grew ${
+      (peak / 2 ** 20).toFixed(1)
+    } MiB while 256 MiB streamed through`,
+  );
 });
 
 Deno.test("messageFromText() extracts the conflation key from JSON objects only", () => {

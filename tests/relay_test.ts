@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { SimClient } from "../client/mod.ts";
 import type { ServerOptions } from "../server/mod.ts";
-import { splitLines } from "../server/sources/source_stdin.ts";
+import { FanoutProcess, waitForListening } from "./_cli.ts";
 import { ManualClient, startTestServer, waitFor } from "./_helpers.ts";
 import { signJwt } from "./_jwt.ts";
 import { makeTestCert } from "./_tls.ts";
@@ -134,6 +134,7 @@ Deno.test("admission: tokens, JWTs, origins, capacity and bad URLs are refused w
   await using server = start({
     token: "static",
     jwtSecret: secret,
+    adminToken: "admin",
     allowedOrigins: ["https://good.example"],
     maxClients: 1,
   });
@@ -346,72 +347,45 @@ Deno.test("TLS: --cert/--key serve https:// and wss://", async () => {
 });
 
 Deno.test("fanout server --source stdin publishes each input line; a client joining later replays them with since=0", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-q",
-      "-P=fanout",
-      "main.ts",
-      "server",
-      "--source",
-      "stdin",
-      "--history",
-      "10",
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--log-json",
-      "--summary-interval",
-      "3600",
-    ],
-    cwd: new URL("../", import.meta.url),
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-    splitLines(),
-  ).getReader();
-  const nextRecord = async (type: string) => {
-    while (true) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error(`server output ended before a ${type} record`);
-      const record = JSON.parse(value);
-      if (record.type === type) return record;
-    }
-  };
-  try {
-    const { port } = await nextRecord("listening");
-    const stdin = child.stdin.getWriter();
-    await stdin.write(
-      new TextEncoder().encode(
-        '{"level":"info","msg":"started"}\nplain text line\n',
-      ),
-    );
-    await stdin.close();
-    await nextRecord("source_ended");
-    await using client = new ManualClient(`ws://127.0.0.1:${port}/?since=0`);
-    await client.open();
-    const position = JSON.parse(String(await client.read()));
-    assert.deepEqual([position.type, position.last_seq], ["position", 2]);
-    const first = JSON.parse(String(await client.read()));
-    const second = JSON.parse(String(await client.read()));
-    assert.deepEqual([first.seq, first.data], [1, {
-      level: "info",
-      msg: "started",
-    }]);
-    assert.deepEqual([second.seq, second.data], [2, "plain text line"]);
-    child.kill("SIGINT");
-    assert.equal((await child.status).code, 0);
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await child.status;
-    await lines.cancel().catch(() => {});
-    await child.stderr.cancel().catch(() => {});
-  }
+  await using proc = new FanoutProcess([
+    "server",
+    "--source",
+    "stdin",
+    "--history",
+    "10",
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--log-json",
+    "--summary-interval",
+    "3600",
+  ], { stdin: "piped" });
+  const { port } = await waitForListening(proc);
+  const stdin = proc.stdin.getWriter();
+  await stdin.write(
+    new TextEncoder().encode(
+      '{"level":"info","msg":"started"}\nplain text line\n',
+    ),
+  );
+  await stdin.close();
+  await proc.stdout.waitForJson(
+    "end of input",
+    (r) => r.type === "source_ended",
+  );
+  await using client = new ManualClient(`ws://127.0.0.1:${port}/?since=0`);
+  await client.open();
+  const position = JSON.parse(String(await client.read()));
+  assert.deepEqual([position.type, position.last_seq], ["position", 2]);
+  const first = JSON.parse(String(await client.read()));
+  const second = JSON.parse(String(await client.read()));
+  assert.deepEqual([first.seq, first.data], [1, {
+    level: "info",
+    msg: "started",
+  }]);
+  assert.deepEqual([second.seq, second.data], [2, "plain text line"]);
+  proc.kill("SIGINT");
+  assert.equal((await proc.exit()).code, 0);
 });
 
 Deno.test("epochs: resuming after a restart with since= and the old epoch gets reset naming the new one, never a splice of two streams", async () => {

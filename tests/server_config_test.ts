@@ -57,6 +57,7 @@ type Case = [field: Field, source: string, value: ServerOptions[Field]];
 // deno-fmt-ignore
 const BY_FLAG: Case[] = [
   ["mode", "--mode naive", "naive"], ["host", "--host 127.0.0.1", "127.0.0.1"],
+  ["listener", "--listener serve", "serve"],
   ["port", "--port 0", 0], ["rate", "--rate 2.5", 2.5],
   ["payloadBytes", "--payload-bytes 65536", 65536], ["maxsize", "--maxsize 10", 10],
   ["dropLimit", "--drop-limit 0", 0], ["fullTimeout", "--full-timeout 0.5", 0.5],
@@ -65,12 +66,16 @@ const BY_FLAG: Case[] = [
   ["metricsPerClient", "--metrics-per-client", true], ["staticDir", "--static examples", "examples"],
   ["source", "--source stdin", "stdin"], ["policy", "--policy conflate", "conflate"],
   ["conflateKey", "--conflate-key sym", "sym"], ["maxQueueBytes", "--max-queue-bytes 65536", 65536],
-  ["batchMs", "--batch-ms 25", 25],
+  ["batchMs", "--batch-ms 25", 25], ["maxLag", "--max-lag 5", 5],
   ["history", "--history 100", 100], ["maxChannels", "--max-channels 5", 5],
   ["token", "--token t0k", "t0k"], ["jwtSecret", "--jwt-secret s3c", "s3c"],
-  ["publishToken", "--publish-token p", "p"], ["maxClients", "--max-clients 3", 3],
+  ["publishToken", "--publish-token p", "p"], ["adminToken", "--admin-token a", "a"],
+  ["openAdmin", "--open-admin", true], ["jwtMaxLifetime", "--jwt-max-lifetime 60", 60],
+  ["maxClients", "--max-clients 3", 3],
   ["maxFrameBytes", "--max-frame-bytes 128", 128], ["maxInboundRate", "--max-inbound-rate 20", 20],
   ["maxMessageBytes", "--max-message-bytes 100", 100],
+  ["handshakeTimeout", "--handshake-timeout 2.5", 2.5], ["maxPending", "--max-pending 7", 7],
+  ["maxReplays", "--max-replays 3", 3], ["maxDashboards", "--max-dashboards 2", 2],
   ["allowedOrigins", "--allowed-origins https://a.example,https://b.example", ["https://a.example", "https://b.example"]],
   ["cert", "--cert c.pem", "c.pem"], ["key", "--key k.pem", "k.pem"],
   ["reusePort", "--reuse-port", true],
@@ -83,12 +88,15 @@ const PARTNERS: Partial<Record<Field, Field>> = {
   conflateKey: "policy",
   cert: "key",
   key: "cert",
+  token: "adminToken",
+  jwtSecret: "adminToken",
 };
 
 /** Per field: a YAML key that sets another non-default value. */
 // deno-fmt-ignore
 const BY_YAML: Case[] = [
   ["mode", "server.mode: naive", "naive"], ["host", "server.host: ::1", "::1"],
+  ["listener", "server.listener: serve", "serve"],
   ["port", "server.port: 9000", 9000], ["rate", "server.rate: 1e3", 1000],
   ["payloadBytes", "server.payload_bytes: 0", 0], ["pingInterval", "server.ping_interval: 3", 3],
   ["pingTimeout", "server.ping_timeout: 4", 4], ["maxsize", "queue_mode.maxsize: 7", 7],
@@ -97,12 +105,16 @@ const BY_YAML: Case[] = [
   ["metricsPerClient", "metrics.per_client: true", true], ["staticDir", "server.static_dir: www", "www"],
   ["source", "server.source: http", "http"], ["policy", "queue_mode.policy: conflate", "conflate"],
   ["conflateKey", "queue_mode.conflate_key: id", "id"], ["maxQueueBytes", "queue_mode.max_queue_bytes: 1000", 1000],
-  ["batchMs", "queue_mode.batch_ms: 50", 50],
+  ["batchMs", "queue_mode.batch_ms: 50", 50], ["maxLag", "queue_mode.max_lag: 0", 0],
   ["history", "channels.history: 7", 7], ["maxChannels", "channels.max_channels: 9", 9],
   ["token", "auth.token: tt", "tt"], ["jwtSecret", "auth.jwt_secret: jj", "jj"],
-  ["publishToken", "auth.publish_token: pp", "pp"], ["maxClients", "limits.max_clients: 11", 11],
+  ["publishToken", "auth.publish_token: pp", "pp"], ["adminToken", "auth.admin_token: aa", "aa"],
+  ["openAdmin", "auth.open_admin: true", true], ["jwtMaxLifetime", "auth.jwt_max_lifetime: 3600", 3600],
+  ["maxClients", "limits.max_clients: 11", 11],
   ["maxFrameBytes", "limits.max_frame_bytes: 256", 256], ["maxInboundRate", "limits.max_inbound_rate: 2.5", 2.5],
   ["maxMessageBytes", "limits.max_message_bytes: 12", 12],
+  ["handshakeTimeout", "limits.handshake_timeout: 9", 9], ["maxPending", "limits.max_pending: 50", 50],
+  ["maxReplays", "limits.max_replays: 4", 4], ["maxDashboards", "limits.max_dashboards: 3", 3],
   ["allowedOrigins", "limits.allowed_origins: [https://x.example]", ["https://x.example"]],
   ["cert", "tls.cert: /tmp/c.pem", "/tmp/c.pem"], ["key", "tls.key: /tmp/k.pem", "/tmp/k.pem"],
   ["reusePort", "server.reuse_port: true", true],
@@ -127,13 +139,15 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
   assert.ok(Object.isFrozen(config) && Object.isFrozen(SERVER_DEFAULTS));
   // deno-fmt-ignore
   assert.deepEqual({ ...SERVER_DEFAULTS }, {
-    mode: "queue", host: "0.0.0.0", port: 8765, rate: 100, payloadBytes: 64,
+    mode: "queue", listener: "guarded", host: "0.0.0.0", port: 8765, rate: 100, payloadBytes: 64,
     maxsize: 100, dropLimit: 50, fullTimeout: 5, pingInterval: 20,
     pingTimeout: 20, summaryInterval: 5, logJson: false, metricsPerClient: false,
     staticDir: undefined, source: "synthetic", policy: "drop-oldest", conflateKey: undefined, maxQueueBytes: 0,
-    batchMs: 10, history: 0, maxChannels: 1000, token: undefined, jwtSecret: undefined,
-    publishToken: undefined, maxClients: 10000, maxFrameBytes: 4096, maxInboundRate: 0,
-    maxMessageBytes: 1048576, allowedOrigins: [], cert: undefined, key: undefined,
+    batchMs: 10, maxLag: 30, history: 0, maxChannels: 1000, token: undefined, jwtSecret: undefined,
+    publishToken: undefined, adminToken: undefined, openAdmin: false, jwtMaxLifetime: 86400,
+    maxClients: 10000, maxFrameBytes: 4096, maxInboundRate: 0,
+    maxMessageBytes: 1048576, handshakeTimeout: 5, maxPending: 1000, maxReplays: 100,
+    maxDashboards: 10, allowedOrigins: [], cert: undefined, key: undefined,
     reusePort: false, broker: "memory", configPath: undefined,
   });
 });
@@ -283,7 +297,7 @@ Deno.test("parseServerArgs() rejects a bad --mode or --host", async (t) => {
 });
 
 const SERVER_KEYS =
-  "host, port, mode, rate, payload_bytes, ping_interval, ping_timeout, static_dir, source, reuse_port";
+  "host, listener, port, mode, rate, payload_bytes, ping_interval, ping_timeout, static_dir, source, reuse_port";
 const SECTIONS =
   "server, queue_mode, logging, metrics, channels, auth, limits, tls, broker";
 const WHOLE = "must be a whole number from";
@@ -291,7 +305,7 @@ const WHOLE = "must be a whole number from";
 // deno-fmt-ignore
 const BAD_YAML: [name: string, yaml: string, detail: Expected][] = [
   ["unknown key in server", "server:\n  prot: 1\n", `unknown key 'server.prot' (known keys: ${SERVER_KEYS})`],
-  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout, policy, conflate_key, max_queue_bytes, batch_ms)"],
+  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout, policy, conflate_key, max_queue_bytes, batch_ms, max_lag)"],
   ["unknown key in logging", "logging:\n  level: info\n", "unknown key 'logging.level' (known keys: json, summary_interval)"],
   ["unknown section", "servers:\n  port: 1\n", `unknown section 'servers' (known sections: ${SECTIONS})`],
   ["inherited name as section", "toString: {}\n", `unknown section 'toString' (known sections: ${SECTIONS})`],
@@ -366,6 +380,13 @@ Deno.test("parseServerArgs() treats an empty or comment-only YAML file as no ove
   }
 });
 
+Deno.test("parseServerArgs() accepts subscriber auth with an admin token, or with --open-admin said out loud", async () => {
+  const a = await configOf(["--token", "t", "--admin-token", "a"]);
+  assert.equal(a.adminToken, "a");
+  const b = await configOf(["--jwt-secret", "s", "--open-admin"]);
+  assert.equal(b.openAdmin, true);
+});
+
 Deno.test("config/default.yaml sets every key to the built-in default", async () => {
   const path = new URL("../config/default.yaml", import.meta.url).pathname;
   const config = await configOf(["--config", path]);
@@ -387,6 +408,11 @@ Deno.test("parseServerArgs() rejects fields that only work together when given a
       ["--conflate-key", "sym"],
       /--conflate-key has no effect without --policy conflate/,
     ],
+    [
+      ["--token", "t"],
+      /the dashboard, \/events .* and \/metrics would stay open: add --admin-token/,
+    ],
+    [["--jwt-secret", "s"], /add --admin-token TOKEN \(or --open-admin/],
   ];
   for (const [args, expected] of cases) {
     await t.step(args.join(" "), async () => {
@@ -451,7 +477,7 @@ Deno.test("resolveServerOptions() rejects bad values naming the field", async (t
     [{ mode: "fast" }, 'ServerOptions.mode must be naive or queue, got "fast"'],
     [{ logJson: 1 }, "ServerOptions.logJson must be true or false, got 1"],
     [{ configPath: 5 }, "ServerOptions.configPath must be a string, got 5"],
-    [{ bogus: 1 }, /^ServerOptions\.bogus does not exist \(fields: host, port, /],
+    [{ bogus: 1 }, /^ServerOptions\.bogus does not exist \(fields: host, listener, port, /],
   ];
   for (const [partial, expected] of cases) {
     await t.step(`rejects ${JSON.stringify(partial)}`, async () => {

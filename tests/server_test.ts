@@ -210,7 +210,7 @@ Deno.test("naive mode: a client that stops reading but keeps sending ACKs is sti
   await server.stop();
 });
 
-Deno.test("server counts malformed and oversized client frames, closes those clients (4100, 1009) and keeps serving the rest", async () => {
+Deno.test("server counts malformed, binary and oversized client frames, closes those clients (4100, 1009, 1009) and keeps serving the rest", async () => {
   const { server, events } = start({ mode: "queue", rate: 100 });
   const stop = new AbortController();
   const good = new SimClient(server.url, { id: "good", signal: stop.signal });
@@ -219,9 +219,15 @@ Deno.test("server counts malformed and oversized client frames, closes those cli
   await using noisy = new ManualClient(server.url);
   await noisy.open();
   for (let i = 0; i < 11; i++) {
-    await noisy.send(i % 2 ? "not json" : new Uint8Array([1, 2, 3]));
+    await noisy.send(i % 2 ? "not json" : "[1, 2, 3]");
   }
   assert.equal((await noisy.drainUntilClosed()).code, 4100);
+  await using binary = new ManualClient(server.url);
+  await binary.open();
+  await binary.send(new Uint8Array([1, 2, 3]));
+  const closed = await binary.drainUntilClosed();
+  assert.equal(closed.code, 1009);
+  assert.match(closed.reason, /binary frame/);
   await using huge = new ManualClient(server.url);
   await huge.open();
   await huge.send(

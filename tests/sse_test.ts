@@ -136,6 +136,7 @@ Deno.test("GET /sse is admitted as a WebSocket is: credentials, origins, capacit
   await using server = start({
     rate: 10,
     token: "sekrit",
+    adminToken: "admin-sekrit",
     allowedOrigins: ["https://app.example"],
     maxClients: 1,
   });

@@ -11,6 +11,7 @@ import type { SlowPolicy } from "../modes/client_queue.ts";
 import type { SourceKind } from "../sources/source_stats.ts";
 import {
   type BroadcastMode,
+  type ListenerKind,
   resolveServerOptions,
   type ServerOptions,
 } from "./options.ts";
@@ -19,6 +20,8 @@ import {
 export interface ServerSection {
   /** Interface to listen on. */
   readonly host: string;
+  /** Who accepts connections. */
+  readonly listener: ListenerKind;
   /** TCP port; 0 picks a free one. */
   readonly port: number;
   /** Broadcast mode. */
@@ -57,6 +60,8 @@ export interface QueueModeSection {
   readonly fullTimeoutMs: number;
   /** Batch tick for `?batch=1` clients, ms. */
   readonly batchMs: number;
+  /** How far behind a client may fall, ms (the age of the oldest message it has not taken); `Infinity` when off. */
+  readonly maxLagMs: number;
 }
 
 /** `channels:`: history and how many. */
@@ -75,6 +80,10 @@ export interface AuthSection {
   readonly jwtSecret: string | undefined;
   /** Token `POST /publish` requires. */
   readonly publishToken: string | undefined;
+  /** Token the dashboard, `/events` and `/metrics` require; undefined leaves them open. */
+  readonly adminToken: string | undefined;
+  /** Longest JWT lifetime accepted, seconds. */
+  readonly jwtMaxLifetimeSeconds: number;
 }
 
 /** `limits:`: what a client or publisher may cost. */
@@ -89,6 +98,14 @@ export interface LimitsSection {
   readonly maxMessageBytes: number;
   /** Browser origins allowed to subscribe; empty allows any. */
   readonly allowedOrigins: readonly string[];
+  /** How long a connection may take to complete its request (and TLS handshake), ms. */
+  readonly handshakeTimeoutMs: number;
+  /** Connections waiting for their request at once. */
+  readonly maxPending: number;
+  /** `?since=` replays in progress at once. */
+  readonly maxReplays: number;
+  /** Dashboard streams at once. */
+  readonly maxDashboards: number;
 }
 
 /** `tls:`: the certificate files, when serving wss:// and https://. */
@@ -175,6 +192,7 @@ export function configOf(o: ServerOptions): ServerConfig {
   return freeze({
     server: freeze({
       host: o.host,
+      listener: o.listener,
       port: o.port,
       mode: o.mode,
       source: o.source,
@@ -194,12 +212,15 @@ export function configOf(o: ServerOptions): ServerConfig {
       dropLimit: o.dropLimit,
       fullTimeoutMs: o.fullTimeout * 1000,
       batchMs: o.batchMs,
+      maxLagMs: o.maxLag > 0 ? o.maxLag * 1000 : Infinity,
     }),
     channels: freeze({ history: o.history, maxChannels: o.maxChannels }),
     auth: freeze({
       token: o.token,
       jwtSecret: o.jwtSecret,
       publishToken: o.publishToken,
+      adminToken: o.adminToken,
+      jwtMaxLifetimeSeconds: o.jwtMaxLifetime,
     }),
     limits: freeze({
       maxClients: o.maxClients,
@@ -207,6 +228,10 @@ export function configOf(o: ServerOptions): ServerConfig {
       maxInboundRate: inboundRate(o),
       maxMessageBytes: o.maxMessageBytes,
       allowedOrigins: o.allowedOrigins,
+      handshakeTimeoutMs: o.handshakeTimeout * 1000,
+      maxPending: o.maxPending,
+      maxReplays: o.maxReplays,
+      maxDashboards: o.maxDashboards,
     }),
     tls: o.cert !== undefined && o.key !== undefined
       ? freeze({ certFile: o.cert, keyFile: o.key })

@@ -11,6 +11,14 @@ import type { SlowPolicy } from "../modes/client_queue.ts";
 import type { SourceKind } from "../sources/source_stats.ts";
 import { checkField, FIELD_NAMES, type FieldName, FIELDS } from "./fields.ts";
 
+/**
+ * Who accepts connections: `guarded` (fanout's own accept loop: survives
+ * EMFILE, closes slow handshakes, caps pending connections) or `serve`
+ * (Deno.serve's: a few percent less CPU per delivery, no handshake timeout,
+ * listens again after EMFILE; only behind a proxy that enforces timeouts).
+ */
+export type ListenerKind = "guarded" | "serve";
+
 /** How the server broadcasts: wait for each client in turn, or per-client bounded queues. */
 export type BroadcastMode = "naive" | "queue";
 
@@ -23,6 +31,8 @@ export type BroadcastMode = "naive" | "queue";
 export interface ServerOptions {
   /** Broadcast mode. @default {"queue"} */
   readonly mode: BroadcastMode;
+  /** Who accepts connections: fanout's guarded loop, or Deno.serve's (faster, unguarded). @default {"guarded"} */
+  readonly listener: ListenerKind;
   /** Interface to listen on; non-empty, no spaces. @default {"0.0.0.0"} */
   readonly host: string;
   /** TCP port, 0..65535; 0 picks a free port. @default {8765} */
@@ -59,6 +69,8 @@ export interface ServerOptions {
   readonly maxQueueBytes: number;
   /** Milliseconds between flushes of `?batch=1` clients (queue mode), 1..1000. @default {10} */
   readonly batchMs: number;
+  /** Seconds a client may fall behind (queue mode): the age of the oldest message it has not taken; 0 disables. @default {30} */
+  readonly maxLag: number;
   /** Messages kept per channel for `?since=` replay; 0 keeps none. @default {0} */
   readonly history: number;
   /** Channels that may exist at once. @default {1000} */
@@ -69,6 +81,12 @@ export interface ServerOptions {
   readonly jwtSecret: string | undefined;
   /** Token `POST /publish` requires. @default {undefined} */
   readonly publishToken: string | undefined;
+  /** Token the dashboard, `/events` and `/metrics` require. @default {undefined} */
+  readonly adminToken: string | undefined;
+  /** Serve the dashboard, `/events` and `/metrics` without credentials although subscribers need them. @default {false} */
+  readonly openAdmin: boolean;
+  /** Longest JWT lifetime accepted (exp − now), seconds. @default {86400} */
+  readonly jwtMaxLifetime: number;
   /** Subscribers at once. @default {10000} */
   readonly maxClients: number;
   /** Largest frame a client may send, bytes. @default {4096} */
@@ -77,6 +95,14 @@ export interface ServerOptions {
   readonly maxInboundRate: number;
   /** Largest published message (stdin line, `POST /publish` body), bytes. @default {1048576} */
   readonly maxMessageBytes: number;
+  /** Seconds a connection may take to complete its request (and TLS handshake). @default {5} */
+  readonly handshakeTimeout: number;
+  /** Connections waiting for their request at once; at the cap, new ones wait in the kernel backlog. @default {1000} */
+  readonly maxPending: number;
+  /** `?since=` replays in progress at once; more get 503. @default {100} */
+  readonly maxReplays: number;
+  /** Dashboard streams (`/events`) at once; more get 503. @default {10} */
+  readonly maxDashboards: number;
   /** Browser origins allowed to subscribe; empty allows any. @default {[]} */
   readonly allowedOrigins: readonly string[];
   /** PEM certificate file: serve wss:// and https://. @default {undefined} */
@@ -102,6 +128,7 @@ const _everyFieldHasARow: _EveryFieldHasARow = true;
 /** The built-in defaults (the seed's `config/default.yaml`). */
 export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   mode: "queue",
+  listener: "guarded",
   host: "0.0.0.0",
   port: 8765,
   rate: 100,
@@ -120,15 +147,23 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   conflateKey: undefined,
   maxQueueBytes: 0,
   batchMs: 10,
+  maxLag: 30,
   history: 0,
   maxChannels: 1000,
   token: undefined,
   jwtSecret: undefined,
   publishToken: undefined,
+  adminToken: undefined,
+  openAdmin: false,
+  jwtMaxLifetime: 86_400,
   maxClients: 10_000,
   maxFrameBytes: 4096,
   maxInboundRate: 0,
   maxMessageBytes: 1024 * 1024,
+  handshakeTimeout: 5,
+  maxPending: 1000,
+  maxReplays: 100,
+  maxDashboards: 10,
   allowedOrigins: Object.freeze([]) as readonly string[],
   cert: undefined,
   key: undefined,
@@ -179,6 +214,14 @@ function checkCombination(c: ServerOptions): void {
   if (c.source === "http" && c.publishToken === undefined) {
     throw new UsageError(
       "--source http needs --publish-token (or auth.publish_token): publishing must be authenticated",
+    );
+  }
+  if (
+    (c.token !== undefined || c.jwtSecret !== undefined) &&
+    c.adminToken === undefined && !c.openAdmin
+  ) {
+    throw new UsageError(
+      "--token/--jwt-secret protect subscribers, but the dashboard, /events (every client's address) and /metrics would stay open: add --admin-token TOKEN (or --open-admin to serve them to anyone)",
     );
   }
   if ((c.cert === undefined) !== (c.key === undefined)) {

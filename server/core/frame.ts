@@ -9,6 +9,7 @@ import {
   DEFAULT_CHANNEL,
   encodeDataRest,
 } from "../../lib/protocol.ts";
+import { utf8Length } from "../../lib/utf8.ts";
 
 /** One message to publish: a synthetic payload, or a user's JSON content. */
 export interface PublishBody {
@@ -28,8 +29,10 @@ export interface OutFrame {
   readonly seq: number;
   /** The encoded JSON text frame, built once per message. */
   readonly text: string;
-  /** Size of `text` in bytes (ASCII, so its length). */
+  /** Size of `text` in bytes (UTF-8: user data may hold any character). */
   readonly bytes: number;
+  /** The message's `ts_send` (epoch seconds), so an ACK can be checked against what was sent. */
+  readonly tsSend?: number;
   /** When this node took the message for fan-out, monotonic ms (`performance.now()`). */
   readonly enqueuedAt: number;
   /** Conflation key (`--conflate-key` field of the message), when it has one. */
@@ -70,7 +73,14 @@ export function frameRest(channel: string, body: PublishBody): string {
   });
 }
 
-/** The frame of `seq` from the part after its seq, as {@link frameRest} made it. */
+/** Where `ts_send`'s digits start in a rest: after `,"ts_send":`. */
+const TS_AT = ',"ts_send":'.length;
+
+/**
+ * The frame of `seq` from the part after its seq, as {@link frameRest} made
+ * it. The frame's `tsSend` is read back from the rest, so an engine need not
+ * carry it twice.
+ */
 export function frameFromRest(
   seq: number,
   rest: string,
@@ -78,7 +88,11 @@ export function frameFromRest(
   now: number,
 ): OutFrame {
   const text = DATA_PREFIX + seq + rest;
+  // Once per message, not per client: user data may hold any character.
+  const bytes = utf8Length(text);
+  const comma = rest.indexOf(",", TS_AT);
+  const tsSend = Number(rest.slice(TS_AT, comma < 0 ? rest.length - 1 : comma));
   return key === undefined
-    ? { seq, text, bytes: text.length, enqueuedAt: now }
-    : { seq, text, bytes: text.length, enqueuedAt: now, key };
+    ? { seq, text, bytes, enqueuedAt: now, tsSend }
+    : { seq, text, bytes, enqueuedAt: now, tsSend, key };
 }

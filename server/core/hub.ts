@@ -8,8 +8,12 @@
  * @module
  */
 import type { DisconnectReason } from "../../lib/close_codes.ts";
-import { DEFAULT_CHANNEL, encodeControl } from "../../lib/protocol.ts";
-import type { Broker, BrokerHandler, History } from "./broker.ts";
+import {
+  DEFAULT_CHANNEL,
+  encodeControl,
+  epochSeconds,
+} from "../../lib/protocol.ts";
+import type { Broker, BrokerHandler, History, ReplayCursor } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Backlog, Cut, Mode } from "./mode.ts";
 import { OverloadMonitor, type OverloadSignals } from "./overload.ts";
@@ -65,6 +69,10 @@ export interface OpenRequest {
   readonly control?: boolean;
   /** Several messages per frame, as a JSON array (`?batch=1`; queue mode only). @default false */
   readonly batch?: boolean;
+  /** Called once when the replay of `since` is complete, or the session ended before it was. */
+  readonly replayDone?: () => void;
+  /** When the client's credentials expire, epoch seconds (a JWT's `exp`): the session is closed then (`token_expired`). */
+  readonly expiresAt?: number;
 }
 
 /** What waits for the open sessions right now. */
@@ -80,6 +88,7 @@ export class Hub implements BrokerHandler {
   readonly #subscribers = new Map<Session, Subscriber>();
   /** Local sessions per channel: the broker is subscribed while this is above 0. */
   readonly #channels = new Map<string, number>();
+  readonly #replayDone = new WeakMap<Session, () => void>();
   readonly #listeners: ((e: HubEvent) => void)[] = [];
   readonly #mode: Mode;
   readonly #broker: Broker;
@@ -154,6 +163,28 @@ export class Hub implements BrokerHandler {
     return this.#channels.has(channel) || this.#broker.admits(channel);
   }
 
+  /**
+   * Holds `channel` open (in the broker, counted against `--max-channels`)
+   * until the returned function is called: a client being admitted keeps
+   * its channel's place while its credentials are checked, and a source
+   * keeps the channel it publishes to. Never throws.
+   * @returns the release function (idempotent), or undefined when the
+   *   channel cannot be opened now
+   */
+  holdChannel(channel: string): (() => void) | undefined {
+    try {
+      this.#join(channel);
+    } catch {
+      return undefined;
+    }
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#leave(channel);
+    };
+  }
+
   /** Subscribes to lifecycle events. */
   on(listener: (e: HubEvent) => void): void {
     this.#listeners.push(listener);
@@ -168,12 +199,7 @@ export class Hub implements BrokerHandler {
    */
   open(sink: Sink, request: OpenRequest): Session {
     const channel = request.channel ?? DEFAULT_CHANNEL;
-    const local = this.#channels.get(channel) ?? 0;
-    if (local === 0) {
-      // Throws before anything is registered when the channel cannot open.
-      this.#broker.subscribe(channel).catch(() => {});
-    }
-    this.#channels.set(channel, local + 1);
+    this.#join(channel);
     const control = request.control === true || request.since !== undefined;
     const session = new Session(`c${this.#nextId++}`, sink, {
       remote: request.remote,
@@ -182,12 +208,17 @@ export class Hub implements BrokerHandler {
       batch: request.batch === true,
       maxFrameBytes: this.#options.maxFrameBytes,
       maxInboundRate: this.#options.maxInboundRate,
+      expiresAt: request.expiresAt === undefined
+        ? undefined
+        : this.#now() + (request.expiresAt - epochSeconds()) * 1000,
       now: this.#now,
       onEnd: (s, end) => this.#ended(s, end),
     });
+    const replayDone = once(request.replayDone);
+    if (replayDone) this.#replayDone.set(session, replayDone);
     const outlet = this.#mode.attach(
       session,
-      this.#backlog(channel, request, control),
+      this.#backlog(channel, request, control, replayDone),
     );
     const subscriber = new Subscriber(outlet);
     this.#subscribers.set(session, subscriber);
@@ -221,7 +252,8 @@ export class Hub implements BrokerHandler {
 
   /**
    * Periodic housekeeping: reads the overload signals, then the mode's
-   * slow-client assessment and timers, and the stall check.
+   * slow-client assessment and timers, expired credentials and the stall
+   * check.
    * @param signals how late the event loop and the source are
    */
   tick(signals: OverloadSignals = NO_LAG): void {
@@ -229,9 +261,16 @@ export class Hub implements BrokerHandler {
     const overloaded = this.#overload.update(signals, now);
     this.#cut(this.#mode.tick(now, overloaded));
     const limit = this.#options.stallTimeoutMs ?? 0;
-    if (limit <= 0) return;
     for (const session of this.#subscribers.keys()) {
       if (session.closed) continue;
+      if (session.expiresAt <= now) {
+        session.close(
+          "token_expired",
+          "credentials expired (JWT exp): reconnect with a fresh token",
+        );
+        continue;
+      }
+      if (limit <= 0) continue;
       const stalled = checkStall(
         session.stall,
         session.stats.bytesSent,
@@ -269,8 +308,12 @@ export class Hub implements BrokerHandler {
     channel: string,
     request: OpenRequest,
     control: boolean,
+    replayDone: (() => void) | undefined,
   ): Backlog | Promise<Backlog> | undefined {
-    if (!control) return undefined;
+    if (!control) {
+      replayDone?.();
+      return undefined;
+    }
     const { since, epoch } = request;
     const history = this.#broker.history(channel, { since, epoch });
     const backlog = (h: History): Backlog => ({
@@ -283,11 +326,12 @@ export class Hub implements BrokerHandler {
         }),
         ...h.notices,
       ],
-      replay: h.replay,
+      replay: replayDone ? watched(h.replay, replayDone) : h.replay,
       after: h.until,
     });
     if (!(history instanceof Promise)) return backlog(history);
     return history.then(backlog, (): Backlog => {
+      replayDone?.();
       const { epoch, seq } = this.#broker.position(channel);
       const notices = [
         encodeControl({ type: "position", channel, epoch, last_seq: seq }),
@@ -311,17 +355,33 @@ export class Hub implements BrokerHandler {
     }
   }
 
-  #ended(session: Session, end: SessionEnd): void {
-    const subscriber = this.#subscribers.get(session);
-    if (!subscriber) return;
-    this.#subscribers.delete(session);
-    const channel = session.channel;
+  /**
+   * One more local interest in `channel`; the first subscribes the broker.
+   * @throws {import("./broker.ts").BrokerUnavailableError} before anything
+   *   is registered when the channel cannot be opened
+   */
+  #join(channel: string): void {
+    const local = this.#channels.get(channel) ?? 0;
+    if (local === 0) this.#broker.subscribe(channel).catch(() => {});
+    this.#channels.set(channel, local + 1);
+  }
+
+  /** One less local interest in `channel`; the last unsubscribes the broker. */
+  #leave(channel: string): void {
     const local = (this.#channels.get(channel) ?? 1) - 1;
     if (local > 0) this.#channels.set(channel, local);
     else {
       this.#channels.delete(channel);
       this.#broker.unsubscribe(channel);
     }
+  }
+
+  #ended(session: Session, end: SessionEnd): void {
+    const subscriber = this.#subscribers.get(session);
+    if (!subscriber) return;
+    this.#subscribers.delete(session);
+    this.#replayDone.get(session)?.();
+    this.#leave(session.channel);
     this.#totals.ended(session, end, this.#mode.detach(subscriber.outlet));
     this.#emit({ type: "disconnect", subscriber, end });
   }
@@ -329,4 +389,26 @@ export class Hub implements BrokerHandler {
   #emit(event: HubEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
+}
+
+/** `fn`, callable once; undefined stays undefined. */
+function once(fn: (() => void) | undefined): (() => void) | undefined {
+  if (!fn) return undefined;
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    fn();
+  };
+}
+
+/** `cursor`, calling `done` once it has nothing more to give. */
+function watched(cursor: ReplayCursor, done: () => void): ReplayCursor {
+  return {
+    next() {
+      const text = cursor.next();
+      if (text === undefined) done();
+      return text;
+    },
+  };
 }

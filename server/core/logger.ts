@@ -32,3 +32,31 @@ export function createLogger(
     },
   };
 }
+
+/**
+ * `text` with every control character written as an escape (`\n`, `\r`,
+ * `\t`, `\u001b`, …), for human log lines that quote what a client sent
+ * (a close reason): one record stays one line, and nothing a client sends
+ * can forge a line or move the terminal's cursor.
+ *
+ * @example
+ * ```ts
+ * import { printable } from "./logger.ts";
+ * if (printable("bye\n[disconnect] forged") !== "bye\\n[disconnect] forged") throw new Error();
+ * ```
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    switch (c) {
+      case "\n":
+        return "\\n";
+      case "\r":
+        return "\\r";
+      case "\t":
+        return "\\t";
+      default:
+        return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+    }
+  });
+}

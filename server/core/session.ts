@@ -15,6 +15,8 @@ import {
   epochSeconds,
   MAX_CLIENT_FRAME_BYTES,
 } from "../../lib/protocol.ts";
+import { utf8Length } from "../../lib/utf8.ts";
+import { AckLedger } from "./ack_ledger.ts";
 import type { OutFrame } from "./frame.ts";
 import { InboundLimit } from "./inbound_limit.ts";
 import { newStallState, type StallState } from "./stall_watch.ts";
@@ -42,8 +44,18 @@ export class SessionStats {
   bytesSent = 0;
   /** Messages dropped for this client (queue mode). */
   drops = 0;
-  /** Valid ACKs received. */
+  /** Valid ACKs received (for a message this client was sent, with its ts_send). */
   acks = 0;
+  /** Well-formed ACKs refused: a seq this client was not sent, or another ts_send. */
+  staleAcks = 0;
+  /** Frames received from the client (ACKs and anything else). */
+  received = 0;
+  /** Messages replaced in this client's queue by a newer one with the same key (`--policy conflate`; not drops). */
+  conflated = 0;
+  /** End-to-end lag at the latest valid ACK, ms (how old the message was when the client ACKed it). */
+  ackLagMs = 0;
+  /** Monotonic ms of the latest valid ACK (-Infinity before any). */
+  ackAt = -Infinity;
   /** Malformed or oversized client frames. */
   badFrames = 0;
   /** Client frames ignored for exceeding the inbound rate. */
@@ -112,8 +124,10 @@ export interface SessionOptions {
   readonly batch?: boolean;
   /** Largest client frame accepted, bytes. @default MAX_CLIENT_FRAME_BYTES */
   readonly maxFrameBytes?: number | undefined;
-  /** Client frames per second accepted; more are throttled, then the client is closed. @default Infinity */
+  /** Client frames per second accepted beyond the one ACK each message sent invites; more are throttled, then the client is closed. @default Infinity */
   readonly maxInboundRate?: number | undefined;
+  /** When the client's credentials expire, monotonic ms. @default Infinity */
+  readonly expiresAt?: number | undefined;
   /** Monotonic clock, ms. */
   readonly now: () => number;
   /** Called once when the session ends. */
@@ -144,11 +158,14 @@ export class Session {
   readonly openedAt: number;
   /** Read progress, for the hub's stall check (only reading moves it). */
   readonly stall: StallState;
+  /** Monotonic ms when its credentials expire (`Infinity` when they do not). */
+  readonly expiresAt: number;
   #end: SessionEnd | undefined;
   readonly #onEnd: SessionEndListener;
   readonly #now: () => number;
   readonly #maxFrameBytes: number;
   readonly #inbound: InboundLimit;
+  readonly #ledger = new AckLedger();
 
   /**
    * @param id unique id
@@ -165,6 +182,7 @@ export class Session {
     this.#now = options.now;
     this.openedAt = options.now();
     this.stall = newStallState(this.openedAt);
+    this.expiresAt = options.expiresAt ?? Infinity;
     this.#onEnd = options.onEnd;
     this.#maxFrameBytes = options.maxFrameBytes ?? MAX_CLIENT_FRAME_BYTES;
     this.#inbound = new InboundLimit(
@@ -185,14 +203,26 @@ export class Session {
 
   /** Hands `frame` to the sink and records its enqueue-to-socket latency. */
   write(frame: OutFrame, now: number): void {
-    this.writeRaw(frame.text);
+    this.#deliver(frame, now);
     this.stats.recordSend(now - frame.enqueuedAt);
   }
 
   /** Hands `frame` to the sink the moment it was published (no queue, no wait). */
   writeNow(frame: OutFrame): void {
-    this.writeRaw(frame.text);
+    // Sent as it was enqueued: its enqueue time is the send time.
+    this.#deliver(frame, frame.enqueuedAt);
     this.stats.immediate++;
+  }
+
+  /** Sends one data frame and notes it for the ACK check. */
+  #deliver(frame: OutFrame, now: number): void {
+    this.sink.send(frame.text);
+    const stats = this.stats;
+    stats.sent++;
+    stats.bytesSent += frame.bytes;
+    if (frame.tsSend !== undefined) {
+      this.#ledger.record(frame.seq, frame.tsSend, now);
+    }
   }
 
   /**
@@ -202,15 +232,25 @@ export class Session {
   writeBatch(frames: readonly OutFrame[], text: string, now: number): void {
     this.sink.send(text);
     this.stats.sent += frames.length;
-    this.stats.bytesSent += text.length;
-    for (const frame of frames) this.stats.recordSend(now - frame.enqueuedAt);
+    // "[" + frames joined by "," + "]"
+    let bytes = frames.length + 1;
+    const stats = this.stats;
+    const ledger = this.#ledger;
+    for (const frame of frames) {
+      bytes += frame.bytes;
+      stats.recordSend(now - frame.enqueuedAt);
+      if (frame.tsSend !== undefined) {
+        ledger.record(frame.seq, frame.tsSend, now);
+      }
+    }
+    stats.bytesSent += bytes;
   }
 
-  /** Hands a control frame (or any ready text) to the sink. */
+  /** Hands a control frame (or any ready text, e.g. a replayed message) to the sink. */
   writeRaw(text: string): void {
     this.sink.send(text);
     this.stats.sent++;
-    this.stats.bytesSent += text.length;
+    this.stats.bytesSent += utf8Length(text);
   }
 
   /**
@@ -228,15 +268,17 @@ export class Session {
     this.#onEnd(this, this.#end);
   }
 
-  /** Records that the peer closed the socket (or it failed) with `code`. */
-  peerClosed(code: number, reason: string): void {
+  /**
+   * Records that the socket closed without the server closing it: the
+   * client's own close frame (`client_closed`, with its code), Deno's ping
+   * timer (`ping_timeout`), a connection that just ended (`connection_lost`)
+   * or one the runtime dropped for breaking the WebSocket protocol
+   * (`ws_protocol_error`, `message_too_big`), named by `error`, the
+   * runtime's error message.
+   */
+  peerClosed(code: number, reason: string, error = ""): void {
     if (this.#end) return;
-    const timedOut = reason === "No response from ping frame.";
-    this.#end = {
-      reason: timedOut ? "ping_timeout" : "client_closed",
-      detail: reason || (timedOut ? "no pong" : "closed by client"),
-      code,
-    };
+    this.#end = attributeClose(code, reason, error);
     this.#onEnd(this, this.#end);
   }
 
@@ -249,34 +291,104 @@ export class Session {
    */
   receive(data: unknown): void {
     if (this.#end) return;
-    const verdict = this.#inbound.admit(this.#now());
-    if (verdict !== "accept") {
-      this.stats.throttled++;
-      if (verdict === "close") {
-        this.close(
-          "flood",
-          "flood: client frames over --max-inbound-rate after throttling",
-        );
-      }
+    const stats = this.stats;
+    if (typeof data !== "string") {
+      stats.badFrames++;
+      this.close(
+        "message_too_big",
+        "binary frame: the protocol has none (send ACKs as text)",
+      );
       return;
+    }
+    // Each message sent invites one ACK: what is within that is never a
+    // flood, however bursty (a client that paused reading ACKs its backlog).
+    // Only frames beyond it are held to --max-inbound-rate.
+    if (++stats.received > stats.sent) {
+      const verdict = this.#inbound.admit(this.#now());
+      if (verdict !== "accept") {
+        stats.throttled++;
+        if (verdict === "close") {
+          this.close(
+            "flood",
+            "flood: uninvited client frames over --max-inbound-rate after throttling",
+          );
+        }
+        return;
+      }
     }
     try {
       const ack = decodeAck(data, this.#maxFrameBytes);
-      this.stats.acks++;
-      this.stats.recordE2e((epochSeconds() - ack.ack_ts) * 1000);
+      if (!this.#ledger.check(ack.seq, ack.ack_ts)) {
+        stats.staleAcks++;
+        return;
+      }
+      stats.acks++;
+      const lag = (epochSeconds() - ack.ack_ts) * 1000;
+      stats.recordE2e(lag);
+      stats.ackLagMs = lag;
+      stats.ackAt = this.#now();
     } catch (err) {
-      this.stats.badFrames++;
+      stats.badFrames++;
       if (err instanceof RangeError) {
         this.close(
           "message_too_big",
           (err as Error).message.replace(/^Cannot decode /, ""),
         );
-      } else if (this.stats.badFrames > BAD_FRAME_BUDGET) {
+      } else if (stats.badFrames > BAD_FRAME_BUDGET) {
         this.close(
           "protocol_error",
-          `protocol error: ${this.stats.badFrames} malformed frames (expected ACKs {"ack_ts","seq"})`,
+          `protocol error: ${stats.badFrames} malformed frames (expected ACKs {"ack_ts","seq"})`,
         );
       }
     }
   }
+}
+
+/** Deno's reason when its ping timer closes a silent client. */
+const PING_TIMEOUT_REASON = "No response from ping frame.";
+
+/**
+ * How a socket the server did not close ended: the peer's close frame
+ * (clean, with a code), Deno's ping timer, or the runtime's error.
+ */
+export function attributeClose(
+  code: number,
+  reason: string,
+  error: string,
+): SessionEnd {
+  if (reason === PING_TIMEOUT_REASON || error === PING_TIMEOUT_REASON) {
+    return {
+      reason: "ping_timeout",
+      detail: "no pong: Deno's ping timer closed the connection",
+      code,
+    };
+  }
+  if (code !== 0 && code !== 1006 && error === "") {
+    return {
+      reason: "client_closed",
+      detail: reason || "closed by client",
+      code,
+    };
+  }
+  if (error === "" || /unexpected eof|reset|broken pipe|closed/i.test(error)) {
+    return {
+      reason: "connection_lost",
+      detail: error
+        ? `connection lost without a close frame (${error})`
+        : "connection lost without a close frame",
+      code: CLOSE_CODES.connection_lost.code,
+    };
+  }
+  if (/too large|too big|max.*size/i.test(error)) {
+    return {
+      reason: "message_too_big",
+      detail: `the runtime refused a client frame: ${error}`,
+      code: CLOSE_CODES.message_too_big.code,
+    };
+  }
+  return {
+    reason: "ws_protocol_error",
+    detail: `WebSocket protocol error: ${error}`,
+    code: CLOSE_CODES.ws_protocol_error.code,
+  };
 }

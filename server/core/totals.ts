@@ -21,6 +21,10 @@ export interface HubTotals {
   discarded: number;
   /** Valid ACKs received, all sessions ever. */
   acks: number;
+  /** Well-formed ACKs refused (not for a message the client was sent), all sessions ever. */
+  staleAcks: number;
+  /** Messages replaced in a queue by a newer one with the same key (conflation), all sessions ever. */
+  conflated: number;
   /** Malformed or oversized client frames, all sessions ever. */
   badFrames: number;
   /** Sessions opened. */
@@ -47,6 +51,8 @@ export class Totals {
     dropped: 0,
     discarded: 0,
     acks: 0,
+    staleAcks: 0,
+    conflated: 0,
     badFrames: 0,
     connects: 0,
     disconnects: new Map(),
@@ -82,6 +88,8 @@ export class Totals {
     t.delivered += stats.sent;
     t.dropped += stats.drops;
     t.acks += stats.acks;
+    t.staleAcks += stats.staleAcks;
+    t.conflated += stats.conflated;
     t.badFrames += stats.badFrames;
     stats.mergeSendInto(this.#ended.send);
     stats.mergeE2eInto(this.#ended.e2e);
@@ -90,14 +98,24 @@ export class Totals {
 
   /** The totals now, with the open sessions' counts added. */
   read(open: Iterable<Session>): Readonly<HubTotals> {
-    let { delivered, dropped, acks, badFrames } = this.#t;
+    let { delivered, dropped, acks, staleAcks, conflated, badFrames } = this.#t;
     for (const { stats } of open) {
       delivered += stats.sent;
       dropped += stats.drops;
       acks += stats.acks;
+      staleAcks += stats.staleAcks;
+      conflated += stats.conflated;
       badFrames += stats.badFrames;
     }
-    return { ...this.#t, delivered, dropped, acks, badFrames };
+    return {
+      ...this.#t,
+      delivered,
+      dropped,
+      acks,
+      staleAcks,
+      conflated,
+      badFrames,
+    };
   }
 
   /** Latency of every session ever, merged now (new histograms each call). */

@@ -1,7 +1,14 @@
 /**
  * Whether a WebSocket upgrade may become a subscriber, and on what terms:
- * origin, capacity, channel name, `?since=`, channel limit, credentials.
- * Every refusal is an HTTP status with a reason and a rejection label.
+ * origin, capacity, channel name, `?since=`, channel limit, replays,
+ * credentials. Every refusal is an HTTP status with a reason and a
+ * rejection label.
+ *
+ * Capacity is taken at admission, before anything is awaited: a client
+ * slot (`--max-clients`), its channel's place (`--max-channels`) and, for
+ * `?since=`, a replay slot (`--max-replays`) are reserved at once, so
+ * concurrent upgrades can never overshoot a limit; they are given back when
+ * the upgrade fails or the socket never opens.
  *
  * @module
  */
@@ -19,6 +26,60 @@ export interface AdmissionLimits {
   readonly allowedOrigins: readonly string[];
   /** Subscribers at once (`--max-clients`). */
   readonly maxClients: number;
+  /** `?since=` replays in progress at once (`--max-replays`). @default Infinity */
+  readonly maxReplays?: number;
+}
+
+/**
+ * What admitted clients hold before they are sessions: client slots taken
+ * by upgrades in flight, and replays in progress.
+ */
+export class AdmissionSlots {
+  #upgrading = 0;
+  #replays = 0;
+
+  /** Client slots held by upgrades not yet open. */
+  get upgrading(): number {
+    return this.#upgrading;
+  }
+
+  /** Replays in progress (admitted and not yet complete). */
+  get replays(): number {
+    return this.#replays;
+  }
+
+  /** Takes a client slot if `open + upgrading` stays under `max`. @returns the release function, or undefined */
+  takeClient(open: number, max: number): (() => void) | undefined {
+    if (open + this.#upgrading >= max) return undefined;
+    this.#upgrading++;
+    return once(() => this.#upgrading--);
+  }
+
+  /** Takes a replay slot if fewer than `max` are in progress. @returns the release function, or undefined */
+  takeReplay(max: number): (() => void) | undefined {
+    if (this.#replays >= max) return undefined;
+    this.#replays++;
+    return once(() => this.#replays--);
+  }
+}
+
+/** What an admitted client holds until it is a session (or gives up). */
+export interface Reservation {
+  /** Gives everything back: the upgrade failed or the socket never opened. */
+  release(): void;
+  /** The session exists: the client slot becomes it, the channel hold is no longer needed. */
+  opened(): void;
+  /** Gives the replay slot back; the hub calls it once the replay is complete. */
+  readonly replayDone: (() => void) | undefined;
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
 }
 
 /** A subscriber's terms, from its URL. */
@@ -34,6 +95,10 @@ export interface Admitted {
   readonly control: boolean;
   /** `?batch=1`: several messages per frame, as a JSON array (queue mode). */
   readonly batch: boolean;
+  /** The capacity held for this client until its socket opens. */
+  readonly reservation: Reservation;
+  /** When its credentials expire, epoch seconds (a JWT's `exp`), if they do. */
+  readonly expiresAt?: number;
 }
 
 /** A refusal. */
@@ -51,13 +116,18 @@ function refused(status: number, reason: string, label: string): Refused {
   return { ok: false, status, reason, label };
 }
 
-/** Decides on one upgrade request. Checks run cheapest first; credentials last. */
+/**
+ * Decides on one upgrade request and reserves its capacity. Checks run
+ * cheapest first, credentials last; every slot is taken before the first
+ * await and given back on refusal.
+ */
 export async function admit(
   req: Request,
   url: URL,
   hub: Hub,
   auth: SubscriberAuth,
   limits: AdmissionLimits,
+  slots: AdmissionSlots,
 ): Promise<Admitted | Refused> {
   const origin = req.headers.get("origin");
   if (
@@ -68,13 +138,6 @@ export async function admit(
       403,
       `origin ${origin} is not allowed (--allowed-origins)`,
       "bad_origin",
-    );
-  }
-  if (hub.size >= limits.maxClients) {
-    return refused(
-      503,
-      `server full: ${limits.maxClients} clients (--max-clients)`,
-      "server_full",
     );
   }
   let channel: string;
@@ -116,15 +179,52 @@ export async function admit(
       "bad_epoch",
     );
   }
-  if (!hub.admits(channel)) {
+  // Capacity: every slot is taken here, before anything is awaited.
+  const client = slots.takeClient(hub.size, limits.maxClients);
+  if (!client) {
+    return refused(
+      503,
+      `server full: ${limits.maxClients} clients (--max-clients)`,
+      "server_full",
+    );
+  }
+  const channelHold = hub.holdChannel(channel);
+  if (!channelHold) {
+    client();
     return refused(
       503,
       `cannot open channel ${channel}: channel limit reached (--max-channels)`,
       "too_many_channels",
     );
   }
+  let replay: (() => void) | undefined;
+  if (since !== undefined) {
+    replay = slots.takeReplay(limits.maxReplays ?? Infinity);
+    if (!replay) {
+      client();
+      channelHold();
+      return refused(
+        503,
+        `too many replays in progress (--max-replays ${limits.maxReplays}); retry shortly`,
+        "too_many_replays",
+      );
+    }
+  }
+  const reservation: Reservation = {
+    release() {
+      client();
+      channelHold();
+      replay?.();
+    },
+    opened() {
+      client();
+      channelHold();
+    },
+    replayDone: replay,
+  };
   const verdict = await auth.check(credentialOf(req, url), channel);
   if (!verdict.ok) {
+    reservation.release();
     return refused(
       verdict.status,
       verdict.reason,
@@ -138,7 +238,11 @@ export async function admit(
     channel,
     control,
     batch,
+    reservation,
     ...(since === undefined ? {} : { since }),
     ...(epoch === undefined ? {} : { epoch }),
+    ...(verdict.expiresAt === undefined
+      ? {}
+      : { expiresAt: verdict.expiresAt }),
   };
 }

@@ -7,16 +7,31 @@
 
 /** The outcome of an authorization check. */
 export type AuthResult =
-  | { readonly ok: true }
+  | {
+    readonly ok: true;
+    /** When the credential expires, epoch seconds (a JWT's `exp`); absent when it does not. */
+    readonly expiresAt?: number;
+  }
   | { readonly ok: false; readonly status: 401 | 403; readonly reason: string };
 
 const OK: AuthResult = Object.freeze({ ok: true });
 
-/** The credential a request carries: `Authorization: Bearer X`, else `?token=X`. */
-export function credentialOf(req: Request, url: URL): string | undefined {
+/** Longest JWT lifetime accepted unless configured otherwise, seconds (a day). */
+export const DEFAULT_JWT_MAX_LIFETIME_SECONDS = 86_400;
+
+/** The `Authorization: Bearer X` credential of a request, if any. */
+export function bearerOf(req: Request): string | undefined {
   const header = req.headers.get("authorization");
-  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
-  return match?.[1] ?? url.searchParams.get("token") ?? undefined;
+  return header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+}
+
+/**
+ * A subscriber's credential: `Authorization: Bearer X`, else `?token=X`
+ * (browsers cannot set headers on a WebSocket). Publishers use
+ * {@link bearerOf} only: a token in a URL ends up in proxy and access logs.
+ */
+export function credentialOf(req: Request, url: URL): string | undefined {
+  return bearerOf(req) ?? url.searchParams.get("token") ?? undefined;
 }
 
 /** Compares two strings in time independent of where they differ. */
@@ -57,6 +72,8 @@ export interface SubscriberAuthOptions {
   readonly jwtSecret?: string | undefined;
   /** Current time, epoch seconds (for `exp`). @default Date.now() / 1000 */
   readonly nowSeconds?: () => number;
+  /** Longest lifetime (`exp` − now) a JWT may claim, seconds. @default DEFAULT_JWT_MAX_LIFETIME_SECONDS */
+  readonly maxLifetimeSeconds?: number;
 }
 
 /**
@@ -67,15 +84,18 @@ export class SubscriberAuth {
   readonly #token: string | undefined;
   readonly #key: CryptoKey | undefined;
   readonly #now: () => number;
+  readonly #maxLifetime: number;
 
   private constructor(
     token: string | undefined,
     key: CryptoKey | undefined,
     now: () => number,
+    maxLifetime: number,
   ) {
     this.#token = token;
     this.#key = key;
     this.#now = now;
+    this.#maxLifetime = maxLifetime;
   }
 
   /** Builds the checker, importing the HMAC key once. */
@@ -93,6 +113,7 @@ export class SubscriberAuth {
       options.token,
       key,
       options.nowSeconds ?? (() => Date.now() / 1000),
+      options.maxLifetimeSeconds ?? DEFAULT_JWT_MAX_LIFETIME_SECONDS,
     );
   }
 
@@ -152,21 +173,42 @@ export class SubscriberAuth {
       return { ok: false, status: 401, reason: "invalid JWT: bad signature" };
     }
     const claims = parseJsonSegment(body);
-    if (!claims || typeof claims.exp !== "number") {
+    const exp = claims?.exp;
+    if (typeof exp !== "number" || !Number.isFinite(exp)) {
       return {
         ok: false,
         status: 401,
-        reason: "invalid JWT: an exp claim is required",
+        reason: "invalid JWT: an exp claim (a number) is required",
       };
     }
-    if (claims.exp <= this.#now()) {
+    const now = this.#now();
+    if (exp <= now) {
       return { ok: false, status: 401, reason: "JWT expired" };
     }
-    if (typeof claims.nbf === "number" && claims.nbf > this.#now()) {
+    if (exp - now > this.#maxLifetime) {
+      return {
+        ok: false,
+        status: 401,
+        reason:
+          `JWT lifetime over --jwt-max-lifetime ${this.#maxLifetime} s: issue shorter-lived tokens`,
+      };
+    }
+    const nbf = claims!.nbf;
+    if (
+      nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf))
+    ) {
+      return {
+        ok: false,
+        status: 401,
+        reason: "invalid JWT: nbf must be a number",
+      };
+    }
+    if (nbf !== undefined && nbf > now) {
       return { ok: false, status: 401, reason: "JWT not yet valid (nbf)" };
     }
-    const channels = claims.channels;
-    if (channels === undefined) return OK;
+    const granted: AuthResult = { ok: true, expiresAt: exp };
+    const channels = claims!.channels;
+    if (channels === undefined) return granted;
     if (
       !Array.isArray(channels) || !channels.every((c) => typeof c === "string")
     ) {
@@ -176,7 +218,7 @@ export class SubscriberAuth {
         reason: "invalid JWT: channels must be a list of names",
       };
     }
-    return channels.includes(channel) || channels.includes("*") ? OK : {
+    return channels.includes(channel) || channels.includes("*") ? granted : {
       ok: false,
       status: 403,
       reason: `JWT does not grant channel ${channel}`,

@@ -11,7 +11,7 @@ import {
   epochSeconds,
 } from "../../lib/protocol.ts";
 import { type Broker, BrokerUnavailableError } from "../core/broker.ts";
-import { credentialOf, safeEqual } from "./auth.ts";
+import { bearerOf, safeEqual } from "./auth.ts";
 import { messageFromText, type UserMessage } from "../sources/message_body.ts";
 import { SourceStats } from "../sources/source_stats.ts";
 
@@ -27,22 +27,45 @@ export interface PublishOptions {
   readonly stats?: SourceStats;
   /** Counts a refused request by label (`fanout_rejections_total`). @default nothing */
   readonly reject?: (label: string) => void;
+  /** How long the body may take to arrive, ms (`--handshake-timeout`): a trickled body holds no connection. @default 5000 */
+  readonly bodyTimeoutMs?: number;
 }
 
-/** Reads at most `limit` bytes of the body; undefined when it is larger. */
+const TOO_BIG = Symbol("too big");
+const TOO_SLOW = Symbol("too slow");
+
+/** Reads at most `limit` bytes of the body within `timeoutMs`. */
 async function readLimited(
   req: Request,
   limit: number,
-): Promise<string | undefined> {
+  timeoutMs: number,
+): Promise<string | typeof TOO_BIG | typeof TOO_SLOW> {
   const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (declared > limit) return undefined;
+  if (declared > limit) return TOO_BIG;
   if (!req.body) return "";
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of req.body) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
+  const reader = req.body.getReader();
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    reader.cancel().catch(() => {});
+  }, timeoutMs);
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (late) return TOO_SLOW;
+      if (done) break;
+      size += value.length;
+      if (size > limit) return TOO_BIG;
+      chunks.push(value);
+    }
+  } catch {
+    if (late) return TOO_SLOW;
+    throw new SyntaxError("the request body could not be read");
+  } finally {
+    clearTimeout(timer);
+    if (!late) reader.releaseLock();
   }
   const all = new Uint8Array(size);
   let at = 0;
@@ -109,13 +132,16 @@ export function createPublishHandler(
         { status: 405, headers: { allow: "POST" } },
       );
     }
-    const credential = credentialOf(req, url);
+    // Header only: a token in a URL ends up in proxy and access logs.
+    const credential = bearerOf(req);
     if (
       credential === undefined || !safeEqual(credential, options.publishToken)
     ) {
       return refuse(
         401,
-        "publishing needs the publish token: Authorization: Bearer <token>",
+        url.searchParams.has("token")
+          ? "publishing needs the publish token in Authorization: Bearer <token>, not ?token= (URLs end up in logs)"
+          : "publishing needs the publish token: Authorization: Bearer <token>",
         "publish_unauthorized",
       );
     }
@@ -134,12 +160,30 @@ export function createPublishHandler(
         "too_many_channels",
       );
     }
-    const body = await readLimited(req, options.maxBodyBytes);
-    if (body === undefined) {
+    let body;
+    try {
+      body = await readLimited(
+        req,
+        options.maxBodyBytes,
+        options.bodyTimeoutMs ?? 5000,
+      );
+    } catch (err) {
+      return refuse(400, (err as Error).message, "bad_publish");
+    }
+    if (body === TOO_BIG) {
       return refuse(
         413,
         `body over --max-message-bytes ${options.maxBodyBytes}`,
         "publish_too_big",
+      );
+    }
+    if (body === TOO_SLOW) {
+      return refuse(
+        408,
+        `body not complete within --handshake-timeout ${
+          (options.bodyTimeoutMs ?? 5000) / 1000
+        } s`,
+        "publish_too_slow",
       );
     }
     let messages: UserMessage[];

@@ -4,7 +4,7 @@
  * | request                                | answer                               |
  * | -------------------------------------- | ------------------------------------ |
  * | WebSocket upgrade on `/` or `/ws`      | a subscriber (subscribe.ts)          |
- * | `GET`/`HEAD` on a path in `routes`     | that route (the dashboard, `/metrics`, health, …) |
+ * | `GET`/`HEAD` on a path in `routes`     | that route (the dashboard, `/metrics`, health, …); admin paths need the admin token when one is set |
  * | another method on such a path          | 405                                  |
  * | anything else                          | subscribe.ts (`GET /sse`, `POST /publish`, 426 hint on `/ws`, 404) |
  *
@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { type AdminGate, isAdminPath } from "./admin.ts";
 
 /** A `Deno.serve` handler. */
 export type Handler = (
@@ -29,6 +30,8 @@ export interface RouterOptions {
   readonly subscribe: Handler;
   /** Read-only endpoints by path. */
   readonly routes: ReadonlyMap<string, GetHandler>;
+  /** The admin token's gate for the admin paths (the dashboard, `/events`, `/metrics`); none leaves them open. */
+  readonly admin?: AdminGate | undefined;
 }
 
 /**
@@ -50,6 +53,10 @@ export function createRouter(options: RouterOptions): Handler {
         { error: `method ${req.method} not allowed on ${url.pathname}` },
         { status: 405, headers: { allow: "GET, HEAD" } },
       );
+    }
+    if (options.admin && isAdminPath(url.pathname)) {
+      const refusal = options.admin.check(req, url);
+      if (refusal) return refusal;
     }
     return route(req, url);
   };

@@ -14,7 +14,7 @@
  */
 import { EPOCH_NAME } from "../../lib/protocol.ts";
 import type { Hub } from "../core/hub.ts";
-import { type AdmissionLimits, admit } from "./admission.ts";
+import { type AdmissionLimits, AdmissionSlots, admit } from "./admission.ts";
 import type { SubscriberAuth } from "./auth.ts";
 import { SseSink } from "./sse_sink.ts";
 
@@ -27,6 +27,8 @@ export interface SseOptions {
   readonly auth: Promise<SubscriberAuth>;
   /** Origin and capacity limits. */
   readonly limits: AdmissionLimits;
+  /** Capacity held by clients being admitted, shared with the WebSocket handler. @default a fresh one */
+  readonly slots?: AdmissionSlots;
   /** Reconnect delay for EventSource, ms. @default 1000 */
   readonly retryMs?: number;
 }
@@ -46,6 +48,7 @@ export function createSseHandler(
   url: URL,
   info: Deno.ServeHandlerInfo<Deno.NetAddr>,
 ) => Promise<Response> {
+  const slots = options.slots ?? new AdmissionSlots();
   return async (req, url, info) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return Response.json(
@@ -76,6 +79,7 @@ export function createSseHandler(
       hub,
       await options.auth,
       options.limits,
+      slots,
     );
     if (!admitted.ok) {
       hub.reject(admitted.label);
@@ -94,7 +98,11 @@ export function createSseHandler(
       headers["access-control-allow-origin"] = origin;
       headers["vary"] = "origin";
     }
-    if (req.method === "HEAD") return new Response(null, { headers });
+    const { reservation } = admitted;
+    if (req.method === "HEAD") {
+      reservation.release();
+      return new Response(null, { headers });
+    }
     const { hostname, port } = info.remoteAddr;
     let gone = () => {};
     const sink = new SseSink({
@@ -102,17 +110,24 @@ export function createSseHandler(
       ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
     });
     try {
-      const { channel, since, epoch } = admitted;
+      const { channel, since, epoch, expiresAt } = admitted;
       const session = hub.open(sink, {
         remote: `${hostname}:${port}`,
         channel,
         control: true,
         ...(since === undefined ? {} : { since }),
         ...(epoch === undefined ? {} : { epoch }),
+        ...(expiresAt === undefined ? {} : { expiresAt }),
+        ...(reservation.replayDone
+          ? { replayDone: reservation.replayDone }
+          : {}),
       });
-      gone = () => session.peerClosed(1006, "SSE reader went away");
+      reservation.opened();
+      // SSE has no close frame: a reader that goes closed its stream.
+      gone = () => session.peerClosed(1000, "SSE reader closed the stream");
     } catch (err) {
-      // The channel limit was reached while credentials were checked.
+      // Not expected: the channel was held since admission.
+      reservation.release();
       hub.reject("too_many_channels");
       return Response.json({ error: (err as Error).message }, { status: 503 });
     }

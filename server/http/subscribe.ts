@@ -1,16 +1,17 @@
 /**
- * Subscribers over HTTP: a WebSocket upgrade on `/` (or `/ws`) is admitted
- * (origin, capacity, channel, credentials) and becomes a session; `GET /sse`
- * goes to the SSE handler (sse.ts) and the HTTP source's `POST /publish` to
- * its handler when it is on. The only
- * file that upgrades to Deno's WebSocket. The router (router.ts) sends
- * everything that is not an observability endpoint here.
+ * Subscribers over HTTP: a WebSocket upgrade on `/` (or `/ws`) is checked
+ * (a well-formed upgrade), admitted (origin, capacity, channel, credentials)
+ * and becomes a session; `GET /sse` goes to the SSE handler (sse.ts) and the
+ * HTTP source's `POST /publish` to its handler when it is on. The only file
+ * that upgrades to Deno's WebSocket. The router (router.ts) sends everything
+ * that is not an observability endpoint here.
  *
  * @module
  */
 import { CLOSE_CODES, fitCloseReason } from "../../lib/close_codes.ts";
 import type { Hub } from "../core/hub.ts";
-import { type AdmissionLimits, admit } from "./admission.ts";
+import type { Session } from "../core/session.ts";
+import { type AdmissionLimits, AdmissionSlots, admit } from "./admission.ts";
 import type { SubscriberAuth } from "./auth.ts";
 import { SSE_PATH } from "./sse.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
@@ -26,6 +27,14 @@ export interface SubscribeOptions {
   readonly auth: Promise<SubscriberAuth>;
   /** Origin and capacity limits. */
   readonly limits: AdmissionLimits;
+  /** How long an admitted upgrade may take to open before its slot is given back, ms. @default 5000 */
+  readonly openTimeoutMs?: number;
+  /** Where the open sockets are kept, for a graceful shutdown. @default a registry of its own */
+  readonly sockets?: OpenSockets;
+  /** Capacity held by clients being admitted, shared with the SSE handler so `--max-clients` counts both. @default a fresh one */
+  readonly slots?: AdmissionSlots;
+  /** Whether the 426 hint may say the mode and the client count (false when admin pages are protected). @default true */
+  readonly revealCounts?: boolean;
   /** `POST /publish`, when `--source http` is on. */
   readonly publish?:
     | ((req: Request, url: URL) => Promise<Response>)
@@ -38,6 +47,83 @@ export interface SubscribeOptions {
   ) => Promise<Response>;
 }
 
+/**
+ * The subscribers' sockets from upgrade to close event, so a shutdown can
+ * wait until their close handshakes are done.
+ */
+export class OpenSockets {
+  readonly #sockets = new Set<WebSocket>();
+  readonly #waiters = new Set<() => void>();
+
+  /** Sockets not yet closed. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** Tracks `socket` until its close event. */
+  add(socket: WebSocket): void {
+    this.#sockets.add(socket);
+    socket.addEventListener("close", () => {
+      this.#sockets.delete(socket);
+      if (this.#sockets.size === 0) {
+        for (const wake of this.#waiters) wake();
+      }
+    }, { once: true });
+  }
+
+  /**
+   * Resolves once every socket that can still finish its close handshake
+   * has (those with nothing left to send: a peer that stopped reading never
+   * will), or after `deadlineMs`.
+   */
+  async closed(deadlineMs: number): Promise<void> {
+    const end = performance.now() + deadlineMs;
+    while (performance.now() < end) {
+      let waiting = 0;
+      for (const s of this.#sockets) if (s.bufferedAmount === 0) waiting++;
+      if (waiting === 0) return;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.#waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, 20);
+        this.#waiters.add(wake);
+      });
+    }
+  }
+}
+
+/**
+ * What is wrong with a WebSocket upgrade request, in one line, or undefined
+ * when it is well formed (RFC 6455 §4.2.1). `Deno.upgradeWebSocket` throws
+ * on these; checking first turns them into a 400.
+ */
+export function upgradeProblem(req: Request): string | undefined {
+  const h = req.headers;
+  if (req.method !== "GET") {
+    return `a WebSocket upgrade must be GET, not ${req.method}`;
+  }
+  if (h.get("upgrade")?.toLowerCase() !== "websocket") {
+    return "the Upgrade header must be websocket";
+  }
+  const connection = (h.get("connection") ?? "").toLowerCase().split(",")
+    .map((s) => s.trim());
+  if (!connection.includes("upgrade")) {
+    return "the Connection header must include Upgrade";
+  }
+  if (h.get("sec-websocket-version")?.trim() !== "13") {
+    return "Sec-WebSocket-Version must be 13";
+  }
+  const key = h.get("sec-websocket-key")?.trim();
+  if (!key) return "the Sec-WebSocket-Key header is missing";
+  if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) {
+    return "Sec-WebSocket-Key must be 16 bytes in base64";
+  }
+  return undefined;
+}
+
 /** Builds the request handler for subscribers and publishers. */
 export function createSubscribeHandler(
   hub: Hub,
@@ -46,6 +132,13 @@ export function createSubscribeHandler(
   req: Request,
   info: Deno.ServeHandlerInfo<Deno.NetAddr>,
 ) => Promise<Response> {
+  const slots = options.slots ?? new AdmissionSlots();
+  const sockets = options.sockets ?? new OpenSockets();
+  const openTimeoutMs = options.openTimeoutMs ?? 5000;
+  const refuse = (status: number, reason: string, label: string) => {
+    hub.reject(label);
+    return Response.json({ error: reason }, { status });
+  };
   return async (req, info) => {
     const url = new URL(req.url);
     if (url.pathname === "/publish") {
@@ -65,10 +158,16 @@ export function createSubscribeHandler(
       }, { status: 404 });
     }
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      const counts = options.revealCounts === false
+        ? ""
+        : ` (${hub.mode} mode, ${hub.size} clients)`;
       return Response.json({
-        error:
-          `fanout server (${hub.mode} mode, ${hub.size} clients): connect a WebSocket client to this URL`,
+        error: `fanout server${counts}: connect a WebSocket client to this URL`,
       }, { status: 426, headers: { upgrade: "websocket" } });
+    }
+    const problem = upgradeProblem(req);
+    if (problem) {
+      return refuse(400, `bad WebSocket upgrade: ${problem}`, "bad_upgrade");
     }
     // remoteAddr must be read before the upgrade consumes the request.
     const addr = info.remoteAddr;
@@ -79,18 +178,49 @@ export function createSubscribeHandler(
       hub,
       await options.auth,
       options.limits,
+      slots,
     );
-    if (!terms.ok) {
-      hub.reject(terms.label);
-      return Response.json({ error: terms.reason }, { status: terms.status });
+    if (!terms.ok) return refuse(terms.status, terms.reason, terms.label);
+    const { reservation } = terms;
+    let upgrade;
+    try {
+      upgrade = Deno.upgradeWebSocket(req, {
+        idleTimeout: options.idleTimeoutSeconds,
+      });
+    } catch (err) {
+      reservation.release();
+      return refuse(
+        400,
+        `bad WebSocket upgrade: ${(err as Error).message}`,
+        "bad_upgrade",
+      );
     }
-    const { socket, response } = Deno.upgradeWebSocket(req, {
-      idleTimeout: options.idleTimeoutSeconds,
-    });
-    socket.addEventListener("open", () => {
-      let session;
+    const { socket, response } = upgrade;
+    sockets.add(socket);
+    // An upgrade that never opens gives its slots back.
+    let expired = false;
+    const openTimer = setTimeout(() => {
+      expired = true;
+      reservation.release();
       try {
-        const { channel, control, batch, since, epoch } = terms;
+        socket.close();
+      } catch { /* not open yet */ }
+    }, openTimeoutMs);
+    let error = "";
+    let session: Session | undefined;
+    socket.addEventListener("error", (e) => {
+      error = (e as ErrorEvent).message ?? "";
+    });
+    socket.addEventListener("close", (e) => {
+      clearTimeout(openTimer);
+      reservation.release();
+      session?.peerClosed(e.code, e.reason, error);
+    }, { once: true });
+    socket.addEventListener("open", () => {
+      clearTimeout(openTimer);
+      if (expired) return socket.close();
+      try {
+        const { channel, control, batch, since, epoch, expiresAt } = terms;
         session = hub.open(new WebSocketSink(socket), {
           remote,
           channel,
@@ -98,9 +228,14 @@ export function createSubscribeHandler(
           batch,
           ...(since === undefined ? {} : { since }),
           ...(epoch === undefined ? {} : { epoch }),
+          ...(expiresAt === undefined ? {} : { expiresAt }),
+          ...(reservation.replayDone
+            ? { replayDone: reservation.replayDone }
+            : {}),
         });
       } catch (err) {
-        // The channel limit was reached while credentials were checked.
+        // Not expected: the channel was held since admission.
+        reservation.release();
         hub.reject("too_many_channels");
         socket.close(
           CLOSE_CODES.channel_limit.code,
@@ -108,12 +243,10 @@ export function createSubscribeHandler(
         );
         return;
       }
-      socket.addEventListener("message", (e) => session.receive(e.data));
-      socket.addEventListener(
-        "close",
-        (e) => session.peerClosed(e.code, e.reason),
-      );
-    });
+      reservation.opened();
+      const opened = session;
+      socket.addEventListener("message", (e) => opened.receive(e.data));
+    }, { once: true });
     return response;
   };
 }

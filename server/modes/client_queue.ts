@@ -35,8 +35,10 @@ export interface QueueLimits {
 
 /** The outcome of {@link ClientQueue.push}. */
 export interface PushOutcome {
-  /** Messages discarded by this push (evicted, refused, or replaced by a newer one). */
+  /** Messages lost by this push (evicted, or refused). */
   readonly dropped: number;
+  /** Messages replaced in place by this newer one with the same key (conflation: not a loss). @default 0 */
+  readonly conflated?: number;
   /** True under `disconnect` when the message did not fit: the client must go. */
   readonly overflow: boolean;
 }
@@ -62,6 +64,11 @@ export interface ClientQueue {
 const KEPT: PushOutcome = Object.freeze({ dropped: 0, overflow: false });
 const ONE_DROPPED: PushOutcome = Object.freeze({ dropped: 1, overflow: false });
 const OVERFLOW: PushOutcome = Object.freeze({ dropped: 1, overflow: true });
+const CONFLATED: PushOutcome = Object.freeze({
+  dropped: 0,
+  conflated: 1,
+  overflow: false,
+});
 
 /** What both queues share: a ring of entries bounded by count and by bytes. */
 abstract class BoundedRing<T> {
@@ -139,7 +146,9 @@ interface Slot {
 /**
  * conflate: a message whose key is already queued replaces the queued one in
  * place (its position is kept, so every key keeps its turn); other messages
- * queue as drop-oldest. Market-data feeds do this for slow consumers.
+ * queue as drop-oldest. Market-data feeds do this for slow consumers. A
+ * replaced value is superseded, not lost: it is counted as conflated, not
+ * as a drop.
  */
 class ConflatingQueue extends BoundedRing<Slot> implements ClientQueue {
   readonly #byKey = new Map<string, Slot>();
@@ -150,7 +159,7 @@ class ConflatingQueue extends BoundedRing<Slot> implements ClientQueue {
     if (queued) {
       this.queued += frame.bytes - queued.frame.bytes;
       queued.frame = frame;
-      return ONE_DROPPED;
+      return CONFLATED;
     }
     let dropped = 0;
     while (!this.fits(frame.bytes)) {

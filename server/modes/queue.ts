@@ -182,9 +182,10 @@ export class QueueMode implements Mode {
       for (const [writer, share] of shares) {
         if (writer.session.closed) continue;
         const lagging = writer.behind && share < LAG_SHARE * reference;
-        const assessed = writer.assess(lagging, lagging || !overloaded, now);
+        const charge = lagging || !overloaded;
+        const assessed = writer.assess(lagging, charge, now);
         this.#shed += assessed.shed;
-        const verdict = assessed.verdict ?? writer.judge(now);
+        const verdict = assessed.verdict ?? writer.judge(now, charge);
         if (verdict) (cuts ??= []).push({ session: writer.session, verdict });
       }
     }

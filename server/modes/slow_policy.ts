@@ -28,6 +28,8 @@ export interface SlowLimits {
   readonly dropLimit: number;
   /** Disconnect when the queue stays full longer than this, ms. */
   readonly fullTimeoutMs: number;
+  /** Disconnect when the client is further behind than this, ms (`--max-lag`). @default Infinity */
+  readonly maxLagMs?: number;
 }
 
 /** Fresh state for a new session. */
@@ -102,4 +104,23 @@ export function judgeSlow(
     };
   }
   return undefined;
+}
+
+/**
+ * Whether a client `lagMs` behind (the age of the oldest message it has not
+ * taken) must be disconnected under `--max-lag`.
+ * @returns the verdict, or undefined to keep the client
+ */
+export function judgeLag(
+  lagMs: number,
+  limits: SlowLimits,
+): Verdict | undefined {
+  const max = limits.maxLagMs ?? Infinity;
+  if (!(lagMs > max)) return undefined;
+  return {
+    reason: "slow_lag",
+    detail: `slow client: ${
+      (lagMs / 1000).toFixed(1)
+    } s behind, over --max-lag ${max / 1000} s`,
+  };
 }

@@ -20,6 +20,7 @@ import {
 } from "./client_queue.ts";
 import type { DrainWatcher } from "./drain_watcher.ts";
 import {
+  judgeLag,
   judgeSlow,
   newSlowState,
   noteFull,
@@ -60,6 +61,9 @@ export function socketGate(frameBytes: number): number {
 export const BATCH_MAX_MESSAGES = 256;
 /** A batching client's frame stops growing once it holds this many bytes (`?batch=1`). */
 export const BATCH_MAX_BYTES = 1024 * 1024;
+
+/** An ACK's lag counts toward `--max-lag` for this long after it arrived, ms. */
+export const ACK_LAG_FRESH_MS = 2000;
 
 /** Scratch array of the frames going into one batch (batches are built synchronously). */
 const TAKEN: OutFrame[] = [];
@@ -193,7 +197,8 @@ export class QueueWriter implements Outlet {
       this.#slow.fullSince = undefined;
       return undefined;
     }
-    const { dropped, overflow } = this.#queue.push(frame);
+    const { dropped, overflow, conflated } = this.#queue.push(frame);
+    if (conflated) session.stats.conflated += conflated;
     const charged = this.lagging;
     if (overflow) {
       session.stats.drops++;
@@ -293,9 +298,27 @@ export class QueueWriter implements Outlet {
     if (this.idle) this.flush(this.#ctx.now());
   }
 
-  /** The slow-client policy's verdict now (drop limit, full timeout). */
-  judge(now: number): Verdict | undefined {
-    return judgeSlow(this.#slow, this.#ctx.limits, now);
+  /**
+   * The slow-client policy's verdict now (drop limit, full timeout, max lag).
+   * @param chargeLag false while the server is overloaded and this client
+   *   keeps pace with its peers: its lag is the server's, not its own
+   */
+  judge(now: number, chargeLag = true): Verdict | undefined {
+    return judgeSlow(this.#slow, this.#ctx.limits, now) ??
+      (chargeLag ? judgeLag(this.lagMs(now), this.#ctx.limits) : undefined);
+  }
+
+  /**
+   * How far behind the client is, ms: the age of the oldest message still
+   * queued for it, or, when it ACKs, how old the message it last ACKed was
+   * (what waits in socket buffers shows there).
+   */
+  lagMs(now: number): number {
+    const head = this.#queue.peek();
+    const queued = head === undefined ? 0 : now - head.enqueuedAt;
+    const stats = this.session.stats;
+    const acked = now - stats.ackAt <= ACK_LAG_FRESH_MS ? stats.ackLagMs : 0;
+    return Math.max(queued, acked);
   }
 
   /**

@@ -39,10 +39,13 @@ function json(body: unknown, status: number): Response {
 
 /**
  * `GET /healthz`: 200 whenever the process can answer.
+ * @param detail false for a caller without admin credentials (when an
+ *   admin token is set): the status only
  * @returns `{"status":"ok","clients":N,"uptime_seconds":S}`
  */
-export function healthz(source: HealthSource): Response {
+export function healthz(source: HealthSource, detail = true): Response {
   const now = (source.now ?? (() => performance.now()))();
+  if (!detail) return json({ status: "ok" }, 200);
   return json({
     status: "ok",
     clients: source.hub.size,
@@ -56,9 +59,11 @@ export function healthz(source: HealthSource): Response {
  * broker unreachable, the source paused or stopped), saying why. A stdin
  * source whose input ended is still ready: the server keeps serving and
  * replaying.
+ * @param detail false for a caller without admin credentials (when an
+ *   admin token is set): the status only
  * @returns `{"status":"ready"|"not_ready","accepting","publishing","broker_up",…}`
  */
-export function readyz(source: HealthSource): Response {
+export function readyz(source: HealthSource, detail = true): Response {
   const now = (source.now ?? (() => performance.now()))();
   const { accepting } = source.state();
   const { state } = source.source;
@@ -66,6 +71,9 @@ export function readyz(source: HealthSource): Response {
   const publishing = state === "running" || state === "ended";
   const brokerUp = broker.stats.up;
   const ready = accepting && publishing && brokerUp;
+  if (!detail) {
+    return json({ status: ready ? "ready" : "not_ready" }, ready ? 200 : 503);
+  }
   const reason = !accepting
     ? "shutting down"
     : !brokerUp

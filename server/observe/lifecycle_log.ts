@@ -8,7 +8,7 @@
 import { DROP_WINDOW_MS } from "../../lib/close_codes.ts";
 import type { ServerConfig } from "../config/config.ts";
 import type { Hub } from "../core/hub.ts";
-import type { Logger } from "../core/logger.ts";
+import { type Logger, printable } from "../core/logger.ts";
 
 /** Logs every connect and disconnect of `hub` to `logger`. */
 export function logLifecycle(hub: Hub, logger: Logger): void {
@@ -33,7 +33,9 @@ export function logLifecycle(hub: Hub, logger: Logger): void {
         drops_total: s.drops,
         clients: hub.size,
       },
-      `[disconnect] ${s.id} ${s.remote} ${code} ${reason}: ${detail} (clients ${hub.size})`,
+      `[disconnect] ${s.id} ${s.remote} ${code} ${reason}: ${
+        printable(detail)
+      } (clients ${hub.size})`,
     );
   });
 }

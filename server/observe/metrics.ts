@@ -128,8 +128,18 @@ export function createServerMetrics(
     )
     .counter(
       "fanout_acks_total",
-      "Valid ACKs received from clients.",
+      "Valid ACKs received from clients (for a message the client was sent, with its ts_send).",
       () => totals().acks,
+    )
+    .counter(
+      "fanout_acks_refused_total",
+      "Well-formed ACKs refused: for a seq the client was not sent, or with another ts_send (not in the latency histograms).",
+      () => totals().staleAcks,
+    )
+    .counter(
+      "fanout_conflated_total",
+      "Queued messages replaced by a newer one with the same key (--policy conflate); superseded, not dropped.",
+      () => totals().conflated,
     )
     .counter(
       "fanout_bad_frames_total",

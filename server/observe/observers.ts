@@ -31,6 +31,12 @@ export interface ObservedServer {
   readonly metricsPerClient: boolean;
   /** Fixed facts the dashboard shows in its header (rate, limits). */
   readonly info: Readonly<Record<string, string | number>>;
+  /** Dashboard streams at once (`--max-dashboards`). @default Infinity */
+  readonly maxDashboards?: number;
+  /** Whether a request may see the health endpoints' details (false without admin credentials when a token is set). @default always */
+  readonly detailFor?: ((req: Request) => boolean) | undefined;
+  /** Counts a refused request (`fanout_rejections_total`). @default nothing */
+  readonly reject?: (label: string) => void;
 }
 
 /** The running observers. */
@@ -54,7 +60,10 @@ export function startObservers(server: ObservedServer): Observers {
     { hub, source, loopLag, startedAtEpochMs: Date.now() },
     { perClient: server.metricsPerClient },
   );
-  const feed = new DashboardFeed({ hub, source, loopLag, info: server.info });
+  const feed = new DashboardFeed({ hub, source, loopLag, info: server.info }, {
+    maxSubscribers: server.maxDashboards ?? Infinity,
+  });
+  const detail = server.detailFor ?? (() => true);
   const health = {
     hub,
     source,
@@ -66,20 +75,24 @@ export function startObservers(server: ObservedServer): Observers {
       new Response(metrics.render(), {
         headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
       })],
-    ["/healthz", () => healthz(health)],
-    ["/readyz", () => readyz(health)],
-    ["/events", (req, url) =>
-      new Response(
-        req.method === "HEAD"
-          ? null
-          : feed.subscribe(parseTableView(url.searchParams)),
-        {
-          headers: {
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-store",
-          },
-        },
-      )],
+    ["/healthz", (req) => healthz(health, detail(req))],
+    ["/readyz", (req) => readyz(health, detail(req))],
+    ["/events", (req, url) => {
+      const headers = {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+      };
+      if (req.method === "HEAD") return new Response(null, { headers });
+      const stream = feed.subscribe(parseTableView(url.searchParams));
+      if (!stream) {
+        server.reject?.("too_many_dashboards");
+        return Response.json({
+          error:
+            `too many dashboards open (--max-dashboards ${server.maxDashboards}); close one and retry`,
+        }, { status: 503, headers: { "retry-after": "5" } });
+      }
+      return new Response(stream, { headers });
+    }],
   ]);
   for (const path of DASHBOARD_ASSETS.keys()) {
     routes.set(path, () => assetResponse(path)!);

@@ -39,10 +39,9 @@ export async function runStdinSource(
   const stats = options.stats ?? new SourceStats("stdin");
   stats.startedAt = performance.now();
   const input = options.input ?? Deno.stdin.readable;
-  const lines = input.pipeThrough(new TextDecoderStream()).pipeThrough(
-    splitLines(),
-  );
+  const lines = input.pipeThrough(splitLines(options.maxMessageBytes));
   const reader = lines.getReader();
+  const decoder = new TextDecoder();
   const stop = () => reader.cancel().catch(() => {});
   const { signal, logger } = options;
   signal.addEventListener("abort", stop, { once: true });
@@ -51,21 +50,21 @@ export async function runStdinSource(
     while (true) {
       const { value, done } = await reader.read();
       if (done) break;
-      const line = value.replace(/\r$/, "");
-      if (line.trim() === "") continue;
-      if (line.length > options.maxMessageBytes) {
+      if (value.tooLong !== undefined) {
         stats.refused++;
         logger.log(
           {
             type: "refused",
             source: "stdin",
             reason: "message_too_big",
-            bytes: line.length,
+            bytes: value.tooLong,
           },
-          `[stdin] line of ${line.length} bytes refused: over --max-message-bytes ${options.maxMessageBytes}`,
+          `[stdin] line of ${value.tooLong} bytes refused: over --max-message-bytes ${options.maxMessageBytes}`,
         );
         continue;
       }
+      const line = decoder.decode(value.bytes);
+      if (line.trim() === "") continue;
       const message = messageFromText(line, {
         json: "try",
         conflateKey: options.conflateKey,
@@ -138,17 +137,88 @@ async function publishRetrying(
   return false;
 }
 
-/** Splits a text stream into lines (without their `\n`). */
-export function splitLines(): TransformStream<string, string> {
-  let pending = "";
+/** One input line: its bytes, or, for a line over the limit, only its size. */
+export type InputLine =
+  | { readonly bytes: Uint8Array; readonly tooLong?: undefined }
+  | { readonly bytes?: undefined; readonly tooLong: number };
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Splits a byte stream into lines (without `\n` or `\r\n`), each at most
+ * `maxBytes`. A longer line is not kept: once it passes the limit its bytes
+ * are only counted until its newline, then it is reported by its size. So
+ * memory stays within `maxBytes` plus one chunk however long a line grows,
+ * and no byte is copied more than once.
+ *
+ * @example
+ * ```ts
+ * import { splitLines } from "./source_stdin.ts";
+ * const lines = await Array.fromAsync(
+ *   ReadableStream.from(["ab\r\n", "cdefgh", "\nij"])
+ *     .pipeThrough(new TextEncoderStream())
+ *     .pipeThrough(splitLines(4)),
+ * );
+ * const shown = lines.map((l) => l.bytes ? new TextDecoder().decode(l.bytes) : l.tooLong);
+ * if (shown.join() !== "ab,6,ij") throw new Error(shown.join());
+ * ```
+ */
+export function splitLines(
+  maxBytes: number,
+): TransformStream<Uint8Array, InputLine> {
+  let parts: Uint8Array[] = [];
+  let size = 0;
+  let skipping = false;
+  const add = (piece: Uint8Array) => {
+    if (skipping) {
+      size += piece.length;
+      return;
+    }
+    size += piece.length;
+    // One byte over is allowed for a trailing \r.
+    if (size > maxBytes + 1) {
+      skipping = true;
+      parts = [];
+      return;
+    }
+    if (piece.length > 0) parts.push(piece.slice());
+  };
+  const take = (): InputLine => {
+    const line = (() => {
+      if (skipping) return { tooLong: size };
+      const bytes = new Uint8Array(size);
+      let at = 0;
+      for (const p of parts) {
+        bytes.set(p, at);
+        at += p.length;
+      }
+      const end = bytes.at(-1) === CR ? size - 1 : size;
+      return end > maxBytes
+        ? { tooLong: end }
+        : { bytes: bytes.subarray(0, end) };
+    })();
+    parts = [];
+    size = 0;
+    skipping = false;
+    return line;
+  };
   return new TransformStream({
     transform(chunk, controller) {
-      const parts = (pending + chunk).split("\n");
-      pending = parts.pop()!;
-      for (const line of parts) controller.enqueue(line);
+      let start = 0;
+      while (start <= chunk.length) {
+        const end = chunk.indexOf(NEWLINE, start);
+        if (end < 0) {
+          add(chunk.subarray(start));
+          return;
+        }
+        add(chunk.subarray(start, end));
+        controller.enqueue(take());
+        start = end + 1;
+      }
     },
     flush(controller) {
-      if (pending !== "") controller.enqueue(pending);
+      if (size > 0 || skipping) controller.enqueue(take());
     },
   });
 }

@@ -46,6 +46,8 @@ export interface FeedOptions {
   readonly intervalMs?: number;
   /** Monotonic clock, ms (the hub's). @default performance.now */
   readonly now?: () => number;
+  /** Dashboards at once (`--max-dashboards`); {@link DashboardFeed.subscribe} refuses more. @default Infinity */
+  readonly maxSubscribers?: number;
 }
 
 interface Subscriber {
@@ -73,10 +75,15 @@ export class DashboardFeed {
   #totals: FeedTotals | undefined;
   #closed = false;
   readonly #startedAt: number;
+  readonly #maxSubscribers: number;
+  /** Events encoded this tick, by what they depend on: built once per distinct view. */
+  #encoded = new Map<string, Uint8Array>();
+  #encodes = 0;
 
-  /** @param source what to read @param options tick interval and clock */
+  /** @param source what to read @param options tick interval, clock, dashboard cap */
   constructor(source: FeedSource, options: FeedOptions = {}) {
     this.#source = source;
+    this.#maxSubscribers = options.maxSubscribers ?? Infinity;
     this.#now = options.now ?? (() => performance.now());
     this.#startedAt = this.#now();
     this.#last = { at: this.#startedAt, ...this.#counts() };
@@ -102,6 +109,11 @@ export class DashboardFeed {
   /** Dashboards connected. */
   get subscribers(): number {
     return this.#subscribers.size;
+  }
+
+  /** Events serialised so far (one per distinct view per tick, however many dashboards share it). */
+  get encodes(): number {
+    return this.#encodes;
   }
 
   /** Chart points kept, oldest first. */
@@ -149,14 +161,20 @@ export class DashboardFeed {
       shed: hub.shed + source.shed,
       uptimeSec: Math.round((now - this.#startedAt) / 1000),
     };
+    this.#encoded = new Map();
     for (const sub of this.#subscribers) this.#send1(sub, point);
+    this.#encoded = new Map();
   }
 
   /**
    * A Server-Sent Events body for one dashboard showing `view` of the client
    * table. The first event carries the history; it ends on {@link close}.
+   * @returns the stream, or undefined when `maxSubscribers` dashboards are open
    */
-  subscribe(view: TableView): ReadableStream<Uint8Array> {
+  subscribe(view: TableView): ReadableStream<Uint8Array> | undefined {
+    if (!this.#closed && this.#subscribers.size >= this.#maxSubscribers) {
+      return undefined;
+    }
     let sub: Subscriber;
     return new ReadableStream<Uint8Array>({
       start: (out) => {
@@ -190,21 +208,31 @@ export class DashboardFeed {
     // A dashboard that stopped reading is skipped, not buffered for: it
     // catches up (log included) when it reads again.
     if ((sub.out.desiredSize ?? 1) <= 0) return;
-    const log = this.#log.filter((e) => e.n > sub.lastLog);
     if (!this.#totals) return;
-    const event: FeedEvent = {
-      info: { ...this.#source.info, mode: this.#source.hub.mode },
-      totals: this.#totals,
-      states: this.#table.counts(),
-      point,
-      ...(sub.sentHistory ? {} : { history: this.#history }),
-      table: this.#table.page(sub.view),
-      log,
-    };
+    // Dashboards on the same view, caught up to the same log entry, get
+    // the same bytes: built once per tick.
+    const v = sub.view;
+    const key =
+      `${v.sort}|${v.dir}|${v.page}|${v.size}|${v.filter}|${sub.sentHistory}|${sub.lastLog}`;
+    let bytes = this.#encoded.get(key);
+    if (!bytes) {
+      const event: FeedEvent = {
+        info: { ...this.#source.info, mode: this.#source.hub.mode },
+        totals: this.#totals,
+        states: this.#table.counts(),
+        point,
+        ...(sub.sentHistory ? {} : { history: this.#history }),
+        table: this.#table.page(sub.view),
+        log: this.#log.filter((e) => e.n > sub.lastLog),
+      };
+      bytes = encoder.encode(`data: ${JSON.stringify(event)}\n\n`);
+      this.#encodes++;
+      this.#encoded.set(key, bytes);
+    }
     sub.sentHistory = true;
     sub.lastLog = this.#logCount;
     try {
-      sub.out.enqueue(encoder.encode(`data: ${JSON.stringify(event)}\n\n`));
+      sub.out.enqueue(bytes);
     } catch {
       this.#subscribers.delete(sub);
     }

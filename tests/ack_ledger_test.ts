@@ -1,0 +1,20 @@
+/** The ACK ledger: exact for recent frames, bracketed by samples further back, bounded. */
+import assert from "node:assert/strict";
+import { AckLedger, RECENT_FRAMES } from "../server/core/ack_ledger.ts";
+
+Deno.test("AckLedger checks recent ACKs exactly and older ones between the samples around them", () => {
+  const ledger = new AckLedger();
+  const ts = (seq: number) => 1_700_000_000 + seq * 0.02;
+  // 200 frames, 250 ms apart: 50 s of history, far more than the exact window.
+  for (let seq = 11; seq <= 210; seq++) ledger.record(seq, ts(seq), seq * 250);
+  assert.ok(ledger.check(210, ts(210)), "the latest, exactly");
+  assert.equal(ledger.check(210, ts(210) + 1e-6), false, "another ts_send");
+  assert.equal(ledger.check(211, ts(211)), false, "never sent");
+  assert.equal(ledger.check(10, ts(10)), false, "before the first frame");
+  const old = 210 - RECENT_FRAMES - 40;
+  assert.ok(ledger.check(old, ts(old)), "older than the window, plausible");
+  assert.equal(ledger.check(old, ts(old) + 5), false, "a time it cannot have");
+  assert.equal(ledger.check(old, -1e308), false);
+  assert.ok(ledger.check(11, ts(11)), "the first frame is remembered");
+  assert.equal(ledger.check(12, ts(200)), false, "out of its bracket");
+});

@@ -1,0 +1,77 @@
+/**
+ * CI leaves the checkout as it found it: `.ci/run`'s benchmark smoke runs
+ * write their figures outside the tree, and the tracked results are only
+ * rewritten by full runs.
+ */
+import assert from "node:assert/strict";
+import { REPO_ROOT } from "./_cli.ts";
+
+const ROOT = REPO_ROOT.pathname;
+/** bench:heap's clients use `ws` from bench/peers (npm ci --prefix bench/peers). */
+const HAS_WS = (() => {
+  try {
+    return Deno.statSync(`${ROOT}bench/peers/node_modules/ws/package.json`)
+      .isFile;
+  } catch {
+    return false;
+  }
+})();
+if (!HAS_WS) {
+  console.log(
+    "bench:heap --out test skipped: bench/peers/node_modules/ws is missing (npm ci --prefix bench/peers)",
+  );
+}
+
+Deno.test(".ci/run sends every bench:heap smoke run to --out outside the tree, and fails on a dirty tree", () => {
+  const script = Deno.readTextFileSync(`${ROOT}.ci/run`);
+  const heapRuns = script.split("\n").filter((l) =>
+    /^\s*deno task bench:heap\b/.test(l)
+  );
+  assert.ok(heapRuns.length > 0);
+  for (const line of heapRuns) assert.match(line, /--out "\$heap_out"/);
+  assert.match(script, /heap_out=\$\(mktemp/);
+  assert.match(script, /git status --porcelain/);
+});
+
+async function git(...args: string[]): Promise<string> {
+  const { stdout } = await new Deno.Command("git", { args, cwd: ROOT })
+    .output();
+  return new TextDecoder().decode(stdout);
+}
+
+Deno.test({
+  name:
+    "bench:heap with --out writes there and leaves bench/results/heap.json untouched",
+  ignore: !HAS_WS,
+  async fn() {
+    const tracked = "bench/results/heap.json";
+    const before = await Deno.readTextFile(`${ROOT}${tracked}`);
+    const dir = await Deno.makeTempDir();
+    try {
+      const out = `${dir}/heap.json`;
+      const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-q",
+          "-A",
+          "--v8-flags=--expose-gc",
+          "bench/heap.ts",
+          "20",
+          "--out",
+          out,
+        ],
+        cwd: ROOT,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(code, 0, new TextDecoder().decode(stderr));
+      const written = JSON.parse(await Deno.readTextFile(out));
+      assert.equal(written.scenario, "heap");
+      assert.equal(written.rows[0].clients, 20);
+      assert.equal(await Deno.readTextFile(`${ROOT}${tracked}`), before);
+      assert.equal(await git("status", "--porcelain", "--", tracked), "");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
