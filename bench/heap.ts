@@ -1,10 +1,12 @@
 /**
  * Memory per idle connection, measured inside the server process: the
  * JavaScript heap and external (typed array) bytes after a full GC, with N
- * idle WebSocket clients against none. Two servers in turn, both in this
- * process: fanout (`startServer`, queue mode, 1 Hz) and a bare Deno
- * `upgradeWebSocket` server (the floor of Deno's WebSocket API). The clients
- * are one Node process using `ws` from `bench/peers`.
+ * idle WebSocket clients against none. Six servers in turn, all in this
+ * process: fanout (`startServer`, queue mode, 1 Hz) with its defaults, with
+ * `--listener serve`, and with `--listener serve --ping-interval 0`, each
+ * beside a bare Deno `upgradeWebSocket` server on the same footing (the
+ * accept path and the ping setting): what is above the bare row is fanout's
+ * own. The clients are one Node process using `ws` from `bench/peers`.
  *
  *   deno task bench:heap            # 2,000 clients → bench/results/heap.json
  *   deno task bench:heap 500         # another client count
@@ -12,7 +14,11 @@
  *
  * @module
  */
-import { resolveServerConfig, startServer } from "../server/mod.ts";
+import {
+  resolveServerConfig,
+  type ServerOptions,
+  startServer,
+} from "../server/mod.ts";
 import { sleep } from "./_options.ts";
 import { round } from "./_point.ts";
 import { filePath } from "./_servers.ts";
@@ -30,8 +36,10 @@ if (outAt >= 0 && !outArg) {
   console.error("bench:heap: --out needs a file path");
   Deno.exit(2);
 }
+const rowFlag = Deno.args.indexOf("--row");
 const positional = Deno.args.filter((_, i) =>
-  outAt < 0 || (i !== outAt && i !== outAt + 1)
+  (outAt < 0 || (i !== outAt && i !== outAt + 1)) &&
+  (rowFlag < 0 || (i !== rowFlag && i !== rowFlag + 1))
 );
 const clients = Number(positional[0] ?? 2000);
 if (!Number.isInteger(clients) || clients < 1 || clients > 20_000) {
@@ -85,10 +93,17 @@ setTimeout(() => process.exit(0), 60000);`,
   return child;
 }
 
+/** A server started for one row. */
+interface Started {
+  readonly port: number;
+  count(): number;
+  stop(): Promise<void>;
+}
+
 /** Per-connection heap and external KiB for one server. */
 async function measure(
   name: string,
-  start: () => { port: number; count: () => number; stop: () => Promise<void> },
+  start: () => Started,
 ): Promise<Record<string, number | string>> {
   const server = start();
   await sleep(500);
@@ -114,14 +129,16 @@ async function measure(
   return row;
 }
 
-const rows = [
-  await measure("fanout (queue)", () => {
+/** fanout in this process, queue mode at 1 Hz, with `extra` options. */
+function fanout(extra: Partial<ServerOptions>) {
+  return () => {
     const s = startServer(
       resolveServerConfig({
         host: "127.0.0.1",
         port: 0,
         rate: 1,
         summaryInterval: 3600,
+        ...extra,
       }),
       { logger: { log() {} } },
     );
@@ -130,32 +147,130 @@ const rows = [
       count: () => s.hub.size,
       stop: () => s.stop(),
     };
-  }),
-  await measure("Deno upgradeWebSocket (floor)", () => {
+  };
+}
+
+/** The HTTP servers a bare upgradeWebSocket server can stand on. */
+type Accept = "serve" | "serveHttp";
+
+/**
+ * A bare `upgradeWebSocket` server: what Deno itself keeps per connection.
+ * @param accept `Deno.serve`, or the legacy per-connection `Deno.serveHttp`
+ *   that fanout's guarded listener uses
+ * @param idleTimeout Deno's ping setting (40: fanout's default 20 s + 20 s; 0: no pings)
+ */
+function bare(accept: Accept, idleTimeout: number) {
+  return () => {
     const sockets = new Set<WebSocket>();
-    const server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      (req) => {
-        // The same ping setting as fanout's default (interval 20 s + timeout 20 s).
-        const { socket, response } = Deno.upgradeWebSocket(req, {
-          idleTimeout: 40,
-        });
-        socket.onopen = () => sockets.add(socket);
-        socket.onclose = () => sockets.delete(socket);
-        socket.onmessage = () => {};
-        return response;
-      },
-    );
+    const upgrade = (req: Request) => {
+      const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout });
+      socket.onopen = () => sockets.add(socket);
+      socket.onclose = () => sockets.delete(socket);
+      socket.onmessage = () => {};
+      return response;
+    };
+    let port: number;
+    let stop: () => Promise<void>;
+    if (accept === "serve") {
+      const server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen() {} },
+        upgrade,
+      );
+      port = server.addr.port;
+      stop = () => server.shutdown();
+    } else {
+      const serveHttp = (Deno as unknown as {
+        serveHttp(conn: Deno.Conn): {
+          nextRequest(): Promise<
+            {
+              request: Request;
+              respondWith(r: Response): Promise<void>;
+            } | null
+          >;
+          close(): void;
+        };
+      }).serveHttp;
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const serveOne = async (conn: Deno.Conn) => {
+        const http = serveHttp(conn);
+        const event = await http.nextRequest().catch(() => null);
+        if (!event) return;
+        await event.respondWith(upgrade(event.request)).catch(() => {});
+        try {
+          http.close();
+        } catch { /* the WebSocket owns it */ }
+      };
+      (async () => {
+        for await (const conn of listener) serveOne(conn);
+      })().catch(() => {});
+      port = (listener.addr as Deno.NetAddr).port;
+      stop = () => Promise.resolve(listener.close());
+    }
     return {
-      port: server.addr.port,
+      port,
       count: () => sockets.size,
       stop: async () => {
         for (const s of sockets) s.close();
-        await server.shutdown();
+        await stop();
       },
     };
-  }),
+  };
+}
+
+// Each fanout row beside the bare server that does what it does underneath:
+// the guarded listener accepts through Deno.serveHttp; pings are Deno's.
+const ROWS: [name: string, start: () => Started][] = [
+  ["fanout (queue, defaults)", fanout({})],
+  [
+    "Deno serveHttp + upgradeWebSocket, pings (floor of the defaults)",
+    bare("serveHttp", 40),
+  ],
+  ["fanout --listener serve", fanout({ listener: "serve" })],
+  [
+    "Deno.serve + upgradeWebSocket, pings (floor of --listener serve)",
+    bare("serve", 40),
+  ],
+  [
+    "fanout --listener serve --ping-interval 0",
+    fanout({ listener: "serve", pingInterval: 0 }),
+  ],
+  [
+    "Deno.serve + upgradeWebSocket, no pings (floor of the row above)",
+    bare("serve", 0),
+  ],
 ];
+
+// Each row in a process of its own: what one server leaves behind (sockets
+// still closing, its modules) must not count for or against the next.
+const rowAt = Deno.args.indexOf("--row");
+if (rowAt >= 0) {
+  const [name, start] = ROWS[Number(Deno.args[rowAt + 1])]!;
+  console.log(JSON.stringify(await measure(name, start)));
+  Deno.exit(0);
+}
+const rows: Record<string, number | string>[] = [];
+for (let i = 0; i < ROWS.length; i++) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-q",
+      "-A",
+      "--v8-flags=--expose-gc",
+      import.meta.filename!,
+      String(clients),
+      "--row",
+      String(i),
+    ],
+    stderr: "inherit",
+  }).output();
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  if (!out.success) {
+    console.error(lines.join("\n"));
+    Deno.exit(1);
+  }
+  console.log(lines.slice(0, -1).join("\n"));
+  rows.push(JSON.parse(lines.at(-1)!));
+}
 const out = outArg ?? filePath(new URL("./results/heap.json", import.meta.url));
 await Deno.writeTextFile(
   out,

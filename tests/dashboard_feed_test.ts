@@ -90,6 +90,7 @@ Deno.test("DashboardFeed shows a stalled client as dropping, first in the table,
     const slowSink = new FakeSink();
     slowSink.stalled = true;
     const slow = hub.open(slowSink, { remote: "127.0.0.1:2" });
+    const events = new EventReader(feed.subscribe(view("")));
     // 32 of these 2 KB frames fill the stalled sink to its socket gate (64
     // KiB), 10 fill its queue, then it drops: 2 drops, under --drop-limit 5.
     publish(44);
@@ -97,7 +98,6 @@ Deno.test("DashboardFeed shows a stalled client as dropping, first in the table,
     const { seq, ts_send } = JSON.parse(fastSink.frames[0]!);
     fast.receive(JSON.stringify({ ack_ts: ts_send, seq }));
     feed.tick();
-    const events = new EventReader(feed.subscribe(view("")));
     const first = (await events.next())!;
     assert.equal(
       first.history!.length,
@@ -155,6 +155,35 @@ Deno.test("DashboardFeed shows a stalled client as dropping, first in the table,
   }
 });
 
+Deno.test("DashboardFeed keeps no client table while no dashboard looks; one that opens later sees states from then on, not drops from before", async () => {
+  const clock = new FakeClock();
+  const { hub, feed, publish, tearDown } = setUp(clock);
+  try {
+    hub.open(new FakeSink(), { remote: "127.0.0.1:1" });
+    const slowSink = new FakeSink();
+    slowSink.stalled = true;
+    const slow = hub.open(slowSink, { remote: "127.0.0.1:2" });
+    publish(44); // 2 drops for the stalled client, while nobody looks
+    feed.tick();
+    const events = new EventReader(feed.subscribe(view("")));
+    const first = (await events.next())!;
+    assert.equal(first.table.total, 2, "the table is built when one opens");
+    const row = first.table.rows.find((r) => r.id === slow.id)!;
+    assert.equal(row.drops, 2);
+    assert.equal(
+      row.state,
+      "backlogged",
+      "drops from before it looked are not news",
+    );
+    assert.deepEqual(first.states, { ok: 1, backlogged: 1, dropping: 0 });
+    publish(1); // one more drop, now that it looks
+    feed.tick();
+    const second = (await events.next())!;
+    assert.deepEqual(second.states, { ok: 1, backlogged: 0, dropping: 1 });
+  } finally {
+    await tearDown();
+  }
+});
 Deno.test("DashboardFeed pages, sorts and filters the client table on the server", async (t) => {
   const clock = new FakeClock();
   const { hub, feed, publish, tearDown } = setUp(clock);

@@ -7,7 +7,10 @@
  * exactly; an older one must fall between the samples around its seq (seqs
  * and `ts_send` grow together within a channel). Anything else (a seq never
  * sent, `ack_ts: -1e308`, a time from the future) is refused, and never
- * reaches the latency histograms.
+ * reaches the latency histograms. The rings are allocated when the client
+ * first sends anything ({@link AckLedger.arm}): a client that never ACKs
+ * (most browsers) costs two pairs of numbers, and one that starts ACKing has
+ * its earlier frames checked against the first and latest frame sent.
  *
  * @module
  */
@@ -36,16 +39,20 @@ const SAMPLE_TS = SAMPLE_SEQ + SAMPLES;
  */
 export class AckLedger {
   /**
-   * One array, allocated on the first record: recent seqs, recent ts_send
-   * (rings of {@link RECENT_FRAMES}), then sample seqs and sample ts_send
-   * (rings of {@link SAMPLES}).
+   * One array, allocated by {@link arm}: recent seqs, recent ts_send (rings
+   * of {@link RECENT_FRAMES}), then sample seqs and sample ts_send (rings of
+   * {@link SAMPLES}).
    */
   #slots: Float64Array | undefined;
   #recorded = 0;
+  #lastSeq = 0;
+  #lastTs = 0;
   #samples = 0;
   #sampledAt = -Infinity;
   #firstSeq = 0;
   #firstTs = 0;
+  /** Frames written to the exact ring since {@link arm}. */
+  #ring = 0;
 
   /** Data frames recorded so far. */
   get recorded(): number {
@@ -58,12 +65,18 @@ export class AckLedger {
    */
   record(seq: number, tsSend: number, nowMs: number): void {
     if (this.#recorded === 0) {
-      this.#slots = new Float64Array(2 * (RECENT_FRAMES + SAMPLES));
       this.#firstSeq = seq;
       this.#firstTs = tsSend;
     }
-    const slots = this.#slots!;
-    const i = this.#recorded++ % RECENT_FRAMES;
+    const slots = this.#slots;
+    if (slots === undefined) {
+      this.#recorded++;
+      this.#lastSeq = seq;
+      this.#lastTs = tsSend;
+      return;
+    }
+    this.#recorded++;
+    const i = this.#ring++ % RECENT_FRAMES;
     slots[i] = seq;
     slots[RECENT_FRAMES + i] = tsSend;
     if (nowMs - this.#sampledAt >= SAMPLE_MS) {
@@ -74,12 +87,34 @@ export class AckLedger {
     }
   }
 
+  /**
+   * Starts remembering frames exactly (the client sent something: it may
+   * ACK). Until then only the first and the latest frame are kept.
+   */
+  arm(): void {
+    if (this.#slots !== undefined) return;
+    const slots = new Float64Array(2 * (RECENT_FRAMES + SAMPLES));
+    this.#slots = slots;
+    if (this.#recorded === 0) return;
+    // The latest frame so far is the ring's first entry.
+    slots[0] = this.#lastSeq;
+    slots[RECENT_FRAMES] = this.#lastTs;
+    this.#ring = 1;
+  }
+
   /** Whether an ACK of (`seq`, `ackTs`) matches what this session was sent. */
   check(seq: number, ackTs: number): boolean {
     const recorded = this.#recorded;
     if (recorded === 0 || !Number.isFinite(ackTs)) return false;
-    const slots = this.#slots!;
-    const window = Math.min(recorded, RECENT_FRAMES);
+    const slots = this.#slots;
+    if (slots === undefined) {
+      // Not armed: between the first and the latest frame sent.
+      if (seq === this.#firstSeq) return ackTs === this.#firstTs;
+      if (seq === this.#lastSeq) return ackTs === this.#lastTs;
+      return seq > this.#firstSeq && seq < this.#lastSeq &&
+        ackTs >= this.#firstTs && ackTs <= this.#lastTs;
+    }
+    const window = Math.min(this.#ring, RECENT_FRAMES);
     let oldestRecent = Infinity;
     let oldestRecentTs = Infinity;
     for (let k = 0; k < window; k++) {

@@ -316,6 +316,8 @@ export class Session {
         return;
       }
     }
+    // A client that talks back may ACK: remember what it is sent exactly.
+    this.#ledger.arm();
     try {
       const ack = decodeAck(data, this.#maxFrameBytes);
       if (!this.#ledger.check(ack.seq, ack.ack_ts)) {

@@ -11,7 +11,12 @@
 import { CLOSE_CODES, fitCloseReason } from "../../lib/close_codes.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Session } from "../core/session.ts";
-import { type AdmissionLimits, AdmissionSlots, admit } from "./admission.ts";
+import {
+  type AdmissionLimits,
+  AdmissionSlots,
+  admit,
+  type Admitted,
+} from "./admission.ts";
 import type { SubscriberAuth } from "./auth.ts";
 import { SSE_PATH } from "./sse.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
@@ -60,15 +65,17 @@ export class OpenSockets {
     return this.#sockets.size;
   }
 
-  /** Tracks `socket` until its close event. */
+  /** Tracks `socket` until {@link delete} (its close event). */
   add(socket: WebSocket): void {
     this.#sockets.add(socket);
-    socket.addEventListener("close", () => {
-      this.#sockets.delete(socket);
-      if (this.#sockets.size === 0) {
-        for (const wake of this.#waiters) wake();
-      }
-    }, { once: true });
+  }
+
+  /** Forgets `socket`: its close event came. */
+  delete(socket: WebSocket): void {
+    this.#sockets.delete(socket);
+    if (this.#sockets.size === 0) {
+      for (const wake of this.#waiters) wake();
+    }
   }
 
   /**
@@ -196,57 +203,118 @@ export function createSubscribeHandler(
       );
     }
     const { socket, response } = upgrade;
+    new SocketEvents(socket, hub, sockets, remote, terms, openTimeoutMs);
+    return response;
+  };
+}
+
+/**
+ * One subscriber's socket, from upgrade to close: opens its session, feeds
+ * it the client's frames and tells it how the socket ended. One object is
+ * every listener of the socket (`handleEvent`), and what only the opening
+ * needs (the admission terms, the open timer) is let go once it opened: an
+ * idle connection keeps as little as possible.
+ */
+class SocketEvents {
+  readonly #socket: WebSocket;
+  readonly #sockets: OpenSockets;
+  #hub: Hub | undefined;
+  #remote: string;
+  #terms: Admitted | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #session: Session | undefined;
+  #error = "";
+
+  constructor(
+    socket: WebSocket,
+    hub: Hub,
+    sockets: OpenSockets,
+    remote: string,
+    terms: Admitted,
+    openTimeoutMs: number,
+  ) {
+    this.#socket = socket;
+    this.#sockets = sockets;
+    this.#hub = hub;
+    this.#remote = remote;
+    this.#terms = terms;
     sockets.add(socket);
+    socket.addEventListener("open", this, { once: true });
+    socket.addEventListener("message", this);
+    socket.addEventListener("error", this);
+    socket.addEventListener("close", this, { once: true });
     // An upgrade that never opens gives its slots back.
-    let expired = false;
-    const openTimer = setTimeout(() => {
-      expired = true;
-      reservation.release();
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#letGo()?.reservation.release();
       try {
         socket.close();
       } catch { /* not open yet */ }
     }, openTimeoutMs);
-    let error = "";
-    let session: Session | undefined;
-    socket.addEventListener("error", (e) => {
-      error = (e as ErrorEvent).message ?? "";
-    });
-    socket.addEventListener("close", (e) => {
-      clearTimeout(openTimer);
-      reservation.release();
-      session?.peerClosed(e.code, e.reason, error);
-    }, { once: true });
-    socket.addEventListener("open", () => {
-      clearTimeout(openTimer);
-      if (expired) return socket.close();
-      try {
-        const { channel, control, batch, since, epoch, expiresAt } = terms;
-        session = hub.open(new WebSocketSink(socket), {
-          remote,
-          channel,
-          control,
-          batch,
-          ...(since === undefined ? {} : { since }),
-          ...(epoch === undefined ? {} : { epoch }),
-          ...(expiresAt === undefined ? {} : { expiresAt }),
-          ...(reservation.replayDone
-            ? { replayDone: reservation.replayDone }
-            : {}),
-        });
-      } catch (err) {
-        // Not expected: the channel was held since admission.
-        reservation.release();
-        hub.reject("too_many_channels");
-        socket.close(
-          CLOSE_CODES.channel_limit.code,
-          fitCloseReason((err as Error).message),
-        );
+  }
+
+  /** The socket's events, all of them. */
+  handleEvent(e: Event): void {
+    switch (e.type) {
+      case "message":
+        this.#session?.receive((e as MessageEvent).data);
         return;
+      case "open":
+        return this.#open();
+      case "error":
+        this.#error = (e as ErrorEvent).message ?? "";
+        return;
+      case "close": {
+        const { code, reason } = e as CloseEvent;
+        this.#sockets.delete(this.#socket);
+        this.#letGo()?.reservation.release();
+        this.#session?.peerClosed(code, reason, this.#error);
+        this.#session = undefined;
       }
-      reservation.opened();
-      const opened = session;
-      socket.addEventListener("message", (e) => opened.receive(e.data));
-    }, { once: true });
-    return response;
-  };
+    }
+  }
+
+  /** Stops the open timer and hands back what only opening needed. */
+  #letGo(): Admitted | undefined {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const terms = this.#terms;
+    this.#terms = undefined;
+    this.#hub = undefined;
+    return terms;
+  }
+
+  #open(): void {
+    const hub = this.#hub;
+    const expired = this.#terms === undefined;
+    const terms = this.#letGo();
+    if (expired || !hub || !terms) return this.#socket.close();
+    const { channel, control, batch, since, epoch, expiresAt, reservation } =
+      terms;
+    try {
+      this.#session = hub.open(new WebSocketSink(this.#socket), {
+        remote: this.#remote,
+        channel,
+        control,
+        batch,
+        ...(since === undefined ? {} : { since }),
+        ...(epoch === undefined ? {} : { epoch }),
+        ...(expiresAt === undefined ? {} : { expiresAt }),
+        ...(reservation.replayDone
+          ? { replayDone: reservation.replayDone }
+          : {}),
+      });
+    } catch (err) {
+      // Not expected: the channel was held since admission.
+      reservation.release();
+      hub.reject("too_many_channels");
+      this.#socket.close(
+        CLOSE_CODES.channel_limit.code,
+        fitCloseReason((err as Error).message),
+      );
+      return;
+    }
+    reservation.opened();
+    this.#remote = "";
+  }
 }

@@ -125,11 +125,14 @@ export class ClientTable {
    * @param views the open sessions
    * @param now monotonic ms (the sessions' clock)
    * @param tickSec seconds since the previous update (for drop rates)
+   * @param seed true after a pause (no dashboard was looking): nobody is
+   *   "dropping" for drops from before, and the next update tells again
    */
   update(
     views: Iterable<SubscriberView>,
     now: number,
     tickSec: number,
+    seed = false,
   ): void {
     const lastDrops = new WeakMap<SubscriberView, number>();
     const counts = { ok: 0, backlogged: 0, dropping: 0 };
@@ -138,7 +141,7 @@ export class ClientTable {
       const queue = view.queued;
       const buffered = view.bufferedBytes;
       const drops = view.drops;
-      const before = this.#lastDrops.get(view) ?? 0;
+      const before = seed ? drops : this.#lastDrops.get(view) ?? 0;
       const state: ClientState = drops > before
         ? "dropping"
         : queue > 0 || view.blocked
@@ -166,6 +169,13 @@ export class ClientTable {
     this.#entries = entries;
     this.#lastDrops = lastDrops;
     this.#counts = counts;
+  }
+
+  /** Forgets every row (nobody is looking): no closed session stays referenced. */
+  clear(): void {
+    this.#entries = [];
+    this.#lastDrops = new WeakMap();
+    this.#counts = { ok: 0, backlogged: 0, dropping: 0 };
   }
 
   /** Clients per state at the latest update. */

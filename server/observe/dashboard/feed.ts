@@ -65,6 +65,8 @@ export class DashboardFeed {
   readonly #now: () => number;
   readonly #timer: ReturnType<typeof setInterval> | undefined;
   readonly #table = new ClientTable();
+  /** True while no dashboard looks, so the table was not kept up to date. */
+  #tableIdle = false;
   readonly #history: FeedPoint[] = [];
   readonly #log: DisconnectEntry[] = [];
   readonly #subscribers = new Set<Subscriber>();
@@ -142,7 +144,13 @@ export class DashboardFeed {
     this.#last = { at: now, ...counts };
     this.#history.push(point);
     if (this.#history.length > FEED_HISTORY_POINTS) this.#history.shift();
-    this.#table.update(hub.subscribers(), now, sec);
+    // The table is a row per client: built only while a dashboard looks.
+    if (this.#subscribers.size > 0) {
+      this.#table.update(hub.subscribers(), now, sec);
+    } else if (!this.#tableIdle) {
+      this.#table.clear();
+      this.#tableIdle = true;
+    }
     const t = hub.totals();
     const lag = sourceLag(source, now);
     this.#totals = {
@@ -182,6 +190,15 @@ export class DashboardFeed {
         out.enqueue(encoder.encode("retry: 1000\n\n"));
         if (this.#closed) return out.close();
         this.#subscribers.add(sub);
+        if (this.#tableIdle) {
+          this.#table.update(
+            this.#source.hub.subscribers(),
+            this.#now(),
+            1,
+            true,
+          );
+          this.#tableIdle = false;
+        }
         const latest = this.#history.at(-1);
         if (latest) this.#send1(sub, latest);
       },
