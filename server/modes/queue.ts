@@ -60,7 +60,12 @@ export interface QueueModeOptions {
 export class QueueMode implements Mode {
   /** @inheritdoc */
   readonly name = "queue" as const;
-  readonly #channels = new Map<string, Set<QueueWriter>>();
+  /**
+   * Writers per channel, as arrays (each writer knows its index): the
+   * broadcast loop runs once per message over every client, and an array
+   * walk allocates nothing where a Set's iterator may.
+   */
+  readonly #channels = new Map<string, QueueWriter[]>();
   readonly #scheduler: Scheduler;
   readonly #batchMs: number;
   readonly #ctx: WriterContext;
@@ -99,8 +104,8 @@ export class QueueMode implements Mode {
   ): Outlet {
     const writer = new QueueWriter(session, backlog, this.#ctx);
     let writers = this.#channels.get(session.channel);
-    if (!writers) this.#channels.set(session.channel, writers = new Set());
-    writers.add(writer);
+    if (!writers) this.#channels.set(session.channel, writers = []);
+    writer.index = writers.push(writer) - 1;
     writer.flush(this.#scheduler.now());
     return writer;
   }
@@ -110,8 +115,13 @@ export class QueueMode implements Mode {
     if (!(outlet instanceof QueueWriter)) return 0;
     const writer = outlet;
     const writers = this.#channels.get(writer.session.channel);
-    if (!writers?.delete(writer)) return 0;
-    if (writers.size === 0) this.#channels.delete(writer.session.channel);
+    if (writers?.[writer.index] !== writer) return 0;
+    const last = writers.pop()!;
+    if (last !== writer) {
+      writers[writer.index] = last;
+      last.index = writer.index;
+    }
+    if (writers.length === 0) this.#channels.delete(writer.session.channel);
     this.#scheduled.delete(writer);
     return writer.detach();
   }
@@ -123,7 +133,8 @@ export class QueueMode implements Mode {
     // One clock read per message, not per client.
     const now = this.#scheduler.now();
     let cuts: Cut[] | undefined;
-    for (const writer of writers) {
+    for (let i = 0; i < writers.length; i++) {
+      const writer = writers[i]!;
       if (writer.session.closed) continue;
       const verdict = writer.offer(frame, now);
       if (verdict) (cuts ??= []).push({ session: writer.session, verdict });
@@ -174,14 +185,15 @@ export class QueueMode implements Mode {
   tick(now: number, overloaded: boolean): readonly Cut[] {
     let cuts: Cut[] | undefined;
     for (const writers of this.#channels.values()) {
-      const shares = new Map<QueueWriter, number>();
-      for (const writer of writers) shares.set(writer, writer.deliveredShare());
+      // Each writer keeps its share of this tick (no map per channel per
+      // tick: the tick runs four times a second over every client).
+      for (const writer of writers) writer.share = writer.deliveredShare();
       const reference = overloaded
-        ? quantile([...shares.values()], REFERENCE_QUANTILE)
+        ? quantile(Array.from(writers, (w) => w.share), REFERENCE_QUANTILE)
         : 1;
-      for (const [writer, share] of shares) {
+      for (const writer of writers) {
         if (writer.session.closed) continue;
-        const lagging = writer.behind && share < LAG_SHARE * reference;
+        const lagging = writer.behind && writer.share < LAG_SHARE * reference;
         const charge = lagging || !overloaded;
         const assessed = writer.assess(lagging, charge, now);
         this.#shed += assessed.shed;

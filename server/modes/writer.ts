@@ -270,6 +270,11 @@ export class QueueWriter implements Outlet {
     };
   }
 
+  /** The latest {@link deliveredShare}, kept for the mode's tick. */
+  share = 1;
+  /** Where this writer sits in its channel's list (the mode's). */
+  index = -1;
+
   /**
    * How much of what was offered to this client since the last call has left
    * the server for it (handed to the socket and written out), 0..1; 1 when
