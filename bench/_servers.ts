@@ -11,6 +11,8 @@ import { Child } from "./_child.ts";
 export type ServerKind =
   | "fanout"
   | "fanout-naive"
+  | "fanout-serve"
+  | "fanout-lean"
   | "bun"
   | "node-ws"
   | "deno-loop"
@@ -51,11 +53,30 @@ export interface RunningServer extends AsyncDisposable {
   stop(): Promise<Record<string, unknown> | undefined>;
 }
 
+/**
+ * fanout in queue mode without what its defaults add on top of Deno's
+ * WebSocket server: `fanout-serve` accepts with `Deno.serve` instead of the
+ * guarded listener (`Deno.serveHttp` per connection), `fanout-lean` also
+ * sends no pings. Beside `deno-loop` they split fanout's cost into its own
+ * and that of the defaults.
+ */
+export const FANOUT_VARIANT_FLAGS: Record<
+  "fanout" | "fanout-naive" | "fanout-serve" | "fanout-lean",
+  readonly string[]
+> = {
+  fanout: [],
+  "fanout-naive": [],
+  "fanout-serve": ["--listener", "serve"],
+  "fanout-lean": ["--listener", "serve", "--ping-interval", "0"],
+};
+
 /** Human label of a server spec, for tables and charts. */
 export function serverLabel(kind: ServerKind): string {
   return {
     fanout: "fanout (queue)",
     "fanout-naive": "fanout (naive)",
+    "fanout-serve": "fanout --listener serve",
+    "fanout-lean": "fanout --listener serve --ping-interval 0",
     bun: "Bun pub/sub",
     "node-ws": "Node ws loop",
     "deno-loop": "Deno send() loop (floor)",
@@ -83,6 +104,8 @@ export async function startServer(
   switch (spec.kind) {
     case "fanout":
     case "fanout-naive":
+    case "fanout-serve":
+    case "fanout-lean":
       child = new Child(spec.kind, Deno.execPath(), [
         "run",
         "-q",
@@ -92,8 +115,9 @@ export async function startServer(
         "server",
         "--log-json",
         "--mode",
-        spec.kind === "fanout" ? "queue" : "naive",
+        spec.kind === "fanout-naive" ? "naive" : "queue",
         ...common,
+        ...FANOUT_VARIANT_FLAGS[spec.kind],
         ...(spec.fanoutFlags ?? []),
       ], paths.fanoutDir);
       break;

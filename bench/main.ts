@@ -66,8 +66,11 @@ const HELP = `Usage: deno task bench [--quick] [options]
   --quick               the ~1-minute smoke run (CI): fewer, shorter points;
                         results in bench/results/quick/, charts there too
   --only LIST           comma-separated scenarios: ${SCENARIOS.join(", ")}
-  --peers LIST          peers measured in the same run (default bun,node-ws;
-                        also deno-loop, deno-queue, deno-raw; "none" for none)
+  --peers LIST          peers measured in the same run (default
+                        bun,node-ws,deno-loop,deno-queue; quick bun,node-ws;
+                        also deno-raw, and fanout-serve and fanout-lean:
+                        fanout without its guarded listener, and without
+                        pings too; "none" for none)
   --clients LIST        scale and cluster scenarios' client counts
                         (default scale 100,500,1000,2000,3000, cluster
                         500,1000; quick 500 and 200)
@@ -125,10 +128,15 @@ async function main(args: string[]): Promise<number> {
     "deno-loop",
     "deno-queue",
     "deno-raw",
+    "fanout-serve",
+    "fanout-lean",
   ];
   const peers = flags.peers === "none"
     ? []
-    : (flags.peers?.split(",").map((s) => s.trim()) ?? ["bun", "node-ws"]);
+    : (flags.peers?.split(",").map((s) => s.trim()) ??
+      (quick
+        ? ["bun", "node-ws"]
+        : ["bun", "node-ws", "deno-loop", "deno-queue"]));
   for (const p of peers) {
     if (!(peerKinds as string[]).includes(p)) {
       throw new TypeError(
@@ -230,7 +238,11 @@ async function main(args: string[]): Promise<number> {
       await Deno.writeTextFile(svg, await renderSvg(spec));
       progress(`wrote ${file} and ${svg}`);
     } else progress(`wrote ${file}`);
-    if (name === "scale") summary.scale = headline(result as ScaleResult);
+    if (name === "scale") {
+      summary.scale = headline(result as ScaleResult);
+      const marginal = (result as ScaleResult).marginal_rss_kb;
+      if (marginal) summary.scale_marginal_rss_kb = marginal;
+    }
     if (name === "isolation") {
       summary.isolation = isolationHeadline(result as IsolationResult);
     }
@@ -350,10 +362,20 @@ function headline(r: ScaleResult): unknown {
     }
     for (const [peer, ratio] of Object.entries(row.ratios)) {
       console.log(
-        `  fanout ÷ ${peer} at ${row.clients} × ${row.rate} Hz: ` +
+        `  ${
+          peer.includes("÷") ? peer : `fanout ÷ ${peer}`
+        } at ${row.clients} × ${row.rate} Hz: ` +
           Object.entries(ratio).map(([k, v]) => `${k} ${v}`).join(", "),
       );
     }
+  }
+  if (r.marginal_rss_kb) {
+    console.log(
+      "  marginal RSS per idle connection (2,000 → 5,000 at 1 Hz), KiB: " +
+        Object.entries(r.marginal_rss_kb).map(([k, v]) => `${k} ${v}`).join(
+          ", ",
+        ),
+    );
   }
   return r.rows.map((row) => ({
     clients: row.clients,

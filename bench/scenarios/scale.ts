@@ -37,6 +37,8 @@ export interface ScaleResult {
   readonly payload_bytes: number;
   readonly ack: boolean;
   readonly rows: ScaleRow[];
+  /** Marginal RSS per idle connection, KiB, per server ({@link marginalRss}). */
+  readonly marginal_rss_kb?: Record<string, number | null>;
 }
 
 /** Runs the scale scenario. */
@@ -93,11 +95,13 @@ export async function runScale(
     );
     rows.push({ clients, rate, results, spread, ratios: ratiosOf(spread) });
   }
+  const marginal = marginalRss(rows);
   return {
     scenario: "scale",
     payload_bytes: payloadBytes,
     ack: options.ack,
     rows,
+    ...(Object.keys(marginal).length ? { marginal_rss_kb: marginal } : {}),
   };
 }
 
@@ -150,24 +154,65 @@ export function describe(r: PointResult): string {
     `gen ${r.generator_cpu_cores} cores, RSS/conn ${r.rss_per_connection_kb} KiB`;
 }
 
-/** fanout ÷ each peer, figure by figure, from the medians over the repeats. */
+/**
+ * fanout ÷ each peer, figure by figure, from the medians over the repeats;
+ * and each fanout variant (`fanout-serve`, `fanout-lean`) ÷ each other peer,
+ * keyed `variant ÷ peer`.
+ */
 export function ratiosOf(
   spread: Record<string, Record<string, Spread>>,
 ): Record<string, Record<string, number | null>> {
-  const fanout = spread.fanout;
   const out: Record<string, Record<string, number | null>> = {};
-  if (!fanout) return out;
-  for (const [peer, figures] of Object.entries(spread)) {
-    if (peer === "fanout") continue;
-    out[peer] = Object.fromEntries(
-      Object.keys(figures).filter((f) => f !== "generator_cpu_cores").map((
-        f,
-      ) => {
-        const a = fanout[f]?.median;
-        const b = figures[f]?.median;
-        return [f, a == null || b == null || b === 0 ? null : round(a / b, 3)];
+  const ratio = (
+    a: Record<string, Spread>,
+    b: Record<string, Spread>,
+  ): Record<string, number | null> =>
+    Object.fromEntries(
+      Object.keys(b).filter((f) => f !== "generator_cpu_cores").map((f) => {
+        const x = a[f]?.median;
+        const y = b[f]?.median;
+        return [f, x == null || y == null || y === 0 ? null : round(x / y, 3)];
       }),
     );
+  const fanout = spread.fanout;
+  const variants = Object.keys(spread).filter((k) => k.startsWith("fanout-"));
+  for (const [peer, figures] of Object.entries(spread)) {
+    if (peer === "fanout") continue;
+    if (fanout) out[peer] = ratio(fanout, figures);
+    if (peer.startsWith("fanout-")) continue;
+    for (const v of variants) {
+      out[`${v} ÷ ${peer}`] = ratio(spread[v]!, figures);
+    }
   }
   return out;
+}
+
+/**
+ * What one more idle connection costs, KiB: the slope of RSS between the
+ * two at-rest points (2,000 and 5,000 connections at 1 Hz), per server. RSS
+ * per connection at one point also spreads what a process grows by once
+ * it has any clients (code compiled for the hot path, heap headroom) over
+ * the connections; the slope leaves that out.
+ */
+export function marginalRss(
+  rows: readonly ScaleRow[],
+): Record<string, number | null> {
+  const rest = rows.filter((r) => r.rate === 1).sort((a, b) =>
+    a.clients - b.clients
+  );
+  if (rest.length < 2) return {};
+  const [lo, hi] = [rest[0]!, rest.at(-1)!];
+  return Object.fromEntries(
+    Object.keys(hi.spread).map((k) => {
+      const a = lo.spread[k]?.rss_per_connection_kb?.median;
+      const b = hi.spread[k]?.rss_per_connection_kb?.median;
+      return [
+        k,
+        a == null || b == null ? null : round(
+          (b * hi.clients - a * lo.clients) / (hi.clients - lo.clients),
+          2,
+        ),
+      ];
+    }),
+  );
 }
