@@ -5,7 +5,6 @@
  * browser ticker is in tests/browser_test.ts.
  */
 import assert from "node:assert/strict";
-import { UsageError } from "../lib/cli_args.ts";
 import { FanoutClient, type FanoutMessage } from "../sdk/mod.ts";
 import { parseServerArgs } from "../server/mod.ts";
 import {
