@@ -358,6 +358,27 @@ async function mustSample(pid: number): Promise<ProcSample> {
   return s;
 }
 
+/** Median and range of one figure over a point's repeats. */
+export interface Spread {
+  readonly median: number | null;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly runs: (number | null)[];
+}
+
+/** Median (lower middle for an even count), min and max of `values`, nulls ignored. */
+export function spreadOfValues(values: readonly (number | null)[]): Spread {
+  const known = values.filter((v): v is number => v !== null).sort((a, b) =>
+    a - b
+  );
+  return {
+    median: known.length ? known[Math.floor((known.length - 1) / 2)]! : null,
+    min: known[0] ?? null,
+    max: known.at(-1) ?? null,
+    runs: [...values],
+  };
+}
+
 /** Rounds to `digits` decimals. */
 export function round(x: number, digits: number): number {
   const f = 10 ** digits;

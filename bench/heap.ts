@@ -1,7 +1,7 @@
 /**
  * Memory per idle connection, measured inside the server process: the
- * JavaScript heap and external (typed array) bytes after a full GC, with N
- * idle WebSocket clients against none. Six servers in turn, all in this
+ * JavaScript heap and external (typed array) bytes after a full GC, and the
+ * process's RSS, with N idle WebSocket clients against none. Six servers in turn, all in this
  * process: fanout (`startServer`, queue mode, 1 Hz) with its defaults, with
  * `--listener serve`, and with `--listener serve --ping-interval 0`, each
  * beside a bare Deno `upgradeWebSocket` server on the same footing (the
@@ -11,6 +11,7 @@
  *   deno task bench:heap            # 2,000 clients → bench/results/heap.json
  *   deno task bench:heap 500         # another client count
  *   deno task bench:heap 300 --out /tmp/heap.json   # a smoke run (CI): results elsewhere
+ *   deno task bench:heap 2000 --repeat 3             # interleaved repeats: medians and ranges
  *
  * @module
  */
@@ -20,7 +21,7 @@ import {
   startServer,
 } from "../server/mod.ts";
 import { sleep } from "./_options.ts";
-import { round } from "./_point.ts";
+import { round, spreadOfValues } from "./_point.ts";
 import { filePath } from "./_servers.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -37,9 +38,19 @@ if (outAt >= 0 && !outArg) {
   Deno.exit(2);
 }
 const rowFlag = Deno.args.indexOf("--row");
+const repeatFlag = Deno.args.indexOf("--repeat");
+const repeat = repeatFlag >= 0 ? Number(Deno.args[repeatFlag + 1]) : 1;
+if (!Number.isInteger(repeat) || repeat < 1 || repeat > 9) {
+  console.error(
+    `bench:heap: --repeat takes an integer in 1..9, got '${
+      Deno.args[repeatFlag + 1]
+    }'`,
+  );
+  Deno.exit(2);
+}
+const flagAt = [outAt, rowFlag, repeatFlag].filter((i) => i >= 0);
 const positional = Deno.args.filter((_, i) =>
-  (outAt < 0 || (i !== outAt && i !== outAt + 1)) &&
-  (rowFlag < 0 || (i !== rowFlag && i !== rowFlag + 1))
+  !flagAt.some((f) => i === f || i === f + 1)
 );
 const clients = Number(positional[0] ?? 2000);
 if (!Number.isInteger(clients) || clients < 1 || clients > 20_000) {
@@ -121,10 +132,14 @@ async function measure(
     clients: connected,
     heap_kib_per_connection: per(after.heapUsed, before.heapUsed),
     external_kib_per_connection: per(after.external, before.external),
+    // The whole process, native side included (Deno's sockets, hyper's
+    // connection state, V8's heap headroom): what the bare row does not
+    // hold, fanout's defaults cost in memory.
+    rss_kib_per_connection: per(after.rss, before.rss),
   };
   console.log(
     `${name}: ${connected} idle clients, JS heap ${row.heap_kib_per_connection} KiB + ` +
-      `external ${row.external_kib_per_connection} KiB per connection`,
+      `external ${row.external_kib_per_connection} KiB, RSS ${row.rss_kib_per_connection} KiB per connection`,
   );
   return row;
 }
@@ -248,33 +263,58 @@ if (rowAt >= 0) {
   console.log(JSON.stringify(await measure(name, start)));
   Deno.exit(0);
 }
-const rows: Record<string, number | string>[] = [];
-for (let i = 0; i < ROWS.length; i++) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-q",
-      "-A",
-      "--v8-flags=--expose-gc",
-      import.meta.filename!,
-      String(clients),
-      "--row",
-      String(i),
-    ],
-    stderr: "inherit",
-  }).output();
-  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-  if (!out.success) {
-    console.error(lines.join("\n"));
-    Deno.exit(1);
+// Repeats interleave (every row once, then again) so drift on the machine
+// hits every row alike; each figure is reported as the median of the repeats
+// with its range.
+const runs: Record<string, number | string>[][] = ROWS.map(() => []);
+for (let r = 0; r < repeat; r++) {
+  for (let i = 0; i < ROWS.length; i++) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-q",
+        "-A",
+        "--v8-flags=--expose-gc",
+        import.meta.filename!,
+        String(clients),
+        "--row",
+        String(i),
+      ],
+      stderr: "inherit",
+    }).output();
+    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+    if (!out.success) {
+      console.error(lines.join("\n"));
+      Deno.exit(1);
+    }
+    console.log(lines.slice(0, -1).join("\n"));
+    runs[i]!.push(JSON.parse(lines.at(-1)!));
   }
-  console.log(lines.slice(0, -1).join("\n"));
-  rows.push(JSON.parse(lines.at(-1)!));
 }
+const rows = runs.map((rs) => {
+  const first = rs[0]!;
+  if (repeat === 1) return first;
+  const row: Record<string, unknown> = { server: first.server };
+  for (const key of Object.keys(first)) {
+    if (key === "server") continue;
+    const s = spreadOfValues(rs.map((x) => x[key] as number));
+    row[key] = s.median;
+    if (key !== "clients") row[`${key}_range`] = [s.min, s.max];
+  }
+  console.log(
+    `${row.server}: median of ${repeat}: JS heap ${row.heap_kib_per_connection} KiB, ` +
+      `RSS ${row.rss_kib_per_connection} KiB per connection`,
+  );
+  return row;
+});
 const out = outArg ?? filePath(new URL("./results/heap.json", import.meta.url));
 await Deno.writeTextFile(
   out,
-  JSON.stringify({ scenario: "heap", deno: Deno.version.deno, rows }, null, 2) +
+  JSON.stringify(
+    { scenario: "heap", deno: Deno.version.deno, repeat, rows },
+    null,
+    2,
+  ) +
     "\n",
 );
 console.log(`wrote ${out}`);

@@ -1,10 +1,10 @@
 /** The scale scenario's arithmetic: ratios to peers and the marginal RSS of an idle connection. */
 import assert from "node:assert/strict";
+import { type Spread, spreadOfValues } from "../bench/_point.ts";
 import {
   marginalRss,
   ratiosOf,
   type ScaleRow,
-  type Spread,
 } from "../bench/scenarios/scale.ts";
 
 const one = (median: number): Spread => ({
@@ -55,4 +55,20 @@ Deno.test("marginalRss is the slope of RSS between the two at-rest points, leavi
     {},
     "one at-rest point: no slope",
   );
+});
+
+Deno.test("spreadOfValues: the lower middle of the known values, their range, every run kept", () => {
+  assert.deepEqual(spreadOfValues([9, null, 3, 5]), {
+    median: 5,
+    min: 3,
+    max: 9,
+    runs: [9, null, 3, 5],
+  });
+  assert.equal(spreadOfValues([4, 2, 8, 6]).median, 4);
+  assert.deepEqual(spreadOfValues([null]), {
+    median: null,
+    min: null,
+    max: null,
+    runs: [null],
+  });
 });

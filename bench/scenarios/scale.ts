@@ -8,16 +8,14 @@
  * @module
  */
 import { type BenchOptions, progress } from "../_options.ts";
-import { type PointResult, round, runPoint } from "../_point.ts";
+import {
+  type PointResult,
+  round,
+  runPoint,
+  type Spread,
+  spreadOfValues,
+} from "../_point.ts";
 import type { BenchPaths, ServerKind } from "../_servers.ts";
-
-/** Median and range of one figure over a point's repeats. */
-export interface Spread {
-  readonly median: number | null;
-  readonly min: number | null;
-  readonly max: number | null;
-  readonly runs: (number | null)[];
-}
 
 /** One (rate, clients) point, measured on every server. */
 export interface ScaleRow {
@@ -117,20 +115,9 @@ const FIGURES: Record<string, (r: PointResult) => number | null | undefined> = {
 /** Median, min and max of each figure over `runs`. */
 export function spreadOf(runs: readonly PointResult[]): Record<string, Spread> {
   return Object.fromEntries(
-    Object.entries(FIGURES).map(([name, get]) => {
-      const values = runs.map((r) => get(r) ?? null);
-      const known = values.filter((v): v is number => v !== null).sort((a, b) =>
-        a - b
-      );
-      return [name, {
-        median: known.length
-          ? known[Math.floor((known.length - 1) / 2)]!
-          : null,
-        min: known[0] ?? null,
-        max: known.at(-1) ?? null,
-        runs: values,
-      }];
-    }),
+    Object.entries(FIGURES).map((
+      [name, get],
+    ) => [name, spreadOfValues(runs.map((r) => get(r) ?? null))]),
   );
 }
 
