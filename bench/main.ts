@@ -6,7 +6,7 @@
  * and writes JSON to `bench/results/` and SVG charts to `docs/`.
  *
  *   deno task bench                 # everything, ~10 minutes
- *   deno task bench --quick         # the ~1-minute smoke run CI uses
+ *   deno task bench --quick         # the ~2-minute smoke run CI uses
  *   deno task bench --only scale    # some scenarios: isolation, latency-drop,
  *                                   # scale, stalled, micro
  *
@@ -63,7 +63,7 @@ type Scenario = typeof SCENARIOS[number];
 
 const HELP = `Usage: deno task bench [--quick] [options]
 
-  --quick               the ~1-minute smoke run (CI): fewer, shorter points;
+  --quick               the ~2-minute smoke run (CI): fewer, shorter points;
                         results in bench/results/quick/, charts there too
   --only LIST           comma-separated scenarios: ${SCENARIOS.join(", ")}
   --peers LIST          peers measured in the same run (default
