@@ -1,8 +1,8 @@
 /**
  * Memory per idle connection, measured inside the server process: the
  * JavaScript heap and external (typed array) bytes after a full GC, and the
- * process's RSS, with N idle WebSocket clients against none. Six servers in turn, all in this
- * process: fanout (`startServer`, queue mode, 1 Hz) with its defaults, with
+ * process's RSS, with N idle WebSocket clients against none. Six servers in
+ * turn, each in a process of its own: fanout (`startServer`, queue mode, 1 Hz) with its defaults, with
  * `--listener serve`, and with `--listener serve --ping-interval 0`, each
  * beside a bare Deno `upgradeWebSocket` server on the same footing (the
  * accept path and the ping setting): what is above the bare row is fanout's
@@ -133,8 +133,8 @@ async function measure(
     heap_kib_per_connection: per(after.heapUsed, before.heapUsed),
     external_kib_per_connection: per(after.external, before.external),
     // The whole process, native side included (Deno's sockets, hyper's
-    // connection state, V8's heap headroom): what the bare row does not
-    // hold, fanout's defaults cost in memory.
+    // connection state, V8's heap headroom). Noisier than the heap: V8 grows
+    // its heap in steps, so compare medians of repeats (--repeat).
     rss_kib_per_connection: per(after.rss, before.rss),
   };
   console.log(

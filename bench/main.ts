@@ -5,10 +5,10 @@
  * 127.0.0.1, runs for a bounded time, reads CPU time and RSS from `/proc`,
  * and writes JSON to `bench/results/` and SVG charts to `docs/`.
  *
- *   deno task bench                 # everything, ~10 minutes
+ *   deno task bench                 # everything, ~36 minutes on 2 cores
  *   deno task bench --quick         # the ~2-minute smoke run CI uses
  *   deno task bench --only scale    # some scenarios: isolation, latency-drop,
- *                                   # scale, stalled, micro
+ *                                   # scale, stalled, overload, cluster, micro
  *
  * See bench/README.md for every option and what each figure means.
  *

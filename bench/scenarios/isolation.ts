@@ -12,7 +12,7 @@
  * @module
  */
 import { type BenchOptions, progress } from "../_options.ts";
-import { type PointResult, runPoint } from "../_point.ts";
+import { type PointResult, runPoint, spreadOfValues } from "../_point.ts";
 import type { BenchPaths, ServerKind } from "../_servers.ts";
 
 /** One (mode, slow share) point: the median of its repetitions. */
@@ -46,12 +46,9 @@ export interface IsolationResult {
   readonly rows: IsolationRow[];
 }
 
-/** Median of the numbers in `xs` (nulls ignored), or null. */
+/** Median of the numbers in `xs` (nulls ignored), or null; repetitions are odd (1 or 3). */
 function median(xs: readonly (number | null)[]): number | null {
-  const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
-  if (v.length === 0) return null;
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+  return spreadOfValues(xs).median;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Scenarios 3 and 5 — scale, against the peers in the same run: N clients
- * at 100 Hz with 64-byte payloads, 1,000 clients at 400 Hz, and the largest
- * N at 1 Hz (memory per connection at rest, without load's heap churn). Per point:
+ * at 100 Hz with 64-byte payloads, 1,000 clients at 400 Hz, and 2,000 and
+ * 5,000 clients at 1 Hz (memory per connection at rest, without load's heap
+ * churn, and its slope: {@link marginalRss}). Per point:
  * deliveries/s against N × rate, p50/p99, server CPU µs per delivery, RSS per
  * connection — and every figure as a ratio to the peers at the same point.
  *
