@@ -49,7 +49,7 @@ Deno.test("replay: a client that reconnects with since= recovers every missed me
   // Cut the connection from the server side; the client comes back after its
   // 250 ms backoff with ?since=<last seq> and the history fills the gap.
   const [session] = server.hub.sessions;
-  session!.close("ping_timeout", "test: cut the connection");
+  server.hub.close(session!, "ping_timeout", "test: cut the connection");
   await waitFor("the reconnect", () => client.snapshot().connects === 2);
   await waitFor(
     "live messages after the replay",

@@ -5,9 +5,22 @@
  * touches a socket (sessions talk to sinks) and never orders messages (the
  * broker does).
  *
+ * One owner, one exit: the hub is the only code that closes a session. The
+ * session and the modes return verdicts; the transport adapters report what
+ * the peer sent ({@link Hub.receive}) and that it went ({@link Hub.peerClosed}).
+ * What an ended session leaves behind (its channel place in the broker, the
+ * totals, the `disconnect` event) is settled once the hub is out of the
+ * broker's hands: a close decided while the broker delivers a message is
+ * settled in a microtask after that delivery returns, so the broker is never
+ * re-entered from inside its own publish.
+ *
  * @module
  */
-import type { DisconnectReason } from "../../lib/close_codes.ts";
+import {
+  CLOSE_CODES,
+  type DisconnectReason,
+  fitCloseReason,
+} from "../../lib/close_codes.ts";
 import {
   DEFAULT_CHANNEL,
   encodeControl,
@@ -17,7 +30,7 @@ import type { Broker, BrokerHandler, History, ReplayCursor } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Backlog, Cut, Mode } from "./mode.ts";
 import { OverloadMonitor, type OverloadSignals } from "./overload.ts";
-import { Session, type SessionEnd } from "./session.ts";
+import { attributeClose, Session, type SessionEnd } from "./session.ts";
 import type { Sink } from "./sink.ts";
 import { checkStall } from "./stall_watch.ts";
 import { Subscriber, type SubscriberView } from "./subscriber.ts";
@@ -96,6 +109,12 @@ export class Hub implements BrokerHandler {
   readonly #now: () => number;
   readonly #totals = new Totals();
   readonly #overload = new OverloadMonitor();
+  /** Sessions closed and not yet settled (see {@link #settle}). */
+  readonly #ending: Session[] = [];
+  /** How deep the hub is inside a broker delivery or its own sweep: settling waits for 0. */
+  #busy = 0;
+  /** True while a microtask is due to settle what a delivery closed. */
+  #settleQueued = false;
   #nextId = 1;
 
   /** @param options mode, broker, clock, limits */
@@ -212,7 +231,6 @@ export class Hub implements BrokerHandler {
         ? undefined
         : this.#now() + (request.expiresAt - epochSeconds()) * 1000,
       now: this.#now,
-      onEnd: (s, end) => this.#ended(s, end),
     });
     const replayDone = once(request.replayDone);
     if (replayDone) this.#replayDone.set(session, replayDone);
@@ -227,12 +245,59 @@ export class Hub implements BrokerHandler {
     return session;
   }
 
-  /** The broker's hand-off: one message for the local subscribers of `channel`. */
+  /**
+   * The broker's hand-off: one message for the local subscribers of
+   * `channel`. The clients the mode cuts are closed now and settled after
+   * the broker's delivery returns.
+   */
   publication(channel: string, frame: OutFrame): void | Promise<void> {
     this.#totals.broadcast();
-    const outcome = this.#mode.broadcast(channel, frame);
-    if (outcome instanceof Promise) return outcome;
-    this.#cut(outcome);
+    this.#busy++;
+    try {
+      const outcome = this.#mode.broadcast(channel, frame);
+      if (outcome instanceof Promise) return outcome;
+      this.#cut(outcome);
+    } finally {
+      this.#busy--;
+      this.#settleLater();
+    }
+  }
+
+  /**
+   * Closes `session` for `reason`, once (later calls are ignored): the close
+   * frame is started, never awaited (a stalled peer may never finish the
+   * handshake). The only way a session is closed.
+   */
+  close(
+    session: Session,
+    reason: DisconnectReason,
+    detail: string = CLOSE_CODES[reason].meaning,
+  ): void {
+    const code = CLOSE_CODES[reason].code;
+    if (!session.recordEnd({ reason, detail, code })) return;
+    session.sink.close(code, fitCloseReason(detail));
+    this.#ended(session);
+  }
+
+  /**
+   * A frame from the client of `session` (its transport adapter's call):
+   * the session checks it, and the hub closes the session on its verdict.
+   */
+  receive(session: Session, data: unknown): void {
+    const verdict = session.receive(data);
+    if (verdict) this.close(session, verdict.reason, verdict.detail);
+  }
+
+  /**
+   * The transport of `session` ended without the server closing it (its
+   * adapter's call): the peer's close frame, Deno's ping timer, a lost
+   * connection or a protocol error, named by `error` (see
+   * {@link attributeClose}). Ignored once the session has ended.
+   */
+  peerClosed(session: Session, code: number, reason: string, error = ""): void {
+    if (session.recordEnd(attributeClose(code, reason, error))) {
+      this.#ended(session);
+    }
   }
 
   /** The broker's notice for the channel's control clients (`reset`, `gap`). */
@@ -257,6 +322,16 @@ export class Hub implements BrokerHandler {
    * @param signals how late the event loop and the source are
    */
   tick(signals: OverloadSignals = NO_LAG): void {
+    this.#busy++;
+    try {
+      this.#sweep(signals);
+    } finally {
+      this.#busy--;
+      this.#settle();
+    }
+  }
+
+  #sweep(signals: OverloadSignals): void {
     const now = this.#now();
     const overloaded = this.#overload.update(signals, now);
     this.#cut(this.#mode.tick(now, overloaded));
@@ -264,7 +339,8 @@ export class Hub implements BrokerHandler {
     for (const session of this.#subscribers.keys()) {
       if (session.closed) continue;
       if (session.expiresAt <= now) {
-        session.close(
+        this.close(
+          session,
           "token_expired",
           "credentials expired (JWT exp): reconnect with a fresh token",
         );
@@ -279,7 +355,8 @@ export class Hub implements BrokerHandler {
         limit,
       );
       if (stalled > 0) {
-        session.close(
+        this.close(
+          session,
           "ping_timeout",
           `ping timeout: client read nothing for ${
             (stalled / 1000).toFixed(1)
@@ -291,9 +368,12 @@ export class Hub implements BrokerHandler {
 
   /** Closes every session with `reason` and stops the mode's waits and timers. */
   closeAll(reason: DisconnectReason, detail?: string): void {
-    for (const session of [...this.#subscribers.keys()]) {
-      session.close(reason, detail);
+    this.#busy++;
+    for (const session of this.#subscribers.keys()) {
+      this.close(session, reason, detail);
     }
+    this.#busy--;
+    this.#settle();
     this.#mode.stop();
   }
 
@@ -351,7 +431,7 @@ export class Hub implements BrokerHandler {
 
   #cut(cuts: readonly Cut[]): void {
     for (const { session, verdict } of cuts) {
-      session.close(verdict.reason, verdict.detail);
+      this.close(session, verdict.reason, verdict.detail);
     }
   }
 
@@ -376,14 +456,46 @@ export class Hub implements BrokerHandler {
     }
   }
 
-  #ended(session: Session, end: SessionEnd): void {
-    const subscriber = this.#subscribers.get(session);
-    if (!subscriber) return;
-    this.#subscribers.delete(session);
-    this.#replayDone.get(session)?.();
-    this.#leave(session.channel);
-    this.#totals.ended(session, end, this.#mode.detach(subscriber.outlet));
-    this.#emit({ type: "disconnect", subscriber, end });
+  /** `session` has ended: settled now, or once the hub is out of a delivery or sweep. */
+  #ended(session: Session): void {
+    this.#ending.push(session);
+    if (this.#busy === 0) this.#settle();
+  }
+
+  /**
+   * Settles what a delivery closed in a microtask: after the broker's call
+   * returns, never inside it.
+   */
+  #settleLater(): void {
+    if (this.#ending.length === 0 || this.#settleQueued) return;
+    this.#settleQueued = true;
+    queueMicrotask(() => {
+      this.#settleQueued = false;
+      if (this.#busy === 0) this.#settle();
+      else this.#settleLater();
+    });
+  }
+
+  /**
+   * The bookkeeping of every ended session: its mode state detached, its
+   * channel place given back (the last one unsubscribes the broker), its
+   * counts moved into the totals, and the `disconnect` event.
+   */
+  #settle(): void {
+    const ending = this.#ending;
+    // Listeners may close more sessions: they join the end of the list.
+    for (let i = 0; i < ending.length; i++) {
+      const session = ending[i]!;
+      const subscriber = this.#subscribers.get(session);
+      if (!subscriber) continue;
+      this.#subscribers.delete(session);
+      this.#replayDone.get(session)?.();
+      this.#leave(session.channel);
+      const end = session.end!;
+      this.#totals.ended(session, end, this.#mode.detach(subscriber.outlet));
+      this.#emit({ type: "disconnect", subscriber, end });
+    }
+    ending.length = 0;
   }
 
   #emit(event: HubEvent): void {

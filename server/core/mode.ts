@@ -7,18 +7,12 @@
  *
  * @module
  */
-import type { DisconnectReason } from "../../lib/close_codes.ts";
 import type { ReplayCursor } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Session } from "./session.ts";
+import type { Verdict } from "./verdict.ts";
 
-/** A decision to disconnect a client: why, and the words the client is told. */
-export interface Verdict {
-  /** Close-code table key. */
-  readonly reason: DisconnectReason;
-  /** Human reason naming the limit crossed. */
-  readonly detail: string;
-}
+export type { Verdict } from "./verdict.ts";
 
 /** A client the mode says must go, and why. */
 export interface Cut {

@@ -1,15 +1,12 @@
 /**
- * One subscriber: its sink, its channel, its statistics, and the one guarded
- * way to close it.
+ * One subscriber: its sink, its channel, its statistics, and the checks of
+ * what it sends. A session never closes itself: its checks return a
+ * {@link Verdict} and the hub, which owns every session, closes it.
  *
  * @module
  */
 import { Histogram } from "../../lib/histogram.ts";
-import {
-  CLOSE_CODES,
-  type DisconnectReason,
-  fitCloseReason,
-} from "../../lib/close_codes.ts";
+import { CLOSE_CODES, type DisconnectReason } from "../../lib/close_codes.ts";
 import {
   decodeAck,
   epochSeconds,
@@ -21,6 +18,7 @@ import type { OutFrame } from "./frame.ts";
 import { InboundLimit } from "./inbound_limit.ts";
 import { newStallState, type StallState } from "./stall_watch.ts";
 import type { Sink } from "./sink.ts";
+import type { Verdict } from "./verdict.ts";
 
 /** Malformed client frames tolerated before the client is closed (`protocol_error`). */
 export const BAD_FRAME_BUDGET = 10;
@@ -109,9 +107,6 @@ export interface SessionEnd {
   readonly code: number;
 }
 
-/** Called once when a session ends, whoever ended it. */
-export type SessionEndListener = (session: Session, end: SessionEnd) => void;
-
 /** What a session is and how it may talk back; fixed at connect. */
 export interface SessionOptions {
   /** Peer address, for logs. */
@@ -130,14 +125,11 @@ export interface SessionOptions {
   readonly expiresAt?: number | undefined;
   /** Monotonic clock, ms. */
   readonly now: () => number;
-  /** Called once when the session ends. */
-  readonly onEnd: SessionEndListener;
 }
 
 /**
- * A connected subscriber. Only its mode's writer sends on its sink;
- * {@link close} is idempotent, starts the close and never waits for it (a
- * stalled peer may never finish the handshake).
+ * A connected subscriber. Only its mode's writer sends on its sink; only the
+ * hub closes it (and records how it ended with {@link recordEnd}).
  */
 export class Session {
   /** Short id, unique within the server (`c1`, `c2`, …). */
@@ -161,7 +153,6 @@ export class Session {
   /** Monotonic ms when its credentials expire (`Infinity` when they do not). */
   readonly expiresAt: number;
   #end: SessionEnd | undefined;
-  readonly #onEnd: SessionEndListener;
   readonly #now: () => number;
   readonly #maxFrameBytes: number;
   readonly #inbound: InboundLimit;
@@ -170,7 +161,7 @@ export class Session {
   /**
    * @param id unique id
    * @param sink transport of this client
-   * @param options channel, control opt-in, inbound limits, clock, end listener
+   * @param options channel, control opt-in, inbound limits, clock
    */
   constructor(id: string, sink: Sink, options: SessionOptions) {
     this.id = id;
@@ -183,7 +174,6 @@ export class Session {
     this.openedAt = options.now();
     this.stall = newStallState(this.openedAt);
     this.expiresAt = options.expiresAt ?? Infinity;
-    this.#onEnd = options.onEnd;
     this.#maxFrameBytes = options.maxFrameBytes ?? MAX_CLIENT_FRAME_BYTES;
     this.#inbound = new InboundLimit(
       options.maxInboundRate ?? Infinity,
@@ -254,51 +244,35 @@ export class Session {
   }
 
   /**
-   * Ends the session for `reason`, once; later calls are ignored. The close
-   * frame is started, not awaited.
+   * Records how the session ended: the hub's call, once, as it closes the
+   * session or learns that the peer did. From then on the session is
+   * {@link closed} and nothing more is sent or received.
+   * @returns false when the session had already ended (nothing recorded)
    */
-  close(
-    reason: DisconnectReason,
-    detail: string = CLOSE_CODES[reason].meaning,
-  ): void {
-    if (this.#end) return;
-    const code = CLOSE_CODES[reason].code;
-    this.#end = { reason, detail, code };
-    this.sink.close(code, fitCloseReason(detail));
-    this.#onEnd(this, this.#end);
+  recordEnd(end: SessionEnd): boolean {
+    if (this.#end) return false;
+    this.#end = end;
+    return true;
   }
 
   /**
-   * Records that the socket closed without the server closing it: the
-   * client's own close frame (`client_closed`, with its code), Deno's ping
-   * timer (`ping_timeout`), a connection that just ended (`connection_lost`)
-   * or one the runtime dropped for breaking the WebSocket protocol
-   * (`ws_protocol_error`, `message_too_big`), named by `error`, the
-   * runtime's error message.
+   * Checks one frame from the client: an ACK becomes e2e latency; anything
+   * else is counted. An oversized frame (1009), a spent malformed-frame
+   * budget (`protocol_error`) or a client that keeps flooding past the
+   * inbound rate (`flood`) gets a verdict; frames over the inbound rate are
+   * ignored meanwhile. The session does not close itself: the caller (the
+   * hub) closes it on a verdict.
+   * @returns the verdict when the client must be disconnected, else undefined
    */
-  peerClosed(code: number, reason: string, error = ""): void {
-    if (this.#end) return;
-    this.#end = attributeClose(code, reason, error);
-    this.#onEnd(this, this.#end);
-  }
-
-  /**
-   * Handles one frame from the client: an ACK becomes e2e latency; anything
-   * else is counted, and closes the session when oversized (1009) or when
-   * the malformed-frame budget is spent (`protocol_error`). Frames over the
-   * inbound rate are ignored, and a client that keeps flooding is closed
-   * (`flood`).
-   */
-  receive(data: unknown): void {
-    if (this.#end) return;
+  receive(data: unknown): Verdict | undefined {
+    if (this.#end) return undefined;
     const stats = this.stats;
     if (typeof data !== "string") {
       stats.badFrames++;
-      this.close(
-        "message_too_big",
-        "binary frame: the protocol has none (send ACKs as text)",
-      );
-      return;
+      return {
+        reason: "message_too_big",
+        detail: "binary frame: the protocol has none (send ACKs as text)",
+      };
     }
     // Each message sent invites one ACK: what is within that is never a
     // flood, however bursty (a client that paused reading ACKs its backlog).
@@ -307,13 +281,13 @@ export class Session {
       const verdict = this.#inbound.admit(this.#now());
       if (verdict !== "accept") {
         stats.throttled++;
-        if (verdict === "close") {
-          this.close(
-            "flood",
-            "flood: uninvited client frames over --max-inbound-rate after throttling",
-          );
-        }
-        return;
+        return verdict === "close"
+          ? {
+            reason: "flood",
+            detail:
+              "flood: uninvited client frames over --max-inbound-rate after throttling",
+          }
+          : undefined;
       }
     }
     // A client that talks back may ACK: remember what it is sent exactly.
@@ -322,26 +296,28 @@ export class Session {
       const ack = decodeAck(data, this.#maxFrameBytes);
       if (!this.#ledger.check(ack.seq, ack.ack_ts)) {
         stats.staleAcks++;
-        return;
+        return undefined;
       }
       stats.acks++;
       const lag = (epochSeconds() - ack.ack_ts) * 1000;
       stats.recordE2e(lag);
       stats.ackLagMs = lag;
       stats.ackAt = this.#now();
+      return undefined;
     } catch (err) {
       stats.badFrames++;
       if (err instanceof RangeError) {
-        this.close(
-          "message_too_big",
-          (err as Error).message.replace(/^Cannot decode /, ""),
-        );
-      } else if (stats.badFrames > BAD_FRAME_BUDGET) {
-        this.close(
-          "protocol_error",
-          `protocol error: ${stats.badFrames} malformed frames (expected ACKs {"ack_ts","seq"})`,
-        );
+        return {
+          reason: "message_too_big",
+          detail: (err as Error).message.replace(/^Cannot decode /, ""),
+        };
       }
+      if (stats.badFrames <= BAD_FRAME_BUDGET) return undefined;
+      return {
+        reason: "protocol_error",
+        detail:
+          `protocol error: ${stats.badFrames} malformed frames (expected ACKs {"ack_ts","seq"})`,
+      };
     }
   }
 }
@@ -350,8 +326,11 @@ export class Session {
 const PING_TIMEOUT_REASON = "No response from ping frame.";
 
 /**
- * How a socket the server did not close ended: the peer's close frame
- * (clean, with a code), Deno's ping timer, or the runtime's error.
+ * How a socket the server did not close ended: the client's own close frame
+ * (`client_closed`, with its code), Deno's ping timer (`ping_timeout`), a
+ * connection that just ended (`connection_lost`) or one the runtime dropped
+ * for breaking the WebSocket protocol (`ws_protocol_error`,
+ * `message_too_big`), named by `error`, the runtime's error message.
  */
 export function attributeClose(
   code: number,

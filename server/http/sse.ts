@@ -124,7 +124,8 @@ export function createSseHandler(
       });
       reservation.opened();
       // SSE has no close frame: a reader that goes closed its stream.
-      gone = () => session.peerClosed(1000, "SSE reader closed the stream");
+      gone = () =>
+        hub.peerClosed(session, 1000, "SSE reader closed the stream");
     } catch (err) {
       // Not expected: the channel was held since admission.
       reservation.release();

@@ -209,16 +209,17 @@ export function createSubscribeHandler(
 }
 
 /**
- * One subscriber's socket, from upgrade to close: opens its session, feeds
- * it the client's frames and tells it how the socket ended. One object is
- * every listener of the socket (`handleEvent`), and what only the opening
- * needs (the admission terms, the open timer) is let go once it opened: an
- * idle connection keeps as little as possible.
+ * One subscriber's socket, from upgrade to close: opens its session, hands
+ * the client's frames to the hub and tells the hub how the socket ended
+ * (the hub closes sessions; this adapter only reports). One object is every
+ * listener of the socket (`handleEvent`), and what only the opening needs
+ * (the admission terms, the open timer) is let go once it opened: an idle
+ * connection keeps as little as possible.
  */
 class SocketEvents {
   readonly #socket: WebSocket;
   readonly #sockets: OpenSockets;
-  #hub: Hub | undefined;
+  readonly #hub: Hub;
   #remote: string;
   #terms: Admitted | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -257,7 +258,9 @@ class SocketEvents {
   handleEvent(e: Event): void {
     switch (e.type) {
       case "message":
-        this.#session?.receive((e as MessageEvent).data);
+        if (this.#session) {
+          this.#hub.receive(this.#session, (e as MessageEvent).data);
+        }
         return;
       case "open":
         return this.#open();
@@ -268,7 +271,9 @@ class SocketEvents {
         const { code, reason } = e as CloseEvent;
         this.#sockets.delete(this.#socket);
         this.#letGo()?.reservation.release();
-        this.#session?.peerClosed(code, reason, this.#error);
+        if (this.#session) {
+          this.#hub.peerClosed(this.#session, code, reason, this.#error);
+        }
         this.#session = undefined;
       }
     }
@@ -280,7 +285,6 @@ class SocketEvents {
     this.#timer = undefined;
     const terms = this.#terms;
     this.#terms = undefined;
-    this.#hub = undefined;
     return terms;
   }
 
@@ -288,7 +292,7 @@ class SocketEvents {
     const hub = this.#hub;
     const expired = this.#terms === undefined;
     const terms = this.#letGo();
-    if (expired || !hub || !terms) return this.#socket.close();
+    if (expired || !terms) return this.#socket.close();
     const { channel, control, batch, since, epoch, expiresAt, reservation } =
       terms;
     try {
