@@ -41,8 +41,6 @@ interface Stream {
   readonly epoch: string;
   seq: number;
   readonly history: ChannelHistory;
-  /** Local sessions subscribed; a stream nothing was published on is forgotten at 0. */
-  subscribers: number;
 }
 
 /** Every channel's stream in this process. */
@@ -103,22 +101,19 @@ export class MemoryBroker implements Broker {
   }
 
   /**
-   * Creates the channel's stream if needed; nothing else to start.
+   * Creates the channel's stream if needed; nothing else to start. The hub
+   * calls this for its first local session of the channel and
+   * {@link unsubscribe} after its last: the broker keeps no count of its own.
    * @throws {BrokerUnavailableError} when a new channel would exceed `--max-channels`
    */
   subscribe(channel: string): Promise<void> {
-    this.#acquire(channel).subscribers++;
+    this.#acquire(channel);
     return Promise.resolve();
   }
 
-  /** Forgets a stream nothing was ever published on once nobody subscribes. */
+  /** Forgets the stream if nothing was ever published on it: the hub has no session of it left. */
   unsubscribe(channel: string): void {
-    const stream = this.#streams.get(channel);
-    if (!stream) return;
-    stream.subscribers--;
-    if (stream.subscribers <= 0 && stream.seq === 0) {
-      this.#streams.delete(channel);
-    }
+    if (this.#streams.get(channel)?.seq === 0) this.#streams.delete(channel);
   }
 
   /** @inheritdoc */
@@ -160,7 +155,6 @@ export class MemoryBroker implements Broker {
       epoch: this.#epoch(),
       seq: 0,
       history: new ChannelHistory(this.#history),
-      subscribers: 0,
     };
     this.#streams.set(channel, stream);
     return stream;

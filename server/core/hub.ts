@@ -99,7 +99,11 @@ export interface BacklogTotals {
 /** Registry of local sessions and their channels; the broker's handler. */
 export class Hub implements BrokerHandler {
   readonly #subscribers = new Map<Session, Subscriber>();
-  /** Local sessions per channel: the broker is subscribed while this is above 0. */
+  /**
+   * Local sessions (and holds) per channel: the one membership count. The
+   * broker is subscribed while it is above 0, and the mode told when it
+   * falls to 0; neither counts on its own.
+   */
   readonly #channels = new Map<string, number>();
   readonly #replayDone = new WeakMap<Session, () => void>();
   readonly #listeners: ((e: HubEvent) => void)[] = [];
@@ -153,7 +157,7 @@ export class Hub implements BrokerHandler {
 
   /** Server-wide totals; per-session counts include open sessions. */
   totals(): Readonly<HubTotals> {
-    return this.#totals.read(this.#subscribers.keys());
+    return this.#totals.read(this.#subscribers.values());
   }
 
   /** Messages queued and bytes buffered across the open sessions. */
@@ -169,7 +173,7 @@ export class Hub implements BrokerHandler {
 
   /** Latency of every session ever, merged now (new histograms each call). */
   latency(): ServerLatency {
-    return this.#totals.latency(this.#subscribers.keys());
+    return this.#totals.latency(this.#subscribers.values());
   }
 
   /** Counts a request refused before it became a session (for metrics and logs). */
@@ -452,6 +456,7 @@ export class Hub implements BrokerHandler {
     if (local > 0) this.#channels.set(channel, local);
     else {
       this.#channels.delete(channel);
+      this.#mode.release(channel);
       this.#broker.unsubscribe(channel);
     }
   }
@@ -492,7 +497,11 @@ export class Hub implements BrokerHandler {
       this.#replayDone.get(session)?.();
       this.#leave(session.channel);
       const end = session.end!;
-      this.#totals.ended(session, end, this.#mode.detach(subscriber.outlet));
+      this.#totals.ended(
+        subscriber,
+        end,
+        this.#mode.detach(subscriber.outlet),
+      );
       this.#emit({ type: "disconnect", subscriber, end });
     }
     ending.length = 0;

@@ -44,6 +44,10 @@ export interface Outlet {
   readonly session: Session;
   /** Messages waiting for this client in the mode's queue (0 without a queue). */
   readonly queued: number;
+  /** Messages the mode dropped for this client (0 without a queue); written only by the outlet. */
+  readonly drops: number;
+  /** Messages replaced in its queue by a newer one with the same key (`--policy conflate`; not drops). */
+  readonly conflated: number;
   /** True while the client's socket is too full to take more (its writer waits for it to drain). */
   readonly blocked: boolean;
 }
@@ -66,6 +70,12 @@ export interface Mode {
    * @returns the messages still queued for it, now discarded
    */
   detach(outlet: Outlet): number;
+  /**
+   * The hub's last session of `channel` has gone (the hub counts each
+   * channel's sessions; the mode keeps no count of its own): forget what the
+   * mode keeps for the channel.
+   */
+  release(channel: string): void;
   /**
    * Delivers `frame` to every session of `channel`. Queue mode returns at
    * once with the clients the policy cuts; naive mode resolves when every

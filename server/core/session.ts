@@ -28,7 +28,9 @@ const NO_VALUES = new Histogram();
 
 /**
  * Counters and histograms of one session. Written only by the session, once
- * per delivery or ACK; everything else reads them. The histograms are
+ * per delivery or ACK; everything else reads them. (What a mode drops or
+ * conflates for the client is counted by the mode's outlet, which owns the
+ * queue.) The histograms are
  * cumulative (readers take windows with `snapshot()`/`since()`) and made
  * on first use: most clients never wait in a queue and many never ACK, so
  * thousands of idle connections carry no histogram at all. A frame sent the
@@ -40,16 +42,12 @@ export class SessionStats {
   sent = 0;
   /** Bytes handed to the socket. */
   bytesSent = 0;
-  /** Messages dropped for this client (queue mode). */
-  drops = 0;
   /** Valid ACKs received (for a message this client was sent, with its ts_send). */
   acks = 0;
   /** Well-formed ACKs refused: a seq this client was not sent, or another ts_send. */
   staleAcks = 0;
   /** Frames received from the client (ACKs and anything else). */
   received = 0;
-  /** Messages replaced in this client's queue by a newer one with the same key (`--policy conflate`; not drops). */
-  conflated = 0;
   /** End-to-end lag at the latest valid ACK, ms (how old the message was when the client ACKed it). */
   ackLagMs = 0;
   /** Monotonic ms of the latest valid ACK (-Infinity before any). */

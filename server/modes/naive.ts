@@ -27,6 +27,8 @@ class NaiveOutlet implements Outlet {
   /** Live frames that arrived while the backlog was read (undefined once sent). */
   held: OutFrame[] | undefined;
   readonly queued = 0;
+  readonly drops = 0;
+  readonly conflated = 0;
 
   constructor(session: Session, held: boolean) {
     this.session = session;
@@ -38,6 +40,7 @@ class NaiveOutlet implements Outlet {
 export class NaiveMode implements Mode {
   /** @inheritdoc */
   readonly name = "naive" as const;
+  /** Outlets per channel; an empty set stays until the hub says the channel is gone ({@link release}). */
   readonly #channels = new Map<string, Set<NaiveOutlet>>();
   readonly #watcher: DrainWatcher;
   readonly #scheduler: Scheduler;
@@ -75,13 +78,15 @@ export class NaiveMode implements Mode {
   /** Releases a broadcast blocked on this session. */
   detach(outlet: Outlet): number {
     if (!(outlet instanceof NaiveOutlet)) return 0;
-    const outlets = this.#channels.get(outlet.session.channel);
-    if (outlets?.delete(outlet) && outlets.size === 0) {
-      this.#channels.delete(outlet.session.channel);
-    }
+    this.#channels.get(outlet.session.channel)?.delete(outlet);
     outlet.held = undefined;
     this.#watcher.cancel(outlet.session.sink);
     return 0;
+  }
+
+  /** Forgets the channel's (empty) set: the hub's last session of it has gone. */
+  release(channel: string): void {
+    if (this.#channels.get(channel)?.size === 0) this.#channels.delete(channel);
   }
 
   /** Sends to each session of `channel` in turn, awaiting each one's drain. */

@@ -1,9 +1,10 @@
 /**
  * One client's writer in queue mode: its bounded queue under the slow-client
  * policy, the notices and replay that go ahead of live data, and the only
- * code that writes to that client's socket. It never closes the session:
- * {@link QueueWriter.offer} and {@link QueueWriter.judge} return a verdict
- * and the caller (the hub, through the mode) closes.
+ * code that writes to that client's socket. It owns its counters (drops,
+ * conflated, what it was offered) and writes no one else's. It never closes
+ * the session: {@link QueueWriter.offer} and {@link QueueWriter.judge} return
+ * a verdict and the caller (the hub, through the mode) closes.
  *
  * @module
  */
@@ -80,7 +81,7 @@ export interface WriterContext {
   readonly now: () => number;
   /** This tick's shared batch texts. */
   readonly joiner: BatchJoiner;
-  /** Puts a batching writer on the next batch tick. */
+  /** Puts a batching writer on the next batch tick (the mode keeps the list; twice is once). */
   readonly schedule: (writer: QueueWriter) => void;
 }
 
@@ -113,19 +114,21 @@ export class QueueWriter implements Outlet {
   #waiting = false;
   /** True for a `?batch=1` client: live frames leave on the batch tick. */
   readonly #batch: boolean;
-  /** True while this writer is on the next batch tick. */
-  scheduled = false;
+  /** Messages dropped for this client (its queue was full). */
+  #drops = 0;
+  /** Messages replaced in its queue by a newer one with the same key (not drops). */
+  #conflated = 0;
   /**
    * Whether the last assessment found this client behind by its own
    * slowness: its drops are then charged at once. Otherwise they wait for
    * the next assessment, which charges them — unless the server itself was
    * behind and the client kept up with its peers: then they are shed.
    */
-  lagging = false;
+  #lagging = false;
   /** Bytes offered to this client (sent, queued or dropped), for the assessment. */
-  offeredBytes = 0;
+  #offeredBytes = 0;
   /** Drops not charged yet (the client was not known to be lagging): settled by the next assessment. */
-  unjudgedDrops = 0;
+  #unjudgedDrops = 0;
   /** An overflow under `--policy disconnect` not judged yet. */
   #unjudgedOverflow = false;
   /** The gate of the last frame sent, bytes. */
@@ -170,6 +173,16 @@ export class QueueWriter implements Outlet {
     return this.#queue.length;
   }
 
+  /** Messages dropped for this client. */
+  get drops(): number {
+    return this.#drops;
+  }
+
+  /** Messages replaced in its queue by a newer one with the same key (`--policy conflate`; not drops). */
+  get conflated(): number {
+    return this.#conflated;
+  }
+
   /** True while the socket is over the high-water mark and the writer waits for it to drain. */
   get blocked(): boolean {
     return this.#waiting;
@@ -187,7 +200,7 @@ export class QueueWriter implements Outlet {
    */
   offer(frame: OutFrame, now: number): Verdict | undefined {
     const session = this.session;
-    this.offeredBytes += frame.bytes;
+    this.#offeredBytes += frame.bytes;
     if (
       !this.#batch && !this.#held && !this.#waiting &&
       this.#queue.length === 0 && !this.#hasPriority() &&
@@ -198,10 +211,10 @@ export class QueueWriter implements Outlet {
       return undefined;
     }
     const { dropped, overflow, conflated } = this.#queue.push(frame);
-    if (conflated) session.stats.conflated += conflated;
-    const charged = this.lagging;
+    if (conflated) this.#conflated += conflated;
+    const charged = this.#lagging;
     if (overflow) {
-      session.stats.drops++;
+      this.#drops++;
       if (charged) {
         return {
           reason: "slow_overflow",
@@ -211,15 +224,15 @@ export class QueueWriter implements Outlet {
       }
       // Refused for now; the next assessment cuts the client, unless the
       // queue was full because the server was behind, not the client.
-      this.unjudgedDrops++;
+      this.#unjudgedDrops++;
       this.#unjudgedOverflow = true;
       if (session.control) this.#unannounced++;
       return undefined;
     }
     if (dropped > 0) {
-      session.stats.drops += dropped;
+      this.#drops += dropped;
       if (charged) recordDrop(this.#slow, now, dropped);
-      else this.unjudgedDrops += dropped;
+      else this.#unjudgedDrops += dropped;
       if (session.control) this.#unannounced += dropped;
     }
     noteFull(this.#slow, this.#queue.isFull, now);
@@ -231,7 +244,7 @@ export class QueueWriter implements Outlet {
       this.#waiting = false;
     }
     if (this.#batch) {
-      if (!this.scheduled && this.idle) this.#ctx.schedule(this);
+      if (this.idle) this.#ctx.schedule(this);
     } else if (this.idle) this.flush(now);
     return charged && (this.#slow.fullSince !== undefined || dropped > 0)
       ? this.judge(now)
@@ -248,10 +261,10 @@ export class QueueWriter implements Outlet {
    * and the clock stops.
    */
   assess(lagging: boolean, charge: boolean, now: number): Assessment {
-    this.lagging = lagging;
-    const drops = this.unjudgedDrops;
+    this.#lagging = lagging;
+    const drops = this.#unjudgedDrops;
     const overflowed = this.#unjudgedOverflow;
-    this.unjudgedDrops = 0;
+    this.#unjudgedDrops = 0;
     this.#unjudgedOverflow = false;
     if (!charge) {
       this.#slow.fullSince = undefined;
@@ -270,9 +283,7 @@ export class QueueWriter implements Outlet {
     };
   }
 
-  /** The latest {@link deliveredShare}, kept for the mode's tick. */
-  share = 1;
-  /** Where this writer sits in its channel's list (the mode's). */
+  /** Where this writer sits in its channel's list: the queue mode's bookkeeping, written only by it. */
   index = -1;
 
   /**
@@ -284,16 +295,16 @@ export class QueueWriter implements Outlet {
   deliveredShare(): number {
     const { session } = this;
     const drained = session.stats.bytesSent - session.sink.bufferedAmount;
-    const offered = this.offeredBytes - this.#markOffered;
+    const offered = this.#offeredBytes - this.#markOffered;
     const out = drained - this.#markDrained;
-    this.#markOffered = this.offeredBytes;
+    this.#markOffered = this.#offeredBytes;
     this.#markDrained = drained;
     return offered > 0 ? Math.min(1, Math.max(0, out) / offered) : 1;
   }
 
   /** Whether anything waits for this client (queued, or a socket too full to take more). */
   get behind(): boolean {
-    return this.#waiting || this.#queue.length > 0 || this.unjudgedDrops > 0;
+    return this.#waiting || this.#queue.length > 0 || this.#unjudgedDrops > 0;
   }
 
   /** Queues a control frame ahead of the data (control clients only), and sends it when it can. */
