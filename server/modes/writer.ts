@@ -114,6 +114,8 @@ export class QueueWriter implements Outlet {
   #waiting = false;
   /** True for a `?batch=1` client: live frames leave on the batch tick. */
   readonly #batch: boolean;
+  /** True once this writer asked for the batch tick, until it next flushes (asking once is enough). */
+  #scheduled = false;
   /** Messages dropped for this client (its queue was full). */
   #drops = 0;
   /** Messages replaced in its queue by a newer one with the same key (not drops). */
@@ -244,7 +246,10 @@ export class QueueWriter implements Outlet {
       this.#waiting = false;
     }
     if (this.#batch) {
-      if (this.idle) this.#ctx.schedule(this);
+      if (!this.#scheduled && this.idle) {
+        this.#scheduled = true;
+        this.#ctx.schedule(this);
+      }
     } else if (this.idle) this.flush(now);
     return charged && (this.#slow.fullSince !== undefined || dropped > 0)
       ? this.judge(now)
@@ -346,6 +351,7 @@ export class QueueWriter implements Outlet {
   flush(now: number): void {
     const { session } = this;
     const sink = session.sink;
+    this.#scheduled = false;
     while (!session.closed && !this.#held) {
       const priority = this.#hasPriority();
       if (!priority && this.#queue.length === 0) return;
