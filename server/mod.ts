@@ -20,7 +20,10 @@
  *              (the HTTP source), auth, admission, static files, /client.js
  *   observe/   summary, lifecycle log, metrics, health, dashboard
  *   config/    options, fields, the sectioned config, flags/YAML/help
- *   server.ts  the composition root;  cli.ts  `fanout server`
+ *   server.ts  the composition root (wiring only);  cli.ts  `fanout server`
+ *   parts.ts   mode, broker, source and observers as the config asks
+ *   http_app.ts the HTTP side assembled and listening
+ *   housekeeping.ts  the hub's tick and the summary;  shutdown.ts  stopping, in phases
  * ```
  *
  * @example
