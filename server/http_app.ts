@@ -1,8 +1,8 @@
 /**
- * The HTTP side of a server, assembled: who may subscribe (auth, admission
- * slots shared by WebSocket and SSE), the subscriber, SSE and publish
- * handlers, the observers' read-only routes, static files, the router, and
- * the listener on the configured address.
+ * The HTTP side of a server, assembled: who may subscribe (one
+ * {@link SubscriberGate} for WebSocket and SSE), the WebSocket, SSE and
+ * publish handlers, the observers' read-only routes, static files, the one
+ * route table (`http/router.ts`), and the listener on the configured address.
  *
  * @module
  */
@@ -11,7 +11,6 @@ import type { Broker } from "./core/broker.ts";
 import type { Hub } from "./core/hub.ts";
 import type { Logger } from "./core/logger.ts";
 import type { AdminGate } from "./http/admin.ts";
-import { AdmissionSlots } from "./http/admission.ts";
 import { SubscriberAuth } from "./http/auth.ts";
 import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
 import { listen, type Listener } from "./http/listener.ts";
@@ -19,8 +18,9 @@ import { createPublishHandler } from "./http/publish.ts";
 import { createRouter, type GetHandler } from "./http/router.ts";
 import { onServeError } from "./http/serve_error.ts";
 import { createSseHandler } from "./http/sse.ts";
-import { createStaticHandler } from "./http/static_files.ts";
-import { createSubscribeHandler, OpenSockets } from "./http/subscribe.ts";
+import { createStaticFiles } from "./http/static_files.ts";
+import { createWebSocketHandler, OpenSockets } from "./http/subscribe.ts";
+import { SubscriberGate } from "./http/subscriber_gate.ts";
 import type { SourceStats } from "./sources/source_stats.ts";
 
 /**
@@ -78,25 +78,27 @@ export function startHttp(parts: HttpParts): Http {
   const { config, hub, staticDir } = parts;
   const reject = (label: string) => hub.reject(label);
   const sockets = new OpenSockets();
-  // One count of clients being admitted, over WebSocket and SSE alike.
-  const slots = new AdmissionSlots();
   const stallSeconds = config.server.stallTimeoutMs / 1000;
-  const auth = SubscriberAuth.create({
-    token: config.auth.token,
-    jwtSecret: config.auth.jwtSecret,
-    maxLifetimeSeconds: config.auth.jwtMaxLifetimeSeconds,
-  });
-  const subscribe = createSubscribeHandler(hub, {
-    idleTimeoutSeconds: stallSeconds > 0
-      ? stallSeconds + IDLE_TIMEOUT_MARGIN_S
-      : 0,
-    auth,
+  // One admission for WebSocket and SSE alike: one count of clients being
+  // admitted, one way to open a session.
+  const gate = new SubscriberGate(hub, {
+    auth: SubscriberAuth.create({
+      token: config.auth.token,
+      jwtSecret: config.auth.jwtSecret,
+      maxLifetimeSeconds: config.auth.jwtMaxLifetimeSeconds,
+    }),
     limits: config.limits,
-    openTimeoutMs: config.limits.handshakeTimeoutMs,
-    sockets,
-    slots,
-    revealCounts: parts.admin === undefined,
-    sse: createSseHandler(hub, { auth, limits: config.limits, slots }),
+  });
+  const handler = createRouter({
+    websocket: createWebSocketHandler(gate, {
+      idleTimeoutSeconds: stallSeconds > 0
+        ? stallSeconds + IDLE_TIMEOUT_MARGIN_S
+        : 0,
+      openTimeoutMs: config.limits.handshakeTimeoutMs,
+      sockets,
+      revealCounts: parts.admin === undefined,
+    }),
+    sse: createSseHandler(gate),
     publish: config.server.source === "http"
       ? createPublishHandler(parts.broker, {
         publishToken: config.auth.publishToken!,
@@ -107,13 +109,9 @@ export function startHttp(parts: HttpParts): Http {
         bodyTimeoutMs: config.limits.handshakeTimeoutMs,
       })
       : undefined,
-  });
-  const handler = createRouter({
-    subscribe: staticDir === undefined
-      ? subscribe
-      : createStaticHandler(staticDir, subscribe),
     routes: new Map([...parts.routes, [CLIENT_SCRIPT_PATH, clientScript]]),
     admin: parts.admin,
+    files: staticDir === undefined ? undefined : createStaticFiles(staticDir),
   });
   const listener = listen({
     hostname: config.server.host,

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { SimClient } from "../client/mod.ts";
-import { SSE_PATH } from "../server/http/sse.ts";
+import { SSE_PATH } from "../server/http/paths.ts";
 import { onServeError } from "../server/http/serve_error.ts";
 import { SseAbort, SseSink } from "../server/http/sse_sink.ts";
 import type { HubEvent, RunningServer, ServerOptions } from "../server/mod.ts";
