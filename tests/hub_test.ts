@@ -715,3 +715,33 @@ Deno.test("Hub: its channel count is the only one — the broker follows what th
   assert.deepEqual(broker.position("empty"), { epoch: "", seq: 0 });
   mode.stop();
 });
+
+Deno.test("Hub: a control session's sink is handed each data frame's seq and its channel's epoch, replayed ones included; a reset moves it to the new epoch", async () => {
+  const clock = new FakeClock();
+  const { hub, broker, mode } = queueHub(clock, { maxsize: 100 });
+  const body = { tsSend: 1, payloadB64: "AA==" };
+  await broker.publish("e", [body, body]);
+  const sink = new FakeSink();
+  hub.open(sink, { remote: "r", channel: "e", since: 0 });
+  const plain = new FakeSink();
+  hub.open(plain, { remote: "p", channel: "e" });
+  await broker.publish("e", [body]);
+  const { position } = afterPosition(sink.frames, "e");
+  const epoch = position.epoch;
+  assert.deepEqual(sink.ids, [`${epoch}:1`, `${epoch}:2`, `${epoch}:3`]);
+  assert.deepEqual(
+    plain.ids,
+    [":3"],
+    "a client without control frames is told no epoch",
+  );
+  hub.notice(
+    "e",
+    JSON.stringify({ type: "reset", channel: "e", epoch: "NEW", last_seq: 0 }),
+  );
+  await broker.publish("e", [body]);
+  assert.equal(sink.ids.at(-1), "NEW:4");
+  hub.notice("e", '{"type":"reset"}', "NAMED");
+  await broker.publish("e", [body]);
+  assert.equal(sink.ids.at(-1), "NAMED:5", "the epoch the broker names wins");
+  mode.stop();
+});

@@ -41,6 +41,8 @@ interface Stream {
   readonly epoch: string;
   seq: number;
   readonly history: ChannelHistory;
+  /** Local sessions subscribed; a stream nothing was published on is forgotten at 0. */
+  subscribers: number;
 }
 
 /** Every channel's stream in this process. */
@@ -101,19 +103,22 @@ export class MemoryBroker implements Broker {
   }
 
   /**
-   * Creates the channel's stream if needed; nothing else to start. The hub
-   * calls this for its first local session of the channel and
-   * {@link unsubscribe} after its last: the broker keeps no count of its own.
+   * Creates the channel's stream if needed; nothing else to start.
    * @throws {BrokerUnavailableError} when a new channel would exceed `--max-channels`
    */
   subscribe(channel: string): Promise<void> {
-    this.#acquire(channel);
+    this.#acquire(channel).subscribers++;
     return Promise.resolve();
   }
 
-  /** Forgets the stream if nothing was ever published on it: the hub has no session of it left. */
+  /** Forgets a stream nothing was ever published on once nobody subscribes. */
   unsubscribe(channel: string): void {
-    if (this.#streams.get(channel)?.seq === 0) this.#streams.delete(channel);
+    const stream = this.#streams.get(channel);
+    if (!stream) return;
+    stream.subscribers--;
+    if (stream.subscribers <= 0 && stream.seq === 0) {
+      this.#streams.delete(channel);
+    }
   }
 
   /** @inheritdoc */
@@ -155,6 +160,7 @@ export class MemoryBroker implements Broker {
       epoch: this.#epoch(),
       seq: 0,
       history: new ChannelHistory(this.#history),
+      subscribers: 0,
     };
     this.#streams.set(channel, stream);
     return stream;

@@ -21,14 +21,11 @@ import {
   type DisconnectReason,
   fitCloseReason,
 } from "../../lib/close_codes.ts";
-import {
-  DEFAULT_CHANNEL,
-  encodeControl,
-  epochSeconds,
-} from "../../lib/protocol.ts";
-import type { Broker, BrokerHandler, History, ReplayCursor } from "./broker.ts";
+import { DEFAULT_CHANNEL, epochSeconds } from "../../lib/protocol.ts";
+import { readBacklog } from "./backlog.ts";
+import type { Broker, BrokerHandler } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
-import type { Backlog, Cut, Mode } from "./mode.ts";
+import type { Cut, Mode } from "./mode.ts";
 import { OverloadMonitor, type OverloadSignals } from "./overload.ts";
 import { attributeClose, Session, type SessionEnd } from "./session.ts";
 import type { Sink } from "./sink.ts";
@@ -240,7 +237,7 @@ export class Hub implements BrokerHandler {
     if (replayDone) this.#replayDone.set(session, replayDone);
     const outlet = this.#mode.attach(
       session,
-      this.#backlog(channel, request, control, replayDone),
+      readBacklog(this.#broker, session, request, replayDone),
     );
     const subscriber = new Subscriber(outlet);
     this.#subscribers.set(session, subscriber);
@@ -304,8 +301,17 @@ export class Hub implements BrokerHandler {
     }
   }
 
-  /** The broker's notice for the channel's control clients (`reset`, `gap`). */
-  notice(channel: string, text: string): void {
+  /**
+   * The broker's notice for the channel's control clients (`reset`, `gap`).
+   * A `reset` moves the channel's sessions to its new epoch (read from the
+   * notice once, here, when the broker does not name it).
+   */
+  notice(channel: string, text: string, epoch = resetEpoch(text)): void {
+    if (epoch !== undefined) {
+      for (const session of this.#subscribers.keys()) {
+        if (session.channel === channel) session.epoch = epoch;
+      }
+    }
     this.#mode.notify(channel, text);
   }
 
@@ -379,58 +385,6 @@ export class Hub implements BrokerHandler {
     this.#busy--;
     this.#settle();
     this.#mode.stop();
-  }
-
-  /**
-   * What a control client receives before the live stream: its position
-   * (`epoch`, and the seq the live stream continues after), then what the
-   * broker's history says about its `since`. A history the broker cannot
-   * read becomes a `gap` notice for everything asked for: the client is
-   * told, never resumed silently.
-   */
-  #backlog(
-    channel: string,
-    request: OpenRequest,
-    control: boolean,
-    replayDone: (() => void) | undefined,
-  ): Backlog | Promise<Backlog> | undefined {
-    if (!control) {
-      replayDone?.();
-      return undefined;
-    }
-    const { since, epoch } = request;
-    const history = this.#broker.history(channel, { since, epoch });
-    const backlog = (h: History): Backlog => ({
-      notices: [
-        encodeControl({
-          type: "position",
-          channel,
-          epoch: h.epoch,
-          last_seq: h.until,
-        }),
-        ...h.notices,
-      ],
-      replay: replayDone ? watched(h.replay, replayDone) : h.replay,
-      after: h.until,
-    });
-    if (!(history instanceof Promise)) return backlog(history);
-    return history.then(backlog, (): Backlog => {
-      replayDone?.();
-      const { epoch, seq } = this.#broker.position(channel);
-      const notices = [
-        encodeControl({ type: "position", channel, epoch, last_seq: seq }),
-      ];
-      if (since !== undefined && since < seq) {
-        notices.push(encodeControl({
-          type: "gap",
-          channel,
-          from: since + 1,
-          to: seq,
-          missed: seq - since,
-        }));
-      }
-      return { notices, after: seq };
-    });
   }
 
   #cut(cuts: readonly Cut[]): void {
@@ -523,13 +477,9 @@ function once(fn: (() => void) | undefined): (() => void) | undefined {
   };
 }
 
-/** `cursor`, calling `done` once it has nothing more to give. */
-function watched(cursor: ReplayCursor, done: () => void): ReplayCursor {
-  return {
-    next() {
-      const text = cursor.next();
-      if (text === undefined) done();
-      return text;
-    },
-  };
+/** The new epoch a `reset` notice names; undefined for any other text. */
+function resetEpoch(text: string): string | undefined {
+  if (!text.startsWith('{"type":"reset"')) return undefined;
+  const epoch = (JSON.parse(text) as { epoch?: unknown }).epoch;
+  return typeof epoch === "string" ? epoch : undefined;
 }

@@ -150,6 +150,12 @@ export class Session {
   readonly stall: StallState;
   /** Monotonic ms when its credentials expire (`Infinity` when they do not). */
   readonly expiresAt: number;
+  /**
+   * The epoch its channel's seqs belong to, as the hub last told it (at join
+   * for a control client, and at a `reset`); "" until then. Handed to the
+   * sink with every data frame.
+   */
+  epoch = "";
   #end: SessionEnd | undefined;
   readonly #now: () => number;
   readonly #maxFrameBytes: number;
@@ -204,7 +210,7 @@ export class Session {
 
   /** Sends one data frame and notes it for the ACK check. */
   #deliver(frame: OutFrame, now: number): void {
-    this.sink.send(frame.text);
+    this.sink.send(frame.text, frame.seq, this.epoch);
     const stats = this.stats;
     stats.sent++;
     stats.bytesSent += frame.bytes;
@@ -218,7 +224,7 @@ export class Session {
    * records each message's enqueue-to-socket latency.
    */
   writeBatch(frames: readonly OutFrame[], text: string, now: number): void {
-    this.sink.send(text);
+    this.sink.send(text, 0, this.epoch);
     this.stats.sent += frames.length;
     // "[" + frames joined by "," + "]"
     let bytes = frames.length + 1;
@@ -234,9 +240,12 @@ export class Session {
     stats.bytesSent += bytes;
   }
 
-  /** Hands a control frame (or any ready text, e.g. a replayed message) to the sink. */
-  writeRaw(text: string): void {
-    this.sink.send(text);
+  /**
+   * Hands a ready text to the sink: a control frame (`seq` 0), or a message
+   * replayed from the history (its `seq`).
+   */
+  writeRaw(text: string, seq = 0): void {
+    this.sink.send(text, seq, this.epoch);
     this.stats.sent++;
     this.stats.bytesSent += utf8Length(text);
   }

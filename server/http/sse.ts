@@ -14,7 +14,7 @@
  */
 import { EPOCH_NAME } from "../../lib/protocol.ts";
 import { SSE_PATH } from "./paths.ts";
-import { SseSink } from "./sse_sink.ts";
+import { SseEncoder, SseSink } from "./sse_sink.ts";
 import type { SubscriberGate } from "./subscriber_gate.ts";
 
 /** Options of {@link createSseHandler}. */
@@ -39,6 +39,8 @@ export function createSseHandler(
   info: Deno.ServeHandlerInfo<Deno.NetAddr>,
 ) => Promise<Response> {
   const { hub } = gate;
+  // Every subscriber of a channel gets the same event: encoded once.
+  const encoder = new SseEncoder();
   return async (req, url, info) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return Response.json(
@@ -85,6 +87,7 @@ export function createSseHandler(
     let gone = () => {};
     const sink = new SseSink({
       onPeerGone: () => gone(),
+      encoder,
       ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
     });
     const session = gate.open(sink, admitted, `${hostname}:${port}`, {

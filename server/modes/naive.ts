@@ -6,6 +6,7 @@
  * @module
  */
 import { REAL_SCHEDULER, type Scheduler } from "../../lib/scheduler.ts";
+import { replayedSeq } from "../core/broker.ts";
 import type { OutFrame } from "../core/frame.ts";
 import { type Backlog, type Cut, type Mode, NO_CUTS } from "../core/mode.ts";
 import type { Outlet } from "../core/mode.ts";
@@ -133,9 +134,11 @@ export class NaiveMode implements Mode {
 
   #sendBacklog(session: Session, backlog: Backlog): void {
     for (const text of backlog.notices) session.writeRaw(text);
-    for (let t = backlog.replay?.next(); t !== undefined && !session.closed;) {
-      session.writeRaw(t);
-      t = backlog.replay?.next();
+    const replay = backlog.replay;
+    if (!replay) return;
+    for (let t = replay.next(); t !== undefined && !session.closed;) {
+      session.writeRaw(t, replayedSeq(replay, t));
+      t = replay.next();
     }
   }
 }

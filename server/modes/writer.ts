@@ -9,7 +9,7 @@
  * @module
  */
 import { encodeControl } from "../../lib/protocol.ts";
-import type { ReplayCursor } from "../core/broker.ts";
+import { type ReplayCursor, replayedSeq } from "../core/broker.ts";
 import type { OutFrame } from "../core/frame.ts";
 import type { Backlog, Outlet, Verdict } from "../core/mode.ts";
 import type { Session } from "../core/session.ts";
@@ -360,10 +360,8 @@ export class QueueWriter implements Outlet {
         this.#wait();
         return;
       }
-      if (priority) {
-        const text = this.#nextPriority();
-        if (text !== undefined) session.writeRaw(text);
-      } else if (this.#batch) this.#sendBatch(now);
+      if (priority) this.#sendPriority();
+      else if (this.#batch) this.#sendBatch(now);
       else session.write(this.#queue.shift()!, now);
       noteFull(this.#slow, this.#queue.isFull, now);
     }
@@ -404,27 +402,31 @@ export class QueueWriter implements Outlet {
       this.#replay !== undefined;
   }
 
-  /** The next notice or replayed frame, in priority order. */
-  #nextPriority(): string | undefined {
+  /** Sends the next notice or replayed frame, in priority order. */
+  #sendPriority(): void {
+    const { session } = this;
     const notices = this.#notices;
     if (notices !== undefined) {
       const text = notices.shift()!;
       if (notices.length === 0) this.#notices = undefined;
-      return text;
+      session.writeRaw(text);
+      return;
     }
     if (this.#unannounced > 0) {
       const count = this.#unannounced;
       this.#unannounced = 0;
-      return encodeControl({
+      session.writeRaw(encodeControl({
         type: "dropped",
-        channel: this.session.channel,
+        channel: session.channel,
         count,
-      });
+      }));
+      return;
     }
     // Replayed history is sent as is: its enqueue time is not this client's.
-    const text = this.#replay?.next();
+    const replay = this.#replay;
+    const text = replay?.next();
     if (text === undefined) this.#replay = undefined;
-    return text;
+    else session.writeRaw(text, replayedSeq(replay!, text));
   }
 
   /** Sends up to the batch caps of the queue as one JSON array frame. */
