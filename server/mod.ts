@@ -81,3 +81,4 @@ export { QUEUE_HIGH_WATER_BYTES } from "./modes/writer.ts";
 export type { SlowPolicy } from "./modes/client_queue.ts";
 export { randomPayloadB64 } from "./sources/source_synthetic.ts";
 export type { SourceStats } from "./sources/source_stats.ts";
+export type { Schedule } from "./sources/schedule.ts";

@@ -12,6 +12,7 @@ import {
 } from "../server/observe/dashboard/client_table.ts";
 import { DashboardFeed } from "../server/observe/dashboard/feed.ts";
 import type { FeedEvent } from "../server/observe/dashboard/feed_event.ts";
+import { Schedule } from "../server/sources/schedule.ts";
 import { SourceStats } from "../server/sources/source_stats.ts";
 import { FakeClock, FakeSink, testHub } from "./_helpers.ts";
 
@@ -22,11 +23,9 @@ function setUp(clock: FakeClock, maxSubscribers = Infinity) {
     scheduler: clock,
   });
   const { hub, broker } = testHub(mode, clock);
-  const source = Object.assign(new SourceStats("synthetic"), {
-    rate: 100,
-    startedAt: clock.now(),
-    scheduledFrom: clock.now(),
-  });
+  const source = new SourceStats("synthetic");
+  source.startedAt = clock.now();
+  source.schedule = new Schedule(100, clock.now());
   const loopLag = new EventLoopLag({ intervalMs: 60_000 });
   const feed = new DashboardFeed(
     { hub, source, loopLag, info: { rate: 100, payloadBytes: 2000 } },
