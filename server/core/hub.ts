@@ -23,11 +23,13 @@ import {
 } from "../../lib/close_codes.ts";
 import { DEFAULT_CHANNEL, epochSeconds } from "../../lib/protocol.ts";
 import { readBacklog } from "./backlog.ts";
+import { ChannelCounts } from "./channels.ts";
 import type { Broker, BrokerHandler } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Cut, Mode } from "./mode.ts";
 import { OverloadMonitor, type OverloadSignals } from "./overload.ts";
-import { attributeClose, Session, type SessionEnd } from "./session.ts";
+import { Session } from "./session.ts";
+import { attributeClose, type SessionEnd } from "./session_end.ts";
 import type { Sink } from "./sink.ts";
 import { checkStall } from "./stall_watch.ts";
 import { Subscriber, type SubscriberView } from "./subscriber.ts";
@@ -96,12 +98,8 @@ export interface BacklogTotals {
 /** Registry of local sessions and their channels; the broker's handler. */
 export class Hub implements BrokerHandler {
   readonly #subscribers = new Map<Session, Subscriber>();
-  /**
-   * Local sessions (and holds) per channel: the one membership count. The
-   * broker is subscribed while it is above 0, and the mode told when it
-   * falls to 0; neither counts on its own.
-   */
-  readonly #channels = new Map<string, number>();
+  /** Local sessions (and holds) per channel: the one membership count. */
+  readonly #channels: ChannelCounts;
   readonly #replayDone = new WeakMap<Session, () => void>();
   readonly #listeners: ((e: HubEvent) => void)[] = [];
   readonly #mode: Mode;
@@ -123,6 +121,7 @@ export class Hub implements BrokerHandler {
     this.#options = options;
     this.#mode = options.mode;
     this.#broker = options.broker;
+    this.#channels = new ChannelCounts(this.#broker, this.#mode);
     this.#now = options.now ?? (() => performance.now());
     this.#broker.bind(this);
   }
@@ -192,17 +191,7 @@ export class Hub implements BrokerHandler {
    *   channel cannot be opened now
    */
   holdChannel(channel: string): (() => void) | undefined {
-    try {
-      this.#join(channel);
-    } catch {
-      return undefined;
-    }
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.#leave(channel);
-    };
+    return this.#channels.hold(channel);
   }
 
   /** Subscribes to lifecycle events. */
@@ -219,7 +208,7 @@ export class Hub implements BrokerHandler {
    */
   open(sink: Sink, request: OpenRequest): Session {
     const channel = request.channel ?? DEFAULT_CHANNEL;
-    this.#join(channel);
+    this.#channels.join(channel);
     const control = request.control === true || request.since !== undefined;
     const session = new Session(`c${this.#nextId++}`, sink, {
       remote: request.remote,
@@ -393,28 +382,6 @@ export class Hub implements BrokerHandler {
     }
   }
 
-  /**
-   * One more local interest in `channel`; the first subscribes the broker.
-   * @throws {import("./broker.ts").BrokerUnavailableError} before anything
-   *   is registered when the channel cannot be opened
-   */
-  #join(channel: string): void {
-    const local = this.#channels.get(channel) ?? 0;
-    if (local === 0) this.#broker.subscribe(channel).catch(() => {});
-    this.#channels.set(channel, local + 1);
-  }
-
-  /** One less local interest in `channel`; the last unsubscribes the broker. */
-  #leave(channel: string): void {
-    const local = (this.#channels.get(channel) ?? 1) - 1;
-    if (local > 0) this.#channels.set(channel, local);
-    else {
-      this.#channels.delete(channel);
-      this.#mode.release(channel);
-      this.#broker.unsubscribe(channel);
-    }
-  }
-
   /** `session` has ended: settled now, or once the hub is out of a delivery or sweep. */
   #ended(session: Session): void {
     this.#ending.push(session);
@@ -449,7 +416,7 @@ export class Hub implements BrokerHandler {
       if (!subscriber) continue;
       this.#subscribers.delete(session);
       this.#replayDone.get(session)?.();
-      this.#leave(session.channel);
+      this.#channels.leave(session.channel);
       const end = session.end!;
       this.#totals.ended(
         subscriber,

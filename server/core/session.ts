@@ -5,8 +5,6 @@
  *
  * @module
  */
-import { Histogram } from "../../lib/histogram.ts";
-import { CLOSE_CODES, type DisconnectReason } from "../../lib/close_codes.ts";
 import {
   decodeAck,
   epochSeconds,
@@ -17,93 +15,16 @@ import { AckLedger } from "./ack_ledger.ts";
 import type { OutFrame } from "./frame.ts";
 import { InboundLimit } from "./inbound_limit.ts";
 import { newStallState, type StallState } from "./stall_watch.ts";
+import type { SessionEnd } from "./session_end.ts";
+import { SessionStats } from "./session_stats.ts";
 import type { Sink } from "./sink.ts";
 import type { Verdict } from "./verdict.ts";
 
+export { SessionStats } from "./session_stats.ts";
+export type { SessionEnd } from "./session_end.ts";
+
 /** Malformed client frames tolerated before the client is closed (`protocol_error`). */
 export const BAD_FRAME_BUDGET = 10;
-
-/** Read by clients that never recorded anything: never written. */
-const NO_VALUES = new Histogram();
-
-/**
- * Counters and histograms of one session. Written only by the session, once
- * per delivery or ACK; everything else reads them. (What a mode drops or
- * conflates for the client is counted by the mode's outlet, which owns the
- * queue.) The histograms are
- * cumulative (readers take windows with `snapshot()`/`since()`) and made
- * on first use: most clients never wait in a queue and many never ACK, so
- * thousands of idle connections carry no histogram at all. A frame sent the
- * moment it was published (the common case) is counted, not recorded: its
- * enqueue-to-socket latency is zero.
- */
-export class SessionStats {
-  /** Messages handed to the socket (data and control; a batch frame counts each message it holds). */
-  sent = 0;
-  /** Bytes handed to the socket. */
-  bytesSent = 0;
-  /** Valid ACKs received (for a message this client was sent, with its ts_send). */
-  acks = 0;
-  /** Well-formed ACKs refused: a seq this client was not sent, or another ts_send. */
-  staleAcks = 0;
-  /** Frames received from the client (ACKs and anything else). */
-  received = 0;
-  /** End-to-end lag at the latest valid ACK, ms (how old the message was when the client ACKed it). */
-  ackLagMs = 0;
-  /** Monotonic ms of the latest valid ACK (-Infinity before any). */
-  ackAt = -Infinity;
-  /** Malformed or oversized client frames. */
-  badFrames = 0;
-  /** Client frames ignored for exceeding the inbound rate. */
-  throttled = 0;
-  /** Frames handed to the socket the moment they were published (latency 0). */
-  immediate = 0;
-  #send: Histogram | undefined;
-  #e2e: Histogram | undefined;
-
-  /** Records one frame's enqueue-to-socket latency, ms. */
-  recordSend(ms: number): void {
-    (this.#send ??= new Histogram()).record(ms);
-  }
-
-  /** Records one ACK's end-to-end latency, ms. */
-  recordE2e(ms: number): void {
-    (this.#e2e ??= new Histogram()).record(ms);
-  }
-
-  /** Adds this session's enqueue-to-socket latency (the immediate frames at 0) to `target`. */
-  mergeSendInto(target: Histogram): void {
-    if (this.#send) target.merge(this.#send);
-    target.recordZeros(this.immediate);
-  }
-
-  /** Adds this session's end-to-end latency to `target`. */
-  mergeE2eInto(target: Histogram): void {
-    if (this.#e2e) target.merge(this.#e2e);
-  }
-
-  /** Enqueue-to-socket latency of every frame since the session opened, ms (a copy). */
-  get sendLatency(): Histogram {
-    const h = new Histogram();
-    this.mergeSendInto(h);
-    return h;
-  }
-
-  /** End-to-end latency of every ACK since the session opened, ms (read only). */
-  get e2eLatency(): Histogram {
-    return this.#e2e ?? NO_VALUES;
-  }
-}
-
-/** How a session ended. */
-export interface SessionEnd {
-  /** Close-code table key. */
-  readonly reason: DisconnectReason;
-  /** Human detail sent as the close reason (or received from the peer). */
-  readonly detail: string;
-  /** Close code sent or received. */
-  readonly code: number;
-}
 
 /** What a session is and how it may talk back; fixed at connect. */
 export interface SessionOptions {
@@ -327,56 +248,4 @@ export class Session {
       };
     }
   }
-}
-
-/** Deno's reason when its ping timer closes a silent client. */
-const PING_TIMEOUT_REASON = "No response from ping frame.";
-
-/**
- * How a socket the server did not close ended: the client's own close frame
- * (`client_closed`, with its code), Deno's ping timer (`ping_timeout`), a
- * connection that just ended (`connection_lost`) or one the runtime dropped
- * for breaking the WebSocket protocol (`ws_protocol_error`,
- * `message_too_big`), named by `error`, the runtime's error message.
- */
-export function attributeClose(
-  code: number,
-  reason: string,
-  error: string,
-): SessionEnd {
-  if (reason === PING_TIMEOUT_REASON || error === PING_TIMEOUT_REASON) {
-    return {
-      reason: "ping_timeout",
-      detail: "no pong: Deno's ping timer closed the connection",
-      code,
-    };
-  }
-  if (code !== 0 && code !== 1006 && error === "") {
-    return {
-      reason: "client_closed",
-      detail: reason || "closed by client",
-      code,
-    };
-  }
-  if (error === "" || /unexpected eof|reset|broken pipe|closed/i.test(error)) {
-    return {
-      reason: "connection_lost",
-      detail: error
-        ? `connection lost without a close frame (${error})`
-        : "connection lost without a close frame",
-      code: CLOSE_CODES.connection_lost.code,
-    };
-  }
-  if (/too large|too big|max.*size/i.test(error)) {
-    return {
-      reason: "message_too_big",
-      detail: `the runtime refused a client frame: ${error}`,
-      code: CLOSE_CODES.message_too_big.code,
-    };
-  }
-  return {
-    reason: "ws_protocol_error",
-    detail: `WebSocket protocol error: ${error}`,
-    code: CLOSE_CODES.ws_protocol_error.code,
-  };
 }
