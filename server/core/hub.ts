@@ -24,6 +24,7 @@ import {
 import { DEFAULT_CHANNEL, epochSeconds } from "../../lib/protocol.ts";
 import { readBacklog } from "./backlog.ts";
 import { ChannelCounts } from "./channels.ts";
+import { Exits } from "./exits.ts";
 import type { Broker, BrokerHandler } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Cut, Mode } from "./mode.ts";
@@ -108,12 +109,8 @@ export class Hub implements BrokerHandler {
   readonly #now: () => number;
   readonly #totals = new Totals();
   readonly #overload = new OverloadMonitor();
-  /** Sessions closed and not yet settled (see {@link #settle}). */
-  readonly #ending: Session[] = [];
-  /** How deep the hub is inside a broker delivery or its own sweep: settling waits for 0. */
-  #busy = 0;
-  /** True while a microtask is due to settle what a delivery closed. */
-  #settleQueued = false;
+  /** Sessions closed and not yet settled: when they are (see exits.ts). */
+  readonly #exits = new Exits<Session>((session) => this.#settle(session));
   #nextId = 1;
 
   /** @param options mode, broker, clock, limits */
@@ -242,14 +239,13 @@ export class Hub implements BrokerHandler {
    */
   publication(channel: string, frame: OutFrame): void | Promise<void> {
     this.#totals.broadcast();
-    this.#busy++;
+    this.#exits.enter();
     try {
       const outcome = this.#mode.broadcast(channel, frame);
       if (outcome instanceof Promise) return outcome;
       this.#cut(outcome);
     } finally {
-      this.#busy--;
-      this.#settleLater();
+      this.#exits.leave(true);
     }
   }
 
@@ -266,7 +262,7 @@ export class Hub implements BrokerHandler {
     const code = CLOSE_CODES[reason].code;
     if (!session.recordEnd({ reason, detail, code })) return;
     session.sink.close(code, fitCloseReason(detail));
-    this.#ended(session);
+    this.#exits.push(session);
   }
 
   /**
@@ -286,7 +282,7 @@ export class Hub implements BrokerHandler {
    */
   peerClosed(session: Session, code: number, reason: string, error = ""): void {
     if (session.recordEnd(attributeClose(code, reason, error))) {
-      this.#ended(session);
+      this.#exits.push(session);
     }
   }
 
@@ -321,12 +317,11 @@ export class Hub implements BrokerHandler {
    * @param signals how late the event loop and the source are
    */
   tick(signals: OverloadSignals = NO_LAG): void {
-    this.#busy++;
+    this.#exits.enter();
     try {
       this.#sweep(signals);
     } finally {
-      this.#busy--;
-      this.#settle();
+      this.#exits.leave(false);
     }
   }
 
@@ -367,12 +362,11 @@ export class Hub implements BrokerHandler {
 
   /** Closes every session with `reason` and stops the mode's waits and timers. */
   closeAll(reason: DisconnectReason, detail?: string): void {
-    this.#busy++;
+    this.#exits.enter();
     for (const session of this.#subscribers.keys()) {
       this.close(session, reason, detail);
     }
-    this.#busy--;
-    this.#settle();
+    this.#exits.leave(false);
     this.#mode.stop();
   }
 
@@ -382,50 +376,20 @@ export class Hub implements BrokerHandler {
     }
   }
 
-  /** `session` has ended: settled now, or once the hub is out of a delivery or sweep. */
-  #ended(session: Session): void {
-    this.#ending.push(session);
-    if (this.#busy === 0) this.#settle();
-  }
-
   /**
-   * Settles what a delivery closed in a microtask: after the broker's call
-   * returns, never inside it.
-   */
-  #settleLater(): void {
-    if (this.#ending.length === 0 || this.#settleQueued) return;
-    this.#settleQueued = true;
-    queueMicrotask(() => {
-      this.#settleQueued = false;
-      if (this.#busy === 0) this.#settle();
-      else this.#settleLater();
-    });
-  }
-
-  /**
-   * The bookkeeping of every ended session: its mode state detached, its
+   * The bookkeeping of an ended session: its mode state detached, its
    * channel place given back (the last one unsubscribes the broker), its
    * counts moved into the totals, and the `disconnect` event.
    */
-  #settle(): void {
-    const ending = this.#ending;
-    // Listeners may close more sessions: they join the end of the list.
-    for (let i = 0; i < ending.length; i++) {
-      const session = ending[i]!;
-      const subscriber = this.#subscribers.get(session);
-      if (!subscriber) continue;
-      this.#subscribers.delete(session);
-      this.#replayDone.get(session)?.();
-      this.#channels.leave(session.channel);
-      const end = session.end!;
-      this.#totals.ended(
-        subscriber,
-        end,
-        this.#mode.detach(subscriber.outlet),
-      );
-      this.#emit({ type: "disconnect", subscriber, end });
-    }
-    ending.length = 0;
+  #settle(session: Session): void {
+    const subscriber = this.#subscribers.get(session);
+    if (!subscriber) return;
+    this.#subscribers.delete(session);
+    this.#replayDone.get(session)?.();
+    this.#channels.leave(session.channel);
+    const end = session.end!;
+    this.#totals.ended(subscriber, end, this.#mode.detach(subscriber.outlet));
+    this.#emit({ type: "disconnect", subscriber, end });
   }
 
   #emit(event: HubEvent): void {
