@@ -7,7 +7,6 @@
  * @module
  */
 import type { ServerConfig } from "./config/config.ts";
-import type { Broker } from "./core/broker.ts";
 import type { Hub } from "./core/hub.ts";
 import type { Logger } from "./core/logger.ts";
 import type { AdminGate } from "./http/admin.ts";
@@ -21,7 +20,7 @@ import { createSseHandler } from "./http/sse.ts";
 import { createStaticFiles } from "./http/static_files.ts";
 import { createWebSocketHandler, OpenSockets } from "./http/subscribe.ts";
 import { SubscriberGate } from "./http/subscriber_gate.ts";
-import type { SourceStats } from "./sources/source_stats.ts";
+import type { HttpSource } from "./sources/source_http.ts";
 
 /**
  * Deno's own ping timer (idleTimeout) runs this much longer than the stall
@@ -36,10 +35,8 @@ export interface HttpParts {
   readonly config: ServerConfig;
   /** The hub subscribers join. */
   readonly hub: Hub;
-  /** The broker `POST /publish` publishes to (`--source http`). */
-  readonly broker: Broker;
-  /** The source's statistics (`--source http` counts its publishes there). */
-  readonly source: SourceStats;
+  /** The HTTP source `POST /publish` hands messages to (`--source http` only). */
+  readonly publisher: HttpSource | undefined;
   /** The observers' read-only endpoints (dashboard, `/metrics`, health). */
   readonly routes: ReadonlyMap<string, GetHandler>;
   /** The admin token's gate, when one is set. */
@@ -99,12 +96,11 @@ export function startHttp(parts: HttpParts): Http {
       revealCounts: parts.admin === undefined,
     }),
     sse: createSseHandler(gate),
-    publish: config.server.source === "http"
-      ? createPublishHandler(parts.broker, {
+    publish: parts.publisher
+      ? createPublishHandler(parts.publisher, {
         publishToken: config.auth.publishToken!,
         maxBodyBytes: config.limits.maxMessageBytes,
         conflateKey: config.queueMode.conflateKey,
-        stats: parts.source,
         reject,
         bodyTimeoutMs: config.limits.handshakeTimeoutMs,
       })

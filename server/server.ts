@@ -137,8 +137,7 @@ export function startServer(
   const http = startHttp({
     config,
     hub,
-    broker,
-    source: source.stats,
+    publisher: source.http,
     routes: observers.routes,
     admin,
     tls,
