@@ -77,7 +77,7 @@ export {
 } from "./broker/broker_memory.ts";
 export { NaiveMode } from "./modes/naive.ts";
 export { QueueMode, type QueueModeOptions } from "./modes/queue.ts";
-export { QUEUE_HIGH_WATER_BYTES } from "./modes/writer.ts";
+export { QUEUE_HIGH_WATER_BYTES } from "./modes/socket_gate.ts";
 export type { SlowPolicy } from "./modes/client_queue.ts";
 export { randomPayloadB64 } from "./sources/source_synthetic.ts";
 export type { SourceStats } from "./sources/source_stats.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { NaiveMode } from "../server/modes/naive.ts";
 import { QueueMode } from "../server/modes/queue.ts";
-import { QUEUE_HIGH_WATER_BYTES } from "../server/modes/writer.ts";
+import { QUEUE_HIGH_WATER_BYTES } from "../server/modes/socket_gate.ts";
 import type { SlowPolicy } from "../server/modes/client_queue.ts";
 import { epochSeconds } from "../lib/protocol.ts";
 import {
