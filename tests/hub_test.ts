@@ -14,6 +14,7 @@ import {
   BrokerStats,
   type History,
   type Published,
+  replayedSeq,
 } from "../server/core/broker.ts";
 import { frameOf, type PublishBody } from "../server/core/frame.ts";
 import { Hub } from "../server/core/hub.ts";
@@ -744,4 +745,11 @@ Deno.test("Hub: a control session's sink is handed each data frame's seq and its
   await broker.publish("e", [body]);
   assert.equal(sink.ids.at(-1), "NAMED:5", "the epoch the broker names wins");
   mode.stop();
+});
+
+Deno.test("replayedSeq: a cursor's own seq when it gives one, else the seq a data frame starts with, 0 for a notice", () => {
+  const next = () => undefined;
+  assert.equal(replayedSeq({ next, seq: 7 }, '{"seq":12,"ts_send":1}'), 7);
+  assert.equal(replayedSeq({ next }, '{"seq":12,"ts_send":1}'), 12);
+  assert.equal(replayedSeq({ next }, '{"type":"gap","from":1,"to":2}'), 0);
 });

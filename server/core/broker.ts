@@ -88,9 +88,14 @@ export interface ReplayCursor {
  */
 export function replayedSeq(cursor: ReplayCursor, text: string): number {
   if (cursor.seq !== undefined) return cursor.seq;
-  return text.startsWith(DATA_PREFIX)
-    ? Number.parseInt(text.slice(DATA_PREFIX.length), 10) || 0
-    : 0;
+  if (!text.startsWith(DATA_PREFIX)) return 0;
+  let seq = 0;
+  for (let i = DATA_PREFIX.length; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    seq = seq * 10 + digit;
+  }
+  return seq;
 }
 
 /** Where a client joins a channel, and what it receives before the live stream. */
