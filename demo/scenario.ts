@@ -9,6 +9,7 @@ import { SimClient } from "../client/mod.ts";
 import {
   type BroadcastMode,
   resolveServerConfig,
+  type Schedule,
   type SourceStats,
   startServer,
   type SubscriberView,
@@ -165,9 +166,7 @@ export async function runScenario(
   const elapsedSec = atSec();
   const serverDrops = [...slowSessions].reduce((n, x) => n + x.drops, 0);
   const published = server.source.published;
-  const lastDue = Math.floor(
-    (endAt - server.source.startedAt) * server.source.rate / 1000,
-  ) + 1;
+  const lastDue = schedule(server.source).dueBy(endAt);
   await server.stop();
   const fastHist = new Histogram();
   let undelivered = 0;
@@ -211,9 +210,15 @@ export async function runScenario(
   };
 }
 
+/** The synthetic source's schedule: the demo reads due times from the server's own. */
+function schedule(p: SourceStats): Schedule {
+  if (!p.schedule) throw new Error("the demo runs the synthetic source");
+  return p.schedule;
+}
+
 /** When message `seq` was due, monotonic ms. */
 function dueAt(p: SourceStats, seq: number): number {
-  return p.startedAt + (seq - 1) * 1000 / p.rate;
+  return schedule(p).dueAt(seq - 1);
 }
 
 /** Milliseconds, readable at any magnitude: `4 ms`, `1.52 s`. */

@@ -133,7 +133,7 @@ Deno.bench(
   { group: "fanout" },
   () => {
     for (const s of SINKS) {
-      if (s.bufferedAmount < 65536) s.send(TEXT);
+      if (s.bufferedAmount < 65536) s.send(TEXT, 1, "");
     }
   },
 );

@@ -7,18 +7,12 @@
  *
  * @module
  */
-import type { DisconnectReason } from "../../lib/close_codes.ts";
 import type { ReplayCursor } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Session } from "./session.ts";
+import type { Verdict } from "./verdict.ts";
 
-/** A decision to disconnect a client: why, and the words the client is told. */
-export interface Verdict {
-  /** Close-code table key. */
-  readonly reason: DisconnectReason;
-  /** Human reason naming the limit crossed. */
-  readonly detail: string;
-}
+export type { Verdict } from "./verdict.ts";
 
 /** A client the mode says must go, and why. */
 export interface Cut {
@@ -50,6 +44,10 @@ export interface Outlet {
   readonly session: Session;
   /** Messages waiting for this client in the mode's queue (0 without a queue). */
   readonly queued: number;
+  /** Messages the mode dropped for this client (0 without a queue); written only by the outlet. */
+  readonly drops: number;
+  /** Messages replaced in its queue by a newer one with the same key (`--policy conflate`; not drops). */
+  readonly conflated: number;
   /** True while the client's socket is too full to take more (its writer waits for it to drain). */
   readonly blocked: boolean;
 }
@@ -72,6 +70,12 @@ export interface Mode {
    * @returns the messages still queued for it, now discarded
    */
   detach(outlet: Outlet): number;
+  /**
+   * The hub's last session of `channel` has gone (the hub counts each
+   * channel's sessions; the mode keeps no count of its own): forget what the
+   * mode keeps for the channel.
+   */
+  release(channel: string): void;
   /**
    * Delivers `frame` to every session of `channel`. Queue mode returns at
    * once with the clients the policy cuts; naive mode resolves when every

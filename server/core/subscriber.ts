@@ -26,6 +26,8 @@ export interface SubscriberView {
   readonly bytesSent: number;
   /** Messages dropped for it. */
   readonly drops: number;
+  /** Messages replaced in its queue by a newer one with the same key (not drops). */
+  readonly conflated: number;
   /** Valid ACKs it sent. */
   readonly acks: number;
   /** Malformed or oversized frames it sent. */
@@ -60,6 +62,11 @@ export class Subscriber implements SubscriberView {
     return this.#outlet;
   }
 
+  /** The session (the hub's and the totals' handle; observers use the view). */
+  get session(): Session {
+    return this.#session;
+  }
+
   get id(): string {
     return this.#session.id;
   }
@@ -79,7 +86,10 @@ export class Subscriber implements SubscriberView {
     return this.#session.stats.bytesSent;
   }
   get drops(): number {
-    return this.#session.stats.drops;
+    return this.#outlet.drops;
+  }
+  get conflated(): number {
+    return this.#outlet.conflated;
   }
   get acks(): number {
     return this.#session.stats.acks;

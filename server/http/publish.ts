@@ -10,10 +10,10 @@ import {
   DEFAULT_CHANNEL,
   epochSeconds,
 } from "../../lib/protocol.ts";
-import { type Broker, BrokerUnavailableError } from "../core/broker.ts";
+import { BrokerUnavailableError } from "../core/broker.ts";
 import { bearerOf, safeEqual } from "./auth.ts";
 import { messageFromText, type UserMessage } from "../sources/message_body.ts";
-import { SourceStats } from "../sources/source_stats.ts";
+import type { HttpSource } from "../sources/source_http.ts";
 
 /** Options of {@link createPublishHandler}. */
 export interface PublishOptions {
@@ -23,8 +23,6 @@ export interface PublishOptions {
   readonly maxBodyBytes: number;
   /** Field of JSON messages to conflate on (`--conflate-key`). */
   readonly conflateKey?: string | undefined;
-  /** Counts what was published. @default new statistics */
-  readonly stats?: SourceStats;
   /** Counts a refused request by label (`fanout_rejections_total`). @default nothing */
   readonly reject?: (label: string) => void;
   /** How long the body may take to arrive, ms (`--handshake-timeout`): a trickled body holds no connection. @default 5000 */
@@ -106,13 +104,14 @@ function parseBody(
   return [messageFromText(body, { json: "never", conflateKey })];
 }
 
-/** Builds the `POST /publish` handler. */
+/**
+ * Builds the `POST /publish` handler: it reads and checks the request, and
+ * hands the messages to the HTTP source, which publishes and counts them.
+ */
 export function createPublishHandler(
-  broker: Broker,
+  source: HttpSource,
   options: PublishOptions,
 ): (req: Request, url: URL) => Promise<Response> {
-  const stats = options.stats ?? new SourceStats("http");
-  if (!Number.isFinite(stats.startedAt)) stats.startedAt = performance.now();
   /** A JSON error response, counted as a rejection. */
   const refuse = (
     status: number,
@@ -153,7 +152,7 @@ export function createPublishHandler(
     } catch (err) {
       return refuse(400, (err as Error).message, "bad_channel");
     }
-    if (!broker.admits(channel)) {
+    if (!source.admits(channel)) {
       return refuse(
         503,
         `cannot create channel ${channel}: channel limit reached (--max-channels)`,
@@ -207,18 +206,16 @@ export function createPublishHandler(
     let published;
     try {
       // In naive mode this waits for every client, like every publisher.
-      published = await broker.publish(
+      published = await source.publish(
         channel,
         messages.map((m) => ({ tsSend, ...m })),
       );
     } catch (err) {
       if (!(err instanceof BrokerUnavailableError)) throw err;
-      stats.refused += messages.length;
       return refuse(503, err.message, err.label, {
         "retry-after": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))),
       });
     }
-    stats.published += messages.length;
     const { first, last, epoch } = published;
     return Response.json(
       messages.length === 1

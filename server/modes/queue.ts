@@ -34,7 +34,7 @@ export const LAG_SHARE = 0.5;
 /** Under overload, a client is compared with this quantile of its channel's clients. */
 export const REFERENCE_QUANTILE = 0.75;
 
-/** The `q` quantile of `values` (nearest rank); 1 for none. */
+/** The `q` quantile of `values` (nearest rank; sorts them in place); 1 for none. */
 function quantile(values: number[], q: number): number {
   if (values.length === 0) return 1;
   values.sort((a, b) => a - b);
@@ -63,9 +63,15 @@ export class QueueMode implements Mode {
   /**
    * Writers per channel, as arrays (each writer knows its index): the
    * broadcast loop runs once per message over every client, and an array
-   * walk allocates nothing where a Set's iterator may.
+   * walk allocates nothing where a Set's iterator may. A list is not a
+   * count: an empty one stays until the hub, which counts each channel's
+   * sessions, says the channel is gone ({@link release}).
    */
   readonly #channels = new Map<string, QueueWriter[]>();
+  /** Each writer's delivered share of this tick, by its index (reused every tick). */
+  readonly #shares: number[] = [];
+  /** The same shares, sorted for the reference quantile (reused every tick). */
+  readonly #sorted: number[] = [];
   readonly #scheduler: Scheduler;
   readonly #batchMs: number;
   readonly #ctx: WriterContext;
@@ -121,9 +127,16 @@ export class QueueMode implements Mode {
       writers[writer.index] = last;
       last.index = writer.index;
     }
-    if (writers.length === 0) this.#channels.delete(writer.session.channel);
+    writer.index = -1;
     this.#scheduled.delete(writer);
     return writer.detach();
+  }
+
+  /** Forgets the channel's (empty) list: the hub's last session of it has gone. */
+  release(channel: string): void {
+    if (this.#channels.get(channel)?.length === 0) {
+      this.#channels.delete(channel);
+    }
   }
 
   /** Offers `frame` to every writer of `channel`; returns the clients to cut. */
@@ -152,7 +165,6 @@ export class QueueMode implements Mode {
     this.#timer = undefined;
     const now = this.#scheduler.now();
     for (const writer of this.#scheduled) {
-      writer.scheduled = false;
       if (writer.idle) writer.flush(now);
     }
     this.#scheduled.clear();
@@ -184,16 +196,22 @@ export class QueueMode implements Mode {
    */
   tick(now: number, overloaded: boolean): readonly Cut[] {
     let cuts: Cut[] | undefined;
+    // One share per writer of the channel, by index, in arrays reused every
+    // tick (the tick runs four times a second over every client).
+    const shares = this.#shares;
+    const sorted = this.#sorted;
     for (const writers of this.#channels.values()) {
-      // Each writer keeps its share of this tick (no map per channel per
-      // tick: the tick runs four times a second over every client).
-      for (const writer of writers) writer.share = writer.deliveredShare();
-      const reference = overloaded
-        ? quantile(Array.from(writers, (w) => w.share), REFERENCE_QUANTILE)
-        : 1;
+      shares.length = sorted.length = 0;
+      for (const writer of writers) shares.push(writer.deliveredShare());
+      let reference = 1;
+      if (overloaded) {
+        for (const share of shares) sorted.push(share);
+        reference = quantile(sorted, REFERENCE_QUANTILE);
+      }
       for (const writer of writers) {
         if (writer.session.closed) continue;
-        const lagging = writer.behind && writer.share < LAG_SHARE * reference;
+        const share = shares[writer.index]!;
+        const lagging = writer.behind && share < LAG_SHARE * reference;
         const charge = lagging || !overloaded;
         const assessed = writer.assess(lagging, charge, now);
         this.#shed += assessed.shed;
@@ -208,14 +226,12 @@ export class QueueMode implements Mode {
   stop(): void {
     if (this.#timer !== undefined) this.#scheduler.clear(this.#timer);
     this.#timer = undefined;
-    for (const writer of this.#scheduled) writer.scheduled = false;
     this.#scheduled.clear();
     this.#joiner.clear();
     this.#watcher.cancelAll();
   }
 
   #schedule(writer: QueueWriter): void {
-    writer.scheduled = true;
     this.#scheduled.add(writer);
     this.#timer ??= this.#scheduler.set(
       () => this.flushBatches(),

@@ -1,14 +1,15 @@
 /**
  * One client's writer in queue mode: its bounded queue under the slow-client
  * policy, the notices and replay that go ahead of live data, and the only
- * code that writes to that client's socket. It never closes the session:
- * {@link QueueWriter.offer} and {@link QueueWriter.judge} return a verdict
- * and the caller (the hub, through the mode) closes.
+ * code that writes to that client's socket. It owns its counters (drops,
+ * conflated, what it was offered) and writes no one else's. It never closes
+ * the session: {@link QueueWriter.offer} and {@link QueueWriter.judge} return
+ * a verdict and the caller (the hub, through the mode) closes.
  *
  * @module
  */
 import { encodeControl } from "../../lib/protocol.ts";
-import type { ReplayCursor } from "../core/broker.ts";
+import { type ReplayCursor, replayedSeq } from "../core/broker.ts";
 import type { OutFrame } from "../core/frame.ts";
 import type { Backlog, Outlet, Verdict } from "../core/mode.ts";
 import type { Session } from "../core/session.ts";
@@ -20,6 +21,12 @@ import {
 } from "./client_queue.ts";
 import type { DrainWatcher } from "./drain_watcher.ts";
 import {
+  BATCH_MAX_BYTES,
+  BATCH_MAX_MESSAGES,
+  QUEUE_HIGH_WATER_BYTES,
+  socketGate,
+} from "./socket_gate.ts";
+import {
   judgeLag,
   judgeSlow,
   newSlowState,
@@ -28,39 +35,6 @@ import {
   type SlowLimits,
   type SlowState,
 } from "./slow_policy.ts";
-
-/**
- * The writer hands frames to the socket only while the socket buffers fewer
- * bytes than this. Without this gate Deno buffers without limit and the
- * bounded queue bounds nothing. Server memory per client is at most this
- * plus one frame, plus the queue's shared frame references.
- */
-export const QUEUE_HIGH_WATER_BYTES = 64 * 1024;
-/**
- * …and fewer frames than this: with small frames 64 KiB would let hundreds
- * of them wait in Deno's buffer behind the bounded queue, out of the policy's
- * reach, so what waits per client is bounded in messages too.
- */
-export const SOCKET_HIGH_WATER_FRAMES = 64;
-/** The frame bound never gates below this many bytes (tiny frames batch up in the kernel anyway). */
-const SOCKET_MIN_GATE_BYTES = 16 * 1024;
-
-/**
- * The socket gate for frames of `frameBytes`: at most
- * {@link SOCKET_HIGH_WATER_FRAMES} such frames, never more than
- * {@link QUEUE_HIGH_WATER_BYTES}.
- */
-export function socketGate(frameBytes: number): number {
-  return Math.min(
-    QUEUE_HIGH_WATER_BYTES,
-    Math.max(SOCKET_MIN_GATE_BYTES, SOCKET_HIGH_WATER_FRAMES * frameBytes),
-  );
-}
-
-/** A batching client's frame holds at most this many messages (`?batch=1`). */
-export const BATCH_MAX_MESSAGES = 256;
-/** A batching client's frame stops growing once it holds this many bytes (`?batch=1`). */
-export const BATCH_MAX_BYTES = 1024 * 1024;
 
 /** An ACK's lag counts toward `--max-lag` for this long after it arrived, ms. */
 export const ACK_LAG_FRESH_MS = 2000;
@@ -80,7 +54,7 @@ export interface WriterContext {
   readonly now: () => number;
   /** This tick's shared batch texts. */
   readonly joiner: BatchJoiner;
-  /** Puts a batching writer on the next batch tick. */
+  /** Puts a batching writer on the next batch tick (the mode keeps the list; twice is once). */
   readonly schedule: (writer: QueueWriter) => void;
 }
 
@@ -113,19 +87,23 @@ export class QueueWriter implements Outlet {
   #waiting = false;
   /** True for a `?batch=1` client: live frames leave on the batch tick. */
   readonly #batch: boolean;
-  /** True while this writer is on the next batch tick. */
-  scheduled = false;
+  /** True once this writer asked for the batch tick, until it next flushes (asking once is enough). */
+  #scheduled = false;
+  /** Messages dropped for this client (its queue was full). */
+  #drops = 0;
+  /** Messages replaced in its queue by a newer one with the same key (not drops). */
+  #conflated = 0;
   /**
    * Whether the last assessment found this client behind by its own
    * slowness: its drops are then charged at once. Otherwise they wait for
    * the next assessment, which charges them — unless the server itself was
    * behind and the client kept up with its peers: then they are shed.
    */
-  lagging = false;
+  #lagging = false;
   /** Bytes offered to this client (sent, queued or dropped), for the assessment. */
-  offeredBytes = 0;
+  #offeredBytes = 0;
   /** Drops not charged yet (the client was not known to be lagging): settled by the next assessment. */
-  unjudgedDrops = 0;
+  #unjudgedDrops = 0;
   /** An overflow under `--policy disconnect` not judged yet. */
   #unjudgedOverflow = false;
   /** The gate of the last frame sent, bytes. */
@@ -170,6 +148,16 @@ export class QueueWriter implements Outlet {
     return this.#queue.length;
   }
 
+  /** Messages dropped for this client. */
+  get drops(): number {
+    return this.#drops;
+  }
+
+  /** Messages replaced in its queue by a newer one with the same key (`--policy conflate`; not drops). */
+  get conflated(): number {
+    return this.#conflated;
+  }
+
   /** True while the socket is over the high-water mark and the writer waits for it to drain. */
   get blocked(): boolean {
     return this.#waiting;
@@ -187,7 +175,7 @@ export class QueueWriter implements Outlet {
    */
   offer(frame: OutFrame, now: number): Verdict | undefined {
     const session = this.session;
-    this.offeredBytes += frame.bytes;
+    this.#offeredBytes += frame.bytes;
     if (
       !this.#batch && !this.#held && !this.#waiting &&
       this.#queue.length === 0 && !this.#hasPriority() &&
@@ -198,10 +186,10 @@ export class QueueWriter implements Outlet {
       return undefined;
     }
     const { dropped, overflow, conflated } = this.#queue.push(frame);
-    if (conflated) session.stats.conflated += conflated;
-    const charged = this.lagging;
+    if (conflated) this.#conflated += conflated;
+    const charged = this.#lagging;
     if (overflow) {
-      session.stats.drops++;
+      this.#drops++;
       if (charged) {
         return {
           reason: "slow_overflow",
@@ -211,15 +199,15 @@ export class QueueWriter implements Outlet {
       }
       // Refused for now; the next assessment cuts the client, unless the
       // queue was full because the server was behind, not the client.
-      this.unjudgedDrops++;
+      this.#unjudgedDrops++;
       this.#unjudgedOverflow = true;
       if (session.control) this.#unannounced++;
       return undefined;
     }
     if (dropped > 0) {
-      session.stats.drops += dropped;
+      this.#drops += dropped;
       if (charged) recordDrop(this.#slow, now, dropped);
-      else this.unjudgedDrops += dropped;
+      else this.#unjudgedDrops += dropped;
       if (session.control) this.#unannounced += dropped;
     }
     noteFull(this.#slow, this.#queue.isFull, now);
@@ -231,7 +219,10 @@ export class QueueWriter implements Outlet {
       this.#waiting = false;
     }
     if (this.#batch) {
-      if (!this.scheduled && this.idle) this.#ctx.schedule(this);
+      if (!this.#scheduled && this.idle) {
+        this.#scheduled = true;
+        this.#ctx.schedule(this);
+      }
     } else if (this.idle) this.flush(now);
     return charged && (this.#slow.fullSince !== undefined || dropped > 0)
       ? this.judge(now)
@@ -248,10 +239,10 @@ export class QueueWriter implements Outlet {
    * and the clock stops.
    */
   assess(lagging: boolean, charge: boolean, now: number): Assessment {
-    this.lagging = lagging;
-    const drops = this.unjudgedDrops;
+    this.#lagging = lagging;
+    const drops = this.#unjudgedDrops;
     const overflowed = this.#unjudgedOverflow;
-    this.unjudgedDrops = 0;
+    this.#unjudgedDrops = 0;
     this.#unjudgedOverflow = false;
     if (!charge) {
       this.#slow.fullSince = undefined;
@@ -270,9 +261,7 @@ export class QueueWriter implements Outlet {
     };
   }
 
-  /** The latest {@link deliveredShare}, kept for the mode's tick. */
-  share = 1;
-  /** Where this writer sits in its channel's list (the mode's). */
+  /** Where this writer sits in its channel's list: the queue mode's bookkeeping, written only by it. */
   index = -1;
 
   /**
@@ -284,16 +273,16 @@ export class QueueWriter implements Outlet {
   deliveredShare(): number {
     const { session } = this;
     const drained = session.stats.bytesSent - session.sink.bufferedAmount;
-    const offered = this.offeredBytes - this.#markOffered;
+    const offered = this.#offeredBytes - this.#markOffered;
     const out = drained - this.#markDrained;
-    this.#markOffered = this.offeredBytes;
+    this.#markOffered = this.#offeredBytes;
     this.#markDrained = drained;
     return offered > 0 ? Math.min(1, Math.max(0, out) / offered) : 1;
   }
 
   /** Whether anything waits for this client (queued, or a socket too full to take more). */
   get behind(): boolean {
-    return this.#waiting || this.#queue.length > 0 || this.unjudgedDrops > 0;
+    return this.#waiting || this.#queue.length > 0 || this.#unjudgedDrops > 0;
   }
 
   /** Queues a control frame ahead of the data (control clients only), and sends it when it can. */
@@ -335,6 +324,7 @@ export class QueueWriter implements Outlet {
   flush(now: number): void {
     const { session } = this;
     const sink = session.sink;
+    this.#scheduled = false;
     while (!session.closed && !this.#held) {
       const priority = this.#hasPriority();
       if (!priority && this.#queue.length === 0) return;
@@ -343,10 +333,8 @@ export class QueueWriter implements Outlet {
         this.#wait();
         return;
       }
-      if (priority) {
-        const text = this.#nextPriority();
-        if (text !== undefined) session.writeRaw(text);
-      } else if (this.#batch) this.#sendBatch(now);
+      if (priority) this.#sendPriority();
+      else if (this.#batch) this.#sendBatch(now);
       else session.write(this.#queue.shift()!, now);
       noteFull(this.#slow, this.#queue.isFull, now);
     }
@@ -387,27 +375,31 @@ export class QueueWriter implements Outlet {
       this.#replay !== undefined;
   }
 
-  /** The next notice or replayed frame, in priority order. */
-  #nextPriority(): string | undefined {
+  /** Sends the next notice or replayed frame, in priority order. */
+  #sendPriority(): void {
+    const { session } = this;
     const notices = this.#notices;
     if (notices !== undefined) {
       const text = notices.shift()!;
       if (notices.length === 0) this.#notices = undefined;
-      return text;
+      session.writeRaw(text);
+      return;
     }
     if (this.#unannounced > 0) {
       const count = this.#unannounced;
       this.#unannounced = 0;
-      return encodeControl({
+      session.writeRaw(encodeControl({
         type: "dropped",
-        channel: this.session.channel,
+        channel: session.channel,
         count,
-      });
+      }));
+      return;
     }
     // Replayed history is sent as is: its enqueue time is not this client's.
-    const text = this.#replay?.next();
+    const replay = this.#replay;
+    const text = replay?.next();
     if (text === undefined) this.#replay = undefined;
-    return text;
+    else session.writeRaw(text, replayedSeq(replay!, text));
   }
 
   /** Sends up to the batch caps of the queue as one JSON array frame. */
