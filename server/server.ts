@@ -117,6 +117,7 @@ export async function createBroker(
   const where = redactedUrl(config.broker.url);
   return new RedisBroker({
     url: config.broker.url,
+    timeoutMs: config.broker.timeoutMs,
     history,
     maxChannels,
     onStateChange: (up, reason) =>

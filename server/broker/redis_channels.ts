@@ -17,7 +17,7 @@ import {
 import { frameRest, type OutFrame, type PublishBody } from "../core/frame.ts";
 import { ChannelFollower, type StreamRead } from "./channel_follower.ts";
 import { newEpoch } from "./epoch.ts";
-import { isConnectionError, type RedisConnection } from "./redis_connection.ts";
+import { type RedisConnection, RETRY_AFTER_MS } from "./redis_connection.ts";
 import {
   type ChannelKeys,
   channelKeys,
@@ -74,6 +74,8 @@ export class RedisChannels {
   readonly #followed = new Map<string, Followed>();
   /** The position this node last saw per channel it published to (for the renumbering guard). */
   readonly #seen = new Map<string, Position>();
+  /** JOINs being retried, per followed channel (one loop each). */
+  readonly #joining = new WeakMap<Followed, Promise<void>>();
 
   /** @param options connection, stats, limits, where to deliver */
   constructor(options: RedisChannelsOptions) {
@@ -125,10 +127,9 @@ export class RedisChannels {
       reply = await PUBLISH.run(connection.client, [k.meta, k.stream], args);
     } catch (err) {
       stats.errors++;
-      if (!connection.ready || isConnectionError(err)) {
-        throw connection.unavailable();
-      }
-      throw err;
+      // Any engine error is an outage for this publish (503, `stored` says
+      // whether it may have run); engine-wide ones mark the broker down.
+      throw connection.failed(err);
     }
     stats.publishLatency.record(this.#o.now() - started);
     const [first, last, epoch] = reply as [number, number, string, number];
@@ -173,7 +174,7 @@ export class RedisChannels {
         this.keys(channel).subject,
         (message: string) => this.#message(followed, message),
       );
-      await this.#join(followed);
+      await this.#joinRetrying(followed);
     })();
     followed.ready.catch(() => {}); // a resync after Redis returns retries it
     return followed.ready;
@@ -195,7 +196,7 @@ export class RedisChannels {
   /** Back after an outage: compares every followed channel with Redis (repair, reset or renumber). */
   resyncAll(): void {
     for (const followed of this.#followed.values()) {
-      followed.ready = this.#join(followed);
+      followed.ready = this.#joinRetrying(followed);
       followed.ready.catch(() => {});
     }
   }
@@ -236,6 +237,39 @@ export class RedisChannels {
       ? Math.max(published.seq, f.delivered)
       : f.delivered;
     return { epoch: f.epoch, seq };
+  }
+
+  /**
+   * {@link #join}, retried while the channel is still followed here: a JOIN
+   * refused (READONLY, OOM, LOADING, no reply) marks the engine down, and
+   * the channel joins once it is back — it is never left without an epoch.
+   * Clients joining meanwhile wait for their position.
+   */
+  #joinRetrying(followed: Followed): Promise<void> {
+    const running = this.#joining.get(followed);
+    if (running) return running;
+    const { connection, stats } = this.#o;
+    const loop = (async () => {
+      while (true) {
+        try {
+          return await this.#join(followed);
+        } catch (err) {
+          stats.errors++;
+          const failure = connection.failed(err);
+          const channel = followed.follower.channel;
+          if (connection.closed || this.#followed.get(channel) !== followed) {
+            throw failure;
+          }
+          // Up but refused (a script error): wait, not a spin. Down: again
+          // as soon as it is back.
+          if (connection.ready) {
+            await new Promise((r) => setTimeout(r, RETRY_AFTER_MS));
+          } else await connection.connected(RETRY_AFTER_MS);
+        }
+      }
+    })().finally(() => this.#joining.delete(followed));
+    this.#joining.set(followed, loop);
+    return loop;
   }
 
   /** Learns where the channel's stream stands and starts delivering. */

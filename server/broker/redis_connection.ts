@@ -1,30 +1,36 @@
 /**
  * The Redis broker's two connections and whether the engine is up: one for
  * commands (publish, join, reads) and one for pub/sub. Both connect in the
- * background and keep retrying; until both are ready the broker is down
- * (publishes get 503, `/readyz` says why). Coming back after an outage is
- * reported once, and the broker is asked to compare what it follows with
- * the engine.
+ * background and keep retrying. The engine is up only while both are ready
+ * and no fault stands: a command that fails with an engine-wide fault (no
+ * reply within `--broker-timeout-ms`, READONLY, OOM, LOADING, a dropped
+ * connection; see `redis_errors.ts`) marks it down at once, and a watchdog
+ * probe clears it again (a PING every half timeout, or a small write while
+ * the fault is one that refuses writes). Down, publishes get 503 without
+ * being sent and `/readyz` says why; coming back is reported once and the
+ * broker compares what it follows with the engine.
  *
  * @module
  */
 import { createClient } from "@redis/client";
 import { type BrokerStats, BrokerUnavailableError } from "../core/broker.ts";
+import { classifyEngineError, type EngineFailure } from "./redis_errors.ts";
 
 /** How long a publisher is told to wait while Redis is unreachable, ms. */
 export const RETRY_AFTER_MS = 1_000;
+/** `--broker-timeout-ms`: a command with no reply this long is an outage, ms. */
+export const DEFAULT_BROKER_TIMEOUT_MS = 1_000;
 
 /** A node-redis client as this broker configures it. */
-function redisClient(url: string) {
+function redisClient(url: string, timeoutMs: number) {
   return createClient({
     url,
     RESP: 2,
     // A command while Redis is away fails at once (the publisher is told
     // 503 and retries) instead of waiting in a queue.
     disableOfflineQueue: true,
-    pingInterval: 5_000,
     socket: {
-      connectTimeout: 3_000,
+      connectTimeout: Math.max(timeoutMs, 1_000),
       socketTimeout: 15_000,
       reconnectStrategy: (retries: number) => Math.min(100 * retries, 1_000),
     },
@@ -40,49 +46,89 @@ export interface RedisConnectionOptions {
   readonly url: string;
   /** Written here: `up`, `downReason`. */
   readonly stats: BrokerStats;
+  /** A command with no reply within this is an outage, ms. @default DEFAULT_BROKER_TIMEOUT_MS */
+  readonly timeoutMs?: number | undefined;
+  /** The key the write probe sets while writes are refused. @default "fanout:probe" */
+  readonly probeKey?: string | undefined;
   /** Told once each time the engine goes away or comes back. */
   readonly onStateChange?: ((up: boolean, reason: string) => void) | undefined;
-  /** Called each time both connections are ready again after an outage. */
+  /** Called each time the engine is up again after an outage. */
   readonly onBack: () => void;
 }
 
 /** The command and pub/sub connections to one Redis, and the engine's state. */
 export class RedisConnection {
-  /** The command connection (scripts, reads). */
-  readonly client: RedisClient;
-  /** The pub/sub connection. */
-  readonly sub: RedisClient;
+  readonly #client: RedisClient;
+  /** The command client with the command timeout on every command. */
+  readonly #commands: RedisClient;
+  readonly #sub: RedisClient;
   readonly #stats: BrokerStats;
+  readonly #timeoutMs: number;
+  readonly #probeKey: string;
   readonly #onStateChange: RedisConnectionOptions["onStateChange"];
   readonly #onBack: () => void;
+  readonly #watchdog: ReturnType<typeof setInterval>;
   #closed = false;
   #everUp = false;
   /** Whether this outage was reported (once per outage, however many retries fail). */
   #reportedDown = false;
+  /** An engine-wide fault a command or the probe found; cleared by a probe. */
+  #fault: EngineFailure | undefined;
+  /** The last error a connection reported (why it is not ready). */
+  #lastError = "not connected yet";
+  #probing = false;
   /** Callers of {@link connected} waiting for the engine. */
   readonly #waiting = new Set<(up: boolean) => void>();
 
   /** @param options where Redis is, the stats to keep, who to tell */
   constructor(options: RedisConnectionOptions) {
     this.#stats = options.stats;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_BROKER_TIMEOUT_MS;
+    this.#probeKey = options.probeKey ?? "fanout:probe";
     this.#onStateChange = options.onStateChange;
     this.#onBack = options.onBack;
-    const client = redisClient(options.url);
-    this.client = client;
+    const client = redisClient(options.url, this.#timeoutMs);
+    this.#client = client;
+    this.#commands = client.withCommandOptions({
+      timeout: this.#timeoutMs,
+    }) as unknown as RedisClient;
     // The subscriber keeps its offline queue: its SUBSCRIBEs wait for Redis.
-    this.sub = client.duplicate({ disableOfflineQueue: false });
+    this.#sub = client.duplicate({
+      disableOfflineQueue: false,
+      pingInterval: 5_000,
+    });
     this.#stats.up = false;
-    this.#stats.downReason = "not connected yet";
-    for (const [name, c] of [["client", client], ["sub", this.sub]] as const) {
-      c.on("error", (err: Error) => this.#down(`${name}: ${err.message}`));
-      c.on("ready", () => this.#ready());
+    this.#stats.downReason = this.#lastError;
+    for (const [name, c] of [["client", client], ["sub", this.#sub]] as const) {
+      c.on("error", (err: Error) => {
+        this.#lastError = `${name}: ${err.message}`;
+        this.#update();
+      });
+      for (const event of ["ready", "end", "reconnecting"]) {
+        c.on(event, () => this.#update());
+      }
       c.connect().catch(() => {});
     }
+    this.#watchdog = setInterval(
+      () => void this.#probe(),
+      Math.max(25, this.#timeoutMs / 2),
+    );
   }
 
-  /** Whether commands can be sent now. */
+  /** The command connection (scripts, reads); every command times out after `--broker-timeout-ms`. */
+  get client(): RedisClient {
+    return this.#commands;
+  }
+
+  /** The pub/sub connection. */
+  get sub(): RedisClient {
+    return this.#sub;
+  }
+
+  /** Whether commands may be sent now (both connections ready, no fault). */
   get ready(): boolean {
-    return this.client.isReady;
+    return !this.#closed && this.#client.isReady && this.#sub.isReady &&
+      this.#fault === undefined;
   }
 
   /**
@@ -91,6 +137,7 @@ export class RedisConnection {
    */
   connected(timeoutMs: number): Promise<boolean> {
     if (this.#stats.up) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
     const { promise, resolve } = Promise.withResolvers<boolean>();
     const timer = setTimeout(() => done(false), timeoutMs);
     const done = (up: boolean) => {
@@ -102,7 +149,12 @@ export class RedisConnection {
     return promise;
   }
 
-  /** The error a publisher gets while the engine is unreachable. */
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The error a publisher gets while the engine is down (nothing was sent). */
   unavailable(): BrokerUnavailableError {
     const reason = this.#stats.downReason;
     return new BrokerUnavailableError(
@@ -111,23 +163,100 @@ export class RedisConnection {
       }; retry later`,
       "broker_down",
       RETRY_AFTER_MS,
+      false,
     );
   }
 
-  /** Closes both connections; waiters of {@link connected} get false. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    for (const done of [...this.#waiting]) done(false);
-    await Promise.allSettled([this.sub.close(), this.client.close()]);
+  /**
+   * A command failed: classifies the error (`redis_errors.ts`), marks the
+   * engine down when the fault is engine-wide, and returns what the caller
+   * is told — always a {@link BrokerUnavailableError}, with `stored` saying
+   * whether the command may have run anyway.
+   */
+  failed(err: unknown): BrokerUnavailableError {
+    const failure = classifyEngineError(err);
+    if (failure.outage && !this.#closed) {
+      this.#fault ??= failure;
+      this.#update();
+    }
+    return new BrokerUnavailableError(
+      `the broker (Redis) is unreachable: ${failure.reason}; retry later`,
+      "broker_down",
+      RETRY_AFTER_MS,
+      failure.stored,
+    );
   }
 
-  #ready(): void {
-    if (!this.client.isReady || !this.sub.isReady || this.#closed) return;
+  /**
+   * Closes both connections, within about one command timeout even while
+   * Redis does not answer (then they are dropped); waiters of
+   * {@link connected} get false.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#watchdog);
+    for (const done of [...this.#waiting]) done(false);
+    const clients = [this.#sub, this.#client];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled(clients.map((c) => c.close())),
+      new Promise((resolve) => timer = setTimeout(resolve, this.#timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    for (const c of clients) {
+      try {
+        c.destroy();
+      } catch { /* already closed */ }
+    }
+  }
+
+  /**
+   * The watchdog: a PING (or, while writes are refused, a small write)
+   * within the command timeout. Failing marks the engine down; succeeding
+   * clears the fault.
+   */
+  async #probe(): Promise<void> {
+    if (this.#probing || this.#closed || !this.#client.isReady) return;
+    this.#probing = true;
+    try {
+      const fault = this.#fault?.fault;
+      if (fault === "readonly" || fault === "oom") {
+        await this.#commands.set(this.#probeKey, "1", {
+          expiration: { type: "PX", value: 10_000 },
+        });
+      } else await this.#commands.ping();
+      if (this.#fault) {
+        this.#fault = undefined;
+        this.#update();
+      }
+    } catch (err) {
+      this.failed(err);
+    } finally {
+      this.#probing = false;
+    }
+  }
+
+  /** Recomputes whether the engine is up; reports and resyncs on a change. */
+  #update(): void {
+    if (this.#closed) return;
     const stats = this.#stats;
-    const wasDown = !stats.up;
-    stats.up = true;
+    const up = this.ready;
+    if (!up) {
+      stats.downReason = this.#fault?.reason ??
+        (this.#client.isReady && this.#sub.isReady ? "" : this.#lastError);
+    }
+    if (up === stats.up) return;
+    stats.up = up;
+    if (!up) {
+      // Reported once per outage, however many retries fail; an engine never
+      // reached yet shows in the listening line, /readyz and the summaries.
+      if (this.#everUp && !this.#reportedDown) {
+        this.#onStateChange?.(false, stats.downReason);
+      }
+      this.#reportedDown = true;
+      return;
+    }
     stats.downReason = "";
-    if (!wasDown) return;
     this.#reportedDown = false;
     for (const done of [...this.#waiting]) done(true);
     // The first connection is not news; coming back after an outage is.
@@ -135,25 +264,10 @@ export class RedisConnection {
     this.#everUp = true;
     this.#onBack();
   }
-
-  #down(reason: string): void {
-    if (this.#closed) return;
-    this.#stats.up = false;
-    this.#stats.downReason = reason;
-    // Reported once per outage, however many retries fail; an engine never
-    // reached yet shows in the listening line, /readyz and the summaries.
-    if (this.#everUp && !this.#reportedDown) {
-      this.#onStateChange?.(false, reason);
-    }
-    this.#reportedDown = true;
-  }
 }
 
 /** Errors that mean the connection to Redis is not usable right now. */
 export function isConnectionError(err: unknown): boolean {
-  const name = (err as Error)?.name ?? "";
-  return /Offline|Closed|Socket|Timeout|Disconnect|Connection/i.test(name) ||
-    /ECONNREFUSED|ECONNRESET|EPIPE|closed|offline/i.test(
-      String((err as Error)?.message),
-    );
+  const fault = classifyEngineError(err).fault;
+  return fault === "connection" || fault === "timeout";
 }

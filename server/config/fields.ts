@@ -143,6 +143,8 @@ export const FIELDS = {
     "share the port with other fanout processes on this host (Linux SO_REUSEPORT): one process per core"),
   broker: field("--broker URL", "broker.url", { type: "broker" },
     "memory: one process; redis://HOST:PORT[/DB]: every node on that Redis is one stream"),
+  brokerTimeoutMs: field("--broker-timeout-ms MS", "broker.timeout_ms", num(50, 60_000, true),
+    "a Redis command with no reply this long is an outage: publish 503, /readyz 503 until a probe answers"),
 } as const satisfies Record<string, FieldSpec>;
 
 /** The name of an option field (a key of `ServerOptions` other than `configPath`). */

@@ -214,8 +214,16 @@ export function createPublishHandler(
     } catch (err) {
       if (!(err instanceof BrokerUnavailableError)) throw err;
       stats.refused += messages.length;
-      return refuse(503, err.message, err.label, {
-        "retry-after": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))),
+      options.reject?.(err.label);
+      // `stored` tells a publisher whether a retry could duplicate: false
+      // (never sent, or refused before writing) or "unknown" (sent, no answer).
+      return Response.json({ error: err.message, stored: err.stored }, {
+        status: 503,
+        headers: {
+          "retry-after": String(
+            Math.max(1, Math.ceil(err.retryAfterMs / 1000)),
+          ),
+        },
       });
     }
     stats.published += messages.length;

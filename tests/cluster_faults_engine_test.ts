@@ -1,0 +1,386 @@
+/**
+ * The Redis engine failing in ways other than a clean disconnect, against a
+ * real `redis-server` started here on a free port: out of memory at
+ * `maxmemory`, READONLY after the primary became a replica, a stalled
+ * process (SIGSTOP), a long LOADING, a subscribe during an outage, a node
+ * stopped while Redis is unreachable. Every one is an outage the node says
+ * (503 with Retry-After, `/readyz` 503), and every one ends by itself.
+ */
+import assert from "node:assert/strict";
+import { createClient } from "@redis/client";
+import {
+  launchServer,
+  resolveServerConfig,
+  type RunningServer,
+  type ServerOptions,
+} from "../server/mod.ts";
+import { ManualClient, waitFor } from "./_helpers.ts";
+import { RedisServer } from "../bench/_redis.ts";
+import { REDIS_SERVER, reportSkip } from "./_tools.ts";
+import { FanoutProcess, waitForListening } from "./_cli.ts";
+
+reportSkip("engine fault tests", REDIS_SERVER);
+const ignore = REDIS_SERVER.missing !== undefined;
+
+const TOKEN = "pub";
+
+/** A node on `url`, in this process, publishing over HTTP. */
+function node(
+  url: string,
+  overrides: Partial<ServerOptions> = {},
+): Promise<RunningServer> {
+  return launchServer(
+    resolveServerConfig({
+      host: "127.0.0.1",
+      port: 0,
+      source: "http",
+      publishToken: TOKEN,
+      broker: url,
+      history: 1000,
+      summaryInterval: 3600,
+      ...overrides,
+    }),
+    { logger: { log() {} } },
+  );
+}
+
+/** A node as its own process (a crash shows as an exit). */
+async function nodeProcess(url: string, extra: string[] = []) {
+  const proc = new FanoutProcess([
+    "server",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--log-json",
+    "--broker",
+    url,
+    "--publish-token",
+    TOKEN,
+    ...extra,
+  ]);
+  const { port } = await waitForListening(proc);
+  return { proc, httpUrl: `http://127.0.0.1:${port}/`, port };
+}
+
+/** POST /publish of one JSON message. */
+function publish(
+  server: { httpUrl: string },
+  message: unknown,
+  channel = "default",
+): Promise<Response> {
+  return fetch(`${server.httpUrl}publish?channel=${channel}`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify(message),
+    signal: AbortSignal.timeout(30_000),
+  });
+}
+
+/** `/readyz`'s status code. */
+async function readyz(server: { httpUrl: string }): Promise<number> {
+  const res = await fetch(`${server.httpUrl}readyz`);
+  await res.body?.cancel();
+  return res.status;
+}
+
+/** A direct connection to `redis`, for the test's own commands. */
+async function direct(url: string) {
+  const c = createClient({ url, RESP: 2 });
+  c.on("error", () => {});
+  await c.connect();
+  return c;
+}
+
+/** Waits until a publish on `server` is accepted. */
+function publishingAgain(server: { httpUrl: string }, timeoutMs = 15_000) {
+  return waitFor("a publish accepted again", async () => {
+    const res = await publish(server, { probe: true });
+    await res.body?.cancel();
+    return res.status === 200;
+  }, timeoutMs);
+}
+
+/** Asserts `res` is the 503 an engine outage gives, and returns its body. */
+async function assertOutage(res: Response) {
+  const body = await res.json();
+  assert.equal(res.status, 503, JSON.stringify(body));
+  assert.ok(Number(res.headers.get("retry-after")) >= 1, "Retry-After");
+  assert.equal(typeof body.error, "string");
+  return body as { error: string; stored: false | "unknown" };
+}
+
+/** The synthetic source's state, from `/readyz`. */
+async function sourceState(httpUrl: string): Promise<string> {
+  const res = await fetch(`${httpUrl}readyz`);
+  return (await res.json()).source_state;
+}
+
+for (
+  const [fault, set, clear] of [
+    [
+      "OOM at maxmemory",
+      ["CONFIG", "SET", "maxmemory", "1"],
+      ["CONFIG", "SET", "maxmemory", "0"],
+    ],
+    [
+      "READONLY (the primary became a replica)",
+      ["REPLICAOF", "127.0.0.1", "1"],
+      ["REPLICAOF", "NO", "ONE"],
+    ],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `engine faults: ${fault} → the synthetic source pauses and resumes (the node stays up), HTTP publish 503 + Retry-After + stored:false, /readyz 503, then back by itself`,
+    ignore,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      await using redis = await RedisServer.start();
+      const admin = await direct(redis.url);
+      await admin.sendCommand([
+        "CONFIG",
+        "SET",
+        "maxmemory-policy",
+        "noeviction",
+      ]);
+      // Replication to a port nobody listens on stays "connecting": the
+      // server is a read-only replica for as long as the test needs.
+      await admin.sendCommand(["CONFIG", "SET", "replica-read-only", "yes"]);
+      const { proc, httpUrl } = await nodeProcess(redis.url, [
+        "--source",
+        "synthetic",
+        "--rate",
+        "100",
+      ]);
+      await using _proc = proc;
+      const http = await node(redis.url);
+      try {
+        await waitFor(
+          "publishing",
+          async () => (await sourceState(httpUrl)) === "running",
+        );
+        await admin.sendCommand([...set]);
+        await waitFor(
+          "the synthetic source to pause",
+          async () => (await sourceState(httpUrl)) === "paused",
+          15_000,
+        );
+        const body = await assertOutage(await publish(http, { during: 1 }));
+        assert.equal(body.stored, false, "refused by Redis: not stored");
+        await waitFor("/readyz 503", async () => (await readyz(http)) === 503);
+        await admin.sendCommand([...clear]);
+        await publishingAgain(http);
+        await waitFor(
+          "the synthetic source to run again",
+          async () => (await sourceState(httpUrl)) === "running",
+          15_000,
+        );
+        await waitFor("/readyz 200", async () => (await readyz(http)) === 200);
+        const exited = await Promise.race([
+          proc.status.then(() => true),
+          Promise.resolve(false),
+        ]);
+        assert.equal(exited, false, `the node died:\n${proc.stderr.text}`);
+      } finally {
+        await http.stop();
+        await admin.close();
+      }
+    },
+  });
+}
+
+/** A control client on `url`: its position notice, then frames one by one. */
+async function _subscriber(url: string, query = "control=1") {
+  const client = new ManualClient(`${url}?${query}`);
+  await client.open();
+  const position = JSON.parse(String(await client.read()));
+  assert.equal(position.type, "position");
+  return { client, position: position as { epoch: string; last_seq: number } };
+}
+
+/** The next data frame (control frames other than `allow` fail). */
+async function nextData(client: ManualClient, allow: string[] = []) {
+  while (true) {
+    const f = JSON.parse(String(await client.read()));
+    if (f.type === undefined) return f;
+    assert.ok(allow.includes(f.type), `unexpected ${JSON.stringify(f)}`);
+  }
+}
+
+Deno.test({
+  name:
+    "engine faults: a stalled Redis (SIGSTOP) is an outage: publishes answer 503 with stored false|unknown, /readyz 503, and nothing answered stored:false is in Redis after SIGCONT",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using a = await node(redis.url);
+    assert.equal((await publish(a, { id: -1 })).status, 200);
+    redis.signal("SIGSTOP");
+    const answers: { id: number; status: number; stored?: unknown }[] = [];
+    try {
+      for (let id = 0; id < 40; id++) {
+        const res = await publish(a, { id });
+        if (res.status === 200) {
+          await res.body?.cancel();
+          answers.push({ id, status: 200 });
+          continue;
+        }
+        const body = await assertOutage(res);
+        assert.match(body.error, /timeout|unreachable|stall|no reply/i);
+        answers.push({ id, status: 503, stored: body.stored });
+      }
+      await waitFor("/readyz 503", async () => (await readyz(a)) === 503);
+    } finally {
+      redis.signal("SIGCONT");
+    }
+    await publishingAgain(a);
+    await waitFor("/readyz 200", async () => (await readyz(a)) === 200);
+    const refused = answers.filter((x) => x.stored === false).map((x) => x.id);
+    const unknown = answers.filter((x) => x.stored === "unknown");
+    assert.ok(refused.length >= 1, "refused without sending once detected");
+    assert.ok(unknown.length >= 1, "the one sent into the stall: unknown");
+    assert.ok(
+      answers.every((x) => x.status === 200 || x.stored !== undefined),
+    );
+    const admin = await direct(redis.url);
+    const entries = await admin.xRange("fanout:{default}:stream", "-", "+");
+    await admin.close();
+    const stored = new Set(
+      (entries ?? []).map((e) =>
+        JSON.parse(`{"x":1${String(e.message.f)}`).data?.id
+      ),
+    );
+    const leaked = refused.filter((id) => stored.has(id));
+    assert.deepEqual(leaked, [], "answered stored:false yet published");
+    for (const { id } of answers.filter((x) => x.status === 200)) {
+      assert.ok(stored.has(id), `200 for ${id} but not in the stream`);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "engine faults: Redis restarted into a long LOADING (over 5 s) → down while it loads, then publishing again by itself",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using a = await node(redis.url);
+    assert.equal((await publish(a, { n: 1 })).status, 200);
+    const admin = await direct(redis.url);
+    const fill: string[] = [];
+    for (let i = 0; i < 150; i++) fill.push(`fill:${i}`, "x");
+    await admin.mSet(fill);
+    await admin.sendCommand(["SAVE"]);
+    await admin.close();
+    await redis.kill();
+    // 150 keys at 50 ms each: about 7.5 s of LOADING.
+    redis.args = ["--key-load-delay", "50000"];
+    await redis.restart();
+    await waitFor("down while loading", async () => (await readyz(a)) === 503);
+    await publishingAgain(a, 60_000);
+    await waitFor("/readyz 200", async () => (await readyz(a)) === 200);
+  },
+});
+
+Deno.test({
+  name:
+    "engine faults: a client subscribing during an outage on a node that follows no channel yet gets live messages once Redis is back",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start({ aof: true });
+    await using b = await node(redis.url);
+    assert.equal((await publish(b, { n: 1 })).status, 200);
+    await redis.kill();
+    await waitFor("node B down", () => !b.broker.stats.up);
+    const client = new ManualClient(`${b.url}?control=1`);
+    await client.open();
+    try {
+      await redis.restart();
+      await publishingAgain(b, 20_000);
+      const sent = await (await publish(b, { after: "outage" })).json();
+      const frames: Record<string, unknown>[] = [];
+      while (true) {
+        const f = JSON.parse(String(await withTimeout(client.read(), 15_000)));
+        frames.push(f);
+        if (f.type === undefined && f.data?.after === "outage") break;
+      }
+      const position = frames.find((f) => f.type === "position");
+      assert.equal(position?.epoch, sent.epoch, JSON.stringify(frames));
+    } finally {
+      await client[Symbol.asyncDispose]();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "engine faults: a first JOIN refused with READONLY → /readyz 503, then the channel works once Redis takes writes (a real epoch, live delivery)",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const admin = await direct(redis.url);
+    await admin.sendCommand(["REPLICAOF", "127.0.0.1", "1"]);
+    await using b = await node(redis.url);
+    const client = new ManualClient(`${b.url}?control=1`);
+    await client.open();
+    try {
+      await waitFor("/readyz 503", async () => (await readyz(b)) === 503);
+      await admin.sendCommand(["REPLICAOF", "NO", "ONE"]);
+      await publishingAgain(b);
+      const sent = await (await publish(b, { after: "readonly" })).json();
+      const position = JSON.parse(
+        String(await withTimeout(client.read(), 15_000)),
+      );
+      assert.equal(position.type, "position");
+      assert.equal(position.epoch, sent.epoch, 'a real epoch, not ""');
+      while (true) {
+        const f = await withTimeout(nextData(client, ["reset"]), 15_000);
+        if (f.data?.after === "readonly") break;
+      }
+      await waitFor("/readyz 200", async () => (await readyz(b)) === 200);
+    } finally {
+      await client[Symbol.asyncDispose]();
+      await admin.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "engine faults: SIGTERM while Redis is unreachable → the node still exits",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const { proc, port } = await nodeProcess(redis.url, ["--source", "http"]);
+    await using _proc = proc;
+    const http = { httpUrl: `http://127.0.0.1:${port}/` };
+    assert.equal((await publish(http, { n: 1 })).status, 200);
+    // Unreachable: connected, but nothing answers (a partition, a stall).
+    redis.signal("SIGSTOP");
+    try {
+      const inFlight = publish(http, { n: 2 }).catch(() => undefined);
+      proc.kill("SIGTERM");
+      const status = await proc.exit(30_000);
+      assert.equal(status.success, true, proc.stderr.text);
+      await inFlight;
+    } finally {
+      redis.signal("SIGCONT");
+    }
+  },
+});
+
+/** Resolves like `p`, or rejects after `ms`. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
