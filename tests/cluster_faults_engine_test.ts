@@ -384,3 +384,58 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     }),
   ]).finally(() => clearTimeout(timer));
 }
+
+/** A histogram's `_count` or a counter's value on `/metrics`. */
+async function metric(server: { httpUrl: string }, name: string) {
+  const text = await (await fetch(`${server.httpUrl}metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(" ")[1] ?? NaN);
+}
+
+Deno.test({
+  name:
+    "engine faults: ACKs on node B of messages published on node A give e2e latency, and an ACK lagging over --max-lag closes the client with 4006",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using a = await node(redis.url);
+    await using b = await node(redis.url, { maxLag: 1 });
+    const client = new ManualClient(`${b.url}?control=1`);
+    await client.open();
+    try {
+      await client.read(); // position
+      const ack = (f: { seq: number; ts_send: number }) =>
+        client.send(JSON.stringify({ ack_ts: f.ts_send, seq: f.seq }));
+      assert.equal((await publish(a, { n: 1 })).status, 200);
+      const first = await nextData(client);
+      assert.equal(typeof first.ts_send, "number");
+      await ack(first); // arms the ledger: later frames are remembered
+      assert.equal((await publish(a, { n: 2 })).status, 200);
+      const second = await nextData(client);
+      await ack(second);
+      await waitFor(
+        "an e2e latency sample on node B",
+        async () => (await metric(b, "fanout_e2e_latency_seconds_count")) >= 1,
+      );
+      // Hold the next one past --max-lag 1 s, then ACK it.
+      assert.equal((await publish(a, { n: 3 })).status, 200);
+      const third = await nextData(client);
+      await waitFor(
+        "the message to be 1.5 s old",
+        () => Date.now() / 1000 - third.ts_send > 1.5,
+      );
+      await ack(third);
+      const closed = client.drainUntilClosed();
+      for (let n = 4; n < 60; n++) {
+        const res = await publish(a, { n });
+        await res.body?.cancel();
+        const done = await Promise.race([closed, Promise.resolve(undefined)]);
+        if (done) break;
+        await waitFor("a moment", () => true);
+      }
+      assert.equal((await withTimeout(closed, 15_000)).code, 4006);
+    } finally {
+      await client[Symbol.asyncDispose]();
+    }
+  },
+});

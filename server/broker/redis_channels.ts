@@ -14,7 +14,13 @@ import {
   type Position,
   type Published,
 } from "../core/broker.ts";
-import { frameRest, type OutFrame, type PublishBody } from "../core/frame.ts";
+import { DATA_PREFIX } from "../../lib/protocol.ts";
+import {
+  frameFromRest,
+  frameRest,
+  type OutFrame,
+  type PublishBody,
+} from "../core/frame.ts";
 import { ChannelFollower, type StreamRead } from "./channel_follower.ts";
 import { newEpoch } from "./epoch.ts";
 import { type RedisConnection, RETRY_AFTER_MS } from "./redis_connection.ts";
@@ -288,19 +294,23 @@ export class RedisChannels {
     }
   }
 
-  /** One pub/sub message: `epoch:seq:` + frame text (+ `\0` + key). */
+  /**
+   * One pub/sub message: `epoch:seq:` + frame text (+ `\0` + key), as the
+   * publish script lays it out. The frame is built by the same code as on
+   * the memory path (`frameFromRest`: UTF-8 `bytes`, `ts_send` for ACKs),
+   * from the part after `{"seq":N`.
+   */
   #message(followed: Followed, message: string): void {
     const c1 = message.indexOf(":");
     const c2 = message.indexOf(":", c1 + 1);
     const nul = message.indexOf("\0", c2 + 1);
     const epoch = message.slice(0, c1);
-    const seq = Number(message.slice(c1 + 1, c2));
-    const text = nul < 0 ? message.slice(c2 + 1) : message.slice(c2 + 1, nul);
+    const seqText = message.slice(c1 + 1, c2);
+    const seq = Number(seqText);
+    const restAt = c2 + 1 + DATA_PREFIX.length + seqText.length;
+    const rest = nul < 0 ? message.slice(restAt) : message.slice(restAt, nul);
     const key = nul < 0 ? undefined : message.slice(nul + 1);
-    const now = this.#o.now();
-    const frame: OutFrame = key === undefined
-      ? { seq, text, bytes: text.length, enqueuedAt: now }
-      : { seq, text, bytes: text.length, enqueuedAt: now, key };
+    const frame = frameFromRest(seq, rest, key, this.#o.now());
     if (followed.early) followed.early.push({ epoch, frame });
     else followed.follower.receive(epoch, frame);
   }
