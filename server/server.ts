@@ -132,6 +132,10 @@ export async function createBroker(
 
 /** A broker URL without its password, for logs. */
 function redactedUrl(url: string): string {
+  // A Sentinel URL lists several hosts: not a WHATWG URL.
+  if (url.startsWith("redis+sentinel:")) {
+    return url.replace(/:[^:@/]*@/, ":***@");
+  }
   const u = new URL(url);
   if (u.password) u.password = "***";
   return u.href;

@@ -440,11 +440,11 @@ Deno.test("parseServerArgs() rejects bad policies, sources, secrets and origin l
     ],
     [
       ["--broker", "http://redis:6379"],
-      '--broker must be memory or redis://HOST:PORT[/DB] (rediss:// for TLS), got "http://redis:6379"',
+      '--broker must be memory, redis://HOST:PORT[/DB] (rediss:// for TLS) or redis+sentinel://HOST:PORT[,HOST:PORT]/NAME[/DB], got "http://redis:6379"',
     ],
     [
       ["--broker", "redis://redis:6379/db?x=1"],
-      /--broker must be memory or redis:\/\/HOST:PORT\[\/DB\]/,
+      /--broker must be memory, redis:\/\/HOST:PORT\[\/DB\]/,
     ],
   ];
   for (const [args, expected] of cases) {

@@ -10,11 +10,18 @@
  * being sent and `/readyz` says why; coming back is reported once and the
  * broker compares what it follows with the engine.
  *
+ * With a `redis+sentinel://` URL the primary is looked up through Sentinel
+ * (`redis_sentinel.ts`) and again every second; when it moves, both
+ * connections are replaced by ones to the new primary: an outage, then the
+ * same resync as after any other.
+ *
  * @module
  */
 import { createClient } from "@redis/client";
 import { type BrokerStats, BrokerUnavailableError } from "../core/broker.ts";
 import { classifyEngineError, type EngineFailure } from "./redis_errors.ts";
+import { MasterResolver, parseSentinelUrl } from "./redis_sentinel.ts";
+import { RedisSubscriber } from "./redis_subscriber.ts";
 
 /** How long a publisher is told to wait while Redis is unreachable, ms. */
 export const RETRY_AFTER_MS = 1_000;
@@ -40,9 +47,12 @@ function redisClient(url: string, timeoutMs: number) {
 /** A node-redis client, as {@link redisClient} makes it. */
 export type RedisClient = ReturnType<typeof redisClient>;
 
+/** Where no server is known yet (Sentinel not asked yet): never connected. */
+const NOWHERE = "redis://127.0.0.1:1";
+
 /** Options of {@link RedisConnection}. */
 export interface RedisConnectionOptions {
-  /** `redis://[user:pass@]host:port[/db]`. */
+  /** `redis://[user:pass@]host:port[/db]`, or `redis+sentinel://host:port[,host:port]/NAME[/DB]`. */
   readonly url: string;
   /** Written here: `up`, `downReason`. */
   readonly stats: BrokerStats;
@@ -58,16 +68,23 @@ export interface RedisConnectionOptions {
 
 /** The command and pub/sub connections to one Redis, and the engine's state. */
 export class RedisConnection {
-  readonly #client: RedisClient;
+  #client: RedisClient;
   /** The command client with the command timeout on every command. */
-  readonly #commands: RedisClient;
-  readonly #sub: RedisClient;
+  #commands: RedisClient;
+  #sub: RedisClient;
+  /** The subscriptions, moved along when the connections are replaced. */
+  readonly #subscriber: RedisSubscriber;
+  /** The server connected to (the primary Sentinel named last). */
+  #url: string;
+  readonly #resolver: MasterResolver | undefined;
+  #resolving = false;
   readonly #stats: BrokerStats;
   readonly #timeoutMs: number;
   readonly #probeKey: string;
   readonly #onStateChange: RedisConnectionOptions["onStateChange"];
   readonly #onBack: () => void;
   readonly #watchdog: ReturnType<typeof setInterval>;
+  readonly #lookup: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #everUp = false;
   /** Whether this outage was reported (once per outage, however many retries fail). */
@@ -87,32 +104,94 @@ export class RedisConnection {
     this.#probeKey = options.probeKey ?? "fanout:probe";
     this.#onStateChange = options.onStateChange;
     this.#onBack = options.onBack;
-    const client = redisClient(options.url, this.#timeoutMs);
-    this.#client = client;
-    this.#commands = client.withCommandOptions({
-      timeout: this.#timeoutMs,
-    }) as unknown as RedisClient;
-    // The subscriber keeps its offline queue: its SUBSCRIBEs wait for Redis.
-    this.#sub = client.duplicate({
-      disableOfflineQueue: false,
-      pingInterval: 5_000,
-    });
+    const sentinel = parseSentinelUrl(options.url);
+    this.#resolver = sentinel && new MasterResolver(sentinel, this.#timeoutMs);
+    this.#url = sentinel ? NOWHERE : options.url;
+    [this.#client, this.#commands, this.#sub] = this.#open(
+      this.#url,
+      !sentinel,
+    );
+    this.#subscriber = new RedisSubscriber(this.#sub);
     this.#stats.up = false;
     this.#stats.downReason = this.#lastError;
-    for (const [name, c] of [["client", client], ["sub", this.#sub]] as const) {
-      c.on("error", (err: Error) => {
-        this.#lastError = `${name}: ${err.message}`;
-        this.#update();
-      });
-      for (const event of ["ready", "end", "reconnecting"]) {
-        c.on(event, () => this.#update());
-      }
-      c.connect().catch(() => {});
-    }
     this.#watchdog = setInterval(
       () => void this.#probe(),
       Math.max(25, this.#timeoutMs / 2),
     );
+    if (this.#resolver) {
+      this.#lastError = "asking Sentinel where the primary is";
+      void this.#follow();
+      this.#lookup = setInterval(() => void this.#follow(), 1_000);
+    }
+  }
+
+  /** Creates (and, with `connect`, connects) the two connections to `url`. */
+  #open(
+    url: string,
+    connect: boolean,
+  ): [RedisClient, RedisClient, RedisClient] {
+    const client = redisClient(url, this.#timeoutMs);
+    const commands = client.withCommandOptions({
+      timeout: this.#timeoutMs,
+    }) as unknown as RedisClient;
+    // The subscriber keeps its offline queue: its SUBSCRIBEs wait for Redis.
+    const sub = client.duplicate({
+      disableOfflineQueue: false,
+      pingInterval: 5_000,
+    });
+    for (const [name, c] of [["client", client], ["sub", sub]] as const) {
+      // Events of connections already replaced are not news.
+      const current = () => c === this.#client || c === this.#sub;
+      c.on("error", (err: Error) => {
+        if (!current()) return;
+        this.#lastError = `${name}: ${err.message}`;
+        this.#update();
+      });
+      for (const event of ["ready", "end", "reconnecting"]) {
+        c.on(event, () => current() && this.#update());
+      }
+      if (connect) c.connect().catch(() => {});
+    }
+    return [client, commands, sub];
+  }
+
+  /**
+   * Asks Sentinel where the primary is; when it moved (or on the first
+   * answer), replaces both connections: the engine is down until the new
+   * ones are ready, then resyncs like after any outage.
+   */
+  async #follow(): Promise<void> {
+    if (this.#resolving || this.#closed || !this.#resolver) return;
+    this.#resolving = true;
+    try {
+      const url = await this.#resolver.resolve();
+      if (url === undefined) {
+        if (this.#url === NOWHERE) {
+          this.#lastError = "no Sentinel answered where the primary is";
+          this.#update();
+        }
+        return;
+      }
+      if (url === this.#url || this.#closed) return;
+      const old = [this.#client, this.#sub];
+      const moved = this.#url !== NOWHERE;
+      this.#url = url;
+      [this.#client, this.#commands, this.#sub] = this.#open(url, true);
+      this.#subscriber.replace(this.#sub);
+      // Faults were the old primary's; the new one is probed afresh.
+      this.#fault = undefined;
+      this.#lastError = moved
+        ? `failover: the primary moved to ${new URL(url).host}`
+        : "connecting to the primary";
+      this.#update();
+      for (const c of old) {
+        try {
+          c.destroy();
+        } catch { /* never connected, or already closed */ }
+      }
+    } finally {
+      this.#resolving = false;
+    }
   }
 
   /** The command connection (scripts, reads); every command times out after `--broker-timeout-ms`. */
@@ -120,9 +199,9 @@ export class RedisConnection {
     return this.#commands;
   }
 
-  /** The pub/sub connection. */
-  get sub(): RedisClient {
-    return this.#sub;
+  /** The pub/sub connection: SUBSCRIBE and UNSUBSCRIBE, kept across a failover. */
+  get sub(): RedisSubscriber {
+    return this.#subscriber;
   }
 
   /** Whether commands may be sent now (both connections ready, no fault). */
@@ -195,6 +274,8 @@ export class RedisConnection {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#watchdog);
+    clearInterval(this.#lookup);
+    this.#resolver?.close();
     for (const done of [...this.#waiting]) done(false);
     const clients = [this.#sub, this.#client];
     let timer: ReturnType<typeof setTimeout> | undefined;
