@@ -19,6 +19,7 @@
  */
 import { createClient } from "@redis/client";
 import { type BrokerStats, BrokerUnavailableError } from "../core/broker.ts";
+import { withDeadline } from "./redis_deadline.ts";
 import { classifyEngineError, type EngineFailure } from "./redis_errors.ts";
 import { MasterResolver, parseSentinelUrl } from "./redis_sentinel.ts";
 import { RedisSubscriber } from "./redis_subscriber.ts";
@@ -36,6 +37,8 @@ function redisClient(url: string, timeoutMs: number) {
     // A command while Redis is away fails at once (the publisher is told
     // 503 and retries) instead of waiting in a queue.
     disableOfflineQueue: true,
+    // Waiting to be written counts against the deadline too.
+    commandOptions: { timeout: timeoutMs },
     socket: {
       connectTimeout: Math.max(timeoutMs, 1_000),
       socketTimeout: 15_000,
@@ -131,9 +134,7 @@ export class RedisConnection {
     connect: boolean,
   ): [RedisClient, RedisClient, RedisClient] {
     const client = redisClient(url, this.#timeoutMs);
-    const commands = client.withCommandOptions({
-      timeout: this.#timeoutMs,
-    }) as unknown as RedisClient;
+    const commands = withDeadline(client, this.#timeoutMs);
     // The subscriber keeps its offline queue: its SUBSCRIBEs wait for Redis.
     const sub = client.duplicate({
       disableOfflineQueue: false,

@@ -14,6 +14,7 @@ import {
   ErrorReply,
   TimeoutError,
 } from "@redis/client";
+import { CommandTimeoutError } from "./redis_deadline.ts";
 
 /** Why a Redis command failed. */
 export type EngineFault =
@@ -75,7 +76,10 @@ export function classifyEngineError(err: unknown): EngineFailure {
     // Refused by the client before anything was written to the socket.
     return failure("connection", false, true, `not connected (${message})`);
   }
-  if (err instanceof TimeoutError || err instanceof AbortError) {
+  if (
+    err instanceof CommandTimeoutError || err instanceof TimeoutError ||
+    err instanceof AbortError
+  ) {
     return failure(
       "timeout",
       "unknown",
