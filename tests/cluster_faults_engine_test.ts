@@ -265,7 +265,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "engine faults: Redis restarted into a long LOADING (over 5 s) → down while it loads, then publishing again by itself",
+    "engine faults: Redis restarted into a long LOADING (about 12 s) → down while it loads, then publishing again by itself",
   ignore,
   async fn() {
     await using redis = await RedisServer.start();
@@ -278,12 +278,57 @@ Deno.test({
     await admin.sendCommand(["SAVE"]);
     await admin.close();
     await redis.kill();
-    // 150 keys at 50 ms each: about 7.5 s of LOADING.
-    redis.args = ["--key-load-delay", "50000"];
+    // 150 keys at 80 ms each: about 12 s of LOADING, past the 5-s PING.
+    redis.args = ["--key-load-delay", "80000"];
     await redis.restart();
     await waitFor("down while loading", async () => (await readyz(a)) === 503);
-    await publishingAgain(a, 60_000);
-    await waitFor("/readyz 200", async () => (await readyz(a)) === 200);
+    // Only /readyz is asked (no publish): the node finds its way back alone.
+    await waitFor(
+      "/readyz 200 after loading",
+      async () => (await readyz(a)) === 200,
+      60_000,
+      100,
+    );
+    assert.equal((await publish(a, { n: 2 })).status, 200);
+  },
+});
+
+Deno.test({
+  name:
+    "engine faults: a node started while Redis is in a long LOADING (about 12 s), with a subscriber waiting → ready by itself once loaded, and the subscriber gets live messages",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const admin = await direct(redis.url);
+    const fill: string[] = [];
+    for (let i = 0; i < 150; i++) fill.push(`fill:${i}`, "x");
+    await admin.mSet(fill);
+    await admin.sendCommand(["SAVE"]);
+    await admin.close();
+    await redis.kill();
+    redis.args = ["--key-load-delay", "80000"];
+    await redis.restart();
+    await using a = await node(redis.url);
+    const client = new ManualClient(`${a.url}?control=1`);
+    await client.open();
+    try {
+      await waitFor(
+        "/readyz 200 after loading",
+        async () => (await readyz(a)) === 200,
+        60_000,
+        100,
+      );
+      const sent = await (await publish(a, { after: "loading" })).json();
+      while (true) {
+        const f = JSON.parse(String(await withTimeout(client.read(), 15_000)));
+        if (f.type === "position") {
+          assert.equal(f.epoch, sent.epoch, "a real epoch");
+        }
+        if (f.type === undefined && f.data?.after === "loading") break;
+      }
+    } finally {
+      await client[Symbol.asyncDispose]();
+    }
   },
 });
 
@@ -311,6 +356,31 @@ Deno.test({
       }
       const position = frames.find((f) => f.type === "position");
       assert.equal(position?.epoch, sent.epoch, JSON.stringify(frames));
+    } finally {
+      await client[Symbol.asyncDispose]();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "engine faults: a node started while Redis is down, a client subscribing before it ever connected → live messages once Redis is up",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await redis.kill();
+    await using b = await node(redis.url);
+    const client = new ManualClient(`${b.url}?control=1`);
+    await client.open();
+    try {
+      await redis.restart();
+      await publishingAgain(b, 20_000);
+      const sent = await (await publish(b, { after: "start" })).json();
+      while (true) {
+        const f = JSON.parse(String(await withTimeout(client.read(), 15_000)));
+        if (f.type === "position") assert.equal(f.epoch, sent.epoch);
+        if (f.type === undefined && f.data?.after === "start") break;
+      }
     } finally {
       await client[Symbol.asyncDispose]();
     }
