@@ -17,10 +17,11 @@
  *
  * @module
  */
-import { createClient } from "@redis/client";
 import { type BrokerStats, BrokerUnavailableError } from "../core/broker.ts";
+import { type RedisClient, redisClient } from "./redis_client.ts";
 import { withDeadline } from "./redis_deadline.ts";
-import { classifyEngineError, type EngineFailure } from "./redis_errors.ts";
+import { classifyEngineError } from "./redis_errors.ts";
+import { EngineHealth } from "./redis_health.ts";
 import { MasterResolver, parseSentinelUrl } from "./redis_sentinel.ts";
 import { RedisSubscriber } from "./redis_subscriber.ts";
 
@@ -28,27 +29,6 @@ import { RedisSubscriber } from "./redis_subscriber.ts";
 export const RETRY_AFTER_MS = 1_000;
 /** `--broker-timeout-ms`: a command with no reply this long is an outage, ms. */
 export const DEFAULT_BROKER_TIMEOUT_MS = 1_000;
-
-/** A node-redis client as this broker configures it. */
-function redisClient(url: string, timeoutMs: number) {
-  return createClient({
-    url,
-    RESP: 2,
-    // A command while Redis is away fails at once (the publisher is told
-    // 503 and retries) instead of waiting in a queue.
-    disableOfflineQueue: true,
-    // Waiting to be written counts against the deadline too.
-    commandOptions: { timeout: timeoutMs },
-    socket: {
-      connectTimeout: Math.max(timeoutMs, 1_000),
-      socketTimeout: 15_000,
-      reconnectStrategy: (retries: number) => Math.min(100 * retries, 1_000),
-    },
-  });
-}
-
-/** A node-redis client, as {@link redisClient} makes it. */
-export type RedisClient = ReturnType<typeof redisClient>;
 
 /** Where no server is known yet (Sentinel not asked yet): never connected. */
 const NOWHERE = "redis://127.0.0.1:1";
@@ -81,32 +61,21 @@ export class RedisConnection {
   #url: string;
   readonly #resolver: MasterResolver | undefined;
   #resolving = false;
+  readonly #health: EngineHealth;
   readonly #stats: BrokerStats;
   readonly #timeoutMs: number;
   readonly #probeKey: string;
-  readonly #onStateChange: RedisConnectionOptions["onStateChange"];
-  readonly #onBack: () => void;
   readonly #watchdog: ReturnType<typeof setInterval>;
   readonly #lookup: ReturnType<typeof setInterval> | undefined;
   #closed = false;
-  #everUp = false;
-  /** Whether this outage was reported (once per outage, however many retries fail). */
-  #reportedDown = false;
-  /** An engine-wide fault a command or the probe found; cleared by a probe. */
-  #fault: EngineFailure | undefined;
-  /** The last error a connection reported (why it is not ready). */
-  #lastError = "not connected yet";
   #probing = false;
-  /** Callers of {@link connected} waiting for the engine. */
-  readonly #waiting = new Set<(up: boolean) => void>();
 
   /** @param options where Redis is, the stats to keep, who to tell */
   constructor(options: RedisConnectionOptions) {
     this.#stats = options.stats;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_BROKER_TIMEOUT_MS;
     this.#probeKey = options.probeKey ?? "fanout:probe";
-    this.#onStateChange = options.onStateChange;
-    this.#onBack = options.onBack;
+    this.#health = new EngineHealth(options);
     const sentinel = parseSentinelUrl(options.url);
     this.#resolver = sentinel && new MasterResolver(sentinel, this.#timeoutMs);
     this.#url = sentinel ? NOWHERE : options.url;
@@ -115,14 +84,12 @@ export class RedisConnection {
       !sentinel,
     );
     this.#subscriber = new RedisSubscriber(this.#sub);
-    this.#stats.up = false;
-    this.#stats.downReason = this.#lastError;
     this.#watchdog = setInterval(
       () => void this.#probe(),
       Math.max(25, this.#timeoutMs / 2),
     );
     if (this.#resolver) {
-      this.#lastError = "asking Sentinel where the primary is";
+      this.#health.lastError = "asking Sentinel where the primary is";
       void this.#follow();
       this.#lookup = setInterval(() => void this.#follow(), 1_000);
     }
@@ -145,7 +112,7 @@ export class RedisConnection {
       const current = () => c === this.#client || c === this.#sub;
       c.on("error", (err: Error) => {
         if (!current()) return;
-        this.#lastError = `${name}: ${err.message}`;
+        this.#health.lastError = `${name}: ${err.message}`;
         this.#update();
       });
       for (const event of ["ready", "end", "reconnecting"]) {
@@ -168,7 +135,7 @@ export class RedisConnection {
       const url = await this.#resolver.resolve();
       if (url === undefined) {
         if (this.#url === NOWHERE) {
-          this.#lastError = "no Sentinel answered where the primary is";
+          this.#health.lastError = "no Sentinel answered where the primary is";
           this.#update();
         }
         return;
@@ -180,8 +147,8 @@ export class RedisConnection {
       [this.#client, this.#commands, this.#sub] = this.#open(url, true);
       this.#subscriber.replace(this.#sub);
       // Faults were the old primary's; the new one is probed afresh.
-      this.#fault = undefined;
-      this.#lastError = moved
+      this.#health.clearFault();
+      this.#health.lastError = moved
         ? `failover: the primary moved to ${new URL(url).host}`
         : "connecting to the primary";
       this.#update();
@@ -208,7 +175,7 @@ export class RedisConnection {
   /** Whether commands may be sent now (both connections ready, no fault). */
   get ready(): boolean {
     return !this.#closed && this.#client.isReady && this.#sub.isReady &&
-      this.#fault === undefined;
+      this.#health.fault === undefined;
   }
 
   /**
@@ -216,17 +183,7 @@ export class RedisConnection {
    * (false: the connections keep trying in the background).
    */
   connected(timeoutMs: number): Promise<boolean> {
-    if (this.#stats.up) return Promise.resolve(true);
-    if (this.#closed) return Promise.resolve(false);
-    const { promise, resolve } = Promise.withResolvers<boolean>();
-    const timer = setTimeout(() => done(false), timeoutMs);
-    const done = (up: boolean) => {
-      clearTimeout(timer);
-      this.#waiting.delete(done);
-      resolve(up);
-    };
-    this.#waiting.add(done);
-    return promise;
+    return this.#health.connected(timeoutMs);
   }
 
   /** Whether {@link close} was called. */
@@ -256,7 +213,7 @@ export class RedisConnection {
   failed(err: unknown): BrokerUnavailableError {
     const failure = classifyEngineError(err);
     if (failure.outage && !this.#closed) {
-      this.#fault ??= failure;
+      this.#health.noteFault(failure);
       this.#update();
     }
     return new BrokerUnavailableError(
@@ -277,7 +234,7 @@ export class RedisConnection {
     clearInterval(this.#watchdog);
     clearInterval(this.#lookup);
     this.#resolver?.close();
-    for (const done of [...this.#waiting]) done(false);
+    this.#health.close();
     const clients = [this.#sub, this.#client];
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -301,14 +258,14 @@ export class RedisConnection {
     if (this.#probing || this.#closed || !this.#client.isReady) return;
     this.#probing = true;
     try {
-      const fault = this.#fault?.fault;
+      const fault = this.#health.fault?.fault;
       if (fault === "readonly" || fault === "oom") {
         await this.#commands.set(this.#probeKey, "1", {
           expiration: { type: "PX", value: 10_000 },
         });
       } else await this.#commands.ping();
-      if (this.#fault) {
-        this.#fault = undefined;
+      if (this.#health.fault) {
+        this.#health.clearFault();
         this.#update();
       }
     } catch (err) {
@@ -320,31 +277,7 @@ export class RedisConnection {
 
   /** Recomputes whether the engine is up; reports and resyncs on a change. */
   #update(): void {
-    if (this.#closed) return;
-    const stats = this.#stats;
-    const up = this.ready;
-    if (!up) {
-      stats.downReason = this.#fault?.reason ??
-        (this.#client.isReady && this.#sub.isReady ? "" : this.#lastError);
-    }
-    if (up === stats.up) return;
-    stats.up = up;
-    if (!up) {
-      // Reported once per outage, however many retries fail; an engine never
-      // reached yet shows in the listening line, /readyz and the summaries.
-      if (this.#everUp && !this.#reportedDown) {
-        this.#onStateChange?.(false, stats.downReason);
-      }
-      this.#reportedDown = true;
-      return;
-    }
-    stats.downReason = "";
-    this.#reportedDown = false;
-    for (const done of [...this.#waiting]) done(true);
-    // The first connection is not news; coming back after an outage is.
-    if (this.#everUp) this.#onStateChange?.(true, "");
-    this.#everUp = true;
-    this.#onBack();
+    this.#health.update(this.#client.isReady && this.#sub.isReady);
   }
 }
 
