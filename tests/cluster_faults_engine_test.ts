@@ -265,6 +265,28 @@ Deno.test({
 
 Deno.test({
   name:
+    "engine faults: a stalled Redis with no traffic → /readyz 503 from the watchdog alone, 200 again after SIGCONT",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    await using a = await node(redis.url);
+    assert.equal(await readyz(a), 200);
+    redis.signal("SIGSTOP");
+    try {
+      // No publish, no subscriber: only the watchdog can notice (within
+      // about --broker-timeout-ms; the deadline here is for a busy machine).
+      await waitFor("/readyz 503", async () => (await readyz(a)) === 503);
+      const why = await (await fetch(`${a.httpUrl}readyz`)).json();
+      assert.match(why.reason, /timeout/);
+    } finally {
+      redis.signal("SIGCONT");
+    }
+    await waitFor("/readyz 200", async () => (await readyz(a)) === 200);
+  },
+});
+
+Deno.test({
+  name:
     "engine faults: Redis restarted into a long LOADING (about 12 s) → down while it loads, then publishing again by itself",
   ignore,
   async fn() {
@@ -387,38 +409,56 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    "engine faults: a first JOIN refused with READONLY → /readyz 503, then the channel works once Redis takes writes (a real epoch, live delivery)",
-  ignore,
-  async fn() {
-    await using redis = await RedisServer.start();
-    const admin = await direct(redis.url);
-    await admin.sendCommand(["REPLICAOF", "127.0.0.1", "1"]);
-    await using b = await node(redis.url);
-    const client = new ManualClient(`${b.url}?control=1`);
-    await client.open();
-    try {
-      await waitFor("/readyz 503", async () => (await readyz(b)) === 503);
-      await admin.sendCommand(["REPLICAOF", "NO", "ONE"]);
-      await publishingAgain(b);
-      const sent = await (await publish(b, { after: "readonly" })).json();
-      const position = JSON.parse(
-        String(await withTimeout(client.read(), 15_000)),
-      );
-      assert.equal(position.type, "position");
-      assert.equal(position.epoch, sent.epoch, 'a real epoch, not ""');
-      while (true) {
-        const f = await withTimeout(nextData(client, ["reset"]), 15_000);
-        if (f.data?.after === "readonly") break;
+for (
+  const [fault, set, clear] of [
+    ["READONLY", ["REPLICAOF", "127.0.0.1", "1"], ["REPLICAOF", "NO", "ONE"]],
+    ["OOM", ["CONFIG", "SET", "maxmemory", "1"], [
+      "CONFIG",
+      "SET",
+      "maxmemory",
+      "0",
+    ]],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `engine faults: a first JOIN refused with ${fault} → /readyz 503, then the channel works once Redis takes writes (a real epoch, live delivery)`,
+    ignore,
+    async fn() {
+      await using redis = await RedisServer.start();
+      const admin = await direct(redis.url);
+      await admin.sendCommand([
+        "CONFIG",
+        "SET",
+        "maxmemory-policy",
+        "noeviction",
+      ]);
+      await admin.sendCommand([...set]);
+      await using b = await node(redis.url);
+      const client = new ManualClient(`${b.url}?control=1`);
+      await client.open();
+      try {
+        await waitFor("/readyz 503", async () => (await readyz(b)) === 503);
+        await admin.sendCommand([...clear]);
+        await publishingAgain(b);
+        const sent = await (await publish(b, { after: fault })).json();
+        const position = JSON.parse(
+          String(await withTimeout(client.read(), 15_000)),
+        );
+        assert.equal(position.type, "position");
+        assert.equal(position.epoch, sent.epoch, 'a real epoch, not ""');
+        while (true) {
+          const f = await withTimeout(nextData(client, ["reset"]), 15_000);
+          if (f.data?.after === fault) break;
+        }
+        await waitFor("/readyz 200", async () => (await readyz(b)) === 200);
+      } finally {
+        await client[Symbol.asyncDispose]();
+        await admin.close();
       }
-      await waitFor("/readyz 200", async () => (await readyz(b)) === 200);
-    } finally {
-      await client[Symbol.asyncDispose]();
-      await admin.close();
-    }
-  },
-});
+    },
+  });
+}
 
 Deno.test({
   name:
