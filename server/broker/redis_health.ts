@@ -64,8 +64,8 @@ export class EngineHealth {
    * the connections keep trying in the background).
    */
   connected(timeoutMs: number): Promise<boolean> {
-    if (this.#o.stats.up) return Promise.resolve(true);
     if (this.#closed) return Promise.resolve(false);
+    if (this.#o.stats.up) return Promise.resolve(true);
     const { promise, resolve } = Promise.withResolvers<boolean>();
     const timer = setTimeout(() => done(false), timeoutMs);
     const done = (up: boolean) => {
