@@ -194,6 +194,66 @@ for (
   });
 }
 
+Deno.test({
+  name:
+    "engine faults: the stdin source meets OOM → it pauses (the node stays up), and publishes the line once Redis takes writes",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const admin = await direct(redis.url);
+    await admin.sendCommand([
+      "CONFIG",
+      "SET",
+      "maxmemory-policy",
+      "noeviction",
+    ]);
+    await using proc = new FanoutProcess([
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--log-json",
+      "--broker",
+      redis.url,
+      "--source",
+      "stdin",
+    ], { stdin: "piped" });
+    const { port } = await waitForListening(proc);
+    const httpUrl = `http://127.0.0.1:${port}/`;
+    const stdin = proc.stdin.getWriter();
+    const inStream = async (line: number) => {
+      const entries = await admin.xRange("fanout:{default}:stream", "-", "+");
+      return (entries ?? []).some((e) =>
+        String(e.message.f).includes(`"line":${line}`)
+      );
+    };
+    const write = (line: number) =>
+      stdin.write(new TextEncoder().encode(`{"line":${line}}\n`));
+    try {
+      await write(1);
+      await waitFor("line 1 in the stream", () => inStream(1), 15_000);
+      await admin.sendCommand(["CONFIG", "SET", "maxmemory", "1"]);
+      await write(2);
+      await waitFor(
+        "the stdin source to pause",
+        async () => (await sourceState(httpUrl)) === "paused",
+        15_000,
+      );
+      assert.equal(await inStream(2), false);
+      await admin.sendCommand(["CONFIG", "SET", "maxmemory", "0"]);
+      await waitFor("line 2 in the stream", () => inStream(2), 15_000);
+      await waitFor(
+        "the stdin source to run again",
+        async () => (await sourceState(httpUrl)) === "running",
+      );
+    } finally {
+      await stdin.close().catch(() => {});
+      await admin.close();
+    }
+  },
+});
+
 /** A control client on `url`: its position notice, then frames one by one. */
 async function _subscriber(url: string, query = "control=1") {
   const client = new ManualClient(`${url}?${query}`);
