@@ -544,6 +544,9 @@ Deno.test({
   },
 });
 
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
 /** Resolves like `p`, or rejects after `ms`. */
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -659,120 +662,132 @@ class Sentinel implements AsyncDisposable {
   }
 }
 
-Deno.test({
-  name:
-    "engine faults: through Sentinel, the primary killed and a replica that lacks the last writes promoted → publishing resumes on the new primary, clients get reset or gap, never a reused position",
-  ignore,
-  async fn() {
-    await using primary = await RedisServer.start();
-    await using replica = await RedisServer.start();
-    const r = await direct(replica.url);
-    await r.sendCommand(["REPLICAOF", "127.0.0.1", String(primary.port)]);
-    await using sentinel = await Sentinel.start(primary.port);
-    const s = await waitFor(
-      "sentinel up",
-      () => direct(sentinel.url).catch(() => undefined),
-      15_000,
-    );
-    await waitFor("sentinel to know the replica", async () => {
-      const replicas = await s.sendCommand([
-        "SENTINEL",
-        "REPLICAS",
-        "mymaster",
-      ]) as string[][];
-      return replicas.some((fields) => {
-        const flags = fields[fields.indexOf("flags") + 1] ?? "";
-        return flags === "slave";
-      });
-    }, 30_000);
-    const url = `redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`;
-    await using a = await node(url);
-    await using b = await node(url);
-    await waitFor("A up", () => a.broker.stats.up, 15_000);
-    const client = new ManualClient(`${b.url}?control=1`);
-    await client.open();
-    try {
-      let epoch = JSON.parse(String(await client.read())).epoch as string;
-      /** What each (epoch, seq) carried, as this client received it. */
-      const seen = new Map<string, string>();
-      const resets: string[] = [];
-      const readUntil = async (n: unknown) => {
-        while (true) {
-          const f = JSON.parse(
-            String(await withTimeout(client.read(), 30_000)),
-          );
-          if (f.type === "reset") {
-            resets.push(f.epoch);
-            epoch = f.epoch;
-            continue;
+for (const lossy of [true, false]) {
+  Deno.test({
+    name: lossy
+      ? "engine faults: through Sentinel, the primary killed and a replica that lacks the last writes promoted → publishing resumes on the new primary, clients get reset, never a reused position"
+      : "engine faults: through Sentinel, the primary killed and a replica that has every write promoted → publishing resumes, no reset, no gap, the numbering goes on",
+    ignore,
+    async fn() {
+      await using primary = await RedisServer.start();
+      await using replica = await RedisServer.start();
+      const r = await direct(replica.url);
+      await r.sendCommand(["REPLICAOF", "127.0.0.1", String(primary.port)]);
+      await using sentinel = await Sentinel.start(primary.port);
+      const s = await waitFor(
+        "sentinel up",
+        () => direct(sentinel.url).catch(() => undefined),
+        15_000,
+      );
+      await waitFor("sentinel to know the replica", async () => {
+        const replicas = await s.sendCommand([
+          "SENTINEL",
+          "REPLICAS",
+          "mymaster",
+        ]) as string[][];
+        return replicas.some((fields) => {
+          const flags = fields[fields.indexOf("flags") + 1] ?? "";
+          return flags === "slave";
+        });
+      }, 30_000);
+      const url = `redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`;
+      await using a = await node(url);
+      await using b = await node(url);
+      await waitFor("A up", () => a.broker.stats.up, 15_000);
+      const client = new ManualClient(`${b.url}?control=1`);
+      await client.open();
+      try {
+        let epoch = JSON.parse(String(await client.read())).epoch as string;
+        /** What each (epoch, seq) carried, as this client received it. */
+        const seen = new Map<string, string>();
+        const resets: string[] = [];
+        const readUntil = async (n: unknown) => {
+          while (true) {
+            const f = JSON.parse(
+              String(await withTimeout(client.read(), 30_000)),
+            );
+            if (f.type === "reset") {
+              resets.push(f.epoch);
+              epoch = f.epoch;
+              continue;
+            }
+            if (f.type !== undefined) continue; // gap: announced, allowed
+            const at = `${epoch}:${f.seq}`;
+            const body = JSON.stringify(f.data);
+            assert.ok(
+              !seen.has(at) || seen.get(at) === body,
+              `position ${at} reused: ${seen.get(at)} then ${body}`,
+            );
+            seen.set(at, body);
+            if (f.data?.n === n) return;
           }
-          if (f.type !== undefined) continue; // gap: announced, allowed
-          const at = `${epoch}:${f.seq}`;
-          const body = JSON.stringify(f.data);
-          assert.ok(
-            !seen.has(at) || seen.get(at) === body,
-            `position ${at} reused: ${seen.get(at)} then ${body}`,
-          );
-          seen.set(at, body);
-          if (f.data?.n === n) return;
+        };
+        for (let n = 1; n <= 10; n++) {
+          assert.equal((await publish(a, { n })).status, 200);
         }
-      };
-      for (let n = 1; n <= 10; n++) {
-        assert.equal((await publish(a, { n })).status, 200);
+        await readUntil(10);
+        const p = await direct(primary.url);
+        await p.sendCommand(["WAIT", "1", "5000"]);
+        await p.close();
+        // Lossy: the replica stops replicating: it keeps 1..10, misses 11..15.
+        if (lossy) await r.sendCommand(["REPLICAOF", "127.0.0.1", "1"]);
+        for (let n = 11; n <= 15; n++) {
+          assert.equal((await publish(a, { n })).status, 200);
+        }
+        await readUntil(15);
+        if (!lossy) {
+          const p = await direct(primary.url);
+          await p.sendCommand(["WAIT", "1", "5000"]);
+          await p.close();
+        }
+        await primary.kill();
+        await waitFor(
+          "Sentinel to fail over",
+          async () => {
+            try {
+              await s.sendCommand(["SENTINEL", "FAILOVER", "mymaster"]);
+              return true;
+            } catch (err) {
+              return /INPROG/.test(String(err));
+            }
+          },
+          30_000,
+          200,
+        );
+        await waitFor(
+          "publishing on the new primary",
+          async () => {
+            const res = await publish(a, { n: 16 });
+            await res.body?.cancel();
+            return res.status === 200;
+          },
+          60_000,
+          200,
+        );
+        await readUntil(16);
+        if (lossy) {
+          assert.ok(resets.length >= 1, "told the stream started over");
+        } else {
+          assert.deepEqual(resets, [], "the same stream: no reset");
+          const seqs = [...seen.keys()].map((k) => Number(k.split(":")[1]));
+          assert.deepEqual(seqs, range(1, seqs.length), "no hole");
+          assert.ok(seqs.length >= 16);
+        }
+        const master = await s.sendCommand([
+          "SENTINEL",
+          "GET-MASTER-ADDR-BY-NAME",
+          "mymaster",
+        ]) as string[];
+        assert.equal(
+          Number(master[1]),
+          replica.port,
+          "the replica is the primary now",
+        );
+      } finally {
+        await client[Symbol.asyncDispose]();
+        await s.close();
+        await r.close();
       }
-      await readUntil(10);
-      const p = await direct(primary.url);
-      await p.sendCommand(["WAIT", "1", "5000"]);
-      await p.close();
-      // The replica stops replicating: it keeps 1..10, misses 11..15.
-      await r.sendCommand(["REPLICAOF", "127.0.0.1", "1"]);
-      for (let n = 11; n <= 15; n++) {
-        assert.equal((await publish(a, { n })).status, 200);
-      }
-      await readUntil(15);
-      await primary.kill();
-      await waitFor(
-        "Sentinel to fail over",
-        async () => {
-          try {
-            await s.sendCommand(["SENTINEL", "FAILOVER", "mymaster"]);
-            return true;
-          } catch (err) {
-            return /INPROG/.test(String(err));
-          }
-        },
-        30_000,
-        200,
-      );
-      await waitFor(
-        "publishing on the new primary",
-        async () => {
-          const res = await publish(a, { n: 16 });
-          await res.body?.cancel();
-          return res.status === 200;
-        },
-        60_000,
-        200,
-      );
-      await readUntil(16);
-      assert.ok(
-        resets.length >= 1,
-        "the client was told the stream started over",
-      );
-      const master = await s.sendCommand([
-        "SENTINEL",
-        "GET-MASTER-ADDR-BY-NAME",
-        "mymaster",
-      ]) as string[];
-      assert.equal(
-        Number(master[1]),
-        replica.port,
-        "the replica is the primary now",
-      );
-    } finally {
-      await client[Symbol.asyncDispose]();
-      await s.close();
-      await r.close();
-    }
-  },
-});
+    },
+  });
+}
