@@ -758,8 +758,14 @@ for (const lossy of [true, false]) {
           "publishing on the new primary",
           async () => {
             const res = await publish(a, { n: 16 });
-            await res.body?.cancel();
-            return res.status === 200;
+            if (res.status === 200) {
+              await res.body?.cancel();
+              return true;
+            }
+            // Meanwhile: the outage answer, never a 500.
+            const body = await assertOutage(res);
+            assert.ok([false, "unknown"].includes(body.stored), body.error);
+            return false;
           },
           60_000,
           200,
