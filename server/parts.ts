@@ -54,6 +54,7 @@ export async function createBroker(
   const where = redactedUrl(config.broker.url);
   return new RedisBroker({
     url: config.broker.url,
+    timeoutMs: config.broker.timeoutMs,
     history,
     maxChannels,
     onStateChange: (up, reason) =>
@@ -68,6 +69,10 @@ export async function createBroker(
 
 /** A broker URL without its password, for logs. */
 export function redactedUrl(url: string): string {
+  // A Sentinel URL lists several hosts: not a WHATWG URL.
+  if (url.startsWith("redis+sentinel:")) {
+    return url.replace(/:[^:@/]*@/, ":***@");
+  }
   const u = new URL(url);
   if (u.password) u.password = "***";
   return u.href;

@@ -80,6 +80,7 @@ const BY_FLAG: Case[] = [
   ["cert", "--cert c.pem", "c.pem"], ["key", "--key k.pem", "k.pem"],
   ["reusePort", "--reuse-port", true],
   ["broker", "--broker redis://127.0.0.1:6379/2", "redis://127.0.0.1:6379/2"],
+  ["brokerTimeoutMs", "--broker-timeout-ms 250", 250],
 ];
 
 /** Fields that are only valid together: a single-field case brings its partner. */
@@ -119,6 +120,7 @@ const BY_YAML: Case[] = [
   ["cert", "tls.cert: /tmp/c.pem", "/tmp/c.pem"], ["key", "tls.key: /tmp/k.pem", "/tmp/k.pem"],
   ["reusePort", "server.reuse_port: true", true],
   ["broker", "broker.url: rediss://:pw@redis.internal:6380", "rediss://:pw@redis.internal:6380"],
+  ["brokerTimeoutMs", "broker.timeout_ms: 2500", 2500],
 ];
 
 /** The single-field cases for `field` from `table`, with its partner when it has one. */
@@ -148,7 +150,7 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
     maxClients: 10000, maxFrameBytes: 4096, maxInboundRate: 0,
     maxMessageBytes: 1048576, handshakeTimeout: 5, maxPending: 1000, maxReplays: 100,
     maxDashboards: 10, allowedOrigins: [], cert: undefined, key: undefined,
-    reusePort: false, broker: "memory", configPath: undefined,
+    reusePort: false, broker: "memory", brokerTimeoutMs: 1000, configPath: undefined,
   });
 });
 
@@ -438,11 +440,11 @@ Deno.test("parseServerArgs() rejects bad policies, sources, secrets and origin l
     ],
     [
       ["--broker", "http://redis:6379"],
-      '--broker must be memory or redis://HOST:PORT[/DB] (rediss:// for TLS), got "http://redis:6379"',
+      '--broker must be memory, redis://HOST:PORT[/DB] (rediss:// for TLS) or redis+sentinel://HOST:PORT[,HOST:PORT]/NAME[/DB], got "http://redis:6379"',
     ],
     [
       ["--broker", "redis://redis:6379/db?x=1"],
-      /--broker must be memory or redis:\/\/HOST:PORT\[\/DB\]/,
+      /--broker must be memory, redis:\/\/HOST:PORT\[\/DB\]/,
     ],
   ];
   for (const [args, expected] of cases) {

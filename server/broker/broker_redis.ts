@@ -31,7 +31,10 @@ import { RedisConnection } from "./redis_connection.ts";
 import { RedisReplay } from "./redis_replay.ts";
 
 export { CHANNEL_TTL_SECONDS, REPAIR_WINDOW } from "./redis_channels.ts";
-export { RETRY_AFTER_MS } from "./redis_connection.ts";
+export {
+  DEFAULT_BROKER_TIMEOUT_MS,
+  RETRY_AFTER_MS,
+} from "./redis_connection.ts";
 export { READ_REUSE_MS, STORM_SPAN } from "./redis_replay.ts";
 
 /** Options of {@link RedisBroker}. */
@@ -48,6 +51,8 @@ export interface RedisBrokerOptions {
   readonly now?: () => number;
   /** Told once each time the engine goes away or comes back. */
   readonly onStateChange?: (up: boolean, reason: string) => void;
+  /** A command with no reply this long is an outage (`--broker-timeout-ms`), ms. @default 1000 */
+  readonly timeoutMs?: number;
 }
 
 /** Channels' streams in Redis, followed by this node. */
@@ -72,6 +77,8 @@ export class RedisBroker implements Broker {
     this.#connection = new RedisConnection({
       url: options.url,
       stats,
+      timeoutMs: options.timeoutMs,
+      probeKey: `${options.prefix ?? "fanout"}:probe`,
       onStateChange: options.onStateChange,
       onBack: () => this.#channels.resyncAll(),
     });

@@ -14,10 +14,16 @@ import {
   type Position,
   type Published,
 } from "../core/broker.ts";
-import { frameRest, type OutFrame, type PublishBody } from "../core/frame.ts";
+import { DATA_PREFIX } from "../../lib/protocol.ts";
+import {
+  frameFromRest,
+  frameRest,
+  type OutFrame,
+  type PublishBody,
+} from "../core/frame.ts";
 import { ChannelFollower, type StreamRead } from "./channel_follower.ts";
 import { newEpoch } from "./epoch.ts";
-import { isConnectionError, type RedisConnection } from "./redis_connection.ts";
+import { type RedisConnection, RETRY_AFTER_MS } from "./redis_connection.ts";
 import {
   type ChannelKeys,
   channelKeys,
@@ -74,6 +80,8 @@ export class RedisChannels {
   readonly #followed = new Map<string, Followed>();
   /** The position this node last saw per channel it published to (for the renumbering guard). */
   readonly #seen = new Map<string, Position>();
+  /** JOINs being retried, per followed channel (one loop each). */
+  readonly #joining = new WeakMap<Followed, Promise<void>>();
 
   /** @param options connection, stats, limits, where to deliver */
   constructor(options: RedisChannelsOptions) {
@@ -125,10 +133,9 @@ export class RedisChannels {
       reply = await PUBLISH.run(connection.client, [k.meta, k.stream], args);
     } catch (err) {
       stats.errors++;
-      if (!connection.ready || isConnectionError(err)) {
-        throw connection.unavailable();
-      }
-      throw err;
+      // Any engine error is an outage for this publish (503, `stored` says
+      // whether it may have run); engine-wide ones mark the broker down.
+      throw connection.failed(err);
     }
     stats.publishLatency.record(this.#o.now() - started);
     const [first, last, epoch] = reply as [number, number, string, number];
@@ -173,7 +180,7 @@ export class RedisChannels {
         this.keys(channel).subject,
         (message: string) => this.#message(followed, message),
       );
-      await this.#join(followed);
+      await this.#joinRetrying(followed);
     })();
     followed.ready.catch(() => {}); // a resync after Redis returns retries it
     return followed.ready;
@@ -195,7 +202,7 @@ export class RedisChannels {
   /** Back after an outage: compares every followed channel with Redis (repair, reset or renumber). */
   resyncAll(): void {
     for (const followed of this.#followed.values()) {
-      followed.ready = this.#join(followed);
+      followed.ready = this.#joinRetrying(followed);
       followed.ready.catch(() => {});
     }
   }
@@ -238,6 +245,39 @@ export class RedisChannels {
     return { epoch: f.epoch, seq };
   }
 
+  /**
+   * {@link #join}, retried while the channel is still followed here: a JOIN
+   * refused (READONLY, OOM, LOADING, no reply) marks the engine down, and
+   * the channel joins once it is back — it is never left without an epoch.
+   * Clients joining meanwhile wait for their position.
+   */
+  #joinRetrying(followed: Followed): Promise<void> {
+    const running = this.#joining.get(followed);
+    if (running) return running;
+    const { connection, stats } = this.#o;
+    const loop = (async () => {
+      while (true) {
+        try {
+          return await this.#join(followed);
+        } catch (err) {
+          stats.errors++;
+          const failure = connection.failed(err);
+          const channel = followed.follower.channel;
+          if (connection.closed || this.#followed.get(channel) !== followed) {
+            throw failure;
+          }
+          // Up but refused (a script error): wait, not a spin. Down: again
+          // as soon as it is back.
+          if (connection.ready) {
+            await new Promise((r) => setTimeout(r, RETRY_AFTER_MS));
+          } else await connection.connected(RETRY_AFTER_MS);
+        }
+      }
+    })().finally(() => this.#joining.delete(followed));
+    this.#joining.set(followed, loop);
+    return loop;
+  }
+
   /** Learns where the channel's stream stands and starts delivering. */
   async #join(followed: Followed): Promise<void> {
     const [epoch, top] = await this.joinReply(followed.follower.channel);
@@ -254,19 +294,23 @@ export class RedisChannels {
     }
   }
 
-  /** One pub/sub message: `epoch:seq:` + frame text (+ `\0` + key). */
+  /**
+   * One pub/sub message: `epoch:seq:` + frame text (+ `\0` + key), as the
+   * publish script lays it out. The frame is built by the same code as on
+   * the memory path (`frameFromRest`: UTF-8 `bytes`, `ts_send` for ACKs),
+   * from the part after `{"seq":N`.
+   */
   #message(followed: Followed, message: string): void {
     const c1 = message.indexOf(":");
     const c2 = message.indexOf(":", c1 + 1);
     const nul = message.indexOf("\0", c2 + 1);
     const epoch = message.slice(0, c1);
-    const seq = Number(message.slice(c1 + 1, c2));
-    const text = nul < 0 ? message.slice(c2 + 1) : message.slice(c2 + 1, nul);
+    const seqText = message.slice(c1 + 1, c2);
+    const seq = Number(seqText);
+    const restAt = c2 + 1 + DATA_PREFIX.length + seqText.length;
+    const rest = nul < 0 ? message.slice(restAt) : message.slice(restAt, nul);
     const key = nul < 0 ? undefined : message.slice(nul + 1);
-    const now = this.#o.now();
-    const frame: OutFrame = key === undefined
-      ? { seq, text, bytes: text.length, enqueuedAt: now }
-      : { seq, text, bytes: text.length, enqueuedAt: now, key };
+    const frame = frameFromRest(seq, rest, key, this.#o.now());
     if (followed.early) followed.early.push({ epoch, frame });
     else followed.follower.receive(epoch, frame);
   }

@@ -134,6 +134,8 @@ export interface MetricsSection {
 export interface BrokerSection {
   /** `memory`, or the Redis URL every node shares. */
   readonly url: string;
+  /** A command with no reply this long is an outage, ms. */
+  readonly timeoutMs: number;
 }
 
 /** The complete, frozen configuration: all the server sees. */
@@ -241,7 +243,7 @@ export function configOf(o: ServerOptions): ServerConfig {
       summaryIntervalMs: o.summaryInterval * 1000,
     }),
     metrics: freeze({ perClient: o.metricsPerClient }),
-    broker: freeze({ url: o.broker }),
+    broker: freeze({ url: o.broker, timeoutMs: o.brokerTimeoutMs }),
     configPath: o.configPath,
   });
 }

@@ -142,7 +142,9 @@ export const FIELDS = {
   reusePort: field("--reuse-port", "server.reuse_port", { type: "boolean" },
     "share the port with other fanout processes on this host (Linux SO_REUSEPORT): one process per core"),
   broker: field("--broker URL", "broker.url", { type: "broker" },
-    "memory: one process; redis://HOST:PORT[/DB]: every node on that Redis is one stream"),
+    "memory: one process; redis://HOST:PORT[/DB]: every node on that Redis is one stream; redis+sentinel://HOST:PORT[,HOST:PORT]/NAME[/DB]: the primary Sentinel names, followed through failovers"),
+  brokerTimeoutMs: field("--broker-timeout-ms MS", "broker.timeout_ms", num(50, 60_000, true),
+    "a Redis command with no reply this long is an outage: publish 503, /readyz 503 until a probe answers"),
 } as const satisfies Record<string, FieldSpec>;
 
 /** The name of an option field (a key of `ServerOptions` other than `configPath`). */
@@ -211,8 +213,9 @@ export function checkField(
     case "broker":
       if (raw === "memory") return raw;
       if (typeof raw === "string" && isRedisUrl(raw)) return raw;
+      if (typeof raw === "string" && SENTINEL_URL.test(raw)) return raw;
       throw new UsageError(
-        `${label} must be memory or redis://HOST:PORT[/DB] (rediss:// for TLS), got ${got}`,
+        `${label} must be memory, redis://HOST:PORT[/DB] (rediss:// for TLS) or redis+sentinel://HOST:PORT[,HOST:PORT]/NAME[/DB], got ${got}`,
       );
     case "host":
       if (typeof raw === "string" && raw !== "" && !/\s/.test(raw)) return raw;
@@ -224,6 +227,10 @@ export function checkField(
       throw new UsageError(`${label} must be true or false, got ${got}`);
   }
 }
+
+/** `redis+sentinel://[user:pass@]host[:port][,host[:port]…]/NAME[/DB]`. */
+const SENTINEL_URL =
+  /^redis\+sentinel:\/\/([^@/]*@)?[^:\s,/@]+(:\d{1,5})?(,[^:\s,/@]+(:\d{1,5})?)*\/[A-Za-z0-9_.-]+(\/\d{1,2})?$/;
 
 /** `redis://` or `rediss://`, a host, an optional port and database number. */
 function isRedisUrl(text: string): boolean {

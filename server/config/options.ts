@@ -113,6 +113,8 @@ export interface ServerOptions {
   readonly reusePort: boolean;
   /** `memory` (one process) or a Redis URL (many nodes, one stream). @default {"memory"} */
   readonly broker: string;
+  /** A broker command with no reply this long is an outage, ms. @default {1000} */
+  readonly brokerTimeoutMs: number;
   /** The `--config` file used, if any. @default {undefined} */
   readonly configPath: string | undefined;
 }
@@ -169,6 +171,7 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   key: undefined,
   reusePort: false,
   broker: "memory",
+  brokerTimeoutMs: 1000,
   configPath: undefined,
 });
 

@@ -39,26 +39,37 @@ export interface Published {
 }
 
 /**
- * The broker cannot take the publish right now (the engine is unreachable, or
- * the channel limit is reached). Nothing was published; the caller may retry
- * after `retryAfterMs`.
+ * The broker cannot take the publish right now (the engine is unreachable,
+ * stalled or refusing writes, or the channel limit is reached). `stored`
+ * says whether the messages may be in the engine anyway (`"unknown"`: the
+ * command was sent and no answer came); the caller may retry after
+ * `retryAfterMs`.
  */
 export class BrokerUnavailableError extends Error {
   /** How long the caller should wait before retrying, ms. */
   readonly retryAfterMs: number;
   /** Machine label for metrics and JSON answers. */
   readonly label: string;
+  /** `false`: nothing was published; `"unknown"`: it may have been. */
+  readonly stored: false | "unknown";
 
   /**
    * @param message one line saying why
    * @param label machine label (`broker_down`, `too_many_channels`)
    * @param retryAfterMs when to retry, ms
+   * @param stored whether the messages may be in the engine anyway
    */
-  constructor(message: string, label: string, retryAfterMs: number) {
+  constructor(
+    message: string,
+    label: string,
+    retryAfterMs: number,
+    stored: false | "unknown" = false,
+  ) {
     super(message);
     this.name = "BrokerUnavailableError";
     this.label = label;
     this.retryAfterMs = retryAfterMs;
+    this.stored = stored;
   }
 }
 

@@ -118,9 +118,10 @@ export function createPublishHandler(
     reason: string,
     label: string,
     headers: Record<string, string> = {},
+    extra: Record<string, unknown> = {},
   ): Response => {
     options.reject?.(label);
-    return Response.json({ error: reason }, { status, headers });
+    return Response.json({ error: reason, ...extra }, { status, headers });
   };
   return async (req, url) => {
     if (req.method !== "POST") {
@@ -212,9 +213,11 @@ export function createPublishHandler(
       );
     } catch (err) {
       if (!(err instanceof BrokerUnavailableError)) throw err;
+      // `stored` tells a publisher whether a retry could duplicate: false
+      // (never sent, or refused before writing) or "unknown" (sent, no answer).
       return refuse(503, err.message, err.label, {
         "retry-after": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))),
-      });
+      }, { stored: err.stored });
     }
     const { first, last, epoch } = published;
     return Response.json(

@@ -6,8 +6,9 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { epochSeconds } from "../../lib/protocol.ts";
-import { BrokerUnavailableError, type Published } from "../core/broker.ts";
+import type { Published } from "../core/broker.ts";
 import type { PublishBody } from "../core/frame.ts";
+import { asPause } from "./publish_failure.ts";
 import { Schedule } from "./schedule.ts";
 import { SourceStats } from "./source_stats.ts";
 
@@ -116,9 +117,10 @@ export function runSyntheticSource(
       if (inFlight.length >= window) await inFlight.shift();
       if (failure !== undefined) {
         await Promise.all(inFlight.splice(0));
-        const err = failure;
+        // Whatever failed, the source pauses and retries: it never ends
+        // the process.
+        const err = asPause(failure);
         failure = undefined;
-        if (!(err instanceof BrokerUnavailableError)) throw err;
         stats.state = "paused";
         stats.pausedReason = err.message;
         if (!await pause(err.retryAfterMs, signal)) break;
