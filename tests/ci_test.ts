@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { REPO_ROOT } from "./_cli.ts";
+import { waitFor } from "./_helpers.ts";
 
 const ROOT = REPO_ROOT.pathname;
 /** bench:heap's clients use `ws` from bench/peers (npm ci --prefix bench/peers). */
@@ -74,4 +75,49 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test(".ci/run runs the suite twice, the second time beside .ci/cpu_hog.sh, and adds both passes up", () => {
+  const script = Deno.readTextFileSync(`${ROOT}.ci/run`);
+  assert.equal(script.match(/^run_suite$/gm)?.length, 2);
+  const hogAt = script.indexOf(".ci/cpu_hog.sh &");
+  assert.ok(hogAt > 0, "the hog is started in the background");
+  assert.ok(
+    script.lastIndexOf("run_suite") > hogAt,
+    "the second pass runs beside it",
+  );
+  assert.match(script, /passed=\$\(\(passed \+ pass_n\)\)/);
+  assert.match(script, /echo "\$\{passed\} passed, \$\{failed\} failed"\nexit/);
+});
+
+Deno.test(".ci/cpu_hog.sh keeps the cores it is given busy and stops every loop on SIGTERM", async () => {
+  const hog = new Deno.Command("bash", {
+    args: [`${ROOT}.ci/cpu_hog.sh`, "1"],
+    stdout: "piped",
+  }).spawn();
+  const reader = hog.stdout.getReader();
+  const { value } = await reader.read();
+  const line = new TextDecoder().decode(value);
+  const pid = Number(line.match(/pids (\d+)/)?.[1]);
+  assert.ok(pid > 0, line);
+  // `ps`, not /proc: Deno reads /proc/<pid> only with every permission.
+  const comm = async () => {
+    const { stdout } = await new Deno.Command("ps", {
+      args: ["-o", "stat=,comm=", "-p", String(pid)],
+    }).output();
+    const out = new TextDecoder().decode(stdout).trim();
+    return out.startsWith("Z") ? "" : out.split(/\s+/).at(-1) ?? "";
+  };
+  await waitFor(
+    `the busy loop ${pid} to run yes`,
+    async () => await comm() === "yes",
+  );
+  hog.kill("SIGTERM");
+  await hog.status;
+  reader.releaseLock();
+  await hog.stdout.cancel();
+  await waitFor(
+    "the busy loop to end with the hog",
+    async () => await comm() !== "yes",
+  );
 });

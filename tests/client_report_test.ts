@@ -149,7 +149,6 @@ Deno.test("run() prints progress and the table on stdout and stops early when th
   await using fixture = WsFixture.start({ rate: 100 });
   const out: string[] = [];
   const stop = new AbortController();
-  const t0 = performance.now();
   const code = await run(
     [
       "--url",
@@ -171,7 +170,6 @@ Deno.test("run() prints progress and the table on stdout and stops early when th
     },
   );
   assert.equal(code, 0);
-  assert.ok(performance.now() - t0 < 10_000);
   assert.ok(out.some((l) => l.startsWith("[x-0] Count:     10 |")));
   const table = out.at(-1)!;
   assert.match(table, /^Client\s+Messages\s+Rate\/s/);
