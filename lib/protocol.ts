@@ -95,6 +95,25 @@ export type ControlFrame =
     readonly epoch: string;
     /** Last seq before the live stream (the replay, if any, ends here). */
     readonly last_seq: number;
+  }
+  | {
+    /**
+     * The client's tier changed (`--policy ladder`, version 3): `full` →
+     * `coalesced` → `conflated` → `dropping`, down when it fell behind, up
+     * when it kept up.
+     */
+    readonly type: "tier";
+    readonly channel: string;
+    /** The tier now. */
+    readonly tier: "full" | "coalesced" | "conflated" | "dropping";
+    /** The tier before. */
+    readonly from: "full" | "coalesced" | "conflated" | "dropping";
+    /** Why: `behind`, `queue_full`, `overload` (the server's, not the client's) or `kept_up`. */
+    readonly reason: "behind" | "queue_full" | "overload" | "kept_up";
+    /** Messages waiting for the client when it changed. */
+    readonly queued: number;
+    /** Age of the oldest message waiting, ms. */
+    readonly lag_ms: number;
   };
 
 /** An acknowledgement a client sends for a data frame. */

@@ -27,6 +27,7 @@ import { readTls } from "./http/tls.ts";
 import { NaiveMode } from "./modes/naive.ts";
 import { QueueMode } from "./modes/queue.ts";
 import { logLifecycle, logListening } from "./observe/lifecycle_log.ts";
+import { logTierChange } from "./observe/tier_log.ts";
 import { startObservers } from "./observe/observers.ts";
 import { SummaryReporter } from "./observe/summary.ts";
 import { startSource } from "./sources/source.ts";
@@ -86,10 +87,12 @@ export interface RunningServer extends AsyncDisposable {
 }
 
 /** The broadcast mode the config asks for. */
-function createMode(config: ServerConfig): Mode {
+function createMode(config: ServerConfig, logger: Logger): Mode {
   if (config.server.mode === "naive") return new NaiveMode();
   const q = config.queueMode;
   return new QueueMode({
+    ladder: q.ladder,
+    onTierChange: (session, change) => logTierChange(logger, session, change),
     queue: { maxsize: q.maxsize, maxBytes: q.maxQueueBytes, policy: q.policy },
     limits: {
       dropLimit: q.dropLimit,
@@ -184,7 +187,7 @@ export function startServer(
     maxChannels: config.channels.maxChannels,
   });
   const hub = new Hub({
-    mode: createMode(config),
+    mode: createMode(config, logger),
     broker,
     stallTimeoutMs: config.server.stallTimeoutMs,
     maxFrameBytes: config.limits.maxFrameBytes,

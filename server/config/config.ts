@@ -52,8 +52,10 @@ export interface QueueModeSection {
   readonly maxQueueBytes: number;
   /** What a full queue does with the next message. */
   readonly policy: SlowPolicy;
-  /** JSON field to conflate on (`conflate` policy). */
+  /** JSON field to conflate on (`conflate` policy; `ladder`'s conflated tiers). */
   readonly conflateKey: string | undefined;
+  /** The ladder's thresholds (`--policy ladder`). */
+  readonly ladder: { downMsgs: number; downMs: number; upMs: number };
   /** Drops within the drop window that disconnect a client. */
   readonly dropLimit: number;
   /** How long a queue may stay full, ms. */
@@ -209,6 +211,11 @@ export function configOf(o: ServerOptions): ServerConfig {
       maxQueueBytes: o.maxQueueBytes > 0 ? o.maxQueueBytes : Infinity,
       policy: o.policy,
       conflateKey: o.conflateKey,
+      ladder: freeze({
+        downMsgs: o.ladderDownMsgs,
+        downMs: o.ladderDownMs,
+        upMs: o.ladderUpMs,
+      }),
       dropLimit: o.dropLimit,
       fullTimeoutMs: o.fullTimeout * 1000,
       batchMs: o.batchMs,

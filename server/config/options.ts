@@ -65,6 +65,12 @@ export interface ServerOptions {
   readonly policy: SlowPolicy;
   /** JSON field whose value is the conflation key (`--policy conflate`). @default {undefined} */
   readonly conflateKey: string | undefined;
+  /** `--policy ladder`: messages behind that move a client a tier down. @default {50} */
+  readonly ladderDownMsgs: number;
+  /** `--policy ladder`: ms behind that move a client a tier down. @default {500} */
+  readonly ladderDownMs: number;
+  /** `--policy ladder`: ms of keeping up that move a client a tier up. @default {5000} */
+  readonly ladderUpMs: number;
   /** Bytes a client's queue may hold; 0 for no byte bound. @default {0} */
   readonly maxQueueBytes: number;
   /** Milliseconds between flushes of `?batch=1` clients (queue mode), 1..1000. @default {10} */
@@ -145,6 +151,9 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   source: "synthetic",
   policy: "drop-oldest",
   conflateKey: undefined,
+  ladderDownMsgs: 50,
+  ladderDownMs: 500,
+  ladderUpMs: 5000,
   maxQueueBytes: 0,
   batchMs: 10,
   maxLag: 30,
@@ -234,9 +243,12 @@ function checkCombination(c: ServerOptions): void {
       "--policy conflate needs --conflate-key FIELD (the JSON field to conflate on)",
     );
   }
-  if (c.conflateKey !== undefined && c.policy !== "conflate") {
+  if (
+    c.conflateKey !== undefined && c.policy !== "conflate" &&
+    c.policy !== "ladder"
+  ) {
     throw new UsageError(
-      "--conflate-key has no effect without --policy conflate",
+      "--conflate-key has no effect without --policy conflate or ladder",
     );
   }
 }

@@ -289,14 +289,23 @@ class SocketEvents {
     const expired = this.#terms === undefined;
     const terms = this.#letGo();
     if (expired || !hub || !terms) return this.#socket.close();
-    const { channel, control, batch, since, epoch, expiresAt, reservation } =
-      terms;
+    const {
+      channel,
+      control,
+      batch,
+      coalesce,
+      since,
+      epoch,
+      expiresAt,
+      reservation,
+    } = terms;
     try {
       this.#session = hub.open(new WebSocketSink(this.#socket), {
         remote: this.#remote,
         channel,
         control,
         batch,
+        coalesce,
         ...(since === undefined ? {} : { since }),
         ...(epoch === undefined ? {} : { epoch }),
         ...(expiresAt === undefined ? {} : { expiresAt }),

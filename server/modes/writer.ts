@@ -20,6 +20,16 @@ import {
 } from "./client_queue.ts";
 import type { DrainWatcher } from "./drain_watcher.ts";
 import {
+  charges,
+  conflates,
+  type LadderLimits,
+  type LadderState,
+  newLadderState,
+  stepLadder,
+  type Tier,
+  type TierChange,
+} from "./ladder.ts";
+import {
   judgeLag,
   judgeSlow,
   newSlowState,
@@ -82,6 +92,12 @@ export interface WriterContext {
   readonly joiner: BatchJoiner;
   /** Puts a batching writer on the next batch tick. */
   readonly schedule: (writer: QueueWriter) => void;
+  /** The ladder's thresholds (`--policy ladder` only). */
+  readonly ladder?: LadderLimits;
+  /** Whether the server itself is behind now (the mode's latest tick). */
+  readonly overloaded: () => boolean;
+  /** Called after a client changed tier (the mode counts and logs it). */
+  readonly tierChanged?: (writer: QueueWriter, change: TierChange) => void;
 }
 
 /** What the queue mode's tick decides about one client. */
@@ -113,6 +129,10 @@ export class QueueWriter implements Outlet {
   #waiting = false;
   /** True for a `?batch=1` client: live frames leave on the batch tick. */
   readonly #batch: boolean;
+  /** True for a client that accepts batch frames without a timer (`?batch=auto`, or any batch client on the ladder). */
+  readonly #accepts: boolean;
+  /** This client's place on the ladder (`--policy ladder` only). */
+  readonly #ladder: LadderState | undefined;
   /** True while this writer is on the next batch tick. */
   scheduled = false;
   /**
@@ -149,7 +169,10 @@ export class QueueWriter implements Outlet {
     this.session = session;
     this.#ctx = ctx;
     this.#queue = createClientQueue(ctx.queue);
-    this.#batch = session.batch;
+    this.#ladder = ctx.ladder ? newLadderState(ctx.now()) : undefined;
+    // On the ladder a batch client is coalesced when behind, never timed.
+    this.#batch = session.batch && !this.#ladder;
+    this.#accepts = session.coalesce || (session.batch && !this.#batch);
     this.#held = backlog instanceof Promise;
     if (backlog instanceof Promise) {
       backlog.then((b) => {
@@ -163,6 +186,11 @@ export class QueueWriter implements Outlet {
         this.flush(this.#ctx.now());
       });
     } else if (backlog) this.#setBacklog(backlog);
+  }
+
+  /** The client's tier on the ladder (undefined off the ladder). */
+  get tier(): Tier | undefined {
+    return this.#ladder?.tier;
   }
 
   /** Messages waiting in the queue. */
@@ -199,7 +227,12 @@ export class QueueWriter implements Outlet {
     }
     const { dropped, overflow, conflated } = this.#queue.push(frame);
     if (conflated) session.stats.conflated += conflated;
-    const charged = this.lagging;
+    const ladder = this.#ladder;
+    if (
+      ladder !== undefined && ladder.tier !== "dropping" &&
+      (this.#queue.isFull || this.#queue.length >= this.#ctx.ladder!.downMsgs)
+    ) this.climb(now);
+    const charged = this.#charged();
     if (overflow) {
       session.stats.drops++;
       if (charged) {
@@ -219,10 +252,10 @@ export class QueueWriter implements Outlet {
     if (dropped > 0) {
       session.stats.drops += dropped;
       if (charged) recordDrop(this.#slow, now, dropped);
-      else this.unjudgedDrops += dropped;
+      else if (!ladder) this.unjudgedDrops += dropped;
       if (session.control) this.#unannounced += dropped;
     }
-    noteFull(this.#slow, this.#queue.isFull, now);
+    noteFull(this.#slow, charged && this.#queue.isFull, now);
     if (this.#waiting && session.sink.bufferedAmount < this.#gate) {
       // The socket drained before the poller looked: go on now (a busy
       // channel wakes its writers sooner than the poller's slow beat).
@@ -248,6 +281,12 @@ export class QueueWriter implements Outlet {
    * and the clock stops.
    */
   assess(lagging: boolean, charge: boolean, now: number): Assessment {
+    if (this.#ladder) {
+      // The tier says whether drops count; the overload says they do not.
+      this.lagging = false;
+      if (!this.#charged()) this.#slow.fullSince = undefined;
+      return NOTHING;
+    }
     this.lagging = lagging;
     const drops = this.unjudgedDrops;
     const overflowed = this.#unjudgedOverflow;
@@ -270,8 +309,6 @@ export class QueueWriter implements Outlet {
     };
   }
 
-  /** The latest {@link deliveredShare}, kept for the mode's tick. */
-  share = 1;
   /** Where this writer sits in its channel's list (the mode's). */
   index = -1;
 
@@ -309,6 +346,7 @@ export class QueueWriter implements Outlet {
    *   keeps pace with its peers: its lag is the server's, not its own
    */
   judge(now: number, chargeLag = true): Verdict | undefined {
+    if (this.#ladder && !this.#charged()) return undefined;
     return judgeSlow(this.#slow, this.#ctx.limits, now) ??
       (chargeLag ? judgeLag(this.lagMs(now), this.#ctx.limits) : undefined);
   }
@@ -346,10 +384,60 @@ export class QueueWriter implements Outlet {
       if (priority) {
         const text = this.#nextPriority();
         if (text !== undefined) session.writeRaw(text);
-      } else if (this.#batch) this.#sendBatch(now);
+      } else if (this.#batch || this.#coalescing()) this.#sendBatch(now);
       else session.write(this.#queue.shift()!, now);
-      noteFull(this.#slow, this.#queue.isFull, now);
+      noteFull(this.#slow, this.#charged() && this.#queue.isFull, now);
     }
+  }
+
+  /**
+   * One look of the ladder at this client (`--policy ladder`): moves it a
+   * step when it fell behind or kept up long enough, tells it (control
+   * clients) and the mode. A no-op off the ladder.
+   */
+  climb(now: number): void {
+    const ladder = this.#ladder;
+    if (!ladder) return;
+    const queue = this.#queue;
+    const change = stepLadder(
+      ladder,
+      {
+        queued: queue.length,
+        full: queue.isFull,
+        lagMs: this.lagMs(now),
+        batch: this.#accepts,
+        overloaded: this.#ctx.overloaded(),
+      },
+      this.#ctx.ladder!,
+      now,
+    );
+    if (!change) return;
+    queue.setConflating?.(conflates(change.to));
+    if (!charges(change.to)) this.#slow.fullSince = undefined;
+    this.#ctx.tierChanged?.(this, change);
+    this.notice(encodeControl({
+      type: "tier",
+      channel: this.session.channel,
+      tier: change.to,
+      from: change.from,
+      reason: change.reason,
+      queued: queue.length,
+      lag_ms: Math.round(this.lagMs(now)),
+    }));
+  }
+
+  /** Whether this client's drops and full queue count toward its cut now. */
+  #charged(): boolean {
+    const ladder = this.#ladder;
+    if (!ladder) return this.lagging && !this.#ctx.overloaded();
+    return charges(ladder.tier) && !this.#ctx.overloaded();
+  }
+
+  /** Whether queued messages leave as one batch frame (no timer): a client that accepts them, off the ladder or below `full`. */
+  #coalescing(): boolean {
+    if (!this.#accepts) return false;
+    const ladder = this.#ladder;
+    return !ladder || ladder.tier !== "full" || this.#ctx.overloaded();
   }
 
   /** Empties the queue and releases the drain wait. @returns messages discarded */
@@ -426,6 +514,7 @@ export class QueueWriter implements Outlet {
     const first = taken[0]!;
     const last = taken[taken.length - 1]!;
     const shareable = this.#ctx.queue.policy !== "conflate" &&
+      !(this.#ladder && conflates(this.#ladder.tier)) &&
       last.seq - first.seq + 1 === taken.length;
     this.session.writeBatch(
       taken,
