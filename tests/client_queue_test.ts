@@ -131,15 +131,13 @@ Deno.test("createClientQueue() under ladder conflates only once told to, keyless
   q.push(frame(1));
   q.push(frame(2));
   assert.equal(q.length, 2, "not conflating: both kept");
-  q.setConflating!(true);
-  assert.equal(
-    q.push(frame(3)).conflated,
-    1,
-    "replaces the newest keyless one",
-  );
+  assert.equal(q.setConflating!(true), 1, "1 superseded by 2");
+  assert.equal(q.length, 1);
+  assert.equal(q.push(frame(3)).conflated, 1, "replaces the keyless one");
   assert.equal(q.push(frame(4, 10, "a")).conflated ?? 0, 0);
   assert.equal(q.push(frame(5, 10, "a")).conflated, 1);
-  assert.deepEqual(drain(q), [1, 3, 5]);
+  assert.equal(q.bytes, 20);
+  assert.deepEqual(drain(q), [3, 5]);
   q.setConflating!(false);
   q.push(frame(6));
   q.push(frame(7));

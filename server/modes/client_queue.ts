@@ -63,9 +63,11 @@ export interface ClientQueue {
   clear(): void;
   /**
    * Turns conflation on or off (`--policy ladder` only: its `conflated` and
-   * `dropping` tiers conflate, the others do not). Absent on other queues.
+   * tier conflates, the others do not). Absent on other queues.
+   * @returns the queued values superseded by a newer one of their key, now
+   *   removed (turning it on keeps only the newest value per key)
    */
-  setConflating?(on: boolean): void;
+  setConflating?(on: boolean): number;
 }
 
 const KEPT: PushOutcome = Object.freeze({ dropped: 0, overflow: false });
@@ -170,16 +172,26 @@ class ConflatingQueue extends BoundedRing<Slot> implements ClientQueue {
     this.#keyless = keyless;
   }
 
-  setConflating(on: boolean): void {
-    if (on === this.#conflating) return;
+  setConflating(on: boolean): number {
+    if (on === this.#conflating) return 0;
     this.#conflating = on;
     this.#byKey.clear();
-    if (!on) return;
-    // The newest queued value of each key is the one a push replaces.
-    for (let i = 0; i < this.ring.length; i++) {
-      const slot = this.ring.at(i)!;
+    if (!on) return 0;
+    // Keep the newest value of each key, in its place; it is the one a
+    // later push replaces.
+    const slots: Slot[] = [];
+    for (let slot = this.ring.shift(); slot; slot = this.ring.shift()) {
+      slots.push(slot);
       if (slot.key !== undefined) this.#byKey.set(slot.key, slot);
     }
+    let superseded = 0;
+    for (const slot of slots) {
+      if (slot.key !== undefined && this.#byKey.get(slot.key) !== slot) {
+        this.queued -= slot.frame.bytes;
+        superseded++;
+      } else this.ring.push(slot);
+    }
+    return superseded;
   }
 
   push(frame: OutFrame): PushOutcome {

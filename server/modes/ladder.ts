@@ -7,9 +7,9 @@
  * - `coalesced`: everything queued leaves in one batch frame the moment the
  *   socket can take it (only for clients that accept batch frames);
  * - `conflated`: only the latest value per key is kept in the queue;
- * - `dropping`: as conflated, and the queue drops its oldest when full; only
- *   here do drops count against `--drop-limit` and a full queue against
- *   `--full-timeout` (the cut, 4000/4001).
+ * - `dropping`: drop-oldest, with `dropped` notices; only here do drops
+ *   count against `--drop-limit` and a full queue against `--full-timeout`
+ *   (the cut, 4000/4001).
  *
  * @module
  */
@@ -67,7 +67,11 @@ export interface LadderReading {
   readonly queued: number;
   /** True when its queue cannot take the next message without a drop. */
   readonly full: boolean;
-  /** Age of its oldest queued message, ms. */
+  /**
+   * How far behind it is, ms: the age of its oldest queued message, or how
+   * long its socket has refused more, whichever is longer (a conflated queue
+   * holds only fresh values, so its age alone never says behind).
+   */
   readonly lagMs: number;
   /** Whether it accepts batch frames (the `coalesced` tier exists for it). */
   readonly batch: boolean;
@@ -177,7 +181,7 @@ function move(
 
 /** Whether `tier` keeps only the latest value per key. */
 export function conflates(tier: Tier): boolean {
-  return tier === "conflated" || tier === "dropping";
+  return tier === "conflated";
 }
 
 /** Whether drops and a full queue count against the client in `tier` (toward the cut). */

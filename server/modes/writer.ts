@@ -127,6 +127,8 @@ export class QueueWriter implements Outlet {
   #unannounced = 0;
   /** True while the writer waits for the socket to drain. */
   #waiting = false;
+  /** Since when it waits, ms (read by the ladder). */
+  #waitingSince = 0;
   /** True for a `?batch=1` client: live frames leave on the batch tick. */
   readonly #batch: boolean;
   /** True for a client that accepts batch frames without a timer (`?batch=auto`, or any batch client on the ladder). */
@@ -404,7 +406,10 @@ export class QueueWriter implements Outlet {
       {
         queued: queue.length,
         full: queue.isFull,
-        lagMs: this.lagMs(now),
+        lagMs: Math.max(
+          this.lagMs(now),
+          this.#waiting ? now - this.#waitingSince : 0,
+        ),
         batch: this.#accepts,
         overloaded: this.#ctx.overloaded(),
       },
@@ -412,7 +417,8 @@ export class QueueWriter implements Outlet {
       now,
     );
     if (!change) return;
-    queue.setConflating?.(conflates(change.to));
+    const superseded = queue.setConflating?.(conflates(change.to)) ?? 0;
+    this.session.stats.conflated += superseded;
     if (!charges(change.to)) this.#slow.fullSince = undefined;
     this.#ctx.tierChanged?.(this, change);
     this.notice(encodeControl({
@@ -457,6 +463,7 @@ export class QueueWriter implements Outlet {
   }
 
   #wait(): void {
+    if (!this.#waiting) this.#waitingSince = this.#ctx.now();
     this.#waiting = true;
     const wait = ++this.#waitToken;
     const next = this.#queue.peek()?.bytes;
