@@ -23,9 +23,10 @@ import { utf8Exceeds, utf8Length } from "./utf8.ts";
  * The protocol's version, as `docs/PROTOCOL.md` states it: 1 was the seed's
  * data frames and ACK; 2 added channels, user data, control frames,
  * positions `(epoch, seq)` with resume, `?batch=1` arrays, SSE and the
- * two-range close codes.
+ * two-range close codes; 3 added the ladder (`--policy ladder`): `tier`
+ * frames and `?batch=auto`.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** A data frame as the server sends it. */
 export interface DataFrame {

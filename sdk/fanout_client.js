@@ -1,5 +1,5 @@
 // lib/protocol.ts
-var PROTOCOL_VERSION = 2;
+var PROTOCOL_VERSION = 3;
 var DEFAULT_CHANNEL = "default";
 function parseControl(text) {
   if (!text.startsWith('{"type":')) return void 0;

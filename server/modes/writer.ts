@@ -257,7 +257,7 @@ export class QueueWriter implements Outlet {
       else if (!ladder) this.unjudgedDrops += dropped;
       if (session.control) this.#unannounced += dropped;
     }
-    noteFull(this.#slow, charged && this.#queue.isFull, now);
+    this.#noteFull(now);
     if (this.#waiting && session.sink.bufferedAmount < this.#gate) {
       // The socket drained before the poller looked: go on now (a busy
       // channel wakes its writers sooner than the poller's slow beat).
@@ -388,7 +388,7 @@ export class QueueWriter implements Outlet {
         if (text !== undefined) session.writeRaw(text);
       } else if (this.#batch || this.#coalescing()) this.#sendBatch(now);
       else session.write(this.#queue.shift()!, now);
-      noteFull(this.#slow, this.#charged() && this.#queue.isFull, now);
+      this.#noteFull(now);
     }
   }
 
@@ -430,6 +430,12 @@ export class QueueWriter implements Outlet {
       queued: queue.length,
       lag_ms: Math.round(this.lagMs(now)),
     }));
+  }
+
+  /** Runs the `--full-timeout` clock while the queue is full (on the ladder only in a tier that charges). */
+  #noteFull(now: number): void {
+    const full = this.#queue.isFull && (!this.#ladder || this.#charged());
+    noteFull(this.#slow, full, now);
   }
 
   /** Whether this client's drops and full queue count toward its cut now. */
