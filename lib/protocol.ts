@@ -115,6 +115,15 @@ export type ControlFrame =
     readonly queued: number;
     /** Age of the oldest message waiting, ms. */
     readonly lag_ms: number;
+  }
+  | {
+    /**
+     * Messages whose time to live ran out before their turn were not sent
+     * (version 3): `count` since the previous notice.
+     */
+    readonly type: "expired";
+    readonly channel: string;
+    readonly count: number;
   };
 
 /** An acknowledgement a client sends for a data frame. */

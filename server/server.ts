@@ -92,6 +92,7 @@ function createMode(config: ServerConfig, logger: Logger): Mode {
   const q = config.queueMode;
   return new QueueMode({
     ladder: q.ladder,
+    channelTtlMs: config.channels.ttlMs,
     onTierChange: (session, change) => logTierChange(logger, session, change),
     queue: { maxsize: q.maxsize, maxBytes: q.maxQueueBytes, policy: q.policy },
     limits: {

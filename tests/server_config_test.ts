@@ -70,6 +70,7 @@ const BY_FLAG: Case[] = [
   ["ladderDownMsgs", "--ladder-down-msgs 30", 30], ["ladderDownMs", "--ladder-down-ms 200", 200],
   ["ladderUpMs", "--ladder-up-ms 9000", 9000],
   ["history", "--history 100", 100], ["maxChannels", "--max-channels 5", 5],
+  ["channelTtl", "--channel-ttl prices=500,news=2000", ["prices=500", "news=2000"]],
   ["token", "--token t0k", "t0k"], ["jwtSecret", "--jwt-secret s3c", "s3c"],
   ["publishToken", "--publish-token p", "p"], ["adminToken", "--admin-token a", "a"],
   ["openAdmin", "--open-admin", true], ["jwtMaxLifetime", "--jwt-max-lifetime 60", 60],
@@ -111,6 +112,7 @@ const BY_YAML: Case[] = [
   ["ladderDownMsgs", "queue_mode.ladder_down_msgs: 20", 20], ["ladderDownMs", "queue_mode.ladder_down_ms: 300", 300],
   ["ladderUpMs", "queue_mode.ladder_up_ms: 4000", 4000],
   ["history", "channels.history: 7", 7], ["maxChannels", "channels.max_channels: 9", 9],
+  ["channelTtl", "channels.ttl: [a=1]", ["a=1"]],
   ["token", "auth.token: tt", "tt"], ["jwtSecret", "auth.jwt_secret: jj", "jj"],
   ["publishToken", "auth.publish_token: pp", "pp"], ["adminToken", "auth.admin_token: aa", "aa"],
   ["openAdmin", "auth.open_admin: true", true], ["jwtMaxLifetime", "auth.jwt_max_lifetime: 3600", 3600],
@@ -152,7 +154,7 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
     publishToken: undefined, adminToken: undefined, openAdmin: false, jwtMaxLifetime: 86400,
     maxClients: 10000, maxFrameBytes: 4096, maxInboundRate: 0,
     maxMessageBytes: 1048576, handshakeTimeout: 5, maxPending: 1000, maxReplays: 100,
-    maxDashboards: 10, allowedOrigins: [], cert: undefined, key: undefined,
+    maxDashboards: 10, allowedOrigins: [], channelTtl: [], cert: undefined, key: undefined,
     reusePort: false, broker: "memory", configPath: undefined,
   });
 });

@@ -11,6 +11,7 @@ import type { SlowPolicy } from "../modes/client_queue.ts";
 import type { SourceKind } from "../sources/source_stats.ts";
 import {
   type BroadcastMode,
+  channelTtls,
   type ListenerKind,
   resolveServerOptions,
   type ServerOptions,
@@ -72,6 +73,8 @@ export interface ChannelsSection {
   readonly history: number;
   /** Channels that may exist at once. */
   readonly maxChannels: number;
+  /** Default time to live per channel, ms (`--channel-ttl`). */
+  readonly ttlMs: ReadonlyMap<string, number>;
 }
 
 /** `auth:`: who may subscribe and publish. */
@@ -221,7 +224,11 @@ export function configOf(o: ServerOptions): ServerConfig {
       batchMs: o.batchMs,
       maxLagMs: o.maxLag > 0 ? o.maxLag * 1000 : Infinity,
     }),
-    channels: freeze({ history: o.history, maxChannels: o.maxChannels }),
+    channels: freeze({
+      history: o.history,
+      maxChannels: o.maxChannels,
+      ttlMs: channelTtls(o.channelTtl),
+    }),
     auth: freeze({
       token: o.token,
       jwtSecret: o.jwtSecret,

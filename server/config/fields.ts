@@ -111,6 +111,8 @@ export const FIELDS = {
     "messages kept per channel for ?since= replay; 0 keeps none"),
   maxChannels: field("--max-channels N", "channels.max_channels", num(1, 1_000_000, true),
     "channels that may exist at once"),
+  channelTtl: field("--channel-ttl LIST", "channels.ttl", { type: "list" },
+    "default time to live per channel, CHANNEL=MS,...: a message still queued after MS is not sent (queue mode)"),
   token: field("--token TOKEN", "auth.token", { type: "secret" },
     "subscribers must present this token (Authorization: Bearer, or ?token=)"),
   jwtSecret: field("--jwt-secret SECRET", "auth.jwt_secret", { type: "secret" },

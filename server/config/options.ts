@@ -81,6 +81,8 @@ export interface ServerOptions {
   readonly history: number;
   /** Channels that may exist at once. @default {1000} */
   readonly maxChannels: number;
+  /** Default time to live per channel, `CHANNEL=MS` items (queue mode). @default {[]} */
+  readonly channelTtl: readonly string[];
   /** Static subscriber token. @default {undefined} */
   readonly token: string | undefined;
   /** HS256 secret for subscriber JWTs. @default {undefined} */
@@ -159,6 +161,7 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   maxLag: 30,
   history: 0,
   maxChannels: 1000,
+  channelTtl: Object.freeze([]) as readonly string[],
   token: undefined,
   jwtSecret: undefined,
   publishToken: undefined,
@@ -218,6 +221,27 @@ export function resolveServerOptions(
   return Object.freeze(out) as unknown as ServerOptions;
 }
 
+/**
+ * `--channel-ttl` items (`CHANNEL=MS`) as a map.
+ * @throws {UsageError} naming the bad item
+ */
+export function channelTtls(items: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const item of items) {
+    const m = /^([A-Za-z0-9_.:-]{1,64})=(\d+)$/.exec(item);
+    const ms = Number(m?.[2]);
+    if (!m || !(ms > 0)) {
+      throw new UsageError(
+        `--channel-ttl items must be CHANNEL=MS with MS a whole number above 0, got ${
+          JSON.stringify(item)
+        }`,
+      );
+    }
+    out.set(m[1]!, ms);
+  }
+  return out;
+}
+
 /** Rules across fields, checked once everything is merged. */
 function checkCombination(c: ServerOptions): void {
   if (c.source === "http" && c.publishToken === undefined) {
@@ -238,6 +262,7 @@ function checkCombination(c: ServerOptions): void {
       "--cert and --key go together: give both to serve wss:// and https://",
     );
   }
+  channelTtls(c.channelTtl);
   if (c.policy === "conflate" && c.conflateKey === undefined) {
     throw new UsageError(
       "--policy conflate needs --conflate-key FIELD (the JSON field to conflate on)",

@@ -248,6 +248,11 @@ export class Hub implements BrokerHandler {
     return this.#mode.shed;
   }
 
+  /** Messages the mode did not send because their time to live ran out. */
+  get expired(): number {
+    return this.#mode.expired ?? 0;
+  }
+
   /** Tier changes per tier entered (`--policy ladder`); undefined for other policies. */
   get tierChanges(): Readonly<Record<string, number>> | undefined {
     return this.#mode.tierChanges;

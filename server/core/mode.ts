@@ -94,6 +94,8 @@ export interface Mode {
   tick(now: number, overloaded: boolean): readonly Cut[];
   /** Messages dropped because the server was behind, not the client: counted apart, never against the client. */
   readonly shed: number;
+  /** Messages not sent because their time to live ran out (queue mode). */
+  readonly expired?: number;
   /** Tier changes per tier entered (`--policy ladder`); undefined elsewhere. */
   readonly tierChanges?: Readonly<Record<string, number>> | undefined;
   /** Stops all waiting and timers; called on shutdown. */

@@ -54,6 +54,8 @@ export interface QueueModeOptions {
   readonly batchMs?: number;
   /** The ladder's thresholds; required by `--policy ladder`, ignored otherwise. */
   readonly ladder?: LadderLimits;
+  /** Default time to live per channel, ms (`--channel-ttl`). */
+  readonly channelTtlMs?: ReadonlyMap<string, number>;
   /** Told of every tier change (`--policy ladder`), for the log. */
   readonly onTierChange?: (session: Session, change: TierChange) => void;
 }
@@ -75,6 +77,7 @@ export class QueueMode implements Mode {
   readonly #watcher: DrainWatcher;
   #shed = 0;
   #overloaded = false;
+  #expired = 0;
   readonly #tierChanges: Record<Tier, number> | undefined;
   /** Batching writers with live frames queued, flushed by the next batch tick. */
   readonly #scheduled = new Set<QueueWriter>();
@@ -106,12 +109,19 @@ export class QueueMode implements Mode {
       joiner: this.#joiner,
       schedule: (writer) => this.#schedule(writer),
       overloaded: () => this.#overloaded,
+      expired: (count) => this.#expired += count,
+      ...(options.channelTtlMs ? { channelTtlMs: options.channelTtlMs } : {}),
       ...(ladder ? { ladder } : {}),
       tierChanged: (writer, change) => {
         if (counts) counts[change.to]++;
         onTier?.(writer.session, change);
       },
     };
+  }
+
+  /** Messages not sent because their time to live ran out. */
+  get expired(): number {
+    return this.#expired;
   }
 
   /** Tier changes per tier entered (`--policy ladder`); undefined otherwise. */

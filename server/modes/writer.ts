@@ -13,11 +13,8 @@ import type { OutFrame } from "../core/frame.ts";
 import type { Backlog, Outlet, Verdict } from "../core/mode.ts";
 import type { Session } from "../core/session.ts";
 import type { BatchJoiner } from "./batch_joiner.ts";
-import {
-  type ClientQueue,
-  createClientQueue,
-  type QueueLimits,
-} from "./client_queue.ts";
+import type { QueueLimits } from "./client_queue.ts";
+import { CRITICAL_OVERFLOW, Outbox } from "./outbox.ts";
 import type { DrainWatcher } from "./drain_watcher.ts";
 import {
   charges,
@@ -96,6 +93,10 @@ export interface WriterContext {
   readonly ladder?: LadderLimits;
   /** Whether the server itself is behind now (the mode's latest tick). */
   readonly overloaded: () => boolean;
+  /** Default time to live per channel, ms (`--channel-ttl`). */
+  readonly channelTtlMs?: ReadonlyMap<string, number>;
+  /** Counts messages not sent because their deadline passed. */
+  readonly expired: (count: number) => void;
   /** Called after a client changed tier (the mode counts and logs it). */
   readonly tierChanged?: (writer: QueueWriter, change: TierChange) => void;
 }
@@ -115,7 +116,7 @@ export class QueueWriter implements Outlet {
   /** The session written to. */
   readonly session: Session;
   readonly #ctx: WriterContext;
-  readonly #queue: ClientQueue;
+  readonly #queue: Outbox;
   readonly #slow: SlowState = newSlowState();
   /** Control frames to send before anything else (undefined when none: most clients). */
   #notices: string[] | undefined;
@@ -170,7 +171,10 @@ export class QueueWriter implements Outlet {
   ) {
     this.session = session;
     this.#ctx = ctx;
-    this.#queue = createClientQueue(ctx.queue);
+    this.#queue = new Outbox(
+      ctx.queue,
+      ctx.channelTtlMs?.get(session.channel),
+    );
     this.#ladder = ctx.ladder ? newLadderState(ctx.now()) : undefined;
     // On the ladder a batch client is coalesced when behind, never timed.
     this.#batch = session.batch && !this.#ladder;
@@ -183,8 +187,9 @@ export class QueueWriter implements Outlet {
         // Live frames handed over while the backlog was read and covered by it.
         const after = b.after ?? 0;
         while ((this.#queue.peek()?.seq ?? Infinity) <= after) {
-          this.#queue.shift();
+          this.#queue.shift(Infinity);
         }
+        this.#queue.takeExpired();
         this.flush(this.#ctx.now());
       });
     } else if (backlog) this.#setBacklog(backlog);
@@ -227,7 +232,15 @@ export class QueueWriter implements Outlet {
       this.#slow.fullSince = undefined;
       return undefined;
     }
-    const { dropped, overflow, conflated } = this.#queue.push(frame);
+    const outcome = this.#queue.push(frame);
+    if (outcome === CRITICAL_OVERFLOW) {
+      return {
+        reason: "slow_overflow",
+        detail:
+          `slow client: ${this.#queue.length} critical messages waiting, the queue's bound (--maxsize)`,
+      };
+    }
+    const { dropped, overflow, conflated } = outcome;
     if (conflated) session.stats.conflated += conflated;
     const ladder = this.#ladder;
     if (
@@ -387,7 +400,11 @@ export class QueueWriter implements Outlet {
         const text = this.#nextPriority();
         if (text !== undefined) session.writeRaw(text);
       } else if (this.#batch || this.#coalescing()) this.#sendBatch(now);
-      else session.write(this.#queue.shift()!, now);
+      else {
+        const frame = this.#queue.shift(now);
+        this.#announceExpired();
+        if (frame) session.write(frame, now);
+      }
       this.#noteFull(now);
     }
   }
@@ -417,7 +434,7 @@ export class QueueWriter implements Outlet {
       now,
     );
     if (!change) return;
-    const superseded = queue.setConflating?.(conflates(change.to)) ?? 0;
+    const superseded = queue.setConflating(conflates(change.to));
     this.session.stats.conflated += superseded;
     if (!charges(change.to)) this.#slow.fullSince = undefined;
     this.#ctx.tierChanged?.(this, change);
@@ -511,19 +528,32 @@ export class QueueWriter implements Outlet {
     return text;
   }
 
+  /** Sends the `expired` notice for messages just skipped (control clients), ahead of the next data. */
+  #announceExpired(): void {
+    const count = this.#queue.takeExpired();
+    if (count === 0) return;
+    this.#ctx.expired(count);
+    if (!this.session.control) return;
+    this.session.writeRaw(encodeControl({
+      type: "expired",
+      channel: this.session.channel,
+      count,
+    }));
+  }
+
   /** Sends up to the batch caps of the queue as one JSON array frame. */
   #sendBatch(now: number): void {
     const taken = TAKEN;
     const queue = this.#queue;
     let bytes = 0;
-    while (
-      taken.length < BATCH_MAX_MESSAGES && bytes < BATCH_MAX_BYTES &&
-      queue.length > 0
-    ) {
-      const frame = queue.shift()!;
+    while (taken.length < BATCH_MAX_MESSAGES && bytes < BATCH_MAX_BYTES) {
+      const frame = queue.shift(now);
+      if (frame === undefined) break;
       taken.push(frame);
       bytes += frame.bytes;
     }
+    this.#announceExpired();
+    if (taken.length === 0) return;
     const first = taken[0]!;
     const last = taken[taken.length - 1]!;
     const shareable = this.#ctx.queue.policy !== "conflate" &&

@@ -207,6 +207,11 @@ export function createServerMetrics(
       ],
     )
     .counter(
+      "fanout_expired_messages_total",
+      "Messages not sent because their time to live (Fanout-TTL-Ms, ttl_ms, --channel-ttl) ran out before their turn.",
+      () => hub.expired,
+    )
+    .counter(
       "fanout_tier_changes_total",
       "Clients that moved into each tier of --policy ladder (full, coalesced, conflated, dropping); no series under other policies.",
       () =>
