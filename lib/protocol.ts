@@ -124,6 +124,27 @@ export type ControlFrame =
     readonly type: "expired";
     readonly channel: string;
     readonly count: number;
+  }
+  | {
+    /**
+     * Where the client stands, every `--lag-interval` (version 3), also on
+     * a quiet channel: how far behind it is and what it lost, by reason,
+     * since the previous `lag` frame.
+     */
+    readonly type: "lag";
+    readonly channel: string;
+    /** Messages waiting for it on the server. */
+    readonly queued: number;
+    /** Age of the oldest of them, ms (0: up to date). */
+    readonly lag_ms: number;
+    /** Its tier (`--policy ladder`; `full` under other policies). */
+    readonly tier: "full" | "coalesced" | "conflated" | "dropping";
+    /** Dropped since the previous `lag` frame. */
+    readonly dropped: number;
+    /** Not sent for their time to live since the previous `lag` frame. */
+    readonly expired: number;
+    /** Replaced by a newer value of their key since the previous `lag` frame. */
+    readonly superseded: number;
   };
 
 /** An acknowledgement a client sends for a data frame. */

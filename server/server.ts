@@ -93,6 +93,7 @@ function createMode(config: ServerConfig, logger: Logger): Mode {
   return new QueueMode({
     ladder: q.ladder,
     channelTtlMs: config.channels.ttlMs,
+    lagIntervalMs: q.lagIntervalMs,
     onTierChange: (session, change) => logTierChange(logger, session, change),
     queue: { maxsize: q.maxsize, maxBytes: q.maxQueueBytes, policy: q.policy },
     limits: {

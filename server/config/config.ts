@@ -63,6 +63,8 @@ export interface QueueModeSection {
   readonly fullTimeoutMs: number;
   /** Batch tick for `?batch=1` clients, ms. */
   readonly batchMs: number;
+  /** Between `lag` frames to control clients, ms; 0 when off. */
+  readonly lagIntervalMs: number;
   /** How far behind a client may fall, ms (the age of the oldest message it has not taken); `Infinity` when off. */
   readonly maxLagMs: number;
 }
@@ -222,6 +224,7 @@ export function configOf(o: ServerOptions): ServerConfig {
       dropLimit: o.dropLimit,
       fullTimeoutMs: o.fullTimeout * 1000,
       batchMs: o.batchMs,
+      lagIntervalMs: o.lagInterval * 1000,
       maxLagMs: o.maxLag > 0 ? o.maxLag * 1000 : Infinity,
     }),
     channels: freeze({

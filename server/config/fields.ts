@@ -105,6 +105,8 @@ export const FIELDS = {
     "bytes a client's queue may hold besides --maxsize; 0 for no byte bound"),
   batchMs: field("--batch-ms MS", "queue_mode.batch_ms", num(1, 1000, true),
     "ms between flushes of ?batch=1 clients: each gets its queued messages as one JSON array frame"),
+  lagInterval: field("--lag-interval SECS", "queue_mode.lag_interval", num(0, DAY),
+    "seconds between the lag frames control clients get (how far behind, what they lost); 0 disables"),
   maxLag: field("--max-lag SECS", "queue_mode.max_lag", num(0, DAY),
     "seconds a client may fall behind (age of the oldest message it has not taken) before 4006; 0 disables"),
   history: field("--history N", "channels.history", num(0, 1_000_000, true),

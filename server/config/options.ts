@@ -75,6 +75,8 @@ export interface ServerOptions {
   readonly maxQueueBytes: number;
   /** Milliseconds between flushes of `?batch=1` clients (queue mode), 1..1000. @default {10} */
   readonly batchMs: number;
+  /** Seconds between `lag` frames to control clients (queue mode); 0 disables. @default {1} */
+  readonly lagInterval: number;
   /** Seconds a client may fall behind (queue mode): the age of the oldest message it has not taken; 0 disables. @default {30} */
   readonly maxLag: number;
   /** Messages kept per channel for `?since=` replay; 0 keeps none. @default {0} */
@@ -158,6 +160,7 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   ladderUpMs: 5000,
   maxQueueBytes: 0,
   batchMs: 10,
+  lagInterval: 1,
   maxLag: 30,
   history: 0,
   maxChannels: 1000,

@@ -56,6 +56,8 @@ export interface QueueModeOptions {
   readonly ladder?: LadderLimits;
   /** Default time to live per channel, ms (`--channel-ttl`). */
   readonly channelTtlMs?: ReadonlyMap<string, number>;
+  /** Every how many ms control clients get a `lag` frame; 0 for never (`--lag-interval`). @default 0 */
+  readonly lagIntervalMs?: number;
   /** Told of every tier change (`--policy ladder`), for the log. */
   readonly onTierChange?: (session: Session, change: TierChange) => void;
 }
@@ -110,6 +112,7 @@ export class QueueMode implements Mode {
       schedule: (writer) => this.#schedule(writer),
       overloaded: () => this.#overloaded,
       expired: (count) => this.#expired += count,
+      lagIntervalMs: options.lagIntervalMs ?? 0,
       ...(options.channelTtlMs ? { channelTtlMs: options.channelTtlMs } : {}),
       ...(ladder ? { ladder } : {}),
       tierChanged: (writer, change) => {
@@ -226,6 +229,7 @@ export class QueueMode implements Mode {
         if (writer.session.closed) continue;
         const share = writer.deliveredShare();
         writer.climb(now);
+        writer.lagTick(now);
         const lagging = !overloaded && writer.behind && share < LAG_SHARE;
         const assessed = writer.assess(lagging, !overloaded, now);
         this.#shed += assessed.shed;

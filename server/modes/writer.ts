@@ -95,6 +95,8 @@ export interface WriterContext {
   readonly overloaded: () => boolean;
   /** Default time to live per channel, ms (`--channel-ttl`). */
   readonly channelTtlMs?: ReadonlyMap<string, number>;
+  /** Every how many ms a control client gets a `lag` frame; 0 for never (`--lag-interval`). */
+  readonly lagIntervalMs?: number;
   /** Counts messages not sent because their deadline passed. */
   readonly expired: (count: number) => void;
   /** Called after a client changed tier (the mode counts and logs it). */
@@ -126,6 +128,12 @@ export class QueueWriter implements Outlet {
   #held: boolean;
   /** Drops not yet announced to a client that asked for control frames. */
   #unannounced = 0;
+  /** A `lag` frame is due (built when it is sent, so it is current). */
+  #lagDue = false;
+  /** When the next `lag` frame is due, ms. */
+  #lagAt = 0;
+  /** Drops, expired and superseded counts at the previous `lag` frame. */
+  #lagMarks = [0, 0, 0];
   /** True while the writer waits for the socket to drain. */
   #waiting = false;
   /** Since when it waits, ms (read by the ladder). */
@@ -502,6 +510,7 @@ export class QueueWriter implements Outlet {
   /** True when notices or replayed history wait ahead of the live queue. */
   #hasPriority(): boolean {
     return this.#notices !== undefined || this.#unannounced > 0 ||
+      this.#lagDue ||
       this.#replay !== undefined;
   }
 
@@ -522,10 +531,44 @@ export class QueueWriter implements Outlet {
         count,
       });
     }
+    if (this.#lagDue) {
+      this.#lagDue = false;
+      return this.#lagFrame(this.#ctx.now());
+    }
     // Replayed history is sent as is: its enqueue time is not this client's.
     const text = this.#replay?.next();
     if (text === undefined) this.#replay = undefined;
     return text;
+  }
+
+  /**
+   * Marks a `lag` frame due when `--lag-interval` has passed since the last
+   * (control clients only; at most one waits), and sends it when it can.
+   */
+  lagTick(now: number): void {
+    const every = this.#ctx.lagIntervalMs ?? 0;
+    if (!this.session.control || every <= 0 || now < this.#lagAt) return;
+    this.#lagAt = now + every;
+    this.#lagDue = true;
+    if (this.idle) this.flush(now);
+  }
+
+  #lagFrame(now: number): string {
+    const stats = this.session.stats;
+    const marks = this.#lagMarks;
+    const totals = [stats.drops, this.#queue.expiredTotal, stats.conflated];
+    const frame = encodeControl({
+      type: "lag",
+      channel: this.session.channel,
+      queued: this.#queue.length,
+      lag_ms: Math.round(this.lagMs(now)),
+      tier: this.#ladder?.tier ?? "full",
+      dropped: totals[0]! - marks[0]!,
+      expired: totals[1]! - marks[1]!,
+      superseded: totals[2]! - marks[2]!,
+    });
+    this.#lagMarks = totals;
+    return frame;
   }
 
   /** Sends the `expired` notice for messages just skipped (control clients), ahead of the next data. */
