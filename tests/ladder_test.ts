@@ -141,3 +141,26 @@ Deno.test("stepLadder() never moves below dropping: the cut is the slow policy's
     assert.equal(stepLadder(s, full, LIMITS, t), undefined);
   }
 });
+
+Deno.test("stepLadder() leaves conflated for dropping only when the queue grows: lag alone is absorbed by conflation", () => {
+  const s = { tier: "conflated" as Tier, changedAt: 0, calmSince: undefined };
+  assert.equal(
+    stepLadder(s, reading({ lagMs: 60_000 }), LIMITS, 10_000),
+    undefined,
+  );
+  assert.equal(s.tier, "conflated");
+  assert.equal(
+    stepLadder(s, reading({ queued: 50 }), LIMITS, 10_000)?.to,
+    "dropping",
+  );
+});
+
+Deno.test("stepLadder() does not count a client that lost anything since the last look as keeping up", () => {
+  const s = { tier: "conflated" as Tier, changedAt: 0, calmSince: undefined };
+  const lossy = reading({ lossy: true });
+  for (let t = 0; t <= 20_000; t += 250) {
+    assert.equal(stepLadder(s, lossy, LIMITS, t), undefined);
+  }
+  assert.equal(stepLadder(s, CALM, LIMITS, 20_250), undefined, "calm starts");
+  assert.equal(stepLadder(s, CALM, LIMITS, 25_250)?.to, "coalesced");
+});

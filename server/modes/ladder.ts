@@ -48,7 +48,7 @@ export const DEFAULT_LADDER_DOWN_MSGS = 50;
 export const DEFAULT_LADDER_DOWN_MS = 500;
 /** Default of `--ladder-up-ms`: ten times the way down, so a client does not flap. */
 export const DEFAULT_LADDER_UP_MS = 5000;
-/** A client keeps up while its queue and lag are under this share of the down thresholds. */
+/** A client keeps up while it loses nothing and its queue and lag are under this share of the down thresholds. */
 export const KEEP_UP_SHARE = 0.25;
 
 /** One client's place on the ladder. */
@@ -77,6 +77,8 @@ export interface LadderReading {
   readonly batch: boolean;
   /** Whether the server itself is behind (then a batch client is at least coalesced). */
   readonly overloaded: boolean;
+  /** Whether it lost anything (dropped, superseded, expired) since the last look: then it is not keeping up. @default false */
+  readonly lossy?: boolean;
 }
 
 /** A tier change: from, to, why. */
@@ -102,13 +104,19 @@ function above(tier: Tier, batch: boolean, overloaded: boolean): Tier {
   return next === "coalesced" && !batch ? "full" : next;
 }
 
-/** Whether `reading` is behind under `limits`. */
+/**
+ * Whether `reading` is behind under `limits` for a client in `tier`. In
+ * `conflated` only a growing queue counts: while conflation keeps the
+ * queue short it absorbs whatever the client cannot read, however far
+ * behind its socket is, so there is nothing to drop.
+ */
 export function isBehind(
   reading: LadderReading,
   limits: LadderLimits,
+  tier: Tier = "full",
 ): boolean {
-  return reading.full || reading.queued >= limits.downMsgs ||
-    reading.lagMs >= limits.downMs;
+  if (reading.full || reading.queued >= limits.downMsgs) return true;
+  return tier !== "conflated" && reading.lagMs >= limits.downMs;
 }
 
 /**
@@ -139,7 +147,7 @@ export function stepLadder(
   if (reading.overloaded && reading.batch && from === "full") {
     return move(state, "coalesced", "overload", now);
   }
-  if (isBehind(reading, limits)) {
+  if (isBehind(reading, limits, from)) {
     state.calmSince = undefined;
     if (from === "dropping") return undefined;
     if (!reading.full && now - state.changedAt < limits.downMs) {
@@ -152,7 +160,8 @@ export function stepLadder(
       now,
     );
   }
-  const keepingUp = reading.queued <= limits.downMsgs * KEEP_UP_SHARE &&
+  const keepingUp = !reading.lossy &&
+    reading.queued <= limits.downMsgs * KEEP_UP_SHARE &&
     reading.lagMs <= limits.downMs * KEEP_UP_SHARE;
   if (!keepingUp) {
     state.calmSince = undefined;

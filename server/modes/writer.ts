@@ -132,6 +132,8 @@ export class QueueWriter implements Outlet {
   #lagDue = false;
   /** When the next `lag` frame is due, ms. */
   #lagAt = 0;
+  /** Drops, expired and superseded together at the ladder's previous look. */
+  #lostAtClimb = 0;
   /** Drops, expired and superseded counts at the previous `lag` frame. */
   #lagMarks = [0, 0, 0];
   /** True while the writer waits for the socket to drain. */
@@ -426,6 +428,10 @@ export class QueueWriter implements Outlet {
     const ladder = this.#ladder;
     if (!ladder) return;
     const queue = this.#queue;
+    const stats = this.session.stats;
+    const lost = stats.drops + stats.conflated + queue.expiredTotal;
+    const lossy = lost !== this.#lostAtClimb;
+    this.#lostAtClimb = lost;
     const change = stepLadder(
       ladder,
       {
@@ -437,6 +443,7 @@ export class QueueWriter implements Outlet {
         ),
         batch: this.#accepts,
         overloaded: this.#ctx.overloaded(),
+        lossy,
       },
       this.#ctx.ladder!,
       now,
