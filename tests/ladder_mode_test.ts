@@ -169,3 +169,39 @@ Deno.test("ladder: while the server is overloaded every batch client is coalesce
   assert.ok(sessions.slice(0, 2).every((s) => !s.closed));
   mode.stop();
 });
+
+Deno.test("coalescing: while the server is overloaded a client that accepts arrays (?batch=auto) gets what one turn offered as one frame; on a calm server, each message at once", async () => {
+  const clock = new FakeClock();
+  const mode = new QueueMode({
+    queue: { maxsize: 100, maxBytes: Infinity, policy: "drop-oldest" },
+    limits: { dropLimit: 50, fullTimeoutMs: 5000 },
+    scheduler: clock,
+  });
+  const { hub, publish } = testHub(mode, clock);
+  const auto = new FakeSink();
+  const plain = new FakeSink();
+  hub.open(auto, { remote: "auto", coalesce: true });
+  hub.open(plain, { remote: "plain" });
+  const five = async () => {
+    for (let i = 0; i < 5; i++) {
+      await publish("default", { tsSend: 1, payloadB64: "AA==" });
+    }
+  };
+  await five();
+  assert.equal(auto.frames.length, 5, "calm: one frame per message, at once");
+  hub.tick(HOT);
+  await five();
+  assert.equal(
+    auto.frames.length,
+    5,
+    "overloaded: held to the end of the turn",
+  );
+  assert.equal(plain.frames.length, 10, "a plain client is not held");
+  await clock.run(1);
+  assert.equal(auto.frames.length, 6);
+  assert.deepEqual(
+    JSON.parse(auto.frames[5]!).map((f: { seq: number }) => f.seq),
+    [6, 7, 8, 9, 10],
+  );
+  mode.stop();
+});

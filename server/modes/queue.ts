@@ -84,6 +84,9 @@ export class QueueMode implements Mode {
   /** Batching writers with live frames queued, flushed by the next batch tick. */
   readonly #scheduled = new Set<QueueWriter>();
   #timer: TimerHandle | undefined;
+  /** Coalescing writers with live frames queued, flushed at the end of this turn. */
+  readonly #soon = new Set<QueueWriter>();
+  #soonTimer: TimerHandle | undefined;
 
   /** @param options queue bounds and policy, limits, scheduler, batch interval */
   constructor(options: QueueModeOptions) {
@@ -110,6 +113,7 @@ export class QueueMode implements Mode {
       now: () => scheduler.now(),
       joiner: this.#joiner,
       schedule: (writer) => this.#schedule(writer),
+      scheduleSoon: (writer) => this.#scheduleSoon(writer),
       overloaded: () => this.#overloaded,
       expired: (count) => this.#expired += count,
       lagIntervalMs: options.lagIntervalMs ?? 0,
@@ -163,6 +167,7 @@ export class QueueMode implements Mode {
     }
     if (writers.length === 0) this.#channels.delete(writer.session.channel);
     this.#scheduled.delete(writer);
+    this.#soon.delete(writer);
     return writer.detach();
   }
 
@@ -245,10 +250,38 @@ export class QueueMode implements Mode {
   stop(): void {
     if (this.#timer !== undefined) this.#scheduler.clear(this.#timer);
     this.#timer = undefined;
+    if (this.#soonTimer !== undefined) this.#scheduler.clear(this.#soonTimer);
+    this.#soonTimer = undefined;
+    for (const writer of this.#soon) writer.scheduled = false;
+    this.#soon.clear();
     for (const writer of this.#scheduled) writer.scheduled = false;
     this.#scheduled.clear();
     this.#joiner.clear();
     this.#watcher.cancelAll();
+  }
+
+  #scheduleSoon(writer: QueueWriter): void {
+    writer.scheduled = true;
+    this.#soon.add(writer);
+    // 0 ms: the next turn of the event loop, after this burst of offers.
+    this.#soonTimer ??= this.#scheduler.set(() => this.flushSoon(), 0);
+  }
+
+  /**
+   * Sends what this turn of the event loop queued for coalescing clients,
+   * one array frame each (the texts shared by clients holding the same
+   * run). Runs on a 0-ms timer; tests may call it directly.
+   */
+  flushSoon(): void {
+    if (this.#soonTimer !== undefined) this.#scheduler.clear(this.#soonTimer);
+    this.#soonTimer = undefined;
+    const now = this.#scheduler.now();
+    for (const writer of this.#soon) {
+      writer.scheduled = false;
+      if (writer.idle) writer.flush(now);
+    }
+    this.#soon.clear();
+    this.#joiner.clear();
   }
 
   #schedule(writer: QueueWriter): void {

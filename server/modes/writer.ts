@@ -89,6 +89,8 @@ export interface WriterContext {
   readonly joiner: BatchJoiner;
   /** Puts a batching writer on the next batch tick. */
   readonly schedule: (writer: QueueWriter) => void;
+  /** Puts a coalescing writer on the flush at the end of this turn of the event loop. */
+  readonly scheduleSoon: (writer: QueueWriter) => void;
   /** The ladder's thresholds (`--policy ladder` only). */
   readonly ladder?: LadderLimits;
   /** Whether the server itself is behind now (the mode's latest tick). */
@@ -233,8 +235,9 @@ export class QueueWriter implements Outlet {
   offer(frame: OutFrame, now: number): Verdict | undefined {
     const session = this.session;
     this.offeredBytes += frame.bytes;
+    const deferring = this.#deferring();
     if (
-      !this.#batch && !this.#held && !this.#waiting &&
+      !this.#batch && !deferring && !this.#held && !this.#waiting &&
       this.#queue.length === 0 && !this.#hasPriority() &&
       session.sink.bufferedAmount < socketGate(frame.bytes)
     ) {
@@ -290,6 +293,9 @@ export class QueueWriter implements Outlet {
     }
     if (this.#batch) {
       if (!this.scheduled && this.idle) this.#ctx.schedule(this);
+    } else if (deferring) {
+      // Everything offered in this turn of the event loop leaves as one frame.
+      if (!this.scheduled && this.idle) this.#ctx.scheduleSoon(this);
     } else if (this.idle) this.flush(now);
     return charged && (this.#slow.fullSince !== undefined || dropped > 0)
       ? this.judge(now)
@@ -475,6 +481,20 @@ export class QueueWriter implements Outlet {
     const ladder = this.#ladder;
     if (!ladder) return this.lagging && !this.#ctx.overloaded();
     return charges(ladder.tier) && !this.#ctx.overloaded();
+  }
+
+  /**
+   * Whether a live message waits for the end of this turn of the event loop
+   * instead of leaving at once, so that what a turn offers leaves as one
+   * frame: a client that accepts arrays, while the server is overloaded or
+   * (on the ladder) below `full`. A client that keeps up on a calm server
+   * gets every message at once.
+   */
+  #deferring(): boolean {
+    if (!this.#accepts) return false;
+    const ladder = this.#ladder;
+    return this.#ctx.overloaded() ||
+      (ladder !== undefined && ladder.tier !== "full");
   }
 
   /** Whether queued messages leave as one batch frame (no timer): a client that accepts them, off the ladder or below `full`. */
