@@ -50,7 +50,10 @@ export class Outbox {
 
   /** Messages waiting, both classes. */
   get length(): number {
-    return this.#queue.length + (this.#critical?.length ?? 0);
+    const critical = this.#critical;
+    return critical === undefined
+      ? this.#queue.length
+      : this.#queue.length + critical.length;
   }
 
   /** Bytes of droppable messages waiting. */

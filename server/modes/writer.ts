@@ -72,6 +72,9 @@ export const BATCH_MAX_BYTES = 1024 * 1024;
 /** An ACK's lag counts toward `--max-lag` for this long after it arrived, ms. */
 export const ACK_LAG_FRESH_MS = 2000;
 
+/** Lag marks of a client that has had no `lag` frame yet (nothing allocated per client up front). */
+const NO_MARKS: readonly number[] = Object.freeze([0, 0, 0]);
+
 /** Scratch array of the frames going into one batch (batches are built synchronously). */
 const TAKEN: OutFrame[] = [];
 
@@ -137,7 +140,7 @@ export class QueueWriter implements Outlet {
   /** Drops, expired and superseded together at the ladder's previous look. */
   #lostAtClimb = 0;
   /** Drops, expired and superseded counts at the previous `lag` frame. */
-  #lagMarks = [0, 0, 0];
+  #lagMarks: readonly number[] | undefined;
   /** True while the writer waits for the socket to drain. */
   #waiting = false;
   /** Since when it waits, ms (read by the ladder). */
@@ -235,11 +238,11 @@ export class QueueWriter implements Outlet {
   offer(frame: OutFrame, now: number): Verdict | undefined {
     const session = this.session;
     this.offeredBytes += frame.bytes;
-    const deferring = this.#deferring();
     if (
-      !this.#batch && !deferring && !this.#held && !this.#waiting &&
+      !this.#batch && !this.#held && !this.#waiting &&
       this.#queue.length === 0 && !this.#hasPriority() &&
-      session.sink.bufferedAmount < socketGate(frame.bytes)
+      session.sink.bufferedAmount < socketGate(frame.bytes) &&
+      !(this.#accepts && this.#deferring())
     ) {
       session.writeNow(frame);
       this.#slow.fullSince = undefined;
@@ -293,7 +296,7 @@ export class QueueWriter implements Outlet {
     }
     if (this.#batch) {
       if (!this.scheduled && this.idle) this.#ctx.schedule(this);
-    } else if (deferring) {
+    } else if (this.#accepts && this.#deferring()) {
       // Everything offered in this turn of the event loop leaves as one frame.
       if (!this.scheduled && this.idle) this.#ctx.scheduleSoon(this);
     } else if (this.idle) this.flush(now);
@@ -582,7 +585,7 @@ export class QueueWriter implements Outlet {
 
   #lagFrame(now: number): string {
     const stats = this.session.stats;
-    const marks = this.#lagMarks;
+    const marks = this.#lagMarks ?? NO_MARKS;
     const totals = [stats.drops, this.#queue.expiredTotal, stats.conflated];
     const frame = encodeControl({
       type: "lag",
