@@ -441,15 +441,17 @@ export class QueueWriter implements Outlet {
     const lost = stats.drops + stats.conflated + queue.expiredTotal;
     const lossy = lost !== this.#lostAtClimb;
     this.#lostAtClimb = lost;
+    const queued = queue.length;
+    const lagMs = Math.max(
+      this.lagMs(now),
+      this.#waiting ? now - this.#waitingSince : 0,
+    );
     const change = stepLadder(
       ladder,
       {
-        queued: queue.length,
+        queued,
         full: queue.isFull,
-        lagMs: Math.max(
-          this.lagMs(now),
-          this.#waiting ? now - this.#waitingSince : 0,
-        ),
+        lagMs,
         batch: this.#accepts,
         overloaded: this.#ctx.overloaded(),
         lossy,
@@ -468,8 +470,9 @@ export class QueueWriter implements Outlet {
       tier: change.to,
       from: change.from,
       reason: change.reason,
-      queued: queue.length,
-      lag_ms: Math.round(this.lagMs(now)),
+      // What the ladder saw, before the new tier changed the queue.
+      queued,
+      lag_ms: Math.round(lagMs),
     }));
   }
 
