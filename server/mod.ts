@@ -14,7 +14,8 @@
  * server/
  *   core/      hub, session, subscriber view, frame, the broker and mode ports
  *   broker/    broker_memory (one process), history
- *   modes/     naive, queue + writer, client queue, slow policy, drain watcher
+ *   modes/     naive, queue + writer, client queue, slow policy, drain watcher,
+ *              ladder (tiers), outbox (loss classes, deadlines)
  *   sources/   synthetic, stdin, their shared statistics
  *   http/      router, subscribe (WebSocket), sse (Server-Sent Events), publish
  *              (the HTTP source), auth, admission, static files, /client.js

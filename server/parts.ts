@@ -16,13 +16,18 @@ import type { AdminGate } from "./http/admin.ts";
 import { NaiveMode } from "./modes/naive.ts";
 import { QueueMode } from "./modes/queue.ts";
 import { type Observers, startObservers } from "./observe/observers.ts";
+import { logTierChange } from "./observe/tier_log.ts";
 import { type RunningSource, startSource } from "./sources/source.ts";
 
 /** The broadcast mode the config asks for. */
-export function createMode(config: ServerConfig): Mode {
+export function createMode(config: ServerConfig, logger: Logger): Mode {
   if (config.server.mode === "naive") return new NaiveMode();
   const q = config.queueMode;
   return new QueueMode({
+    ladder: q.ladder,
+    channelTtlMs: config.channels.ttlMs,
+    lagIntervalMs: q.lagIntervalMs,
+    onTierChange: (session, change) => logTierChange(logger, session, change),
     queue: { maxsize: q.maxsize, maxBytes: q.maxQueueBytes, policy: q.policy },
     limits: {
       dropLimit: q.dropLimit,

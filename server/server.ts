@@ -114,7 +114,7 @@ export function startServer(
   const staticDir = dir === undefined ? undefined : staticRoot(dir);
   const broker = options.broker ?? createMemoryBroker(config);
   const hub = new Hub({
-    mode: createMode(config),
+    mode: createMode(config, logger),
     broker,
     stallTimeoutMs: config.server.stallTimeoutMs,
     maxFrameBytes: config.limits.maxFrameBytes,

@@ -121,3 +121,39 @@ Deno.test(".ci/cpu_hog.sh keeps the cores it is given busy and stops every loop 
     async () => await comm() !== "yes",
   );
 });
+
+Deno.test(".ci/run runs the suite twice, the second time under .ci/cpu_hog.sh, stops the hog on exit and sums both runs", () => {
+  const script = Deno.readTextFileSync(`${ROOT}.ci/run`);
+  const runs = script.split("\n").filter((l) => /^run_suite\b/.test(l));
+  assert.equal(runs.length, 2, "an idle run and a busy run");
+  const hog = script.indexOf(".ci/cpu_hog.sh --max-seconds");
+  assert.ok(hog > script.indexOf(runs[0]!) && hog < script.indexOf(runs[1]!));
+  assert.match(script, /trap stop_hog EXIT/);
+  assert.match(script, /passed=\$\(\(passed \+ p\)\)/);
+  assert.match(script, /echo "\$\{passed\} passed, \$\{failed\} failed"\nexit/);
+});
+
+Deno.test(".ci/cpu_hog.sh rejects a bad --max-seconds with exit 2, and stops its busy loops when it is stopped", async () => {
+  const bad = await new Deno.Command(`${ROOT}.ci/cpu_hog.sh`, {
+    args: ["--max-seconds", "-1"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(bad.code, 2);
+  assert.match(new TextDecoder().decode(bad.stderr), /whole number of seconds/);
+  // A one-second run ends by itself and leaves no busy loop behind.
+  const ok = await new Deno.Command(`${ROOT}.ci/cpu_hog.sh`, {
+    args: ["--max-seconds", "1"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+  const line = new TextDecoder().decode(ok.stdout);
+  const pids = (line.match(/pids ([\d ]+)\)/)?.[1] ?? "").trim().split(" ");
+  assert.ok(pids.length >= 1 && pids[0] !== "", line);
+  for (const pid of pids) {
+    const alive = await new Deno.Command("kill", { args: ["-0", pid] })
+      .output();
+    assert.equal(alive.code === 0, false, `busy loop ${pid} still running`);
+  }
+});

@@ -30,7 +30,7 @@ function row(id: string, extra: Partial<ClientRow> = {}): ClientRow {
     closes: [],
     repeats: 0,
     recovered: 0,
-    notices: { dropped: 0, missed: 0, resets: 0 },
+    notices: { dropped: 0, missed: 0, resets: 0, expired: 0, tierChanges: 0 },
     ...extra,
   };
 }

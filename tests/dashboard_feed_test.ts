@@ -16,9 +16,13 @@ import { Schedule } from "../server/sources/schedule.ts";
 import { SourceStats } from "../server/sources/source_stats.ts";
 import { FakeClock, FakeSink, testHub } from "./_helpers.ts";
 
-function setUp(clock: FakeClock, maxSubscribers = Infinity) {
+function setUp(
+  clock: FakeClock,
+  maxSubscribers = Infinity,
+  policy: "drop-oldest" | "ladder" = "drop-oldest",
+) {
   const mode = new QueueMode({
-    queue: { maxsize: 10, maxBytes: Infinity, policy: "drop-oldest" },
+    queue: { maxsize: 10, maxBytes: Infinity, policy },
     limits: { dropLimit: 5, fullTimeoutMs: 60_000 },
     scheduler: clock,
   });
@@ -301,5 +305,24 @@ Deno.test("DashboardFeed refuses dashboards past maxSubscribers, and builds each
     assert.equal((await other.next())!.table.rows.length, 25);
   } finally {
     tearDown();
+  }
+});
+
+Deno.test("DashboardFeed shows each client's tier under --policy ladder, and none under other policies", async () => {
+  for (const policy of ["ladder", "drop-oldest"] as const) {
+    const clock = new FakeClock();
+    const { hub, feed, tearDown } = setUp(clock, Infinity, policy);
+    try {
+      hub.open(new FakeSink(), { remote: "127.0.0.1:1" });
+      const events = new EventReader(feed.subscribe(view("")));
+      feed.tick();
+      const first = (await events.next())!;
+      assert.equal(
+        first.table.rows[0]!.tier,
+        policy === "ladder" ? "full" : null,
+      );
+    } finally {
+      tearDown();
+    }
   }
 });

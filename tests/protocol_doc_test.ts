@@ -83,7 +83,7 @@ Deno.test("PROTOCOL.md documents every control frame of lib/protocol.ts ControlF
   }));
   assert.deepEqual(
     members.map((m) => m.type).sort(),
-    ["dropped", "gap", "position", "reset"],
+    ["dropped", "expired", "gap", "lag", "position", "reset", "tier"],
   );
   const frames = section("### Control frames");
   for (const { type, fields } of members) {

@@ -301,3 +301,37 @@ Deno.test("HttpSource: the HTTP source is the only writer of its statistics — 
   assert.equal(source.stats.published, 2);
   assert.equal(source.stats.refused, 1);
 });
+
+Deno.test("POST /publish: Fanout-TTL-Ms and Fanout-Critical give every message its deadline and class; an NDJSON line's own fields win; a bad header is a 400", async () => {
+  const published: unknown[] = [];
+  const broker = {
+    admits: () => true,
+    publish: (channel: string, bodies: readonly unknown[]) => {
+      published.push(...bodies);
+      return Promise.resolve({ channel, epoch: "e", first: 1, last: 1 });
+    },
+  } as unknown as ConstructorParameters<typeof HttpSource>[0];
+  const handle = createPublishHandler(new HttpSource(broker), {
+    publishToken: TOKEN,
+    maxBodyBytes: 1024,
+  });
+  const res = await handle(
+    ...post("/publish", '{"a":1}\n{"a":2,"ttl_ms":9,"critical":false}\n', {
+      ...auth,
+      "content-type": "application/x-ndjson",
+      "fanout-ttl-ms": "500",
+      "fanout-critical": "1",
+    }),
+  );
+  assert.equal(res.status, 200);
+  const [one, two] = published as { ttlMs?: number; critical?: boolean }[];
+  assert.equal(one?.ttlMs, 500);
+  assert.equal(one?.critical, true);
+  assert.equal(two?.ttlMs, 9, "the line's own ttl_ms wins");
+  assert.equal(two?.critical, false, "…and its own critical");
+  const bad = await handle(
+    ...post("/publish", "x", { ...auth, "fanout-ttl-ms": "soon" }),
+  );
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /Fanout-TTL-Ms must be/);
+});

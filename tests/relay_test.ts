@@ -64,7 +64,13 @@ Deno.test("replay: a client that reconnects with since= recovers every missed me
     s.recovered >= 10,
     `recovered ${s.recovered} messages published while away`,
   );
-  assert.deepEqual(s.notices, { dropped: 0, missed: 0, resets: 0 });
+  assert.deepEqual(s.notices, {
+    dropped: 0,
+    missed: 0,
+    resets: 0,
+    expired: 0,
+    tierChanges: 0,
+  });
 });
 
 Deno.test("replay: since older than the history is told how many it missed, not silently resumed", async () => {

@@ -21,6 +21,10 @@ export interface PublishBody {
   readonly dataJson?: string;
   /** Conflation key, when the message has one. */
   readonly key?: string;
+  /** Time to live, ms: not sent once older than this (protocol 3). */
+  readonly ttlMs?: number;
+  /** Never conflated, dropped or expired; always delivered in order (protocol 3). */
+  readonly critical?: boolean;
 }
 
 /** A message on its way out: the same object goes into every client's queue. */
@@ -37,6 +41,10 @@ export interface OutFrame {
   readonly enqueuedAt: number;
   /** Conflation key (`--conflate-key` field of the message), when it has one. */
   readonly key?: string;
+  /** Not sent after this monotonic ms (its time to live ran out), when it has one. */
+  readonly expiresAt?: number;
+  /** Never conflated, dropped or expired, when true. */
+  readonly critical?: boolean;
 }
 
 /**
@@ -60,13 +68,19 @@ export function frameOf(
   now: number,
 ): OutFrame {
   // ts_send is known here: carried alongside, never read back from the text.
-  return frameFromRest(
+  const frame = frameFromRest(
     seq,
     frameRest(channel, body),
     body.key,
     now,
     body.tsSend,
   );
+  if (body.ttlMs === undefined && !body.critical) return frame;
+  return {
+    ...frame,
+    ...(body.ttlMs === undefined ? {} : { expiresAt: now + body.ttlMs }),
+    ...(body.critical ? { critical: true } : {}),
+  };
 }
 
 /**

@@ -82,6 +82,8 @@ export interface OpenRequest {
   readonly control?: boolean;
   /** Several messages per frame, as a JSON array (`?batch=1`; queue mode only). @default false */
   readonly batch?: boolean;
+  /** Batch frames only when messages queued up, no timer (`?batch=auto`; queue mode only). @default false */
+  readonly coalesce?: boolean;
   /** Called once when the replay of `since` is complete, or the session ended before it was. */
   readonly replayDone?: () => void;
   /** When the client's credentials expire, epoch seconds (a JWT's `exp`): the session is closed then (`token_expired`). */
@@ -212,6 +214,7 @@ export class Hub implements BrokerHandler {
       channel,
       control,
       batch: request.batch === true,
+      coalesce: request.coalesce === true,
       maxFrameBytes: this.#options.maxFrameBytes,
       maxInboundRate: this.#options.maxInboundRate,
       expiresAt: request.expiresAt === undefined
@@ -303,6 +306,16 @@ export class Hub implements BrokerHandler {
   /** Messages the mode shed because the server was behind (not counted against any client). */
   get shed(): number {
     return this.#mode.shed;
+  }
+
+  /** Messages the mode did not send because their time to live ran out. */
+  get expired(): number {
+    return this.#mode.expired ?? 0;
+  }
+
+  /** Tier changes per tier entered (`--policy ladder`); undefined for other policies. */
+  get tierChanges(): Readonly<Record<string, number>> | undefined {
+    return this.#mode.tierChanges;
   }
 
   /** Whether the server itself is behind, and for how long it has been. */

@@ -50,6 +50,8 @@ export interface Outlet {
   readonly conflated: number;
   /** True while the client's socket is too full to take more (its writer waits for it to drain). */
   readonly blocked: boolean;
+  /** The client's tier (`--policy ladder`); undefined elsewhere. */
+  readonly tier?: string | undefined;
 }
 
 /** A broadcast mode: how one published frame reaches every session of a channel. */
@@ -96,6 +98,10 @@ export interface Mode {
   tick(now: number, overloaded: boolean): readonly Cut[];
   /** Messages dropped because the server was behind, not the client: counted apart, never against the client. */
   readonly shed: number;
+  /** Messages not sent because their time to live ran out (queue mode). */
+  readonly expired?: number;
+  /** Tier changes per tier entered (`--policy ladder`); undefined elsewhere. */
+  readonly tierChanges?: Readonly<Record<string, number>> | undefined;
   /** Stops all waiting and timers; called on shutdown. */
   stop(): void;
 }

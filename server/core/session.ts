@@ -36,6 +36,8 @@ export interface SessionOptions {
   readonly control?: boolean;
   /** Whether the client asked for several messages per frame (`?batch=1`; queue mode). @default false */
   readonly batch?: boolean;
+  /** Whether the client accepts batch frames without a timer (`?batch=auto`; queue mode). @default false */
+  readonly coalesce?: boolean;
   /** Largest client frame accepted, bytes. @default MAX_CLIENT_FRAME_BYTES */
   readonly maxFrameBytes?: number | undefined;
   /** Client frames per second accepted beyond the one ACK each message sent invites; more are throttled, then the client is closed. @default Infinity */
@@ -61,6 +63,8 @@ export class Session {
   readonly control: boolean;
   /** Whether this client takes several messages per frame, as a JSON array (`?batch=1`). */
   readonly batch: boolean;
+  /** Whether this client accepts batch frames, sent only when messages queued up (`?batch=auto`). */
+  readonly coalesce: boolean;
   /** The transport. */
   readonly sink: Sink;
   /** Statistics. */
@@ -95,6 +99,7 @@ export class Session {
     this.channel = options.channel ?? "default";
     this.control = options.control ?? false;
     this.batch = options.batch ?? false;
+    this.coalesce = options.coalesce ?? false;
     this.#now = options.now;
     this.openedAt = options.now();
     this.stall = newStallState(this.openedAt);

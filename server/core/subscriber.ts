@@ -38,6 +38,8 @@ export interface SubscriberView {
   readonly bufferedBytes: number;
   /** True while its socket is too full to take more: the server waits for it to drain. */
   readonly blocked: boolean;
+  /** Its tier on the ladder (`--policy ladder`); undefined elsewhere. */
+  readonly tier: string | undefined;
   /** Enqueue-to-socket latency since it connected, ms (read-only use). */
   readonly sendLatency: Histogram;
   /** End-to-end latency from its ACKs since it connected, ms (read-only use). */
@@ -105,6 +107,9 @@ export class Subscriber implements SubscriberView {
   }
   get blocked(): boolean {
     return this.#outlet.blocked;
+  }
+  get tier(): string | undefined {
+    return this.#outlet.tier;
   }
   get sendLatency(): Histogram {
     return this.#session.stats.sendLatency;

@@ -95,6 +95,8 @@ export interface Admitted {
   readonly control: boolean;
   /** `?batch=1`: several messages per frame, as a JSON array (queue mode). */
   readonly batch: boolean;
+  /** `?batch=auto`: batch frames only when messages queued up, no timer (queue mode). */
+  readonly coalesce: boolean;
   /** The capacity held for this client until its socket opens. */
   readonly reservation: Reservation;
   /** When its credentials expire, epoch seconds (a JWT's `exp`), if they do. */
@@ -233,11 +235,13 @@ export async function admit(
   }
   const control = url.searchParams.get("control") === "1";
   const batch = url.searchParams.get("batch") === "1";
+  const coalesce = url.searchParams.get("batch") === "auto";
   return {
     ok: true,
     channel,
     control,
     batch,
+    coalesce,
     reservation,
     ...(since === undefined ? {} : { since }),
     ...(epoch === undefined ? {} : { epoch }),

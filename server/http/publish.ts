@@ -87,7 +87,13 @@ function parseBody(
     body.split("\n").forEach((line, i) => {
       if (line.trim() === "") return;
       try {
-        messages.push(messageFromText(line, { json: "require", conflateKey }));
+        messages.push(
+          messageFromText(line, {
+            json: "require",
+            conflateKey,
+            classes: true,
+          }),
+        );
       } catch {
         throw new SyntaxError(`line ${i + 1} is not valid JSON`);
       }
@@ -102,6 +108,38 @@ function parseBody(
     }
   }
   return [messageFromText(body, { json: "never", conflateKey })];
+}
+
+/**
+ * The loss class and deadline a request's headers give all its messages
+ * (protocol 3): `Fanout-TTL-Ms: <ms>`, `Fanout-Critical: 1`. An NDJSON
+ * line's own `ttl_ms`/`critical` fields win.
+ * @throws {SyntaxError} naming the bad header
+ */
+function classesOf(headers: Headers): { ttlMs?: number; critical?: boolean } {
+  const ttl = headers.get("fanout-ttl-ms");
+  const critical = headers.get("fanout-critical");
+  const out: { ttlMs?: number; critical?: boolean } = {};
+  if (ttl !== null) {
+    const ms = Number(ttl);
+    if (!(Number.isInteger(ms) && ms > 0)) {
+      throw new SyntaxError(
+        `Fanout-TTL-Ms must be a whole number of ms above 0, got ${
+          JSON.stringify(ttl)
+        }`,
+      );
+    }
+    out.ttlMs = ms;
+  }
+  if (critical !== null) {
+    if (critical !== "1" && critical !== "0") {
+      throw new SyntaxError(
+        `Fanout-Critical must be 1 or 0, got ${JSON.stringify(critical)}`,
+      );
+    }
+    if (critical === "1") out.critical = true;
+  }
+  return out;
 }
 
 /**
@@ -203,13 +241,19 @@ export function createPublishHandler(
         "bad_publish",
       );
     }
+    let classes: { ttlMs?: number; critical?: boolean };
+    try {
+      classes = classesOf(req.headers);
+    } catch (err) {
+      return refuse(400, (err as Error).message, "bad_publish");
+    }
     const tsSend = epochSeconds();
     let published;
     try {
       // In naive mode this waits for every client, like every publisher.
       published = await source.publish(
         channel,
-        messages.map((m) => ({ tsSend, ...m })),
+        messages.map((m) => ({ tsSend, ...classes, ...m })),
       );
     } catch (err) {
       if (!(err instanceof BrokerUnavailableError)) throw err;

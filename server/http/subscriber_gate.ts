@@ -83,12 +83,15 @@ export class SubscriberGate {
     const { channel, since, epoch, expiresAt, reservation } = terms;
     const control = fixed.control ?? terms.control;
     const batch = fixed.batch ?? terms.batch;
+    // A transport that never batches never coalesces either (`?batch=auto`).
+    const coalesce = fixed.batch === false ? false : terms.coalesce;
     try {
       const session = this.hub.open(sink, {
         remote,
         channel,
         control,
         batch,
+        coalesce,
         ...(since === undefined ? {} : { since }),
         ...(epoch === undefined ? {} : { epoch }),
         ...(expiresAt === undefined ? {} : { expiresAt }),

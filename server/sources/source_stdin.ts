@@ -69,6 +69,8 @@ export async function runStdinSource(
       const message = messageFromText(line, {
         json: "try",
         conflateKey: options.conflateKey,
+        // Each line is an NDJSON message: its ttl_ms and critical count.
+        classes: true,
       });
       if (!await publishRetrying(broker, message, stats, signal, logger)) break;
       published++;
