@@ -147,8 +147,58 @@ Deno.test("fanout subcommands print their flags and exit 0 when given --help", a
       for (const flag of flags) {
         assert.ok(stdout.includes(flag), `${command} --help mentions ${flag}`);
       }
+      for (const line of stdout.split("\n")) {
+        assert.ok(
+          line.length < 100,
+          `${command} --help line of ${line.length} columns: ${line}`,
+        );
+      }
     });
   }
+});
+
+Deno.test("fanout server --help lists each flag once, under its section, and says what each source does only where it applies", async () => {
+  const { code, stdout } = await runToEnd(["server", "--help"], QUICK_MS);
+  assert.equal(code, 0);
+  const headings = [
+    "Server:",
+    "Queue mode (--mode queue):",
+    "Channels:",
+    "Auth:",
+    "Limits:",
+    "TLS:",
+    "Broker:",
+    "Observability:",
+  ];
+  const at = headings.map((h) => stdout.split("\n").indexOf(h));
+  assert.ok(at.every((i) => i > 0), `headings ${at}`);
+  assert.deepEqual(at, [...at].sort((a, b) => a - b), "headings in order");
+  // A flag's row starts its line; mentions inside other rows do not.
+  const heads = stdout.split("\n")
+    .map((l) => /^ {2}(?:-h, )?(--[a-z-]+)/.exec(l)?.[1])
+    .filter((f) => f !== undefined);
+  for (const flag of new Set(heads)) {
+    assert.equal(
+      heads.filter((f) => f === flag).length,
+      1,
+      `${flag} has one row`,
+    );
+  }
+  for (const flag of ["--rate", "--max-lag", "--broker", "--cert", "--help"]) {
+    assert.ok(heads.includes(flag), `${flag} has a row`);
+  }
+  const rowOf = (flag: string, section: string) => {
+    const from = stdout.indexOf(`\n${section}\n`);
+    const to = stdout.indexOf("\n\n", from + 1);
+    return new RegExp(`\n {2}${flag} `).test(stdout.slice(from, to));
+  };
+  assert.ok(rowOf("--max-lag", "Queue mode (--mode queue):"));
+  assert.ok(rowOf("--log-json", "Observability:"));
+  assert.ok(rowOf("--cert", "TLS:"));
+  // The opening no longer claims every source publishes at --rate.
+  const intro = stdout.slice(0, stdout.indexOf("\nServer:"));
+  assert.doesNotMatch(intro, /--rate/);
+  assert.match(stdout, /--rate N +--source synthetic: /);
 });
 
 // ---------------------------------------------------------------- bad input

@@ -299,15 +299,15 @@ Deno.test("parseServerArgs() rejects a bad --mode or --host", async (t) => {
 });
 
 const SERVER_KEYS =
-  "host, listener, port, mode, rate, payload_bytes, ping_interval, ping_timeout, static_dir, source, reuse_port";
+  "host, port, listener, mode, source, rate, payload_bytes, ping_interval, ping_timeout, static_dir, reuse_port";
 const SECTIONS =
-  "server, queue_mode, logging, metrics, channels, auth, limits, tls, broker";
+  "server, queue_mode, channels, auth, limits, tls, broker, logging, metrics";
 const WHOLE = "must be a whole number from";
 
 // deno-fmt-ignore
 const BAD_YAML: [name: string, yaml: string, detail: Expected][] = [
   ["unknown key in server", "server:\n  prot: 1\n", `unknown key 'server.prot' (known keys: ${SERVER_KEYS})`],
-  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout, policy, conflate_key, max_queue_bytes, batch_ms, max_lag)"],
+  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, policy, conflate_key, max_queue_bytes, drop_limit, full_timeout, max_lag, batch_ms)"],
   ["unknown key in logging", "logging:\n  level: info\n", "unknown key 'logging.level' (known keys: json, summary_interval)"],
   ["unknown section", "servers:\n  port: 1\n", `unknown section 'servers' (known sections: ${SECTIONS})`],
   ["inherited name as section", "toString: {}\n", `unknown section 'toString' (known sections: ${SECTIONS})`],
@@ -479,7 +479,7 @@ Deno.test("resolveServerOptions() rejects bad values naming the field", async (t
     [{ mode: "fast" }, 'ServerOptions.mode must be naive or queue, got "fast"'],
     [{ logJson: 1 }, "ServerOptions.logJson must be true or false, got 1"],
     [{ configPath: 5 }, "ServerOptions.configPath must be a string, got 5"],
-    [{ bogus: 1 }, /^ServerOptions\.bogus does not exist \(fields: host, listener, port, /],
+    [{ bogus: 1 }, /^ServerOptions\.bogus does not exist \(fields: host, port, listener, /],
   ];
   for (const [partial, expected] of cases) {
     await t.step(`rejects ${JSON.stringify(partial)}`, async () => {
@@ -538,5 +538,8 @@ Deno.test("serverHelp() mentions every flag, the YAML layout and the exit codes"
     assert.match(help, new RegExp(`^    (# )?${key}: `, "m"));
   }
   assert.match(help, /--rate N +.*\(default: 100\)/);
+  for (const line of help.split("\n")) {
+    assert.ok(line.length < 100, `${line.length} columns: ${line}`);
+  }
   assert.match(help, /Exit codes:[\s\S]*\n {2}2 /);
 });
