@@ -208,6 +208,20 @@ Deno.test("fanout exits 2 with one stderr line naming the problem and starts not
     [["server", "--bogus"], /--bogus/],
     [["server", "--rate", "0"], /--rate .*got 0/],
     [["server", "--rate", "abc"], /--rate .*"abc"/],
+    // Negative numbers reach the range check, not parseArgs' "ambiguous".
+    [
+      ["server", "--rate", "-5"],
+      /^--rate must be a number from 0\.1 to 100000, got -5$/,
+    ],
+    [
+      ["server", "--max-lag", "-0.5"],
+      /^--max-lag must be a number from 0 to 86400, got -0\.5$/,
+    ],
+    [
+      ["clientsim", "--concurrency", "-3"],
+      /^--concurrency .* from 1 to .*got -3$/,
+    ],
+    [["demo", "--rate", "-1"], /^--rate .*got -1$/],
     [["server", "--mode", "fast"], /--mode .*naive or queue.*"fast"/],
     [["server", "--port", "70000"], /--port .*70000/],
     [["server", "--maxsize", "0"], /--maxsize .*got 0/],
