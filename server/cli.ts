@@ -4,6 +4,7 @@
  * @module
  */
 import { parseServerArgs, serverHelp } from "./config/args.ts";
+import { createLogger } from "./core/logger.ts";
 import { launchServer } from "./server.ts";
 
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -52,9 +53,11 @@ export async function run(args: readonly string[]): Promise<number> {
       throw err;
     }
     const sig = await signalled;
-    if (!config.logging.json) {
-      console.log(`fanout server: ${sig} received, shutting down`);
-    }
+    // One record, in the log's format: a JSON log shows the stop too.
+    createLogger(config.logging.json).log(
+      { type: "shutdown", signal: sig, clients: server.hub.size },
+      `fanout server: ${sig} received, shutting down`,
+    );
     await server.stop();
     return 0;
   } finally {

@@ -362,10 +362,18 @@ Deno.test("fanout server exits 0 when sent SIGTERM", async () => {
   server.kill("SIGTERM");
   const status = await server.exit(20_000);
   assert.equal(status.code, 0, server.stderr.text);
-  assert.ok(
-    server.stdout.lines.some((l) => parseJsonObject(l)?.type === "final"),
-    `a final line:\n${server.stdout.text}`,
-  );
+  // Every line is JSON, the stop included: one shutdown record, then the final summary.
+  const records = server.stdout.lines.filter((l) => l !== "").map((l) => {
+    const r = parseJsonObject(l);
+    assert.ok(r, `a JSON line: ${l}`);
+    return r;
+  });
+  const types = records.map((r) => r.type);
+  const at = types.indexOf("shutdown");
+  assert.equal(types.filter((t) => t === "shutdown").length, 1, `${types}`);
+  assert.equal(records[at]?.signal, "SIGTERM");
+  assert.equal(typeof records[at]?.clients, "number");
+  assert.ok(at < types.indexOf("final"), `shutdown before final: ${types}`);
 });
 
 Deno.test("fanout server prints human 'listening on' and '[summary]' lines when --log-json is not given", async () => {
@@ -380,11 +388,20 @@ Deno.test("fanout server prints human 'listening on' and '[summary]' lines when 
     (l) => l.startsWith("[summary]"),
   );
   assert.match(summary, /clients 0/);
+  // Nobody ACKs: the line says so instead of showing 0.0/0.0/0.0 ms.
+  assert.match(summary, /\| e2e: no ACKs \|/);
+  assert.doesNotMatch(summary, /e2e p50/);
   server.kill("SIGINT");
   const status = await server.exit(20_000);
   assert.equal(status.code, 0, server.stderr.text);
   assert.ok(
     server.stdout.lines.some((l) => l.startsWith("[final]")),
+    server.stdout.text,
+  );
+  assert.ok(
+    server.stdout.lines.includes(
+      "fanout server: SIGINT received, shutting down",
+    ),
     server.stdout.text,
   );
 });
