@@ -130,6 +130,8 @@ export function startConfiguredObservers(
     startedAt: started.at,
     state: () => ({ accepting: started.accepting() }),
     metricsPerClient: config.metrics.perClient,
+    instanceId: config.metrics.instanceId,
+    labelEverySeries: config.metrics.labelEverySeries,
     info: {
       rate: config.server.rate,
       payloadBytes: config.server.payloadBytes,

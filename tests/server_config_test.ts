@@ -64,6 +64,7 @@ const BY_FLAG: Case[] = [
   ["pingInterval", "--ping-interval 0", 0], ["pingTimeout", "--ping-timeout 1.5", 1.5],
   ["summaryInterval", "--summary-interval 0.25", 0.25], ["logJson", "--log-json", true],
   ["metricsPerClient", "--metrics-per-client", true], ["staticDir", "--static examples", "examples"],
+  ["instanceId", "--instance-id node-a", "node-a"], ["metricsPort", "--metrics-port 9101", 9101],
   ["source", "--source stdin", "stdin"], ["policy", "--policy conflate", "conflate"],
   ["conflateKey", "--conflate-key sym", "sym"], ["maxQueueBytes", "--max-queue-bytes 65536", 65536],
   ["batchMs", "--batch-ms 25", 25], ["maxLag", "--max-lag 5", 5],
@@ -104,6 +105,7 @@ const BY_YAML: Case[] = [
   ["dropLimit", "queue_mode.drop_limit: 8", 8], ["fullTimeout", "queue_mode.full_timeout: 9.5", 9.5],
   ["logJson", "logging.json: true", true], ["summaryInterval", "logging.summary_interval: 60", 60],
   ["metricsPerClient", "metrics.per_client: true", true], ["staticDir", "server.static_dir: www", "www"],
+  ["instanceId", "metrics.instance_id: node-b", "node-b"], ["metricsPort", "metrics.port: 9102", 9102],
   ["source", "server.source: http", "http"], ["policy", "queue_mode.policy: conflate", "conflate"],
   ["conflateKey", "queue_mode.conflate_key: id", "id"], ["maxQueueBytes", "queue_mode.max_queue_bytes: 1000", 1000],
   ["batchMs", "queue_mode.batch_ms: 50", 50], ["maxLag", "queue_mode.max_lag: 0", 0],
@@ -151,6 +153,7 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
     maxMessageBytes: 1048576, handshakeTimeout: 5, maxPending: 1000, maxReplays: 100,
     maxDashboards: 10, allowedOrigins: [], cert: undefined, key: undefined,
     reusePort: false, broker: "memory", brokerTimeoutMs: 1000, configPath: undefined,
+    instanceId: undefined, metricsPort: undefined,
   });
 });
 

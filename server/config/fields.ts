@@ -69,6 +69,8 @@ export interface FieldSpec<T = unknown> {
   readonly default: T;
   /** The `--help` section the flag is listed under. */
   readonly section: HelpSection;
+  /** How help shows the default when it is decided at run time. */
+  readonly shownDefault?: string;
   /**
    * Help text: a sentence, optionally followed by `\n`-separated lines that
    * help indents under it (the values of an enum, say).
@@ -83,6 +85,7 @@ function field<T>(
   kind: Kind,
   value: T,
   help: string,
+  shownDefault?: string,
 ): FieldSpec<T> {
   const [flag = "", metavar = ""] = use.split(" ");
   const yamlSection = path.split(".")[0] as Section;
@@ -90,7 +93,8 @@ function field<T>(
     yamlSection === "logging" || yamlSection === "metrics"
       ? "observability"
       : yamlSection;
-  return { flag, metavar, path, kind, default: value, section, help };
+  const spec = { flag, metavar, path, kind, default: value, section, help };
+  return shownDefault === undefined ? spec : { ...spec, shownDefault };
 }
 function num(min: number, max: number, integer = false): Kind {
   return { type: "number", min, max, integer };
@@ -199,6 +203,11 @@ export const FIELDS = {
     "seconds between summary log lines"),
   metricsPerClient: field("--metrics-per-client", "metrics.per_client", { type: "boolean" }, false,
     "GET /metrics adds fanout_client_* series, one per client (mind the cardinality)"),
+  instanceId: field<string | undefined>("--instance-id ID", "metrics.instance_id", { type: "string" }, undefined,
+    "this process's name in fanout_process_info and, with --reuse-port or when given, an instance_id label on every /metrics series",
+    "HOSTNAME:PID"),
+  metricsPort: field<number | undefined>("--metrics-port N", "metrics.port", num(0, 65_535, true), undefined,
+    "also serve GET /metrics of this process alone on this port (plain HTTP, --host, --admin-token applies): with --reuse-port give each process its own; 0 picks a free port"),
 } as const satisfies Record<string, FieldSpec>;
 
 /** The name of an option field (a key of `ServerOptions` other than `configPath`). */

@@ -56,9 +56,9 @@ function flagRows(left: string, help: string): string[] {
 }
 
 /** `help` with the default stated at the end of its first line (before a colon that introduces the lines under it). */
-function withDefault(help: string, value: unknown): string {
+function withDefault(help: string, value: string): string {
   const [first = "", ...rest] = help.split("\n");
-  const note = `(default: ${shown(value)})`;
+  const note = `(default: ${value})`;
   const line = first.endsWith(":")
     ? `${first.slice(0, -1)} ${note}:`
     : `${first} ${note}`;
@@ -83,7 +83,10 @@ function flagSections(): string[] {
     rows.get(section)!.push(
       ...flagRows(
         `${flag} ${metavar}`.trim(),
-        withDefault(help, SERVER_DEFAULTS[name]),
+        withDefault(
+          help,
+          FIELDS[name].shownDefault ?? shown(SERVER_DEFAULTS[name]),
+        ),
       ),
     );
   }
