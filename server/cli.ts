@@ -5,6 +5,7 @@
  */
 import { parseServerArgs, serverHelp } from "./config/args.ts";
 import { createLogger } from "./core/logger.ts";
+import { METRICS_PORT_ERROR } from "./http/metrics_listener.ts";
 import { launchServer } from "./server.ts";
 
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -32,7 +33,17 @@ export async function run(args: readonly string[]): Promise<number> {
     try {
       server = await launchServer(config);
     } catch (err) {
-      const where = `${config.server.host}:${config.server.port}`;
+      const metricsPort = err instanceof Error &&
+        err.message.startsWith(METRICS_PORT_ERROR);
+      const where = `${config.server.host}:${
+        metricsPort ? config.metrics.port : config.server.port
+      }`;
+      if (err instanceof Deno.errors.AddrInUse && metricsPort) {
+        console.error(
+          `fanout server: ${where} (--metrics-port) is already in use; give each process its own --metrics-port`,
+        );
+        return 1;
+      }
       if (err instanceof Deno.errors.AddrInUse) {
         console.error(
           `fanout server: ${where} is already in use; stop the other process or choose another --port`,

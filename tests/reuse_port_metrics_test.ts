@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { FanoutProcess, waitForListening } from "./_cli.ts";
+import { FanoutProcess, runToEnd, waitForListening } from "./_cli.ts";
 
 const COMMON = [
   "server",
@@ -86,4 +86,38 @@ Deno.test({
     )).text();
     assert.match(shared, /^fanout_process_info\{instance_id="node-[ab]",/m);
   },
+});
+
+Deno.test("--metrics-port asks for the admin token as the main port does, and a taken metrics port is named in the one-line error (exit 1)", async () => {
+  await using server = new FanoutProcess([
+    ...COMMON,
+    "--port",
+    "0",
+    "--admin-token",
+    "adm",
+  ]);
+  const listening = await waitForListening(server);
+  const url = listening.process_metrics as string;
+  const refused = await fetch(url);
+  await refused.body?.cancel();
+  assert.equal(refused.status, 401);
+  const allowed = await fetch(url, {
+    headers: { authorization: "Bearer adm" },
+  });
+  assert.equal(allowed.status, 200);
+  assert.match(await allowed.text(), /^fanout_process_info\{/m);
+
+  // A second process whose --metrics-port is the first one's: exit 1, one line.
+  const taken = new URL(url).port;
+  const { code, stderr } = await runToEnd(
+    [...COMMON, "--port", "0", "--metrics-port", taken],
+    30_000,
+  );
+  assert.equal(code, 1, stderr);
+  const lines = stderr.split("\n").filter((l) => l !== "");
+  assert.equal(lines.length, 1, stderr);
+  assert.match(
+    lines[0]!,
+    new RegExp(`:${taken} \\(--metrics-port\\) is already in use`),
+  );
 });

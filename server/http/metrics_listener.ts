@@ -31,19 +31,38 @@ export interface MetricsListener {
   shutdown(): Promise<void>;
 }
 
+/** Prefix of a listen error's message when it is the metrics port's. */
+export const METRICS_PORT_ERROR = "--metrics-port";
+
+/** `Deno.serve` on the metrics port; a listen error names `--metrics-port`. */
+function serveOrName(
+  options: MetricsListenerOptions,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({
+      hostname: options.hostname,
+      port: options.port,
+      onListen: () => {},
+    }, handler);
+  } catch (err) {
+    if (err instanceof Error) {
+      err.message = `${METRICS_PORT_ERROR} ${options.port}: ${err.message}`;
+    }
+    throw err;
+  }
+}
+
 /**
  * Serves `GET /metrics` (and `HEAD`) on its own port; anything else is 404.
  *
- * @throws {Deno.errors.AddrInUse} and other listen errors
+ * @throws {Deno.errors.AddrInUse} and other listen errors, their message
+ *   starting with {@link METRICS_PORT_ERROR}
  */
 export function listenForMetrics(
   options: MetricsListenerOptions,
 ): MetricsListener {
-  const server = Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    onListen: () => {},
-  }, (req) => {
+  const server = serveOrName(options, (req) => {
     const url = new URL(req.url);
     if (url.pathname !== "/metrics") {
       return new Response("only GET /metrics is served on this port\n", {
