@@ -85,6 +85,21 @@ Deno.test({
       `http://127.0.0.1:${first.port}/metrics`,
     )).text();
     assert.match(shared, /^fanout_process_info\{instance_id="node-[ab]",/m);
+    // So does the dashboard's feed: its header names the process.
+    const feed = await fetch(`http://127.0.0.1:${first.port}/events`, {
+      signal: AbortSignal.timeout(30_000), // a bound, not a wait
+    });
+    const reader = feed.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const firstData = /^data: (.*)\n\n/m;
+    let text = "";
+    while (!firstData.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    await reader.cancel();
+    const event = JSON.parse(firstData.exec(text)?.[1] ?? "null");
+    assert.match(event.info.instance, /^node-[ab]$/);
   },
 });
 
