@@ -4,6 +4,8 @@
  * @module
  */
 import { parseServerArgs, serverHelp } from "./config/args.ts";
+import { createLogger } from "./core/logger.ts";
+import { METRICS_PORT_ERROR } from "./http/metrics_listener.ts";
 import { launchServer } from "./server.ts";
 
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -31,7 +33,17 @@ export async function run(args: readonly string[]): Promise<number> {
     try {
       server = await launchServer(config);
     } catch (err) {
-      const where = `${config.server.host}:${config.server.port}`;
+      const metricsPort = err instanceof Error &&
+        err.message.startsWith(METRICS_PORT_ERROR);
+      const where = `${config.server.host}:${
+        metricsPort ? config.metrics.port : config.server.port
+      }`;
+      if (err instanceof Deno.errors.AddrInUse && metricsPort) {
+        console.error(
+          `fanout server: ${where} (--metrics-port) is already in use; give each process its own --metrics-port`,
+        );
+        return 1;
+      }
       if (err instanceof Deno.errors.AddrInUse) {
         console.error(
           `fanout server: ${where} is already in use; stop the other process or choose another --port`,
@@ -52,9 +64,11 @@ export async function run(args: readonly string[]): Promise<number> {
       throw err;
     }
     const sig = await signalled;
-    if (!config.logging.json) {
-      console.log(`fanout server: ${sig} received, shutting down`);
-    }
+    // One record, in the log's format: a JSON log shows the stop too.
+    createLogger(config.logging.json).log(
+      { type: "shutdown", signal: sig, clients: server.hub.size },
+      `fanout server: ${sig} received, shutting down`,
+    );
     await server.stop();
     return 0;
   } finally {
