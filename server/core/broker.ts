@@ -177,6 +177,8 @@ export class BrokerStats {
   gaps = 0;
   /** Times a channel's stream started over (told to clients as `reset`). */
   resets = 0;
+  /** Messages and replies of an older epoch than the one followed, discarded. */
+  staleEpochs = 0;
   /** `?since=` replays served from this node's recent messages. */
   replaysFromRing = 0;
   /** `?since=` replays that read the engine's history. */
