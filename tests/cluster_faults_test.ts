@@ -150,7 +150,7 @@ Deno.test({
     const spared = new Set(await normal()); // the raw client and b's
     const { b: p } = await broker(redis);
     await using _p = p;
-    const pIds = new Set((await normal()).filter((id) => !spared.has(id)));
+    const _pIds = new Set((await normal()).filter((id) => !spared.has(id)));
     try {
       await b.subscribe("flow");
       let acked = 0;

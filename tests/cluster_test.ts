@@ -266,13 +266,18 @@ Deno.test({
     await direct.connect();
     const rest = (n: number) => `,"ts_send":1,"data":{"n":${n}}}`;
     await direct.eval(PUBLISH_LUA, {
-      keys: ["fanout:{default}:meta", "fanout:{default}:stream"],
+      keys: [
+        "fanout:{default}:meta",
+        "fanout:{default}:stream",
+        "fanout:generation",
+      ],
       arguments: [
         "nobody",
         "1000",
         "60",
         "x",
         "",
+        "0",
         "0",
         "",
         rest(2),

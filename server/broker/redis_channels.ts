@@ -14,6 +14,7 @@ import {
   type Position,
   type Published,
 } from "../core/broker.ts";
+import { epochGeneration } from "../../lib/protocol.ts";
 import { frameRest, type OutFrame, type PublishBody } from "../core/frame.ts";
 import { ChannelFollower, type StreamRead } from "./channel_follower.ts";
 import { newEpoch } from "./epoch.ts";
@@ -74,6 +75,8 @@ export class RedisChannels {
   readonly #followed = new Map<string, Followed>();
   /** The position this node last saw per channel it published to (for the renumbering guard). */
   readonly #seen = new Map<string, Position>();
+  /** The highest epoch generation this node has seen (passed to every script that may create one). */
+  #generation = 0;
 
   /** @param options connection, stats, limits, where to deliver */
   constructor(options: RedisChannelsOptions) {
@@ -115,6 +118,7 @@ export class RedisChannels {
       newEpoch(),
       seen.epoch,
       String(seen.seq),
+      String(this.#generation),
     ];
     for (const body of bodies) {
       args.push(body.key ?? "", frameRest(channel, body));
@@ -122,7 +126,11 @@ export class RedisChannels {
     const started = this.#o.now();
     let reply: unknown;
     try {
-      reply = await PUBLISH.run(connection.client, [k.meta, k.stream], args);
+      reply = await PUBLISH.run(
+        connection.client,
+        [k.meta, k.stream, k.generation],
+        args,
+      );
     } catch (err) {
       stats.errors++;
       if (!connection.ready || isConnectionError(err)) {
@@ -132,6 +140,7 @@ export class RedisChannels {
     }
     stats.publishLatency.record(this.#o.now() - started);
     const [first, last, epoch] = reply as [number, number, string, number];
+    this.noteEpoch(epoch);
     this.#seen.set(channel, { epoch, seq: last });
     return { channel, epoch, first, last };
   }
@@ -159,8 +168,10 @@ export class RedisChannels {
       count: (event) => {
         if (event === "repair") stats.repairs++;
         else if (event === "gap") stats.gaps++;
+        else if (event === "stale") stats.staleEpochs++;
         else stats.resets++;
       },
+      adopted: (epoch) => this.noteEpoch(epoch),
     });
     const followed: Followed = {
       follower,
@@ -205,25 +216,49 @@ export class RedisChannels {
     this.#followed.clear();
   }
 
+  /** Raises the highest generation this node has seen to `epoch`'s (a client's, a reply's). */
+  noteEpoch(epoch: string): void {
+    this.#generation = Math.max(this.#generation, epochGeneration(epoch));
+  }
+
   /** The channel's `(epoch, top)` in Redis now (creating its epoch if it has none). */
   async joinReply(channel: string): Promise<[string, number]> {
+    const k = this.keys(channel);
     const reply = await JOIN.run(this.#o.connection.client, [
-      this.keys(channel).meta,
+      k.meta,
+      k.generation,
     ], [
       newEpoch(),
       String(CHANNEL_TTL_SECONDS),
-    ]);
-    return reply as [string, number];
+      String(this.#generation),
+    ]) as [string, number];
+    this.noteEpoch(reply[0]);
+    return reply;
   }
 
-  /** The stream went backwards in `epoch`: give it a new epoch (unless another node did). */
-  async renumber(followed: Followed, epoch: string): Promise<void> {
+  /**
+   * The stream went backwards in `epoch`: below `asOf`, the seq this node
+   * had when it asked. Gives it a new epoch unless another node did or the
+   * engine is no longer behind (compare-and-set in the script).
+   */
+  async renumber(
+    followed: Followed,
+    epoch: string,
+    asOf: number,
+  ): Promise<void> {
     const k = this.keys(followed.follower.channel);
     const [now, top] = await RENUMBER.run(
       this.#o.connection.client,
-      [k.meta, k.stream],
-      [epoch, newEpoch(), String(CHANNEL_TTL_SECONDS)],
+      [k.meta, k.stream, k.generation],
+      [
+        epoch,
+        newEpoch(),
+        String(CHANNEL_TTL_SECONDS),
+        String(this.#generation),
+        String(asOf),
+      ],
     ) as [string, number];
+    this.noteEpoch(now);
     followed.follower.resync(now, top);
   }
 
@@ -238,10 +273,17 @@ export class RedisChannels {
     return { epoch: f.epoch, seq };
   }
 
-  /** Learns where the channel's stream stands and starts delivering. */
+  /**
+   * Learns where the channel's stream stands and starts delivering. The
+   * reply is compared with the position this node had when it asked (a
+   * reply is older than what pub/sub delivered meanwhile): only an engine
+   * behind that lost data, and only that renumbers.
+   */
   async #join(followed: Followed): Promise<void> {
-    const [epoch, top] = await this.joinReply(followed.follower.channel);
     const { follower } = followed;
+    const askedIn = follower.epoch;
+    const asOf = follower.delivered;
+    const [epoch, top] = await this.joinReply(follower.channel);
     const early = followed.early;
     followed.early = undefined;
     if (early) {
@@ -249,8 +291,14 @@ export class RedisChannels {
       for (const m of early) follower.receive(m.epoch, m.frame);
       return;
     }
-    if (follower.resync(epoch, top) === "regressed") {
-      await this.renumber(followed, epoch);
+    if (follower.epoch !== askedIn) {
+      // The follower moved to another epoch while the JOIN was out: compare
+      // with that only if the reply names a newer one.
+      if (epoch !== follower.epoch) follower.resync(epoch, top);
+      return;
+    }
+    if (follower.resync(epoch, top, asOf) === "regressed") {
+      await this.renumber(followed, epoch, asOf);
     }
   }
 

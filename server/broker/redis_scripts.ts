@@ -2,7 +2,7 @@
  * The Redis broker's Lua scripts: each runs atomically inside Redis, so every
  * node agrees on a channel's epoch and seq. Per channel there are two keys
  * with the channel in a hash tag (one cluster slot): a hash `…:meta`
- * (`e` = epoch, `s` = last seq) and a capped stream `…:stream` whose entry
+ * (`e` = epoch `<generation>.<name>`, `s` = last seq) and a capped stream `…:stream` whose entry
  * ids are the seqs (`<seq>-0`), each entry holding the frame after its seq
  * (`f`, see `frameRest`) and the conflation key (`k`, when there is one).
  *
@@ -23,35 +23,55 @@ export interface ScriptClient {
 }
 
 /**
- * Publishes a batch. KEYS: meta, stream. ARGV: pub/sub subject, stream
- * length, TTL seconds, an epoch to use if the channel needs a new one, the
- * epoch and seq this node last saw on the channel (`""`, `0` when none),
- * then `key, rest` per message. A channel without meta gets the new epoch;
- * so does one whose meta is in the epoch this node saw but behind the seq it
- * saw (the engine lost its tail: restart without persistence, or a failover
- * to a replica that missed it) — a seq is never reused under an old epoch.
+ * Lua shared by the scripts that create an epoch: the next generation is
+ * one more than both the engine's counter (KEYS: the per-prefix generation
+ * key, which has no TTL) and the highest generation the calling node has
+ * seen — so even an engine restarted empty, or a replica that missed the
+ * last renumber, names an epoch newer than any a node or client holds.
+ */
+const NEXT_EPOCH = `
+local function nextEpoch(genKey, seen, suffix)
+  local g = redis.call('INCR', genKey)
+  if g <= seen then
+    g = seen + 1
+    redis.call('SET', genKey, g)
+  end
+  return g .. '.' .. suffix
+end
+`;
+
+/**
+ * Publishes a batch. KEYS: meta, stream, generation. ARGV: pub/sub subject,
+ * stream length, TTL seconds, a random name for a new epoch if the channel
+ * needs one, the epoch and seq this node last saw on the channel (`""`,
+ * `0` when none), the highest generation this node has seen, then `key,
+ * rest` per message. A channel without meta gets a new epoch; so does one
+ * whose meta is in the epoch this node saw but behind the seq it saw (the
+ * engine lost its tail: restart without persistence, or a failover to a
+ * replica that missed it) — a seq is never reused under an old epoch.
  * Each message is appended with its seq as the entry id and published as
  * `epoch:seq:` + its frame (+ `\0` + key). Returns `{first, last, epoch,
  * renumbered}`.
  */
-export const PUBLISH_LUA = `
-local meta, stream = KEYS[1], KEYS[2]
+export const PUBLISH_LUA = NEXT_EPOCH + `
+local meta, stream, genKey = KEYS[1], KEYS[2], KEYS[3]
 local subject, maxlen, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local fresh, seenEpoch, seenSeq = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local suffix, seenEpoch, seenSeq = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local seenGen = tonumber(ARGV[7])
 local epoch = redis.call('HGET', meta, 'e')
 local top = tonumber(redis.call('HGET', meta, 's') or '0')
 local renumbered = 0
 if (not epoch) or (epoch == seenEpoch and top < seenSeq) then
   if epoch then renumbered = 1 end
-  epoch = fresh
+  epoch = nextEpoch(genKey, seenGen, suffix)
   top = 0
   redis.call('DEL', stream)
   redis.call('HSET', meta, 'e', epoch)
 end
-local n = (#ARGV - 6) / 2
+local n = (#ARGV - 7) / 2
 for i = 0, n - 1 do
   local seq = top + 1 + i
-  local key, rest = ARGV[7 + 2 * i], ARGV[8 + 2 * i]
+  local key, rest = ARGV[8 + 2 * i], ARGV[9 + 2 * i]
   local message = epoch .. ':' .. seq .. ':{"seq":' .. seq .. rest
   if key == '' then
     redis.call('XADD', stream, 'MAXLEN', maxlen, seq .. '-0', 'f', rest)
@@ -69,13 +89,15 @@ return { top + 1, top + n, epoch, renumbered }
 
 /**
  * A node starts following a channel: creates its epoch if it has none (so
- * every subscriber learns one) and returns `{epoch, seq}`. KEYS: meta.
- * ARGV: a fresh epoch, TTL seconds.
+ * every subscriber learns one) and returns `{epoch, seq}`. KEYS: meta,
+ * generation. ARGV: a random name for a new epoch, TTL seconds, the highest
+ * generation this node has seen.
  */
-export const JOIN_LUA = `
-local meta = KEYS[1]
-if redis.call('HSETNX', meta, 'e', ARGV[1]) == 1 then
-  redis.call('HSET', meta, 's', 0)
+export const JOIN_LUA = NEXT_EPOCH + `
+local meta, genKey = KEYS[1], KEYS[2]
+if not redis.call('HGET', meta, 'e') then
+  local epoch = nextEpoch(genKey, tonumber(ARGV[3]), ARGV[1])
+  redis.call('HSET', meta, 'e', epoch, 's', 0)
   redis.call('EXPIRE', meta, tonumber(ARGV[2]))
 end
 local m = redis.call('HMGET', meta, 'e', 's')
@@ -83,19 +105,27 @@ return { m[1], tonumber(m[2] or '0') }
 `;
 
 /**
- * Gives a channel a new epoch unless another node already did: only when
- * its epoch is still ARGV[1] (compare-and-set). KEYS: meta, stream. ARGV:
- * the epoch found to have regressed, the new epoch, TTL seconds. Returns
- * `{epoch, seq}` after.
+ * Gives a channel a new epoch when its stream really went backwards:
+ * compare-and-set on the epoch (whose name holds its generation) and on the
+ * seq — only while its epoch is still ARGV[1] and its top still below
+ * ARGV[5], the seq the node had as of the moment it asked. Another node's
+ * renumber, or an engine that caught up meanwhile, leaves it alone. A
+ * channel without meta gets a new epoch as in JOIN. KEYS: meta, stream,
+ * generation. ARGV: the epoch found to have regressed, a random name for
+ * the new epoch, TTL seconds, the highest generation this node has seen,
+ * the node's seq. Returns `{epoch, seq}` after.
  */
-export const RENUMBER_LUA = `
-local meta, stream = KEYS[1], KEYS[2]
-if redis.call('HGET', meta, 'e') == ARGV[1] then
+export const RENUMBER_LUA = NEXT_EPOCH + `
+local meta, stream, genKey = KEYS[1], KEYS[2], KEYS[3]
+local m = redis.call('HMGET', meta, 'e', 's')
+local top = tonumber(m[2] or '0')
+if (not m[1]) or (m[1] == ARGV[1] and top < tonumber(ARGV[5])) then
+  local epoch = nextEpoch(genKey, tonumber(ARGV[4]), ARGV[2])
   redis.call('DEL', stream)
-  redis.call('HSET', meta, 'e', ARGV[2], 's', 0)
+  redis.call('HSET', meta, 'e', epoch, 's', 0)
   redis.call('EXPIRE', meta, tonumber(ARGV[3]))
 end
-local m = redis.call('HMGET', meta, 'e', 's')
+m = redis.call('HMGET', meta, 'e', 's')
 return { m[1], tonumber(m[2] or '0') }
 `;
 
@@ -132,6 +162,8 @@ export interface ChannelKeys {
   readonly stream: string;
   /** The pub/sub subject its messages are published on. */
   readonly subject: string;
+  /** The prefix's generation counter (no TTL): epochs' order. */
+  readonly generation: string;
 }
 
 /**
@@ -151,6 +183,7 @@ export function channelKeys(prefix: string, channel: string): ChannelKeys {
     meta: `${subject}:meta`,
     stream: `${subject}:stream`,
     subject,
+    generation: `${prefix}:generation`,
   };
 }
 
