@@ -18,10 +18,13 @@ import { epochGeneration } from "../../lib/protocol.ts";
 import { frameRest, type OutFrame, type PublishBody } from "../core/frame.ts";
 import { ChannelFollower, type StreamRead } from "./channel_follower.ts";
 import { newEpoch } from "./epoch.ts";
+import { checkVerdict } from "./follower_check.ts";
 import { isConnectionError, type RedisConnection } from "./redis_connection.ts";
+import { Subscriptions } from "./subscriptions.ts";
 import {
   type ChannelKeys,
   channelKeys,
+  CHECK_LUA,
   JOIN_LUA,
   PUBLISH_LUA,
   RedisScript,
@@ -36,6 +39,14 @@ export const REPAIR_WINDOW = 256;
 const PUBLISH = new RedisScript(PUBLISH_LUA);
 const JOIN = new RedisScript(JOIN_LUA);
 const RENUMBER = new RedisScript(RENUMBER_LUA);
+const CHECK = new RedisScript(CHECK_LUA);
+
+/** How often every followed channel is compared with the engine, ms. */
+export const CHECK_INTERVAL_MS = 2_000;
+/** Channels per check script (one round trip each). */
+const CHECK_BATCH = 500;
+/** How long a subscription nobody wants is kept before UNSUBSCRIBE, ms. */
+const DISSOLVE_AFTER_MS = 50;
 
 /** A channel this node follows. */
 export interface Followed {
@@ -45,6 +56,8 @@ export interface Followed {
   ready: Promise<void>;
   /** Messages that arrived before that. */
   early: { epoch: string; frame: OutFrame }[] | undefined;
+  /** The engine's top at the last check, while this follower was behind it. */
+  lagTop?: number | undefined;
 }
 
 /** Options of {@link RedisChannels}. */
@@ -78,9 +91,32 @@ export class RedisChannels {
   /** The highest epoch generation this node has seen (passed to every script that may create one). */
   #generation = 0;
 
+  readonly #subs: Subscriptions;
+  #checkTimer: ReturnType<typeof setInterval> | undefined;
+  #checking = false;
+
   /** @param options connection, stats, limits, where to deliver */
   constructor(options: RedisChannelsOptions) {
     this.#o = options;
+    const sub = () => options.connection.sub;
+    this.#subs = new Subscriptions({
+      subscribe: async (subject) => {
+        const channel = this.#channelOf(subject);
+        await sub().subscribe(subject, (message: string) => {
+          const followed = this.#followed.get(channel);
+          if (followed) this.#message(followed, message);
+        });
+      },
+      unsubscribe: async (subject) => {
+        await sub().unsubscribe(subject);
+      },
+    }, DISSOLVE_AFTER_MS);
+    this.#checkTimer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
+  }
+
+  /** The channel of one of this node's subjects. */
+  #channelOf(subject: string): string {
+    return subject.slice(this.#o.prefix.length + 2, -1);
   }
 
   /** The Redis names of `channel`. */
@@ -180,10 +216,7 @@ export class RedisChannels {
     };
     this.#followed.set(channel, followed);
     followed.ready = (async () => {
-      await this.#o.connection.sub.subscribe(
-        this.keys(channel).subject,
-        (message: string) => this.#message(followed, message),
-      );
+      await this.#subs.want(this.keys(channel).subject);
       await this.#join(followed);
     })();
     followed.ready.catch(() => {}); // a resync after Redis returns retries it
@@ -193,8 +226,7 @@ export class RedisChannels {
   /** Stops following `channel`. */
   unsubscribe(channel: string): void {
     if (!this.#followed.delete(channel)) return;
-    this.#o.connection.sub.unsubscribe(this.keys(channel).subject)
-      .catch(() => {});
+    this.#subs.drop(this.keys(channel).subject);
   }
 
   /** The channel's position as this node last delivered it. */
@@ -211,9 +243,79 @@ export class RedisChannels {
     }
   }
 
-  /** Forgets every followed channel (the broker is closing). */
+  /** Forgets every followed channel and stops the checks (the broker is closing). */
   clear(): void {
+    clearInterval(this.#checkTimer);
+    this.#checkTimer = undefined;
     this.#followed.clear();
+    this.#subs.clear();
+  }
+
+  /**
+   * Compares every followed channel with the engine (one script per
+   * {@link CHECK_BATCH} channels) and repairs a follower that is in an
+   * older epoch, stuck or deaf (behind what the engine had a check ago), or
+   * ahead of an engine that lost data; counted per cause. Runs every
+   * {@link CHECK_INTERVAL_MS}; one at a time.
+   */
+  async check(): Promise<void> {
+    if (this.#checking || !this.#o.connection.ready) return;
+    this.#checking = true;
+    try {
+      const ready = [...this.#followed.values()].filter((f) => !f.early);
+      for (let i = 0; i < ready.length; i += CHECK_BATCH) {
+        await this.#checkBatch(ready.slice(i, i + CHECK_BATCH));
+      }
+    } catch {
+      this.#o.stats.errors++; // the engine is away: its return resyncs
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  async #checkBatch(batch: readonly Followed[]): Promise<void> {
+    const asked = batch.map(({ follower }) => ({
+      epoch: follower.epoch,
+      delivered: follower.delivered,
+    }));
+    const reply = await CHECK.run(
+      this.#o.connection.client,
+      batch.map((f) => this.keys(f.follower.channel).meta),
+      [],
+    ) as (string | number)[];
+    const repairs = this.#o.stats.followerRepairs;
+    batch.forEach((followed, i) => {
+      const { follower } = followed;
+      if (this.#followed.get(follower.channel) !== followed) return;
+      const engine = {
+        epoch: String(reply[2 * i]),
+        top: Number(reply[2 * i + 1]),
+      };
+      const v = checkVerdict(
+        asked[i]!,
+        follower.epoch,
+        followed.lagTop,
+        engine,
+      );
+      followed.lagTop = v.lagTop;
+      if (!v.cause) return;
+      repairs[v.cause]++;
+      const subject = this.keys(follower.channel).subject;
+      if (v.cause === "missing") {
+        followed.ready = this.#join(followed);
+      } else if (v.cause === "regressed") {
+        followed.ready = this.renumber(
+          followed,
+          engine.epoch,
+          asked[i]!.delivered,
+        );
+      } else {
+        follower.resync(engine.epoch, engine.top);
+        // Stuck behind: pub/sub may have lost the subject; subscribe again.
+        if (v.cause === "stuck") this.#subs.renew(subject).catch(() => {});
+      }
+      followed.ready.catch(() => {});
+    });
   }
 
   /** Raises the highest generation this node has seen to `epoch`'s (a client's, a reply's). */

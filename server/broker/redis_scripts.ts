@@ -226,3 +226,18 @@ async function sha1(text: string): Promise<string> {
   );
   return new Uint8Array(digest).toHex();
 }
+
+/**
+ * The `(epoch, top)` of many channels at once, for the periodic check.
+ * KEYS: their meta hashes. Returns `{epoch, top, epoch, top, …}` (`""`, 0
+ * for a channel without meta).
+ */
+export const CHECK_LUA = `
+local out = {}
+for i, meta in ipairs(KEYS) do
+  local m = redis.call('HMGET', meta, 'e', 's')
+  out[2 * i - 1] = m[1] or ''
+  out[2 * i] = tonumber(m[2] or '0')
+end
+return out
+`;

@@ -179,6 +179,12 @@ export class BrokerStats {
   resets = 0;
   /** Messages and replies of an older epoch than the one followed, discarded. */
   staleEpochs = 0;
+  /**
+   * Followers the periodic check against the engine repaired, by cause:
+   * the engine had no epoch, a newer epoch, was ahead for a whole check
+   * (stuck or deaf), or behind (it lost data: renumbered).
+   */
+  readonly followerRepairs = { missing: 0, epoch: 0, stuck: 0, regressed: 0 };
   /** `?since=` replays served from this node's recent messages. */
   replaysFromRing = 0;
   /** `?since=` replays that read the engine's history. */
