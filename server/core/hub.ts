@@ -12,6 +12,7 @@ import {
   DEFAULT_CHANNEL,
   encodeControl,
   epochSeconds,
+  isOlderEpoch,
 } from "../../lib/protocol.ts";
 import type { Broker, BrokerHandler, History, ReplayCursor } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
@@ -89,6 +90,10 @@ export class Hub implements BrokerHandler {
   /** Local sessions per channel: the broker is subscribed while this is above 0. */
   readonly #channels = new Map<string, number>();
   readonly #replayDone = new WeakMap<Session, () => void>();
+  /** Backlogs being read: while any is, live frames are tagged with their epoch. */
+  #reading = 0;
+  /** The epoch each live frame was delivered in, while a backlog is read. */
+  readonly #frameEpochs = new WeakMap<OutFrame, string>();
   readonly #listeners: ((e: HubEvent) => void)[] = [];
   readonly #mode: Mode;
   readonly #broker: Broker;
@@ -230,6 +235,9 @@ export class Hub implements BrokerHandler {
   /** The broker's hand-off: one message for the local subscribers of `channel`. */
   publication(channel: string, frame: OutFrame): void | Promise<void> {
     this.#totals.broadcast();
+    if (this.#reading > 0) {
+      this.#frameEpochs.set(frame, this.#broker.position(channel).epoch);
+    }
     const outcome = this.#mode.broadcast(channel, frame);
     if (outcome instanceof Promise) return outcome;
     this.#cut(outcome);
@@ -328,9 +336,15 @@ export class Hub implements BrokerHandler {
       ],
       replay: replayDone ? watched(h.replay, replayDone) : h.replay,
       after: h.until,
+      stale: (frame) => this.#stale(frame, h.epoch),
     });
     if (!(history instanceof Promise)) return backlog(history);
-    return history.then(backlog, (): Backlog => {
+    this.#reading++;
+    return history.then((h) => {
+      this.#reading--;
+      return backlog(h);
+    }, (): Backlog => {
+      this.#reading--;
       replayDone?.();
       const { epoch, seq } = this.#broker.position(channel);
       const notices = [
@@ -347,6 +361,17 @@ export class Hub implements BrokerHandler {
       }
       return { notices, after: seq };
     });
+  }
+
+  /** A frame delivered in another epoch than `epoch` and not a newer one: never spliced after it. */
+  #stale(frame: OutFrame, epoch: string): boolean {
+    const delivered = this.#frameEpochs.get(frame);
+    if (
+      delivered === undefined || delivered === epoch ||
+      isOlderEpoch(epoch, delivered)
+    ) return false;
+    this.#broker.stats.staleEpochs++;
+    return true;
   }
 
   #cut(cuts: readonly Cut[]): void {
