@@ -119,6 +119,7 @@ export async function createBroker(
     url: config.broker.url,
     history,
     maxChannels,
+    catchUp: config.queueMode.maxsize,
     onStateChange: (up, reason) =>
       logger.log(
         { type: up ? "broker_up" : "broker_down", broker: where, reason },

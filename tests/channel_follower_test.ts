@@ -190,3 +190,29 @@ Deno.test("ChannelFollower compares a resync with the position as of the questio
   assert.equal(f.resync("1.e", 10, asOf), "same");
   assert.equal(f.resync("1.e", 8, asOf), "regressed");
 });
+
+Deno.test("ChannelFollower: a catch-up longer than its bound (an engine back after an outage) hands over the newest messages and announces an exact gap for the rest", async () => {
+  const seqs = Array.from({ length: 1000 }, (_, i) => i + 1);
+  const delivered: number[] = [];
+  const notices: Record<string, unknown>[] = [];
+  const paced = new ChannelFollower("c", 10, {
+    deliver: (fr) => void delivered.push(fr.seq),
+    notice: (t) => void notices.push(JSON.parse(t)),
+    count() {},
+    read: (from, to) =>
+      Promise.resolve({
+        epoch: "1.e",
+        top: 1000,
+        frames: seqs.filter((s) => s >= from && s <= to).map(frame),
+      }),
+  }, 100);
+  paced.start("1.e", 0);
+  assert.equal(paced.resync("1.e", 1000), "behind");
+  await settle();
+  assert.deepEqual(notices.map((n) => [n.type, n.from, n.to]), [[
+    "gap",
+    1,
+    900,
+  ]]);
+  assert.deepEqual(delivered, seqs.slice(900));
+});

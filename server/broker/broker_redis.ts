@@ -42,6 +42,12 @@ export interface RedisBrokerOptions {
   readonly history?: number;
   /** Channels this node follows at once (`--max-channels`). @default 1000 */
   readonly maxChannels?: number;
+  /**
+   * The most messages one repair of a followed channel hands over at once
+   * (the queue mode's `--maxsize`): an engine back after an outage with
+   * more than that is announced as an exact `gap` for the rest. @default Infinity
+   */
+  readonly catchUp?: number;
   /** Key prefix, so several deployments can share one Redis. @default "fanout" */
   readonly prefix?: string;
   /** Monotonic clock, ms. @default performance.now */
@@ -80,6 +86,7 @@ export class RedisBroker implements Broker {
       stats,
       history,
       maxChannels: options.maxChannels ?? 1000,
+      catchUp: options.catchUp,
       prefix: options.prefix ?? "fanout",
       now,
       handler: () => this.#handler,

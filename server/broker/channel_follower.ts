@@ -76,16 +76,27 @@ export class ChannelFollower {
   /** Messages handed over but not yet taken (naive mode awaits each). */
   readonly #outbox: OutFrame[] = [];
   #draining: Promise<void> | undefined;
+  readonly #catchUp: number;
 
   /**
    * @param channel the channel's name
    * @param historySize messages kept in the local ring
    * @param io delivery, notices and stream reads
+   * @param catchUp the most messages one repair hands over at once (a
+   *   client queue's size): a longer hole — an engine back after an outage
+   *   — is announced as an exact `gap` for the rest, so the catch-up never
+   *   overflows a healthy client's queue
    */
-  constructor(channel: string, historySize: number, io: FollowerIo) {
+  constructor(
+    channel: string,
+    historySize: number,
+    io: FollowerIo,
+    catchUp = Infinity,
+  ) {
     this.channel = channel;
     this.ring = new ChannelHistory(historySize);
     this.#io = io;
+    this.#catchUp = Math.max(1, catchUp);
   }
 
   /** The epoch followed ("" before {@link start}). */
@@ -196,6 +207,10 @@ export class ChannelFollower {
         const to = Math.max(this.#repairTo, held - 1);
         const from = this.#delivered + 1;
         if (to < from) return;
+        if (to - from + 1 > this.#catchUp) {
+          this.#skip(to - this.#catchUp);
+          continue;
+        }
         const epoch = this.#epoch;
         let read: StreamRead;
         try {
@@ -231,6 +246,9 @@ export class ChannelFollower {
     this.#io.count("gap");
     this.#io.notice(gapNotice(this.channel, this.#delivered + 1, to));
     this.#delivered = to;
+    for (const seq of this.#ahead.keys()) {
+      if (seq <= to) this.#ahead.delete(seq);
+    }
     this.ring.clear(); // the ring holds consecutive seqs only
   }
 

@@ -70,6 +70,8 @@ export interface RedisChannelsOptions {
   readonly history: number;
   /** Channels this node follows at once (`--max-channels`). */
   readonly maxChannels: number;
+  /** The most messages one repair hands over at once (a client queue's size); more is a `gap`. */
+  readonly catchUp?: number | undefined;
   /** Key prefix. */
   readonly prefix: string;
   /** Monotonic clock, ms. */
@@ -208,7 +210,7 @@ export class RedisChannels {
         else stats.resets++;
       },
       adopted: (epoch) => this.noteEpoch(epoch),
-    });
+    }, this.#o.catchUp);
     const followed: Followed = {
       follower,
       ready: Promise.resolve(),
