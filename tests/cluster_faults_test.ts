@@ -66,27 +66,33 @@ Deno.test({
       await b.subscribe("late");
       await p.publish("late", [body(1)]);
       await waitFor("first message", () => rec.seqs("late").length === 1);
-      // Another node renumbered twice (generations 5 then 7); this node saw
+      // Another node renumbered twice (generations above any the clock gives); this node saw
       // neither, and the older one's last message arrives late.
       const subject = "fanout:{late}";
-      await c.hSet(`${subject}:meta`, { e: "7.newerNE", s: "0" });
+      await c.hSet(`${subject}:meta`, { e: "9000000000007.newerNE", s: "0" });
       await c.del(`${subject}:stream`);
-      await c.publish(subject, '7.newerNE:1:{"seq":1,"ts_send":1,"data":1}');
+      await c.publish(
+        subject,
+        '9000000000007.newerNE:1:{"seq":1,"ts_send":1,"data":1}',
+      );
       await waitFor(
         "the newer epoch",
-        () => b.position("late").epoch === "7.newerNE",
+        () => b.position("late").epoch === "9000000000007.newerNE",
       );
-      await c.publish(subject, '5.olderOL:9:{"seq":9,"ts_send":1,"data":9}');
+      await c.publish(
+        subject,
+        '9000000000005.olderOL:9:{"seq":9,"ts_send":1,"data":9}',
+      );
       // The newer epoch's stream goes on: published through the engine.
       await c.hSet(`${subject}:meta`, { s: "1" });
       const out = await p.publish("late", [body(2)]);
-      assert.equal(out.epoch, "7.newerNE");
+      assert.equal(out.epoch, "9000000000007.newerNE");
       await waitFor(
         "seq 2 of the newer epoch",
         () => rec.seqs("late").at(-1) === 2,
         5_000,
       );
-      assert.equal(b.position("late").epoch, "7.newerNE");
+      assert.equal(b.position("late").epoch, "9000000000007.newerNE");
       assert.ok(b.stats.staleEpochs >= 1, "the late message is counted");
     } finally {
       await c.close();

@@ -109,6 +109,17 @@ export class ChannelFollower {
     return this.#delivered;
   }
 
+  /**
+   * The highest seq this follower knows the engine assigned in its epoch:
+   * delivered, or held ahead of a hole. An engine whose top is below it
+   * lost data (a failover to a replica that missed the tail).
+   */
+  get seen(): number {
+    let seen = this.#delivered;
+    for (const seq of this.#ahead.keys()) seen = Math.max(seen, seq);
+    return seen;
+  }
+
   /** Begins at the engine's `(epoch, seq)`: the live stream continues after `seq`. */
   start(epoch: string, seq: number): void {
     this.#epoch = epoch;
@@ -145,20 +156,20 @@ export class ChannelFollower {
   /**
    * Compares with the engine's `(epoch, top)` after a reconnect: repairs
    * what was published while this node was away, or resets when the stream
-   * started over. `asOf` is what this follower had delivered when it sent
-   * the question: the engine is compared with that, never with what pub/sub
+   * started over. `asOf` is what this follower had seen (delivered or held)
+   * when it sent the question: the engine is compared with that, never with what pub/sub
    * delivered while the answer was on its way. A same-epoch engine behind
    * it (`regressed`: the engine lost data) is the caller's to renumber; the
    * follower waits for the new epoch. An older epoch is ignored (`stale`).
    */
-  resync(epoch: string, top: number, asOf = this.#delivered): ResyncOutcome {
+  resync(epoch: string, top: number, asOf = this.seen): ResyncOutcome {
     if (epoch !== this.#epoch) {
       if (this.#epoch !== "" && this.#stale(epoch)) return "stale";
       this.#newEpoch(epoch);
       if (top > 0) void this.#repair(top);
       return "new-epoch";
     }
-    if (top < Math.min(asOf, this.#delivered)) return "regressed";
+    if (top < asOf) return "regressed";
     if (top <= this.#delivered) return "same";
     void this.#repair(top);
     return "behind";

@@ -13,6 +13,7 @@ import { isOlderEpoch } from "../../lib/protocol.ts";
 export type RepairCause =
   | "missing" // the engine has no epoch for the channel (expired, restarted empty)
   | "epoch" // the engine is in a newer epoch than the follower
+  | "older" // the engine is in an older epoch (a failover to a replica that missed a renumber): renumber it
   | "stuck" // the engine was ahead at the last check and the follower still is not there
   | "regressed"; // the engine is behind what the follower had: it lost data
 
@@ -27,7 +28,7 @@ export interface CheckVerdict {
 /**
  * Decides one channel's check.
  *
- * @param asked the follower's `(epoch, delivered)` when the check was sent
+ * @param asked the follower's `(epoch, delivered, seen)` when the check was sent
  * @param now the follower's epoch when the reply came
  * @param lagTop the engine's top remembered at the previous check, when the follower was behind
  * @param engine the engine's `(epoch, top)` ("" epoch: no meta)
@@ -43,7 +44,12 @@ export interface CheckVerdict {
  * ```
  */
 export function checkVerdict(
-  asked: { readonly epoch: string; readonly delivered: number },
+  asked: {
+    readonly epoch: string;
+    readonly delivered: number;
+    /** Delivered or held ahead of a hole (the follower's `seen`); `delivered` when absent. */
+    readonly seen?: number;
+  },
   now: string,
   lagTop: number | undefined,
   engine: { readonly epoch: string; readonly top: number },
@@ -52,9 +58,13 @@ export function checkVerdict(
   if (now !== asked.epoch || asked.epoch === "") return {};
   if (engine.epoch === "") return { cause: "missing" };
   if (engine.epoch !== asked.epoch) {
-    return isOlderEpoch(engine.epoch, asked.epoch) ? {} : { cause: "epoch" };
+    return isOlderEpoch(engine.epoch, asked.epoch)
+      ? { cause: "older" }
+      : { cause: "epoch" };
   }
-  if (engine.top < asked.delivered) return { cause: "regressed" };
+  if (engine.top < (asked.seen ?? asked.delivered)) {
+    return { cause: "regressed" };
+  }
   if (engine.top === asked.delivered) return {};
   // Behind: messages may still be on their way over pub/sub. Behind what
   // the engine already had a whole check ago is stuck (or deaf).

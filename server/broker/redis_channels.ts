@@ -58,6 +58,8 @@ export interface Followed {
   early: { epoch: string; frame: OutFrame }[] | undefined;
   /** The engine's top at the last check, while this follower was behind it. */
   lagTop?: number | undefined;
+  /** Its first subscribe or JOIN failed (a lost reply): the check retries it. */
+  failed?: boolean;
 }
 
 /** Options of {@link RedisChannels}. */
@@ -217,12 +219,18 @@ export class RedisChannels {
       early: [],
     };
     this.#followed.set(channel, followed);
+    this.#start(followed);
+    return followed.ready;
+  }
+
+  /** Subscribes and joins; a failure is retried by the next check (or a resync). */
+  #start(followed: Followed): void {
+    followed.failed = false;
     followed.ready = (async () => {
-      await this.#subs.want(this.keys(channel).subject);
+      await this.#subs.want(this.keys(followed.follower.channel).subject);
       await this.#join(followed);
     })();
-    followed.ready.catch(() => {}); // a resync after Redis returns retries it
-    return followed.ready;
+    followed.ready.catch(() => followed.failed = true);
   }
 
   /** Stops following `channel`. */
@@ -264,7 +272,16 @@ export class RedisChannels {
     if (this.#checking || !this.#o.connection.ready) return;
     this.#checking = true;
     try {
-      const ready = [...this.#followed.values()].filter((f) => !f.early);
+      const all = [...this.#followed.values()];
+      for (const f of all) {
+        if (f.early && f.failed) this.#start(f);
+        // A SUBSCRIBE lost with its connection: ask again (queued, re-checked).
+        const subject = this.keys(f.follower.channel).subject;
+        if (!f.early && !this.#subs.active(subject)) {
+          this.#subs.want(subject).catch(() => {});
+        }
+      }
+      const ready = all.filter((f) => !f.early);
       for (let i = 0; i < ready.length; i += CHECK_BATCH) {
         await this.#checkBatch(ready.slice(i, i + CHECK_BATCH));
       }
@@ -279,6 +296,7 @@ export class RedisChannels {
     const asked = batch.map(({ follower }) => ({
       epoch: follower.epoch,
       delivered: follower.delivered,
+      seen: follower.seen,
     }));
     const reply = await CHECK.run(
       this.#o.connection.client,
@@ -305,11 +323,17 @@ export class RedisChannels {
       const subject = this.keys(follower.channel).subject;
       if (v.cause === "missing") {
         followed.ready = this.#join(followed);
+      } else if (v.cause === "older") {
+        followed.ready = this.renumber(
+          followed,
+          engine.epoch,
+          Number.MAX_SAFE_INTEGER,
+        );
       } else if (v.cause === "regressed") {
         followed.ready = this.renumber(
           followed,
           engine.epoch,
-          asked[i]!.delivered,
+          asked[i]!.seen,
         );
       } else {
         follower.resync(engine.epoch, engine.top);
@@ -372,8 +396,8 @@ export class RedisChannels {
     const published = this.#seen.get(channel);
     if (!f) return published ?? { epoch: "", seq: 0 };
     const seq = published?.epoch === f.epoch
-      ? Math.max(published.seq, f.delivered)
-      : f.delivered;
+      ? Math.max(published.seq, f.seen)
+      : f.seen;
     return { epoch: f.epoch, seq };
   }
 
@@ -386,7 +410,7 @@ export class RedisChannels {
   async #join(followed: Followed): Promise<void> {
     const { follower } = followed;
     const askedIn = follower.epoch;
-    const asOf = follower.delivered;
+    const asOf = follower.seen;
     const [epoch, top] = await this.joinReply(follower.channel);
     const early = followed.early;
     followed.early = undefined;
@@ -401,8 +425,12 @@ export class RedisChannels {
       if (epoch !== follower.epoch) follower.resync(epoch, top);
       return;
     }
-    if (follower.resync(epoch, top, asOf) === "regressed") {
-      await this.renumber(followed, epoch, asOf);
+    const outcome = follower.resync(epoch, top, asOf);
+    if (outcome === "regressed") await this.renumber(followed, epoch, asOf);
+    // The engine went back to an older epoch (a replica that missed a
+    // renumber): what is published there would be discarded; move it on.
+    if (outcome === "stale") {
+      await this.renumber(followed, epoch, Number.MAX_SAFE_INTEGER);
     }
   }
 

@@ -23,20 +23,27 @@ export interface ScriptClient {
 }
 
 /**
- * Lua shared by the scripts that create an epoch: the next generation is
- * one more than both the engine's counter (KEYS: the per-prefix generation
- * key, which has no TTL) and the highest generation the calling node has
- * seen — so even an engine restarted empty, or a replica that missed the
- * last renumber, names an epoch newer than any a node or client holds.
+ * Lua shared by the scripts that create an epoch. Its generation is the
+ * largest of: the engine's clock in ms (so an epoch made after a failover to
+ * a replica that missed the last renumber, whose counter is behind, is still
+ * newer than every epoch made before), one more than the per-prefix counter
+ * (KEYS: the generation key, no TTL; two epochs in one ms still differ), and
+ * one more than the highest generation the calling node has seen (an engine
+ * restarted empty, or a clock behind).
  */
 const NEXT_EPOCH = `
 local function nextEpoch(genKey, seen, suffix)
-  local g = redis.call('INCR', genKey)
-  if g <= seen then
-    g = seen + 1
-    redis.call('SET', genKey, g)
-  end
+  local t = redis.call('TIME')
+  local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local stored = tonumber(redis.call('GET', genKey) or '0')
+  local g = math.max(clock, stored + 1, seen + 1)
+  g = string.format('%d', g)
+  redis.call('SET', genKey, g)
   return g .. '.' .. suffix
+end
+
+local function generation(epoch)
+  return tonumber(string.match(epoch or '', '^(%d+)%.') or '0')
 end
 `;
 
@@ -48,7 +55,9 @@ end
  * rest` per message. A channel without meta gets a new epoch; so does one
  * whose meta is in the epoch this node saw but behind the seq it saw (the
  * engine lost its tail: restart without persistence, or a failover to a
- * replica that missed it) — a seq is never reused under an old epoch.
+ * replica that missed it), and one whose epoch is older than the one this
+ * node saw (a replica that missed a renumber: nodes would discard what is
+ * published there) — a seq is never reused under an old epoch.
  * Each message is appended with its seq as the entry id and published as
  * `epoch:seq:` + its frame (+ `\0` + key). Returns `{first, last, epoch,
  * renumbered}`.
@@ -61,7 +70,8 @@ local seenGen = tonumber(ARGV[7])
 local epoch = redis.call('HGET', meta, 'e')
 local top = tonumber(redis.call('HGET', meta, 's') or '0')
 local renumbered = 0
-if (not epoch) or (epoch == seenEpoch and top < seenSeq) then
+if (not epoch) or (epoch == seenEpoch and top < seenSeq)
+    or generation(epoch) < generation(seenEpoch) then
   if epoch then renumbered = 1 end
   epoch = nextEpoch(genKey, seenGen, suffix)
   top = 0

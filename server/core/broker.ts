@@ -181,10 +181,17 @@ export class BrokerStats {
   staleEpochs = 0;
   /**
    * Followers the periodic check against the engine repaired, by cause:
-   * the engine had no epoch, a newer epoch, was ahead for a whole check
-   * (stuck or deaf), or behind (it lost data: renumbered).
+   * the engine had no epoch, a newer epoch, an older one (renumbered past
+   * it), was ahead for a whole check (stuck or deaf), or behind (it lost
+   * data: renumbered).
    */
-  readonly followerRepairs = { missing: 0, epoch: 0, stuck: 0, regressed: 0 };
+  readonly followerRepairs = {
+    missing: 0,
+    epoch: 0,
+    older: 0,
+    stuck: 0,
+    regressed: 0,
+  };
   /** `?since=` replays served from this node's recent messages. */
   replaysFromRing = 0;
   /** `?since=` replays that read the engine's history. */
