@@ -243,3 +243,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "cluster faults: an idempotency key is deduplicated in the engine: a retry on another node publishes nothing and answers the original position",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const { b, rec } = await broker(redis);
+    await using _b = b;
+    const { b: p } = await broker(redis);
+    await using _p = p;
+    await b.subscribe("idem");
+    const first = await p.publish("idem", [body(1), body(2)], {
+      idempotencyKey: "batch-1",
+    });
+    const retry = await b.publish("idem", [body(1), body(2)], {
+      idempotencyKey: "batch-1",
+    });
+    assert.deepEqual(retry, { ...first, duplicate: true });
+    const next = await p.publish("idem", [body(3)], {
+      idempotencyKey: "batch-2",
+    });
+    assert.equal(next.first, first.last + 1);
+    await waitFor("seq 3", () => rec.seqs("idem").includes(3));
+    assert.deepEqual(rec.seqs("idem"), [1, 2, 3]);
+  },
+});

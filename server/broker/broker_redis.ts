@@ -23,6 +23,7 @@ import {
   type History,
   type Position,
   type Published,
+  type PublishOptions,
   type Resume,
 } from "../core/broker.ts";
 import type { PublishBody } from "../core/frame.ts";
@@ -117,8 +118,12 @@ export class RedisBroker implements Broker {
   }
 
   /** @inheritdoc */
-  publish(channel: string, bodies: readonly PublishBody[]): Promise<Published> {
-    return this.#channels.publish(channel, bodies);
+  publish(
+    channel: string,
+    bodies: readonly PublishBody[],
+    options?: PublishOptions,
+  ): Promise<Published> {
+    return this.#channels.publish(channel, bodies, options);
   }
 
   /** @inheritdoc */

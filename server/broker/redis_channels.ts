@@ -11,8 +11,10 @@ import {
   type BrokerHandler,
   type BrokerStats,
   BrokerUnavailableError,
+  IDEMPOTENCY_WINDOW_S,
   type Position,
   type Published,
+  type PublishOptions,
 } from "../core/broker.ts";
 import { epochGeneration } from "../../lib/protocol.ts";
 import { frameRest, type OutFrame, type PublishBody } from "../core/frame.ts";
@@ -146,6 +148,7 @@ export class RedisChannels {
   async publish(
     channel: string,
     bodies: readonly PublishBody[],
+    options: PublishOptions = {},
   ): Promise<Published> {
     const { connection, stats } = this.#o;
     if (!connection.ready) throw connection.unavailable();
@@ -159,18 +162,18 @@ export class RedisChannels {
       seen.epoch,
       String(seen.seq),
       String(this.#generation),
+      String(IDEMPOTENCY_WINDOW_S),
     ];
+    const keys = [k.meta, k.stream, k.generation];
+    const idem = options.idempotencyKey;
+    if (idem !== undefined) keys.push(k.idempotency(idem));
     for (const body of bodies) {
       args.push(body.key ?? "", frameRest(channel, body));
     }
     const started = this.#o.now();
     let reply: unknown;
     try {
-      reply = await PUBLISH.run(
-        connection.client,
-        [k.meta, k.stream, k.generation],
-        args,
-      );
+      reply = await PUBLISH.run(connection.client, keys, args);
     } catch (err) {
       stats.errors++;
       if (!connection.ready || isConnectionError(err)) {
@@ -179,8 +182,17 @@ export class RedisChannels {
       throw err;
     }
     stats.publishLatency.record(this.#o.now() - started);
-    const [first, last, epoch] = reply as [number, number, string, number];
+    const [first, last, epoch, , duplicate] = reply as [
+      number,
+      number,
+      string,
+      number,
+      number,
+    ];
     this.noteEpoch(epoch);
+    if (duplicate === 1) {
+      return { channel, epoch, first, last, duplicate: true };
+    }
     this.#seen.set(channel, { epoch, seq: last });
     return { channel, epoch, first, last };
   }

@@ -48,11 +48,15 @@ end
 `;
 
 /**
- * Publishes a batch. KEYS: meta, stream, generation. ARGV: pub/sub subject,
- * stream length, TTL seconds, a random name for a new epoch if the channel
- * needs one, the epoch and seq this node last saw on the channel (`""`,
- * `0` when none), the highest generation this node has seen, then `key,
- * rest` per message. A channel without meta gets a new epoch; so does one
+ * Publishes a batch. KEYS: meta, stream, generation, and the idempotency
+ * key's name when the publisher gave one. ARGV: pub/sub subject, stream
+ * length, TTL seconds, a random name for a new epoch if the channel needs
+ * one, the epoch and seq this node last saw on the channel (`""`, `0` when
+ * none), the highest generation this node has seen, the idempotency
+ * window in seconds, then `key, rest` per message. An idempotency key
+ * already stored answers with the position it stored (nothing published:
+ * `duplicate` = 1); otherwise the new position is stored under it for the
+ * window, in the same atomic step as the publish. A channel without meta gets a new epoch; so does one
  * whose meta is in the epoch this node saw but behind the seq it saw (the
  * engine lost its tail: restart without persistence, or a failover to a
  * replica that missed it), and one whose epoch is older than the one this
@@ -67,6 +71,14 @@ local meta, stream, genKey = KEYS[1], KEYS[2], KEYS[3]
 local subject, maxlen, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local suffix, seenEpoch, seenSeq = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local seenGen = tonumber(ARGV[7])
+local idem = KEYS[4]
+if idem then
+  local stored = redis.call('GET', idem)
+  if stored then
+    local a, b, e = string.match(stored, '^(%d+):(%d+):(.*)$')
+    return { tonumber(a), tonumber(b), e, 0, 1 }
+  end
+end
 local epoch = redis.call('HGET', meta, 'e')
 local top = tonumber(redis.call('HGET', meta, 's') or '0')
 local renumbered = 0
@@ -78,10 +90,10 @@ if (not epoch) or (epoch == seenEpoch and top < seenSeq)
   redis.call('DEL', stream)
   redis.call('HSET', meta, 'e', epoch)
 end
-local n = (#ARGV - 7) / 2
+local n = (#ARGV - 8) / 2
 for i = 0, n - 1 do
   local seq = top + 1 + i
-  local key, rest = ARGV[8 + 2 * i], ARGV[9 + 2 * i]
+  local key, rest = ARGV[9 + 2 * i], ARGV[10 + 2 * i]
   local message = epoch .. ':' .. seq .. ':{"seq":' .. seq .. rest
   if key == '' then
     redis.call('XADD', stream, 'MAXLEN', maxlen, seq .. '-0', 'f', rest)
@@ -94,7 +106,11 @@ end
 redis.call('HSET', meta, 's', top + n)
 redis.call('EXPIRE', meta, ttl)
 redis.call('EXPIRE', stream, ttl)
-return { top + 1, top + n, epoch, renumbered }
+if idem then
+  redis.call('SET', idem, (top + 1) .. ':' .. (top + n) .. ':' .. epoch,
+    'EX', tonumber(ARGV[8]))
+end
+return { top + 1, top + n, epoch, renumbered, 0 }
 `;
 
 /**
@@ -172,6 +188,8 @@ export interface ChannelKeys {
   readonly stream: string;
   /** The pub/sub subject its messages are published on. */
   readonly subject: string;
+  /** An idempotency key's name on this channel (same cluster slot). */
+  readonly idempotency: (key: string) => string;
   /** The prefix's generation counter (no TTL): epochs' order. */
   readonly generation: string;
 }
@@ -194,6 +212,7 @@ export function channelKeys(prefix: string, channel: string): ChannelKeys {
     stream: `${subject}:stream`,
     subject,
     generation: `${prefix}:generation`,
+    idempotency: (key) => `${subject}:idem:${key}`,
   };
 }
 

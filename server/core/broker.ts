@@ -35,7 +35,25 @@ export interface Published {
   readonly first: number;
   /** Seq of the last message published (`first` for one message). */
   readonly last: number;
+  /**
+   * True when this publish repeated an idempotency key seen within the
+   * window: nothing was published again; the position is the original's.
+   */
+  readonly duplicate?: boolean;
 }
+
+/** Options of one publish. */
+export interface PublishOptions {
+  /**
+   * The publisher's `Idempotency-Key`: a retry with the same key within
+   * {@link IDEMPOTENCY_WINDOW_S} publishes nothing and answers with the
+   * original position (`duplicate: true`).
+   */
+  readonly idempotencyKey?: string | undefined;
+}
+
+/** How long an idempotency key is remembered, seconds. */
+export const IDEMPOTENCY_WINDOW_S = 300;
 
 /**
  * The broker cannot take the publish right now (the engine is unreachable, or
@@ -133,7 +151,11 @@ export interface Broker extends AsyncDisposable {
    * Publishes `bodies` to `channel`, in order, as consecutive seqs.
    * @throws {BrokerUnavailableError} when the engine cannot take them now
    */
-  publish(channel: string, bodies: readonly PublishBody[]): Promise<Published>;
+  publish(
+    channel: string,
+    bodies: readonly PublishBody[],
+    options?: PublishOptions,
+  ): Promise<Published>;
   /**
    * Local sessions now subscribe to `channel`: start delivering it.
    * @throws {BrokerUnavailableError} synchronously when the channel cannot

@@ -106,6 +106,9 @@ function parseBody(
   return [messageFromText(body, { json: "never", conflateKey })];
 }
 
+/** An `Idempotency-Key`: 1–200 printable ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
 /** Builds the `POST /publish` handler. */
 export function createPublishHandler(
   broker: Broker,
@@ -203,6 +206,16 @@ export function createPublishHandler(
         "bad_publish",
       );
     }
+    const idempotencyKey = req.headers.get("idempotency-key") ?? undefined;
+    if (
+      idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)
+    ) {
+      return refuse(
+        400,
+        "Idempotency-Key must be 1-200 printable ASCII characters",
+        "bad_publish",
+      );
+    }
     const tsSend = epochSeconds();
     let published;
     try {
@@ -210,6 +223,7 @@ export function createPublishHandler(
       published = await broker.publish(
         channel,
         messages.map((m) => ({ tsSend, ...m })),
+        { idempotencyKey },
       );
     } catch (err) {
       if (!(err instanceof BrokerUnavailableError)) throw err;
@@ -218,12 +232,13 @@ export function createPublishHandler(
         "retry-after": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))),
       });
     }
-    stats.published += messages.length;
-    const { first, last, epoch } = published;
+    const { first, last, epoch, duplicate } = published;
+    if (!duplicate) stats.published += messages.length;
+    const again = duplicate ? { duplicate: true } : {};
     return Response.json(
       messages.length === 1
-        ? { channel, seq: first, epoch }
-        : { channel, count: messages.length, first, last, epoch },
+        ? { channel, seq: first, epoch, ...again }
+        : { channel, count: messages.length, first, last, epoch, ...again },
     );
   };
 }
