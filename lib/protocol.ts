@@ -176,8 +176,11 @@ export function checkChannelName(name: string): string {
   return name;
 }
 
-/** Epochs: 1–64 of letters, digits, `_`, `-` (the server makes 8 of base64url). */
-export const EPOCH_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * Epochs: 1–64 of letters, digits, `_`, `-`, `.` (the memory broker makes 8
+ * of base64url; a shared engine `<generation>.<8 of base64url>`).
+ */
+export const EPOCH_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Largest client frame the server accepts, bytes (UTF-8). An ACK is ~50 bytes. */
 export const MAX_CLIENT_FRAME_BYTES = 4096;
@@ -380,4 +383,40 @@ function parseObject(text: string, what: string): Record<string, unknown> {
     throw new TypeError(`Cannot decode ${what}: not a JSON object`);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * The generation of an epoch named `<generation>.<name>` (a shared engine
+ * raises it with every new numbering of a channel); 0 for an epoch without
+ * one (older servers, the memory broker), which orders before any other.
+ *
+ * @example
+ * ```ts
+ * import { epochGeneration } from "./protocol.ts";
+ * if (epochGeneration("12.AbCdEfGh") !== 12) throw new Error();
+ * if (epochGeneration("AbCdEfGh") !== 0) throw new Error();
+ * ```
+ */
+export function epochGeneration(epoch: string): number {
+  const dot = epoch.indexOf(".");
+  if (dot <= 0) return 0;
+  const g = Number(epoch.slice(0, dot));
+  return Number.isSafeInteger(g) && g > 0 ? g : 0;
+}
+
+/**
+ * Whether `epoch` is an older numbering than `than` (a lower generation):
+ * what arrives of it late is discarded, never followed. Two epochs of one
+ * generation (or both without) are not ordered: neither is older.
+ *
+ * @example
+ * ```ts
+ * import { isOlderEpoch } from "./protocol.ts";
+ * if (!isOlderEpoch("3.aaaaaaaa", "10.bbbbbbbb")) throw new Error();
+ * if (isOlderEpoch("10.bbbbbbbb", "3.aaaaaaaa")) throw new Error();
+ * if (isOlderEpoch("AbCdEfGh", "XyZwXyZw")) throw new Error();
+ * ```
+ */
+export function isOlderEpoch(epoch: string, than: string): boolean {
+  return epochGeneration(epoch) < epochGeneration(than);
 }

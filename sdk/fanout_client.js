@@ -65,6 +65,15 @@ function parseObject(text, what) {
   }
   return value;
 }
+function epochGeneration(epoch) {
+  const dot = epoch.indexOf(".");
+  if (dot <= 0) return 0;
+  const g = Number(epoch.slice(0, dot));
+  return Number.isSafeInteger(g) && g > 0 ? g : 0;
+}
+function isOlderEpoch(epoch, than) {
+  return epochGeneration(epoch) < epochGeneration(than);
+}
 
 // sdk/backoff.ts
 var INITIAL_BACKOFF_MS = 250;
@@ -288,6 +297,11 @@ var StreamState = class {
   #seq;
   /** Whether the server named the epoch on the current connection. */
   #aware = false;
+  /**
+   * `position`/`reset` notices of an older epoch than the one the server
+   * named on this connection, ignored: a connection never moves back.
+   */
+  staleDiscarded = 0;
   /** @param options the channel, and a position to start from */
   constructor(options = {}) {
     this.channel = options.channel ?? DEFAULT_CHANNEL;
@@ -360,6 +374,13 @@ var StreamState = class {
   receive(text) {
     const control = parseControl(text);
     if (control) {
+      if (this.#older(control)) {
+        this.staleDiscarded++;
+        return {
+          kind: "bad",
+          error: `ignored a ${control.type} to an older epoch than ${this.#epoch}`
+        };
+      }
       this.#apply(control);
       return {
         kind: "control",
@@ -379,6 +400,10 @@ var StreamState = class {
       kind: "data",
       deliveries: frames.map((f) => this.#deliver(f))
     };
+  }
+  /** A notice that would move this connection to an older epoch than the server named on it. */
+  #older(frame) {
+    return (frame.type === "position" || frame.type === "reset") && this.#aware && this.#epoch !== void 0 && isOlderEpoch(frame.epoch, this.#epoch);
   }
   #apply(frame) {
     if (frame.type === "position") {

@@ -12,6 +12,7 @@ import {
   type DataFrame,
   decodeDataFrames,
   DEFAULT_CHANNEL,
+  isOlderEpoch,
   parseControl,
 } from "../lib/protocol.ts";
 
@@ -119,6 +120,11 @@ export class StreamState {
   #seq: number | undefined;
   /** Whether the server named the epoch on the current connection. */
   #aware = false;
+  /**
+   * `position`/`reset` notices of an older epoch than the one the server
+   * named on this connection, ignored: a connection never moves back.
+   */
+  staleDiscarded = 0;
 
   /** @param options the channel, and a position to start from */
   constructor(options: StreamStateOptions = {}) {
@@ -198,6 +204,14 @@ export class StreamState {
   receive(text: string): Incoming {
     const control = parseControl(text);
     if (control) {
+      if (this.#older(control)) {
+        this.staleDiscarded++;
+        return {
+          kind: "bad",
+          error:
+            `ignored a ${control.type} to an older epoch than ${this.#epoch}`,
+        };
+      }
       this.#apply(control);
       return { kind: "control", frame: control };
     }
@@ -208,6 +222,13 @@ export class StreamState {
       return { kind: "bad", error: (err as Error).message };
     }
     return { kind: "data", deliveries: frames.map((f) => this.#deliver(f)) };
+  }
+
+  /** A notice that would move this connection to an older epoch than the server named on it. */
+  #older(frame: ControlFrame): boolean {
+    return (frame.type === "position" || frame.type === "reset") &&
+      this.#aware && this.#epoch !== undefined &&
+      isOlderEpoch(frame.epoch, this.#epoch);
   }
 
   #apply(frame: ControlFrame): void {

@@ -63,6 +63,7 @@ export async function createBroker(
     timeoutMs: config.broker.timeoutMs,
     history,
     maxChannels,
+    catchUp: config.queueMode.maxsize,
     onStateChange: (up, reason) =>
       logger.log(
         { type: up ? "broker_up" : "broker_down", broker: where, reason },

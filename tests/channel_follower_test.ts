@@ -18,7 +18,7 @@ const frame = (seq: number): OutFrame =>
 function follower(stored: { epoch: string; seqs: number[] }, history = 10) {
   const delivered: number[] = [];
   const notices: Record<string, unknown>[] = [];
-  const counts = { repair: 0, gap: 0, reset: 0 };
+  const counts = { repair: 0, gap: 0, reset: 0, stale: 0 };
   const reads: [number, number][] = [];
   let release: (() => void) | undefined;
   const io: FollowerIo = {
@@ -164,4 +164,55 @@ Deno.test("ChannelFollower waits for a naive broadcast before handing over the n
   finish!();
   await settle();
   assert.deepEqual(delivered, [1, 2, 3]);
+});
+
+Deno.test("ChannelFollower never moves to an older epoch: late messages and stale replies of a lower generation are discarded and counted", async () => {
+  const { f, delivered, counts } = follower({ epoch: "5.old", seqs: [] });
+  f.start("3.first", 10);
+  f.receive("7.newer", frame(1));
+  assert.equal(f.epoch, "7.newer");
+  f.receive("5.old", frame(11)); // a generation this node never followed
+  assert.equal(f.epoch, "7.newer");
+  assert.equal(f.resync("5.old", 40), "stale");
+  assert.equal(f.epoch, "7.newer");
+  f.receive("7.newer", frame(2));
+  await settle();
+  assert.deepEqual(delivered, [1, 2]);
+  assert.equal(counts.stale, 2);
+  assert.equal(counts.reset, 1);
+});
+
+Deno.test("ChannelFollower compares a resync with the position as of the question: pub/sub running ahead of the reply is not a regression", () => {
+  const { f } = follower({ epoch: "1.e", seqs: [] });
+  f.start("1.e", 10);
+  const asOf = f.delivered; // the JOIN goes out
+  for (const seq of [11, 12, 13]) f.receive("1.e", frame(seq));
+  assert.equal(f.resync("1.e", 10, asOf), "same");
+  assert.equal(f.resync("1.e", 8, asOf), "regressed");
+});
+
+Deno.test("ChannelFollower: a catch-up longer than its bound (an engine back after an outage) hands over the newest messages and announces an exact gap for the rest", async () => {
+  const seqs = Array.from({ length: 1000 }, (_, i) => i + 1);
+  const delivered: number[] = [];
+  const notices: Record<string, unknown>[] = [];
+  const paced = new ChannelFollower("c", 10, {
+    deliver: (fr) => void delivered.push(fr.seq),
+    notice: (t) => void notices.push(JSON.parse(t)),
+    count() {},
+    read: (from, to) =>
+      Promise.resolve({
+        epoch: "1.e",
+        top: 1000,
+        frames: seqs.filter((s) => s >= from && s <= to).map(frame),
+      }),
+  }, 100);
+  paced.start("1.e", 0);
+  assert.equal(paced.resync("1.e", 1000), "behind");
+  await settle();
+  assert.deepEqual(notices.map((n) => [n.type, n.from, n.to]), [[
+    "gap",
+    1,
+    900,
+  ]]);
+  assert.deepEqual(delivered, seqs.slice(900));
 });

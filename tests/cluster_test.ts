@@ -79,6 +79,8 @@ async function readData(
   const controls: Record<string, unknown>[] = [];
   while (seqs.length < n) {
     const f = JSON.parse(String(await client.read()));
+    // `lag` frames come every --lag-interval to control clients: not news here.
+    if (f.type === "lag") continue;
     if (f.type !== undefined) {
       assert.ok(allow.includes(f.type), `unexpected ${JSON.stringify(f)}`);
       controls.push(f);
@@ -266,13 +268,19 @@ Deno.test({
     await direct.connect();
     const rest = (n: number) => `,"ts_send":1,"data":{"n":${n}}}`;
     await direct.eval(PUBLISH_LUA, {
-      keys: ["fanout:{default}:meta", "fanout:{default}:stream"],
+      keys: [
+        "fanout:{default}:meta",
+        "fanout:{default}:stream",
+        "fanout:generation",
+      ],
       arguments: [
         "nobody",
         "1000",
         "60",
         "x",
         "",
+        "0",
+        "0",
         "0",
         "",
         rest(2),
@@ -390,14 +398,25 @@ Deno.test({
       () => b.hub.size === 1 && b.hub.totals().disconnects.get("slow_drops"),
       30_000,
     );
+    // On a busy machine this test process itself may read late, and the
+    // server may shed a few messages for the fast clients too (announced as
+    // `dropped`): what must hold is that they are never judged slow — they
+    // lose fewer than the drop limit that cut the stalled one, every loss is
+    // announced, and they stay connected.
     const reads = Promise.all([fastA, fastB].map(async ({ client }) => {
-      const { seqs } = await readData(client, 300);
-      return seqs;
+      const { seqs, controls } = await readData(client, 300, ["dropped"]);
+      const dropped = controls.reduce((n, c) => n + Number(c.count), 0);
+      return { seqs, dropped };
     }));
     await cut;
-    for (const seqs of await reads) {
-      assert.deepEqual(seqs, range(seqs[0]!, seqs[0]! + 299), "whole");
+    for (const { seqs, dropped } of await reads) {
+      assert.ok(dropped < 20, `a fast client lost ${dropped}`);
+      const missing = seqs.at(-1)! - seqs[0]! + 1 - seqs.length;
+      assert.equal(missing, dropped, "every loss announced, in order");
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
     }
+    assert.equal(a.hub.size, 1, "the fast client on A stays");
+    assert.equal(b.hub.size, 1, "the fast client on B stays");
     for (const s of [fastA, fastB, stalled]) {
       await s.client[Symbol.asyncDispose]();
     }

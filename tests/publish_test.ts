@@ -335,3 +335,28 @@ Deno.test("POST /publish: Fanout-TTL-Ms and Fanout-Critical give every message i
   assert.equal(bad.status, 400);
   assert.match((await bad.json()).error, /Fanout-TTL-Ms must be/);
 });
+
+Deno.test("POST /publish with an Idempotency-Key publishes once: a retry answers the original position with duplicate: true; a bad key is a 400", async () => {
+  const { broker, sink } = hubWithClient("prices");
+  const handle = createPublishHandler(new HttpSource(broker), {
+    publishToken: TOKEN,
+    maxBodyBytes: 1024,
+  });
+  const send = (key: string, body = '{"px":1}') =>
+    handle(...post("/publish?channel=prices", body, {
+      ...auth,
+      "content-type": "application/json",
+      "idempotency-key": key,
+    }));
+  const first = await (await send("order-17")).json();
+  const retry = await (await send("order-17")).json();
+  const other = await (await send("order-18")).json();
+  assert.equal(first.seq, 1);
+  assert.equal(first.duplicate, undefined);
+  assert.deepEqual(retry, { ...first, duplicate: true });
+  assert.equal(other.seq, 2);
+  assert.equal(sink.frames.length, 2, "the retry published nothing");
+  const bad = await send("has space");
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /Idempotency-Key/);
+});

@@ -141,3 +141,25 @@ Deno.test("Backoff doubles to its cap, resets, and jitter only ever shortens a d
   assert.ok(d >= 50 && d < 100, String(d));
   assert.throws(() => new Backoff({ initialMs: 10, maxMs: 5 }), RangeError);
 });
+
+Deno.test("StreamState: a connection never moves to an older epoch (a stale reset is ignored and counted); epochs without a generation still reset", () => {
+  const s = new StreamState({ channel: "c" });
+  s.opened();
+  s.receive('{"type":"position","channel":"c","epoch":"7.b","last_seq":3}');
+  const stale = s.receive(
+    '{"type":"reset","channel":"c","epoch":"5.a","last_seq":90}',
+  );
+  assert.equal(stale.kind, "bad");
+  assert.deepEqual(s.position, { epoch: "7.b", seq: 3 });
+  assert.equal(s.staleDiscarded, 1);
+  const first = s.receive('{"seq":4,"ts_send":1,"channel":"c","data":4}');
+  assert.ok(first.kind === "data" && !first.deliveries[0]!.repeat);
+  s.receive('{"type":"reset","channel":"c","epoch":"8.c","last_seq":0}');
+  assert.deepEqual(s.position, { epoch: "8.c", seq: 0 });
+  const old = new StreamState({ channel: "c" });
+  old.receive(
+    '{"type":"position","channel":"c","epoch":"OLDSTYLE","last_seq":3}',
+  );
+  old.receive('{"type":"reset","channel":"c","epoch":"1.x","last_seq":0}');
+  assert.deepEqual(old.position, { epoch: "1.x", seq: 0 });
+});

@@ -16,8 +16,10 @@ import {
   BrokerStats,
   BrokerUnavailableError,
   type History,
+  IDEMPOTENCY_WINDOW_S,
   type Position,
   type Published,
+  type PublishOptions,
   type Resume,
 } from "../core/broker.ts";
 import { frameOf, type PublishBody } from "../core/frame.ts";
@@ -58,6 +60,12 @@ export class MemoryBroker implements Broker {
   readonly #epoch: () => string;
   #handler: BrokerHandler | undefined;
 
+  /** Idempotency keys seen within the window, oldest first. */
+  readonly #idempotent = new Map<
+    string,
+    { published: Promise<Published>; at: number }
+  >();
+
   /** @param options history length, channel limit, clock */
   constructor(options: MemoryBrokerOptions = {}) {
     this.#history = options.history ?? 0;
@@ -88,6 +96,30 @@ export class MemoryBroker implements Broker {
    * @throws {BrokerUnavailableError} when a new channel would exceed `--max-channels`
    */
   async publish(
+    channel: string,
+    bodies: readonly PublishBody[],
+    options: PublishOptions = {},
+  ): Promise<Published> {
+    const key = options.idempotencyKey;
+    const id = key === undefined ? undefined : `${channel}\0${key}`;
+    if (id !== undefined) {
+      const now = this.#now();
+      for (const [k, v] of this.#idempotent) {
+        if (now - v.at < IDEMPOTENCY_WINDOW_S * 1000) break;
+        this.#idempotent.delete(k);
+      }
+      const seen = this.#idempotent.get(id);
+      if (seen) return { ...await seen.published, duplicate: true };
+    }
+    const published = this.#publish(channel, bodies);
+    if (id !== undefined) {
+      this.#idempotent.set(id, { published, at: this.#now() });
+      published.catch(() => this.#idempotent.delete(id));
+    }
+    return await published;
+  }
+
+  async #publish(
     channel: string,
     bodies: readonly PublishBody[],
   ): Promise<Published> {

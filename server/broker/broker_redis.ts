@@ -23,6 +23,7 @@ import {
   type History,
   type Position,
   type Published,
+  type PublishOptions,
   type Resume,
 } from "../core/broker.ts";
 import type { PublishBody } from "../core/frame.ts";
@@ -45,6 +46,12 @@ export interface RedisBrokerOptions {
   readonly history?: number;
   /** Channels this node follows at once (`--max-channels`). @default 1000 */
   readonly maxChannels?: number;
+  /**
+   * The most messages one repair of a followed channel hands over at once
+   * (the queue mode's `--maxsize`): an engine back after an outage with
+   * more than that is announced as an exact `gap` for the rest. @default Infinity
+   */
+  readonly catchUp?: number;
   /** Key prefix, so several deployments can share one Redis. @default "fanout" */
   readonly prefix?: string;
   /** Monotonic clock, ms. @default performance.now */
@@ -87,6 +94,7 @@ export class RedisBroker implements Broker {
       stats,
       history,
       maxChannels: options.maxChannels ?? 1000,
+      catchUp: options.catchUp,
       prefix: options.prefix ?? "fanout",
       now,
       handler: () => this.#handler,
@@ -117,8 +125,12 @@ export class RedisBroker implements Broker {
   }
 
   /** @inheritdoc */
-  publish(channel: string, bodies: readonly PublishBody[]): Promise<Published> {
-    return this.#channels.publish(channel, bodies);
+  publish(
+    channel: string,
+    bodies: readonly PublishBody[],
+    options?: PublishOptions,
+  ): Promise<Published> {
+    return this.#channels.publish(channel, bodies, options);
   }
 
   /** @inheritdoc */

@@ -5,13 +5,17 @@
  * once, in seq order: it drops duplicates, holds messages that arrive ahead
  * of a hole, repairs the hole from the engine's stream before going on, and
  * says `reset` when the stream started over (a new epoch) and `gap` when a
- * hole cannot be repaired (the stream no longer holds it).
+ * hole cannot be repaired (the stream no longer holds it). Epochs are
+ * ordered (their generation): the follower never moves to an older one;
+ * anything of an older epoch (a late message, a stale reply) is discarded
+ * and counted.
  *
  * No network here: the engine is behind {@link FollowerIo}, so the rules are
  * tested with plain calls.
  *
  * @module
  */
+import { isOlderEpoch } from "../../lib/protocol.ts";
 import type { OutFrame } from "../core/frame.ts";
 import { ChannelHistory, gapNotice, resetNotice } from "./history.ts";
 
@@ -33,12 +37,25 @@ export interface FollowerIo {
   notice(text: string): void;
   /** Reads seqs `from..to` from the engine's stream. */
   read(from: number, to: number): Promise<StreamRead>;
-  /** Counts a repaired hole, a `gap` that could not be repaired, a `reset`. */
-  count(event: "repair" | "gap" | "reset"): void;
+  /**
+   * Counts a repaired hole, a `gap` that could not be repaired, a `reset`,
+   * and a message or reply of an older epoch discarded (`stale`).
+   */
+  count(event: "repair" | "gap" | "reset" | "stale"): void;
+  /** Told each epoch this follower moves to (the node keeps the highest generation seen). */
+  adopted?(epoch: string): void;
 }
 
-/** Where a follower stands after a resync with the engine. */
-export type ResyncOutcome = "same" | "behind" | "new-epoch" | "regressed";
+/**
+ * Where a follower stands after a resync with the engine: `stale` when
+ * the engine answered with an older epoch than the one followed (ignored).
+ */
+export type ResyncOutcome =
+  | "same"
+  | "behind"
+  | "new-epoch"
+  | "regressed"
+  | "stale";
 
 /** One channel, followed in order. */
 export class ChannelFollower {
@@ -59,16 +76,27 @@ export class ChannelFollower {
   /** Messages handed over but not yet taken (naive mode awaits each). */
   readonly #outbox: OutFrame[] = [];
   #draining: Promise<void> | undefined;
+  readonly #catchUp: number;
 
   /**
    * @param channel the channel's name
    * @param historySize messages kept in the local ring
    * @param io delivery, notices and stream reads
+   * @param catchUp the most messages one repair hands over at once (a
+   *   client queue's size): a longer hole — an engine back after an outage
+   *   — is announced as an exact `gap` for the rest, so the catch-up never
+   *   overflows a healthy client's queue
    */
-  constructor(channel: string, historySize: number, io: FollowerIo) {
+  constructor(
+    channel: string,
+    historySize: number,
+    io: FollowerIo,
+    catchUp = Infinity,
+  ) {
     this.channel = channel;
     this.ring = new ChannelHistory(historySize);
     this.#io = io;
+    this.#catchUp = Math.max(1, catchUp);
   }
 
   /** The epoch followed ("" before {@link start}). */
@@ -81,16 +109,37 @@ export class ChannelFollower {
     return this.#delivered;
   }
 
+  /**
+   * The highest seq this follower knows the engine assigned in its epoch:
+   * delivered, or held ahead of a hole. An engine whose top is below it
+   * lost data (a failover to a replica that missed the tail).
+   */
+  get seen(): number {
+    let seen = this.#delivered;
+    for (const seq of this.#ahead.keys()) seen = Math.max(seen, seq);
+    return seen;
+  }
+
   /** Begins at the engine's `(epoch, seq)`: the live stream continues after `seq`. */
   start(epoch: string, seq: number): void {
     this.#epoch = epoch;
     this.#delivered = seq;
+    this.#io.adopted?.(epoch);
+  }
+
+  /** Whether `epoch` is behind this follower: one it left, or of an older generation. */
+  #stale(epoch: string): boolean {
+    if (this.#retired.has(epoch) || isOlderEpoch(epoch, this.#epoch)) {
+      this.#io.count("stale");
+      return true;
+    }
+    return false;
   }
 
   /** One message from pub/sub. */
   receive(epoch: string, frame: OutFrame): void {
     if (epoch !== this.#epoch) {
-      if (this.#retired.has(epoch)) return; // late news of a stream left behind
+      if (this.#stale(epoch)) return; // late news of a stream left behind
       this.#newEpoch(epoch);
     }
     const seq = frame.seq;
@@ -107,17 +156,21 @@ export class ChannelFollower {
   /**
    * Compares with the engine's `(epoch, top)` after a reconnect: repairs
    * what was published while this node was away, or resets when the stream
-   * started over. A same-epoch engine behind this node (`regressed`) is the
-   * caller's to renumber; the follower waits for the new epoch.
+   * started over. `asOf` is what this follower had seen (delivered or held)
+   * when it sent the question: the engine is compared with that, never with what pub/sub
+   * delivered while the answer was on its way. A same-epoch engine behind
+   * it (`regressed`: the engine lost data) is the caller's to renumber; the
+   * follower waits for the new epoch. An older epoch is ignored (`stale`).
    */
-  resync(epoch: string, top: number): ResyncOutcome {
+  resync(epoch: string, top: number, asOf = this.seen): ResyncOutcome {
     if (epoch !== this.#epoch) {
+      if (this.#epoch !== "" && this.#stale(epoch)) return "stale";
       this.#newEpoch(epoch);
       if (top > 0) void this.#repair(top);
       return "new-epoch";
     }
-    if (top < this.#delivered) return "regressed";
-    if (top === this.#delivered) return "same";
+    if (top < asOf) return "regressed";
+    if (top <= this.#delivered) return "same";
     void this.#repair(top);
     return "behind";
   }
@@ -129,6 +182,7 @@ export class ChannelFollower {
     this.#delivered = 0;
     this.#ahead.clear();
     this.ring.clear();
+    this.#io.adopted?.(epoch);
     this.#io.count("reset");
     this.#io.notice(resetNotice(this.channel, epoch, 0));
   }
@@ -164,6 +218,10 @@ export class ChannelFollower {
         const to = Math.max(this.#repairTo, held - 1);
         const from = this.#delivered + 1;
         if (to < from) return;
+        if (to - from + 1 > this.#catchUp) {
+          this.#skip(to - this.#catchUp);
+          continue;
+        }
         const epoch = this.#epoch;
         let read: StreamRead;
         try {
@@ -174,7 +232,7 @@ export class ChannelFollower {
         if (this.#epoch !== epoch) continue; // a new epoch arrived meanwhile
         if (read.epoch === "") return; // the channel expired in the engine
         if (read.epoch !== epoch) {
-          if (this.#retired.has(read.epoch)) return;
+          if (this.#stale(read.epoch)) return;
           this.#newEpoch(read.epoch);
           this.#repairTo = read.top;
           continue;
@@ -199,6 +257,9 @@ export class ChannelFollower {
     this.#io.count("gap");
     this.#io.notice(gapNotice(this.channel, this.#delivered + 1, to));
     this.#delivered = to;
+    for (const seq of this.#ahead.keys()) {
+      if (seq <= to) this.#ahead.delete(seq);
+    }
     this.ring.clear(); // the ring holds consecutive seqs only
   }
 

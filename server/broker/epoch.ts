@@ -1,11 +1,15 @@
 /**
- * Epochs: short opaque names of one numbering of a channel's stream.
+ * Epochs: short names of one numbering of a channel's stream. A shared
+ * engine's epochs are `<generation>.<name>`: the generation only grows
+ * (kept in the engine, raised atomically with every new numbering), so
+ * nodes, hubs and clients can tell the newer of two epochs
+ * (`isOlderEpoch` in `lib/protocol.ts`).
  *
  * @module
  */
 
 /**
- * A fresh epoch: 8 characters of base64url from 48 random bits, so two
+ * A fresh epoch name: 8 characters of base64url from 48 random bits, so two
  * numberings of one channel practically never share a name.
  *
  * @example

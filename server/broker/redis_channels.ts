@@ -11,10 +11,12 @@ import {
   type BrokerHandler,
   type BrokerStats,
   BrokerUnavailableError,
+  IDEMPOTENCY_WINDOW_S,
   type Position,
   type Published,
+  type PublishOptions,
 } from "../core/broker.ts";
-import { DATA_PREFIX } from "../../lib/protocol.ts";
+import { DATA_PREFIX, epochGeneration } from "../../lib/protocol.ts";
 import {
   frameFromRest,
   frameRest,
@@ -23,10 +25,13 @@ import {
 } from "../core/frame.ts";
 import { ChannelFollower, type StreamRead } from "./channel_follower.ts";
 import { newEpoch } from "./epoch.ts";
+import { checkVerdict } from "./follower_check.ts";
 import { type RedisConnection, RETRY_AFTER_MS } from "./redis_connection.ts";
+import { Subscriptions } from "./subscriptions.ts";
 import {
   type ChannelKeys,
   channelKeys,
+  CHECK_LUA,
   JOIN_LUA,
   PUBLISH_LUA,
   RedisScript,
@@ -41,6 +46,14 @@ export const REPAIR_WINDOW = 256;
 const PUBLISH = new RedisScript(PUBLISH_LUA);
 const JOIN = new RedisScript(JOIN_LUA);
 const RENUMBER = new RedisScript(RENUMBER_LUA);
+const CHECK = new RedisScript(CHECK_LUA);
+
+/** How often every followed channel is compared with the engine, ms. */
+export const CHECK_INTERVAL_MS = 2_000;
+/** Channels per check script (one round trip each). */
+const CHECK_BATCH = 500;
+/** How long a subscription nobody wants is kept before UNSUBSCRIBE, ms. */
+const DISSOLVE_AFTER_MS = 50;
 
 /** A channel this node follows. */
 export interface Followed {
@@ -50,6 +63,10 @@ export interface Followed {
   ready: Promise<void>;
   /** Messages that arrived before that. */
   early: { epoch: string; frame: OutFrame }[] | undefined;
+  /** The engine's top at the last check, while this follower was behind it. */
+  lagTop?: number | undefined;
+  /** Its first subscribe or JOIN failed (a lost reply): the check retries it. */
+  failed?: boolean;
 }
 
 /** Options of {@link RedisChannels}. */
@@ -62,6 +79,8 @@ export interface RedisChannelsOptions {
   readonly history: number;
   /** Channels this node follows at once (`--max-channels`). */
   readonly maxChannels: number;
+  /** The most messages one repair hands over at once (a client queue's size); more is a `gap`. */
+  readonly catchUp?: number | undefined;
   /** Key prefix. */
   readonly prefix: string;
   /** Monotonic clock, ms. */
@@ -82,10 +101,35 @@ export class RedisChannels {
   readonly #seen = new Map<string, Position>();
   /** JOINs being retried, per followed channel (one loop each). */
   readonly #joining = new WeakMap<Followed, Promise<void>>();
+  /** The highest epoch generation this node has seen (passed to every script that may create one). */
+  #generation = 0;
+
+  readonly #subs: Subscriptions;
+  #checkTimer: ReturnType<typeof setInterval> | undefined;
+  #checking = false;
 
   /** @param options connection, stats, limits, where to deliver */
   constructor(options: RedisChannelsOptions) {
     this.#o = options;
+    const sub = () => options.connection.sub;
+    this.#subs = new Subscriptions({
+      subscribe: async (subject) => {
+        const channel = this.#channelOf(subject);
+        await sub().subscribe(subject, (message: string) => {
+          const followed = this.#followed.get(channel);
+          if (followed) this.#message(followed, message);
+        });
+      },
+      unsubscribe: async (subject) => {
+        await sub().unsubscribe(subject);
+      },
+    }, DISSOLVE_AFTER_MS);
+    this.#checkTimer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
+  }
+
+  /** The channel of one of this node's subjects. */
+  #channelOf(subject: string): string {
+    return subject.slice(this.#o.prefix.length + 2, -1);
   }
 
   /** The Redis names of `channel`. */
@@ -111,6 +155,7 @@ export class RedisChannels {
   async publish(
     channel: string,
     bodies: readonly PublishBody[],
+    options: PublishOptions = {},
   ): Promise<Published> {
     const { connection, stats } = this.#o;
     if (!connection.ready) throw connection.unavailable();
@@ -123,14 +168,19 @@ export class RedisChannels {
       newEpoch(),
       seen.epoch,
       String(seen.seq),
+      String(this.#generation),
+      String(IDEMPOTENCY_WINDOW_S),
     ];
+    const keys = [k.meta, k.stream, k.generation];
+    const idem = options.idempotencyKey;
+    if (idem !== undefined) keys.push(k.idempotency(idem));
     for (const body of bodies) {
       args.push(body.key ?? "", frameRest(channel, body));
     }
     const started = this.#o.now();
     let reply: unknown;
     try {
-      reply = await PUBLISH.run(connection.client, [k.meta, k.stream], args);
+      reply = await PUBLISH.run(connection.client, keys, args);
     } catch (err) {
       stats.errors++;
       // Any engine error is an outage for this publish (503, `stored` says
@@ -138,7 +188,17 @@ export class RedisChannels {
       throw connection.failed(err);
     }
     stats.publishLatency.record(this.#o.now() - started);
-    const [first, last, epoch] = reply as [number, number, string, number];
+    const [first, last, epoch, , duplicate] = reply as [
+      number,
+      number,
+      string,
+      number,
+      number,
+    ];
+    this.noteEpoch(epoch);
+    if (duplicate === 1) {
+      return { channel, epoch, first, last, duplicate: true };
+    }
     this.#seen.set(channel, { epoch, seq: last });
     return { channel, epoch, first, last };
   }
@@ -166,31 +226,35 @@ export class RedisChannels {
       count: (event) => {
         if (event === "repair") stats.repairs++;
         else if (event === "gap") stats.gaps++;
+        else if (event === "stale") stats.staleEpochs++;
         else stats.resets++;
       },
-    });
+      adopted: (epoch) => this.noteEpoch(epoch),
+    }, this.#o.catchUp);
     const followed: Followed = {
       follower,
       ready: Promise.resolve(),
       early: [],
     };
     this.#followed.set(channel, followed);
+    this.#start(followed);
+    return followed.ready;
+  }
+
+  /** Subscribes and joins; a failure is retried by the next check (or a resync). */
+  #start(followed: Followed): void {
+    followed.failed = false;
     followed.ready = (async () => {
-      await this.#o.connection.sub.subscribe(
-        this.keys(channel).subject,
-        (message: string) => this.#message(followed, message),
-      );
+      await this.#subs.want(this.keys(followed.follower.channel).subject);
       await this.#joinRetrying(followed);
     })();
-    followed.ready.catch(() => {}); // a resync after Redis returns retries it
-    return followed.ready;
+    followed.ready.catch(() => followed.failed = true);
   }
 
   /** Stops following `channel`. */
   unsubscribe(channel: string): void {
     if (!this.#followed.delete(channel)) return;
-    this.#o.connection.sub.unsubscribe(this.keys(channel).subject)
-      .catch(() => {});
+    this.#subs.drop(this.keys(channel).subject);
   }
 
   /** The channel's position as this node last delivered it. */
@@ -207,30 +271,140 @@ export class RedisChannels {
     }
   }
 
-  /** Forgets every followed channel (the broker is closing). */
+  /** Forgets every followed channel and stops the checks (the broker is closing). */
   clear(): void {
+    clearInterval(this.#checkTimer);
+    this.#checkTimer = undefined;
     this.#followed.clear();
+    this.#subs.clear();
+  }
+
+  /**
+   * Compares every followed channel with the engine (one script per
+   * {@link CHECK_BATCH} channels) and repairs a follower that is in an
+   * older epoch, stuck or deaf (behind what the engine had a check ago), or
+   * ahead of an engine that lost data; counted per cause. Runs every
+   * {@link CHECK_INTERVAL_MS}; one at a time.
+   */
+  async check(): Promise<void> {
+    if (this.#checking || !this.#o.connection.ready) return;
+    this.#checking = true;
+    try {
+      const all = [...this.#followed.values()];
+      for (const f of all) {
+        if (f.early && f.failed) this.#start(f);
+        // A SUBSCRIBE lost with its connection: ask again (queued, re-checked).
+        const subject = this.keys(f.follower.channel).subject;
+        if (!f.early && !this.#subs.active(subject)) {
+          this.#subs.want(subject).catch(() => {});
+        }
+      }
+      const ready = all.filter((f) => !f.early);
+      for (let i = 0; i < ready.length; i += CHECK_BATCH) {
+        await this.#checkBatch(ready.slice(i, i + CHECK_BATCH));
+      }
+    } catch {
+      this.#o.stats.errors++; // the engine is away: its return resyncs
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  async #checkBatch(batch: readonly Followed[]): Promise<void> {
+    const asked = batch.map(({ follower }) => ({
+      epoch: follower.epoch,
+      delivered: follower.delivered,
+      seen: follower.seen,
+    }));
+    const reply = await CHECK.run(
+      this.#o.connection.client,
+      batch.map((f) => this.keys(f.follower.channel).meta),
+      [],
+    ) as (string | number)[];
+    const repairs = this.#o.stats.followerRepairs;
+    batch.forEach((followed, i) => {
+      const { follower } = followed;
+      if (this.#followed.get(follower.channel) !== followed) return;
+      const engine = {
+        epoch: String(reply[2 * i]),
+        top: Number(reply[2 * i + 1]),
+      };
+      const v = checkVerdict(
+        asked[i]!,
+        follower.epoch,
+        followed.lagTop,
+        engine,
+      );
+      followed.lagTop = v.lagTop;
+      if (!v.cause) return;
+      repairs[v.cause]++;
+      const subject = this.keys(follower.channel).subject;
+      if (v.cause === "missing") {
+        followed.ready = this.#join(followed);
+      } else if (v.cause === "older") {
+        followed.ready = this.renumber(
+          followed,
+          engine.epoch,
+          Number.MAX_SAFE_INTEGER,
+        );
+      } else if (v.cause === "regressed") {
+        followed.ready = this.renumber(
+          followed,
+          engine.epoch,
+          asked[i]!.seen,
+        );
+      } else {
+        follower.resync(engine.epoch, engine.top);
+        // Stuck behind: pub/sub may have lost the subject; subscribe again.
+        if (v.cause === "stuck") this.#subs.renew(subject).catch(() => {});
+      }
+      followed.ready.catch(() => {});
+    });
+  }
+
+  /** Raises the highest generation this node has seen to `epoch`'s (a client's, a reply's). */
+  noteEpoch(epoch: string): void {
+    this.#generation = Math.max(this.#generation, epochGeneration(epoch));
   }
 
   /** The channel's `(epoch, top)` in Redis now (creating its epoch if it has none). */
   async joinReply(channel: string): Promise<[string, number]> {
+    const k = this.keys(channel);
     const reply = await JOIN.run(this.#o.connection.client, [
-      this.keys(channel).meta,
+      k.meta,
+      k.generation,
     ], [
       newEpoch(),
       String(CHANNEL_TTL_SECONDS),
-    ]);
-    return reply as [string, number];
+      String(this.#generation),
+    ]) as [string, number];
+    this.noteEpoch(reply[0]);
+    return reply;
   }
 
-  /** The stream went backwards in `epoch`: give it a new epoch (unless another node did). */
-  async renumber(followed: Followed, epoch: string): Promise<void> {
+  /**
+   * The stream went backwards in `epoch`: below `asOf`, the seq this node
+   * had when it asked. Gives it a new epoch unless another node did or the
+   * engine is no longer behind (compare-and-set in the script).
+   */
+  async renumber(
+    followed: Followed,
+    epoch: string,
+    asOf: number,
+  ): Promise<void> {
     const k = this.keys(followed.follower.channel);
     const [now, top] = await RENUMBER.run(
       this.#o.connection.client,
-      [k.meta, k.stream],
-      [epoch, newEpoch(), String(CHANNEL_TTL_SECONDS)],
+      [k.meta, k.stream, k.generation],
+      [
+        epoch,
+        newEpoch(),
+        String(CHANNEL_TTL_SECONDS),
+        String(this.#generation),
+        String(asOf),
+      ],
     ) as [string, number];
+    this.noteEpoch(now);
     followed.follower.resync(now, top);
   }
 
@@ -240,8 +414,8 @@ export class RedisChannels {
     const published = this.#seen.get(channel);
     if (!f) return published ?? { epoch: "", seq: 0 };
     const seq = published?.epoch === f.epoch
-      ? Math.max(published.seq, f.delivered)
-      : f.delivered;
+      ? Math.max(published.seq, f.seen)
+      : f.seen;
     return { epoch: f.epoch, seq };
   }
 
@@ -278,10 +452,17 @@ export class RedisChannels {
     return loop;
   }
 
-  /** Learns where the channel's stream stands and starts delivering. */
+  /**
+   * Learns where the channel's stream stands and starts delivering. The
+   * reply is compared with the position this node had when it asked (a
+   * reply is older than what pub/sub delivered meanwhile): only an engine
+   * behind that lost data, and only that renumbers.
+   */
   async #join(followed: Followed): Promise<void> {
-    const [epoch, top] = await this.joinReply(followed.follower.channel);
     const { follower } = followed;
+    const askedIn = follower.epoch;
+    const asOf = follower.seen;
+    const [epoch, top] = await this.joinReply(follower.channel);
     const early = followed.early;
     followed.early = undefined;
     if (early) {
@@ -289,8 +470,18 @@ export class RedisChannels {
       for (const m of early) follower.receive(m.epoch, m.frame);
       return;
     }
-    if (follower.resync(epoch, top) === "regressed") {
-      await this.renumber(followed, epoch);
+    if (follower.epoch !== askedIn) {
+      // The follower moved to another epoch while the JOIN was out: compare
+      // with that only if the reply names a newer one.
+      if (epoch !== follower.epoch) follower.resync(epoch, top);
+      return;
+    }
+    const outcome = follower.resync(epoch, top, asOf);
+    if (outcome === "regressed") await this.renumber(followed, epoch, asOf);
+    // The engine went back to an older epoch (a replica that missed a
+    // renumber): what is published there would be discarded; move it on.
+    if (outcome === "stale") {
+      await this.renumber(followed, epoch, Number.MAX_SAFE_INTEGER);
     }
   }
 

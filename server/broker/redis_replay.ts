@@ -82,6 +82,9 @@ export class RedisReplay {
     await followed.ready;
     const { follower } = followed;
     const { since } = resume;
+    // A client may hold a newer generation than any node (all restarted):
+    // an epoch created from now on must exceed it.
+    if (resume.epoch !== undefined) this.#o.channels.noteEpoch(resume.epoch);
     const epoch = follower.epoch;
     const until = follower.delivered;
     if (since === undefined) {
@@ -180,7 +183,7 @@ export class RedisReplay {
     }
     if (epoch === follower.epoch && resume.epoch === epoch) {
       // The client saw more of this epoch than Redis still has: renumber.
-      await channels.renumber(followed, epoch);
+      await channels.renumber(followed, epoch, since);
     }
     return reset(channel, follower.epoch, follower.delivered);
   }

@@ -2,7 +2,7 @@
  * The Redis broker's Lua scripts: each runs atomically inside Redis, so every
  * node agrees on a channel's epoch and seq. Per channel there are two keys
  * with the channel in a hash tag (one cluster slot): a hash `…:meta`
- * (`e` = epoch, `s` = last seq) and a capped stream `…:stream` whose entry
+ * (`e` = epoch `<generation>.<name>`, `s` = last seq) and a capped stream `…:stream` whose entry
  * ids are the seqs (`<seq>-0`), each entry holding the frame after its seq
  * (`f`, see `frameRest`) and the conflation key (`k`, when there is one).
  *
@@ -23,35 +23,77 @@ export interface ScriptClient {
 }
 
 /**
- * Publishes a batch. KEYS: meta, stream. ARGV: pub/sub subject, stream
- * length, TTL seconds, an epoch to use if the channel needs a new one, the
- * epoch and seq this node last saw on the channel (`""`, `0` when none),
- * then `key, rest` per message. A channel without meta gets the new epoch;
- * so does one whose meta is in the epoch this node saw but behind the seq it
- * saw (the engine lost its tail: restart without persistence, or a failover
- * to a replica that missed it) — a seq is never reused under an old epoch.
+ * Lua shared by the scripts that create an epoch. Its generation is the
+ * largest of: the engine's clock in ms (so an epoch made after a failover to
+ * a replica that missed the last renumber, whose counter is behind, is still
+ * newer than every epoch made before), one more than the per-prefix counter
+ * (KEYS: the generation key, no TTL; two epochs in one ms still differ), and
+ * one more than the highest generation the calling node has seen (an engine
+ * restarted empty, or a clock behind).
+ */
+const NEXT_EPOCH = `
+local function nextEpoch(genKey, seen, suffix)
+  local t = redis.call('TIME')
+  local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local stored = tonumber(redis.call('GET', genKey) or '0')
+  local g = math.max(clock, stored + 1, seen + 1)
+  g = string.format('%d', g)
+  redis.call('SET', genKey, g)
+  return g .. '.' .. suffix
+end
+
+local function generation(epoch)
+  return tonumber(string.match(epoch or '', '^(%d+)%.') or '0')
+end
+`;
+
+/**
+ * Publishes a batch. KEYS: meta, stream, generation, and the idempotency
+ * key's name when the publisher gave one. ARGV: pub/sub subject, stream
+ * length, TTL seconds, a random name for a new epoch if the channel needs
+ * one, the epoch and seq this node last saw on the channel (`""`, `0` when
+ * none), the highest generation this node has seen, the idempotency
+ * window in seconds, then `key, rest` per message. An idempotency key
+ * already stored answers with the position it stored (nothing published:
+ * `duplicate` = 1); otherwise the new position is stored under it for the
+ * window, in the same atomic step as the publish. A channel without meta gets a new epoch; so does one
+ * whose meta is in the epoch this node saw but behind the seq it saw (the
+ * engine lost its tail: restart without persistence, or a failover to a
+ * replica that missed it), and one whose epoch is older than the one this
+ * node saw (a replica that missed a renumber: nodes would discard what is
+ * published there) — a seq is never reused under an old epoch.
  * Each message is appended with its seq as the entry id and published as
  * `epoch:seq:` + its frame (+ `\0` + key). Returns `{first, last, epoch,
  * renumbered}`.
  */
-export const PUBLISH_LUA = `
-local meta, stream = KEYS[1], KEYS[2]
+export const PUBLISH_LUA = NEXT_EPOCH + `
+local meta, stream, genKey = KEYS[1], KEYS[2], KEYS[3]
 local subject, maxlen, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local fresh, seenEpoch, seenSeq = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local suffix, seenEpoch, seenSeq = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local seenGen = tonumber(ARGV[7])
+local idem = KEYS[4]
+if idem then
+  local stored = redis.call('GET', idem)
+  if stored then
+    local a, b, e = string.match(stored, '^(%d+):(%d+):(.*)$')
+    return { tonumber(a), tonumber(b), e, 0, 1 }
+  end
+end
 local epoch = redis.call('HGET', meta, 'e')
 local top = tonumber(redis.call('HGET', meta, 's') or '0')
 local renumbered = 0
-if (not epoch) or (epoch == seenEpoch and top < seenSeq) then
+if (not epoch) or (epoch == seenEpoch and top < seenSeq)
+    or generation(epoch) < generation(seenEpoch) then
   if epoch then renumbered = 1 end
-  epoch = fresh
+  epoch = nextEpoch(genKey, seenGen, suffix)
   top = 0
   redis.call('DEL', stream)
   redis.call('HSET', meta, 'e', epoch)
 end
-local n = (#ARGV - 6) / 2
+local n = (#ARGV - 8) / 2
 for i = 0, n - 1 do
   local seq = top + 1 + i
-  local key, rest = ARGV[7 + 2 * i], ARGV[8 + 2 * i]
+  local key, rest = ARGV[9 + 2 * i], ARGV[10 + 2 * i]
   local message = epoch .. ':' .. seq .. ':{"seq":' .. seq .. rest
   if key == '' then
     redis.call('XADD', stream, 'MAXLEN', maxlen, seq .. '-0', 'f', rest)
@@ -64,18 +106,24 @@ end
 redis.call('HSET', meta, 's', top + n)
 redis.call('EXPIRE', meta, ttl)
 redis.call('EXPIRE', stream, ttl)
-return { top + 1, top + n, epoch, renumbered }
+if idem then
+  redis.call('SET', idem, (top + 1) .. ':' .. (top + n) .. ':' .. epoch,
+    'EX', tonumber(ARGV[8]))
+end
+return { top + 1, top + n, epoch, renumbered, 0 }
 `;
 
 /**
  * A node starts following a channel: creates its epoch if it has none (so
- * every subscriber learns one) and returns `{epoch, seq}`. KEYS: meta.
- * ARGV: a fresh epoch, TTL seconds.
+ * every subscriber learns one) and returns `{epoch, seq}`. KEYS: meta,
+ * generation. ARGV: a random name for a new epoch, TTL seconds, the highest
+ * generation this node has seen.
  */
-export const JOIN_LUA = `
-local meta = KEYS[1]
-if redis.call('HSETNX', meta, 'e', ARGV[1]) == 1 then
-  redis.call('HSET', meta, 's', 0)
+export const JOIN_LUA = NEXT_EPOCH + `
+local meta, genKey = KEYS[1], KEYS[2]
+if not redis.call('HGET', meta, 'e') then
+  local epoch = nextEpoch(genKey, tonumber(ARGV[3]), ARGV[1])
+  redis.call('HSET', meta, 'e', epoch, 's', 0)
   redis.call('EXPIRE', meta, tonumber(ARGV[2]))
 end
 local m = redis.call('HMGET', meta, 'e', 's')
@@ -83,19 +131,27 @@ return { m[1], tonumber(m[2] or '0') }
 `;
 
 /**
- * Gives a channel a new epoch unless another node already did: only when
- * its epoch is still ARGV[1] (compare-and-set). KEYS: meta, stream. ARGV:
- * the epoch found to have regressed, the new epoch, TTL seconds. Returns
- * `{epoch, seq}` after.
+ * Gives a channel a new epoch when its stream really went backwards:
+ * compare-and-set on the epoch (whose name holds its generation) and on the
+ * seq — only while its epoch is still ARGV[1] and its top still below
+ * ARGV[5], the seq the node had as of the moment it asked. Another node's
+ * renumber, or an engine that caught up meanwhile, leaves it alone. A
+ * channel without meta gets a new epoch as in JOIN. KEYS: meta, stream,
+ * generation. ARGV: the epoch found to have regressed, a random name for
+ * the new epoch, TTL seconds, the highest generation this node has seen,
+ * the node's seq. Returns `{epoch, seq}` after.
  */
-export const RENUMBER_LUA = `
-local meta, stream = KEYS[1], KEYS[2]
-if redis.call('HGET', meta, 'e') == ARGV[1] then
+export const RENUMBER_LUA = NEXT_EPOCH + `
+local meta, stream, genKey = KEYS[1], KEYS[2], KEYS[3]
+local m = redis.call('HMGET', meta, 'e', 's')
+local top = tonumber(m[2] or '0')
+if (not m[1]) or (m[1] == ARGV[1] and top < tonumber(ARGV[5])) then
+  local epoch = nextEpoch(genKey, tonumber(ARGV[4]), ARGV[2])
   redis.call('DEL', stream)
-  redis.call('HSET', meta, 'e', ARGV[2], 's', 0)
+  redis.call('HSET', meta, 'e', epoch, 's', 0)
   redis.call('EXPIRE', meta, tonumber(ARGV[3]))
 end
-local m = redis.call('HMGET', meta, 'e', 's')
+m = redis.call('HMGET', meta, 'e', 's')
 return { m[1], tonumber(m[2] or '0') }
 `;
 
@@ -132,6 +188,10 @@ export interface ChannelKeys {
   readonly stream: string;
   /** The pub/sub subject its messages are published on. */
   readonly subject: string;
+  /** An idempotency key's name on this channel (same cluster slot). */
+  readonly idempotency: (key: string) => string;
+  /** The prefix's generation counter (no TTL): epochs' order. */
+  readonly generation: string;
 }
 
 /**
@@ -151,6 +211,8 @@ export function channelKeys(prefix: string, channel: string): ChannelKeys {
     meta: `${subject}:meta`,
     stream: `${subject}:stream`,
     subject,
+    generation: `${prefix}:generation`,
+    idempotency: (key) => `${subject}:idem:${key}`,
   };
 }
 
@@ -193,3 +255,18 @@ async function sha1(text: string): Promise<string> {
   );
   return new Uint8Array(digest).toHex();
 }
+
+/**
+ * The `(epoch, top)` of many channels at once, for the periodic check.
+ * KEYS: their meta hashes. Returns `{epoch, top, epoch, top, …}` (`""`, 0
+ * for a channel without meta).
+ */
+export const CHECK_LUA = `
+local out = {}
+for i, meta in ipairs(KEYS) do
+  local m = redis.call('HMGET', meta, 'e', 's')
+  out[2 * i - 1] = m[1] or ''
+  out[2 * i] = tonumber(m[2] or '0')
+end
+return out
+`;

@@ -9,7 +9,16 @@
 import { encodeControl } from "../../lib/protocol.ts";
 import type { Broker, History, ReplayCursor, Resume } from "./broker.ts";
 import type { Backlog } from "./mode.ts";
+import type { OutFrame } from "./frame.ts";
 import type { Session } from "./session.ts";
+
+/** How the hub keeps live frames of an older epoch out of a joining client's stream. */
+export interface EpochGuard {
+  /** A history read starts (+1) or ends (-1): while any runs, live frames are tagged with their epoch. */
+  reading(delta: 1 | -1): void;
+  /** Whether `frame` was delivered in an epoch older than `epoch` (then it is dropped, never spliced). */
+  stale(frame: OutFrame, epoch: string): boolean;
+}
 
 /**
  * Reads the backlog of `session` from `broker`, and tells the session its
@@ -17,12 +26,15 @@ import type { Session } from "./session.ts";
  * history the broker cannot read becomes a `gap` notice for everything
  * asked for: the client is told, never resumed silently.
  * @param replayDone called once the replay is complete (or there is none)
+ * @param guard tags live frames while the history is read, and tells which
+ *   queued ones belong to an older epoch than the history's
  */
 export function readBacklog(
   broker: Broker,
   session: Session,
   resume: Resume,
   replayDone: (() => void) | undefined,
+  guard: EpochGuard,
 ): Backlog | Promise<Backlog> | undefined {
   if (!session.control) {
     replayDone?.();
@@ -44,10 +56,16 @@ export function readBacklog(
       ],
       replay: replayDone ? watched(h.replay, replayDone) : h.replay,
       after: h.until,
+      stale: (frame) => guard.stale(frame, h.epoch),
     };
   };
   if (!(history instanceof Promise)) return backlog(history);
-  return history.then(backlog, (): Backlog => {
+  guard.reading(1);
+  return history.then((h) => {
+    guard.reading(-1);
+    return backlog(h);
+  }, (): Backlog => {
+    guard.reading(-1);
     replayDone?.();
     const { since } = resume;
     const { epoch, seq } = broker.position(channel);

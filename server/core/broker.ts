@@ -36,7 +36,25 @@ export interface Published {
   readonly first: number;
   /** Seq of the last message published (`first` for one message). */
   readonly last: number;
+  /**
+   * True when this publish repeated an idempotency key seen within the
+   * window: nothing was published again; the position is the original's.
+   */
+  readonly duplicate?: boolean;
 }
+
+/** Options of one publish. */
+export interface PublishOptions {
+  /**
+   * The publisher's `Idempotency-Key`: a retry with the same key within
+   * {@link IDEMPOTENCY_WINDOW_S} publishes nothing and answers with the
+   * original position (`duplicate: true`).
+   */
+  readonly idempotencyKey?: string | undefined;
+}
+
+/** How long an idempotency key is remembered, seconds. */
+export const IDEMPOTENCY_WINDOW_S = 300;
 
 /**
  * The broker cannot take the publish right now (the engine is unreachable,
@@ -170,7 +188,11 @@ export interface Broker extends AsyncDisposable {
    * Publishes `bodies` to `channel`, in order, as consecutive seqs.
    * @throws {BrokerUnavailableError} when the engine cannot take them now
    */
-  publish(channel: string, bodies: readonly PublishBody[]): Promise<Published>;
+  publish(
+    channel: string,
+    bodies: readonly PublishBody[],
+    options?: PublishOptions,
+  ): Promise<Published>;
   /**
    * Local sessions now subscribe to `channel`: start delivering it.
    * @throws {BrokerUnavailableError} synchronously when the channel cannot
@@ -214,6 +236,21 @@ export class BrokerStats {
   gaps = 0;
   /** Times a channel's stream started over (told to clients as `reset`). */
   resets = 0;
+  /** Messages and replies of an older epoch than the one followed, discarded. */
+  staleEpochs = 0;
+  /**
+   * Followers the periodic check against the engine repaired, by cause:
+   * the engine had no epoch, a newer epoch, an older one (renumbered past
+   * it), was ahead for a whole check (stuck or deaf), or behind (it lost
+   * data: renumbered).
+   */
+  readonly followerRepairs = {
+    missing: 0,
+    epoch: 0,
+    older: 0,
+    stuck: 0,
+    regressed: 0,
+  };
   /** `?since=` replays served from this node's recent messages. */
   replaysFromRing = 0;
   /** `?since=` replays that read the engine's history. */

@@ -21,7 +21,11 @@ import {
   type DisconnectReason,
   fitCloseReason,
 } from "../../lib/close_codes.ts";
-import { DEFAULT_CHANNEL, epochSeconds } from "../../lib/protocol.ts";
+import {
+  DEFAULT_CHANNEL,
+  epochSeconds,
+  isOlderEpoch,
+} from "../../lib/protocol.ts";
 import { readBacklog } from "./backlog.ts";
 import { ChannelCounts } from "./channels.ts";
 import { Exits } from "./exits.ts";
@@ -104,6 +108,10 @@ export class Hub implements BrokerHandler {
   /** Local sessions (and holds) per channel: the one membership count. */
   readonly #channels: ChannelCounts;
   readonly #replayDone = new WeakMap<Session, () => void>();
+  /** Backlogs being read: while any is, live frames are tagged with their epoch. */
+  #reading = 0;
+  /** The epoch each live frame was delivered in, while a backlog is read. */
+  readonly #frameEpochs = new WeakMap<OutFrame, string>();
   readonly #listeners: ((e: HubEvent) => void)[] = [];
   readonly #mode: Mode;
   readonly #broker: Broker;
@@ -226,7 +234,10 @@ export class Hub implements BrokerHandler {
     if (replayDone) this.#replayDone.set(session, replayDone);
     const outlet = this.#mode.attach(
       session,
-      readBacklog(this.#broker, session, request, replayDone),
+      readBacklog(this.#broker, session, request, replayDone, {
+        reading: (delta) => this.#reading += delta,
+        stale: (frame, epoch) => this.#stale(frame, epoch),
+      }),
     );
     const subscriber = new Subscriber(outlet);
     this.#subscribers.set(session, subscriber);
@@ -242,6 +253,9 @@ export class Hub implements BrokerHandler {
    */
   publication(channel: string, frame: OutFrame): void | Promise<void> {
     this.#totals.broadcast();
+    if (this.#reading > 0) {
+      this.#frameEpochs.set(frame, this.#broker.position(channel).epoch);
+    }
     this.#exits.enter();
     try {
       const outcome = this.#mode.broadcast(channel, frame);
@@ -381,6 +395,17 @@ export class Hub implements BrokerHandler {
     }
     this.#exits.leave(false);
     this.#mode.stop();
+  }
+
+  /** A frame delivered in another epoch than `epoch` and not a newer one: never spliced after it. */
+  #stale(frame: OutFrame, epoch: string): boolean {
+    const delivered = this.#frameEpochs.get(frame);
+    if (
+      delivered === undefined || delivered === epoch ||
+      isOlderEpoch(epoch, delivered)
+    ) return false;
+    this.#broker.stats.staleEpochs++;
+    return true;
   }
 
   #cut(cuts: readonly Cut[]): void {

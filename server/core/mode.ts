@@ -36,6 +36,12 @@ export interface Backlog {
    * the backlog was read, are duplicates and are dropped for this client.
    */
   readonly after?: number;
+  /**
+   * Whether a live frame handed over while the backlog was read belongs to
+   * an older numbering than the backlog's epoch: dropped for this client,
+   * never sent after the backlog's `position`/`reset` as if it were new.
+   */
+  readonly stale?: (frame: OutFrame) => boolean;
 }
 
 /** A mode's per-client state, as far as anyone outside the mode may see it. */

@@ -168,7 +168,7 @@ export async function admit(
   if (epoch !== undefined && !EPOCH_NAME.test(epoch)) {
     return refused(
       400,
-      `epoch must be 1-64 of A-Z a-z 0-9 _ -, got ${
+      `epoch must be 1-64 of A-Z a-z 0-9 _ - ., got ${
         JSON.stringify(epoch.slice(0, 40))
       }`,
       "bad_epoch",

@@ -142,6 +142,9 @@ function classesOf(headers: Headers): { ttlMs?: number; critical?: boolean } {
   return out;
 }
 
+/** An `Idempotency-Key`: 1–200 printable ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
 /**
  * Builds the `POST /publish` handler: it reads and checks the request, and
  * hands the messages to the HTTP source, which publishes and counts them.
@@ -247,6 +250,16 @@ export function createPublishHandler(
     } catch (err) {
       return refuse(400, (err as Error).message, "bad_publish");
     }
+    const idempotencyKey = req.headers.get("idempotency-key") ?? undefined;
+    if (
+      idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)
+    ) {
+      return refuse(
+        400,
+        "Idempotency-Key must be 1-200 printable ASCII characters",
+        "bad_publish",
+      );
+    }
     const tsSend = epochSeconds();
     let published;
     try {
@@ -254,6 +267,7 @@ export function createPublishHandler(
       published = await source.publish(
         channel,
         messages.map((m) => ({ tsSend, ...classes, ...m })),
+        { idempotencyKey },
       );
     } catch (err) {
       if (!(err instanceof BrokerUnavailableError)) throw err;
@@ -263,11 +277,12 @@ export function createPublishHandler(
         "retry-after": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))),
       }, { stored: err.stored });
     }
-    const { first, last, epoch } = published;
+    const { first, last, epoch, duplicate } = published;
+    const again = duplicate ? { duplicate: true } : {};
     return Response.json(
       messages.length === 1
-        ? { channel, seq: first, epoch }
-        : { channel, count: messages.length, first, last, epoch },
+        ? { channel, seq: first, epoch, ...again }
+        : { channel, count: messages.length, first, last, epoch, ...again },
     );
   };
 }

@@ -69,7 +69,10 @@ export class NaiveMode implements Mode {
         const now = this.#scheduler.now();
         const after = b.after ?? 0;
         for (const frame of held) {
-          if (!session.closed && frame.seq > after) session.write(frame, now);
+          if (session.closed || frame.seq <= after || b.stale?.(frame)) {
+            continue;
+          }
+          session.write(frame, now);
         }
       });
     } else if (backlog) this.#sendBacklog(session, backlog);

@@ -179,9 +179,11 @@ export class QueueWriter implements Outlet {
         this.#setBacklog(b);
         // Live frames handed over while the backlog was read and covered by it.
         const after = b.after ?? 0;
-        while ((this.#queue.peek()?.seq ?? Infinity) <= after) {
-          this.#queue.shift(Infinity);
-        }
+        for (
+          let f = this.#queue.peek();
+          f && (f.seq <= after || b.stale?.(f));
+          f = this.#queue.peek()
+        ) this.#queue.shift(Infinity);
         this.#queue.takeExpired();
         this.flush(this.#ctx.now());
       });

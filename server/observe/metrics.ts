@@ -292,6 +292,22 @@ export function createServerMetrics(
       () => hub.broker.stats.resets,
     )
     .counter(
+      "fanout_stale_epoch_discarded_total",
+      "Messages and engine replies of an older epoch than the one followed, discarded (never delivered).",
+      () => hub.broker.stats.staleEpochs,
+    )
+    .counter(
+      "fanout_follower_repairs_total",
+      "Followed channels the periodic check against the engine repaired, by cause (missing, epoch, stuck, regressed).",
+      () =>
+        Object.entries(hub.broker.stats.followerRepairs).map((
+          [cause, value],
+        ) => ({
+          labels: { cause },
+          value,
+        })),
+    )
+    .counter(
       "fanout_replays_total",
       "?since= replays, by where they were read: ring (this node's recent messages) or engine.",
       () => [

@@ -10,6 +10,7 @@ import {
   type Broker,
   BrokerUnavailableError,
   type Published,
+  type PublishOptions,
 } from "../core/broker.ts";
 import type { PublishBody } from "../core/frame.ts";
 import { SourceStats } from "./source_stats.ts";
@@ -32,17 +33,19 @@ export class HttpSource {
   }
 
   /**
-   * Publishes `bodies` to `channel`, in order, and counts them as published,
-   * or as refused when the broker cannot take them now.
+   * Publishes `bodies` to `channel`, in order, and counts them as published
+   * (not again when the broker answers a repeated `Idempotency-Key` as a
+   * duplicate), or as refused when the broker cannot take them now.
    * @throws {BrokerUnavailableError} as the broker does
    */
   async publish(
     channel: string,
     bodies: readonly PublishBody[],
+    options: PublishOptions = {},
   ): Promise<Published> {
     try {
-      const published = await this.#broker.publish(channel, bodies);
-      this.stats.published += bodies.length;
+      const published = await this.#broker.publish(channel, bodies, options);
+      if (!published.duplicate) this.stats.published += bodies.length;
       return published;
     } catch (err) {
       if (err instanceof BrokerUnavailableError) {

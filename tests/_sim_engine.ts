@@ -1,0 +1,515 @@
+/**
+ * A deterministic simulated engine and node for the follower fault
+ * simulator: the Redis scripts' rules (JOIN, PUBLISH, RENUMBER, READ,
+ * CHECK, generations) over plain maps, pub/sub with a client library that
+ * drops a subject's listener when an UNSUBSCRIBE reply arrives (as
+ * node-redis does), and one node driving the real {@link ChannelFollower},
+ * {@link Subscriptions} and {@link checkVerdict} with the orchestration of
+ * `redis_channels.ts`. Every delay and fault comes from one seeded PRNG,
+ * so a schedule replays exactly from its seed.
+ *
+ * @module
+ */
+import { ChannelFollower } from "../server/broker/channel_follower.ts";
+import { checkVerdict } from "../server/broker/follower_check.ts";
+import { Subscriptions } from "../server/broker/subscriptions.ts";
+import { frameOf, type OutFrame } from "../server/core/frame.ts";
+import { epochGeneration, isOlderEpoch } from "../lib/protocol.ts";
+
+/** mulberry32: a small seeded PRNG. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Virtual time: events run in (time, order) order; promises settle between them. */
+export class SimClock {
+  now = 0;
+  #order = 0;
+  readonly #events: { at: number; order: number; run: () => void }[] = [];
+
+  /** Runs `run` `delay` virtual ms from now. */
+  at(delay: number, run: () => void): void {
+    this.#events.push({ at: this.now + delay, order: this.#order++, run });
+  }
+
+  /** Runs events (and the promise callbacks they start) until none is left before `until`. */
+  async runUntil(until: number): Promise<void> {
+    while (true) {
+      await settle();
+      let best = -1;
+      for (let i = 0; i < this.#events.length; i++) {
+        const e = this.#events[i]!;
+        const b = this.#events[best];
+        if (
+          e.at <= until &&
+          (!b || e.at < b.at || (e.at === b.at && e.order < b.order))
+        ) best = i;
+      }
+      if (best < 0) break;
+      const [e] = this.#events.splice(best, 1);
+      this.now = Math.max(this.now, e!.at);
+      e!.run();
+    }
+    this.now = Math.max(this.now, until);
+    await settle();
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+/** Faults a schedule may inject, as probabilities per event. */
+export interface Faults {
+  /** A pub/sub message lost on its way. */
+  readonly dropMessage: number;
+  /** A command's reply lost (the command ran; the caller sees an error). */
+  readonly dropReply: number;
+}
+
+interface ChannelState {
+  epoch: string;
+  top: number;
+  stream: Map<number, string>;
+}
+
+/** The engine: the scripts' rules over maps, and pub/sub. */
+export class SimEngine {
+  generation = 0;
+  channels = new Map<string, ChannelState>();
+  /** Subjects each node's pub/sub connection is subscribed to, in the engine. */
+  readonly subscribed = new Map<SimNode, Set<string>>();
+  /** A replica's copy, taken now and then: a failover goes back to it. */
+  #replica: { generation: number; channels: Map<string, ChannelState> } = {
+    generation: 0,
+    channels: new Map(),
+  };
+  #suffix = 0;
+
+  /** Copies the state to the replica (it then misses what comes after). */
+  replicate(): void {
+    this.#replica = {
+      generation: this.generation,
+      channels: cloneChannels(this.channels),
+    };
+  }
+
+  /** A failover to the replica: the last writes are lost. */
+  failover(): void {
+    // Detecting a failed primary and promoting a replica takes seconds: the
+    // new primary's clock is that much later than the last epoch made.
+    this.skew += 1000;
+    this.generation = this.#replica.generation;
+    this.channels = cloneChannels(this.#replica.channels);
+  }
+
+  /** A restart without persistence. */
+  restartEmpty(): void {
+    this.skew += 1000; // a restart takes a while too
+    this.generation = 0;
+    this.channels.clear();
+  }
+
+  /** The engine's clock, ms: epochs' generations are at least it. */
+  clock: () => number = () => 0;
+  /** Time failovers took, ms (added to the clock). */
+  skew = 0;
+
+  #nextEpoch(seenGen: number): string {
+    this.generation = Math.max(
+      Math.floor(this.clock() + this.skew),
+      this.generation + 1,
+      seenGen + 1,
+    );
+    return `${this.generation}.s${this.#suffix++}`;
+  }
+
+  join(channel: string, seenGen: number): [string, number] {
+    let c = this.channels.get(channel);
+    if (!c) {
+      c = { epoch: this.#nextEpoch(seenGen), top: 0, stream: new Map() };
+      this.channels.set(channel, c);
+    }
+    return [c.epoch, c.top];
+  }
+
+  publish(
+    channel: string,
+    seen: { epoch: string; seq: number },
+    seenGen: number,
+  ): { epoch: string; seq: number } {
+    let c = this.channels.get(channel);
+    if (
+      !c || (c.epoch === seen.epoch && c.top < seen.seq) ||
+      isOlderEpoch(c.epoch, seen.epoch)
+    ) {
+      c = { epoch: this.#nextEpoch(seenGen), top: 0, stream: new Map() };
+      this.channels.set(channel, c);
+    }
+    const seq = ++c.top;
+    c.stream.set(seq, `${c.epoch}|${seq}`);
+    for (const [node, subjects] of this.subscribed) {
+      if (subjects.has(channel)) node.pubsub.deliver(channel, c.epoch, seq);
+    }
+    return { epoch: c.epoch, seq };
+  }
+
+  renumber(
+    channel: string,
+    old: string,
+    asOf: number,
+    seenGen: number,
+  ): [string, number] {
+    const c = this.channels.get(channel);
+    if (!c || (c.epoch === old && c.top < asOf)) {
+      this.channels.set(channel, {
+        epoch: this.#nextEpoch(seenGen),
+        top: 0,
+        stream: new Map(),
+      });
+    }
+    const now = this.channels.get(channel)!;
+    return [now.epoch, now.top];
+  }
+
+  read(channel: string, from: number, to: number) {
+    const c = this.channels.get(channel);
+    if (!c) return { epoch: "", top: 0, frames: [] as OutFrame[] };
+    const frames: OutFrame[] = [];
+    for (let s = from; s <= to; s++) {
+      const data = c.stream.get(s);
+      if (data !== undefined) frames.push(simFrame(channel, s, data));
+    }
+    return { epoch: c.epoch, top: c.top, frames };
+  }
+
+  meta(channel: string): { epoch: string; top: number } {
+    const c = this.channels.get(channel);
+    return c ? { epoch: c.epoch, top: c.top } : { epoch: "", top: 0 };
+  }
+}
+
+function cloneChannels(m: Map<string, ChannelState>) {
+  const out = new Map<string, ChannelState>();
+  for (const [k, v] of m) out.set(k, { ...v, stream: new Map(v.stream) });
+  return out;
+}
+
+/** A frame whose data names its true `(epoch, seq)`, so a client can tell a splice. */
+export function simFrame(channel: string, seq: number, data: string): OutFrame {
+  return frameOf(
+    channel,
+    seq,
+    { tsSend: 1, dataJson: JSON.stringify(data) },
+    0,
+  );
+}
+
+/**
+ * A node's pub/sub connection as node-redis behaves: a SUBSCRIBE for a
+ * subject the library still lists (its UNSUBSCRIBE reply not back yet)
+ * is not sent, and the UNSUBSCRIBE reply then drops the listener.
+ */
+class SimPubSub {
+  /** Subjects the library believes it listens to. */
+  readonly listening = new Set<string>();
+  readonly #unsubscribing = new Set<string>();
+  #lastDelivery = 0;
+  #generation = 0;
+
+  constructor(readonly node: SimNode) {}
+
+  subscribe(subject: string): Promise<void> {
+    const { clock, engine, rand } = this.node;
+    if (this.listening.has(subject)) return Promise.resolve(); // the library's shortcut
+    const gen = this.#generation;
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    clock.at(rand() * 6, () => {
+      if (gen !== this.#generation) return reject(new Error("connection lost"));
+      engine.subscribed.get(this.node)!.add(subject);
+      clock.at(rand() * 6, () => {
+        if (gen !== this.#generation) {
+          return reject(new Error("connection lost"));
+        }
+        this.listening.add(subject);
+        resolve();
+      });
+    });
+    return promise;
+  }
+
+  unsubscribe(subject: string): Promise<void> {
+    const { clock, engine, rand } = this.node;
+    const gen = this.#generation;
+    this.#unsubscribing.add(subject);
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    clock.at(rand() * 6, () => {
+      if (gen !== this.#generation) return reject(new Error("connection lost"));
+      engine.subscribed.get(this.node)!.delete(subject);
+      clock.at(rand() * 6, () => {
+        this.#unsubscribing.delete(subject);
+        this.listening.delete(subject); // every listener of the subject
+        resolve();
+      });
+    });
+    return promise;
+  }
+
+  /** A message published on `subject`, on its way to this node (FIFO, may be lost). */
+  deliver(subject: string, epoch: string, seq: number): void {
+    const { clock, rand, faults } = this.node;
+    if (rand() < faults.dropMessage) return;
+    const gen = this.#generation;
+    const at = Math.max(this.#lastDelivery, clock.now + rand() * 8);
+    this.#lastDelivery = at;
+    clock.at(at - clock.now, () => {
+      if (gen !== this.#generation || !this.listening.has(subject)) return;
+      this.node.message(
+        subject,
+        epoch,
+        simFrame(subject, seq, `${epoch}|${seq}`),
+      );
+    });
+  }
+
+  /** The connection dropped and came back: in-flight messages are lost, the library subscribes again. */
+  reconnect(): void {
+    this.#generation++;
+    this.node.engine.subscribed.get(this.node)!.clear();
+    for (const s of this.listening) {
+      this.node.engine.subscribed.get(this.node)!.add(s);
+    }
+  }
+}
+
+/** What one local client saw: checked against the invariants as it goes. */
+export class SimClient {
+  epoch = "";
+  last = 0;
+  readonly violations: string[] = [];
+
+  started(epoch: string, seq: number): void {
+    this.epoch = epoch;
+    this.last = seq;
+  }
+
+  frame(frame: OutFrame): void {
+    const data = JSON.parse(frame.text).data as string;
+    const [epoch, seq] = [data.split("|")[0]!, Number(data.split("|")[1])];
+    if (epoch !== this.epoch) {
+      this.violations.push(`splice: ${data} delivered in epoch ${this.epoch}`);
+    }
+    if (seq !== frame.seq) {
+      this.violations.push(`wrong seq ${frame.seq} for ${data}`);
+    }
+    if (frame.seq <= this.last) {
+      this.violations.push(`duplicate ${data} after ${this.last}`);
+    } else if (frame.seq !== this.last + 1) {
+      this.violations.push(
+        `hole without notice ${this.last + 1}..${frame.seq - 1} in ${epoch}`,
+      );
+    }
+    this.last = Math.max(this.last, frame.seq);
+  }
+
+  notice(text: string): void {
+    const n = JSON.parse(text);
+    if (n.type === "reset") {
+      if (this.epoch !== "" && !isOlderEpoch(this.epoch, n.epoch)) {
+        this.violations.push(
+          `reset to ${n.epoch}, not newer than ${this.epoch}`,
+        );
+      }
+      this.epoch = n.epoch;
+      this.last = n.last_seq;
+    } else if (n.type === "gap") {
+      if (n.from !== this.last + 1) {
+        this.violations.push(`gap ${n.from}..${n.to} after ${this.last}`);
+      }
+      this.last = n.to;
+    }
+  }
+}
+
+interface SimFollowed {
+  follower: ChannelFollower;
+  client: SimClient;
+  early: { epoch: string; frame: OutFrame }[] | undefined;
+  joining: boolean;
+  lagTop?: number | undefined;
+}
+
+/** One node: the real follower, subscriptions and check verdicts, orchestrated as `redis_channels.ts` does. */
+export class SimNode {
+  readonly pubsub: SimPubSub;
+  readonly subs: Subscriptions;
+  readonly followed = new Map<string, SimFollowed>();
+  /** Every client this node ever had (for the invariants). */
+  readonly clients: SimClient[] = [];
+  generation = 0;
+
+  constructor(
+    readonly clock: SimClock,
+    readonly engine: SimEngine,
+    readonly rand: () => number,
+    readonly faults: Faults,
+  ) {
+    engine.subscribed.set(this, new Set());
+    this.pubsub = new SimPubSub(this);
+    this.subs = new Subscriptions({
+      subscribe: (s) => this.pubsub.subscribe(s),
+      unsubscribe: (s) => this.pubsub.unsubscribe(s),
+    });
+  }
+
+  /** A command round trip: runs `op` in the engine after a delay; the reply may be lost. */
+  command<T>(op: () => T): Promise<T> {
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    this.clock.at(this.rand() * 10, () => {
+      const result = op();
+      this.clock.at(this.rand() * 10, () => {
+        if (this.rand() < this.faults.dropReply) {
+          reject(new Error("reply lost"));
+        } else resolve(result);
+      });
+    });
+    return promise;
+  }
+
+  #note(epoch: string): void {
+    this.generation = Math.max(this.generation, epochGeneration(epoch));
+  }
+
+  subscribe(channel: string): void {
+    if (this.followed.has(channel)) return;
+    const client = new SimClient();
+    this.clients.push(client);
+    const follower = new ChannelFollower(channel, 0, {
+      deliver: (f) => client.frame(f),
+      notice: (t) => client.notice(t),
+      read: (from, to) =>
+        this.command(() => this.engine.read(channel, from, to)),
+      count() {},
+      adopted: (e) => this.#note(e),
+    }, 50);
+    const f: SimFollowed = { follower, client, early: [], joining: true };
+    this.followed.set(channel, f);
+    this.#start(f);
+  }
+
+  /** Subscribes, then joins (as `redis_channels.ts` `#start`). */
+  #start(f: SimFollowed): void {
+    f.joining = true;
+    this.subs.want(f.follower.channel).then(() => this.#join(f), () => {
+      f.joining = false;
+    });
+  }
+
+  unsubscribe(channel: string): void {
+    if (!this.followed.delete(channel)) return;
+    this.subs.drop(channel);
+  }
+
+  message(channel: string, epoch: string, frame: OutFrame): void {
+    const f = this.followed.get(channel);
+    if (!f) return;
+    if (f.early) f.early.push({ epoch, frame });
+    else f.follower.receive(epoch, frame);
+  }
+
+  async #join(f: SimFollowed): Promise<void> {
+    f.joining = true;
+    const { follower } = f;
+    const askedIn = follower.epoch;
+    const asOf = follower.seen;
+    try {
+      const [epoch, top] = await this.command(() =>
+        this.engine.join(follower.channel, this.generation)
+      );
+      this.#note(epoch);
+      const early = f.early;
+      f.early = undefined;
+      if (early) {
+        follower.start(epoch, top);
+        f.client.started(epoch, top);
+        for (const m of early) follower.receive(m.epoch, m.frame);
+        return;
+      }
+      if (follower.epoch !== askedIn) {
+        if (epoch !== follower.epoch) follower.resync(epoch, top);
+        return;
+      }
+      const outcome = follower.resync(epoch, top, asOf);
+      if (outcome === "regressed") await this.#renumber(f, epoch, asOf);
+      if (outcome === "stale") await this.#renumber(f, epoch, Infinity);
+    } catch {
+      // a lost reply: the check retries
+    } finally {
+      f.joining = false;
+    }
+  }
+
+  async #renumber(f: SimFollowed, epoch: string, asOf: number): Promise<void> {
+    const [now, top] = await this.command(() =>
+      this.engine.renumber(f.follower.channel, epoch, asOf, this.generation)
+    );
+    this.#note(now);
+    f.follower.resync(now, top);
+  }
+
+  /** The periodic check of every followed channel. */
+  async check(): Promise<void> {
+    const batch = [...this.followed.values()];
+    for (const f of batch) {
+      if (f.early && !f.joining) this.#start(f);
+      const channel = f.follower.channel;
+      if (!f.early && !this.subs.active(channel)) {
+        this.subs.want(channel).catch(() => {});
+      }
+    }
+    const ready = batch.filter((f) => !f.early);
+    const asked = ready.map((f) => ({
+      epoch: f.follower.epoch,
+      delivered: f.follower.delivered,
+      seen: f.follower.seen,
+    }));
+    let reply: { epoch: string; top: number }[];
+    try {
+      reply = await this.command(() =>
+        ready.map((f) => this.engine.meta(f.follower.channel))
+      );
+    } catch {
+      return;
+    }
+    ready.forEach((f, i) => {
+      if (this.followed.get(f.follower.channel) !== f) return;
+      const engine = reply[i]!;
+      const v = checkVerdict(asked[i]!, f.follower.epoch, f.lagTop, engine);
+      f.lagTop = v.lagTop;
+      if (v.cause === "missing") void this.#join(f);
+      else if (v.cause === "older") {
+        this.#renumber(f, engine.epoch, Infinity).catch(() => {});
+      } else if (v.cause === "regressed") {
+        this.#renumber(f, engine.epoch, asked[i]!.seen).catch(() => {});
+      } else if (v.cause) {
+        f.follower.resync(engine.epoch, engine.top);
+        if (v.cause === "stuck") {
+          this.subs.renew(f.follower.channel).catch(() => {});
+        }
+      }
+    });
+  }
+
+  /** Both connections dropped and came back: subscribe again, resync every channel. */
+  reconnect(): void {
+    this.pubsub.reconnect();
+    for (const f of this.followed.values()) void this.#join(f);
+  }
+}
