@@ -32,7 +32,7 @@ Deno.test({
   ignore: CHROMIUM.missing !== undefined,
   async fn() {
     // 32 KiB payloads at 50 msg/s fill a stalled client's ~4 MB of loopback
-    // buffers in about 2 s (DESIGN.md, trap 3); --drop-limit 100 then keeps it
+    // socket buffers in about 2 s; --drop-limit 100 then keeps it
     // dropping for about 2 s, long enough for the 1 s feed to show it.
     await using server = startServer(
       resolveServerConfig({
