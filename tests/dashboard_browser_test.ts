@@ -324,6 +324,11 @@ Deno.test({
       );
 
       // The time axes: no two labels overlap.
+      const png = await page.screenshot({ fullPage: true });
+      assert.ok(png.length > 20_000, `a real picture (${png.length} bytes)`);
+      await keep("dashboard_truths.png", png);
+
+      // The time axes: 24-hour HH:MM:SS labels, no two of them overlapping.
       // Runs in the page: label widths measured with the axes' font size.
       const labels: Record<string, { text: string; x: number; w: number }[]> =
         await page.evaluate(`(() => {
@@ -335,6 +340,7 @@ Deno.test({
         })()`);
       for (const [name, ls] of Object.entries(labels)) {
         assert.ok(ls.length >= 2, `${name}: ${JSON.stringify(ls)}`);
+        for (const l of ls) assert.match(l.text, /^\d{2}:\d{2}:\d{2}$/, name);
         for (let i = 1; i < ls.length; i++) {
           const gap = ls[i]!.x - ls[i - 1]!.x;
           assert.ok(
@@ -345,9 +351,6 @@ Deno.test({
           );
         }
       }
-      const png = await page.screenshot({ fullPage: true });
-      assert.ok(png.length > 20_000, `a real picture (${png.length} bytes)`);
-      await keep("dashboard_truths.png", png);
     } finally {
       await Promise.all(sockets.map(closed));
     }
