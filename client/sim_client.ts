@@ -1,8 +1,8 @@
 /**
  * One simulated subscriber. It reads the socket only when it is ready for the
  * next message, so a slow client really stops reading and the server feels
- * TCP backpressure (DESIGN.md trap 2: a browser-style `WebSocket` would read
- * eagerly and prove nothing).
+ * TCP backpressure (a browser-style `WebSocket` would read eagerly and prove
+ * nothing).
  *
  * @module
  */

@@ -1,7 +1,8 @@
 /**
  * `fanout demo` options. The defaults are chosen so that, on loopback, the
  * naive stall and the queue-mode drops and disconnect really happen inside
- * the run (DESIGN.md, trap 3); {@link demoChoiceExplained} says why.
+ * the run (a loopback socket absorbs ~4 MB before the server feels
+ * anything); {@link demoChoiceExplained} says why.
  *
  * @module
  */

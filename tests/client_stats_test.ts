@@ -24,10 +24,16 @@ Deno.test("ClientStats.recordFrame() counts gaps as drops and resyncs without co
 
 Deno.test("ClientStats.recordFrame() records latency from ts_send when the frame is valid", () => {
   const stats = new ClientStats("cli-0", 0);
-  stats.recordFrame(frame(1, epochSeconds() - 0.25), 0);
+  const before = epochSeconds();
+  stats.recordFrame(frame(1, before - 0.25), 0);
+  const tookMs = (epochSeconds() - before) * 1000;
   const { latency } = stats.snapshot();
   assert.equal(latency.count, 1);
-  assert.ok(latency.min >= 250 && latency.min < 1_000, `${latency.min}`);
+  // 250 ms plus however long recording took (+5 % for the bucket width).
+  assert.ok(
+    latency.min >= 250 * 0.95 && latency.min <= (250 + tookMs) * 1.05 + 1,
+    `${latency.min} ms (recording took ${tookMs} ms)`,
+  );
 });
 
 Deno.test("ClientStats.recordFrame() counts bad frames and records nothing else when the frame is malformed", () => {

@@ -7,7 +7,13 @@
  *
  * The screenshot goes to a temporary directory; with
  * `FANOUT_UPDATE_SCREENSHOT=1` (`deno task screenshot`) it replaces
- * `docs/dashboard.png`, the picture in the README.
+ * `docs/dashboard.png`, the picture in the README. With
+ * `FANOUT_SCREENSHOT_DIR=DIR` every screenshot is also kept in DIR.
+ *
+ * A second test holds the dashboard to what it claims: a batching client
+ * that keeps up is "ok", the dropped card says what it counts and agrees
+ * with the log, a client that reconnects with the same `?client=` id is
+ * recognisable, and the time-axis labels do not overlap.
  */
 import assert from "node:assert/strict";
 import { SimClient } from "../client/mod.ts";
@@ -23,6 +29,15 @@ import { launchChromium, waitForText } from "./_browser.ts";
 
 const README_SCREENSHOT = new URL("docs/dashboard.png", REPO_ROOT);
 
+/** Copies `png` to `$FANOUT_SCREENSHOT_DIR/name` when that is set. */
+async function keep(name: string, png: Uint8Array): Promise<void> {
+  const dir = Deno.env.get("FANOUT_SCREENSHOT_DIR");
+  if (!dir) return;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeFile(`${dir}/${name}`, png);
+  console.log(`kept screenshot: ${dir}/${name}`);
+}
+
 /** `1,234` → 1234. */
 const drops = (text: string) => Number(text.replace(/\D/g, ""));
 
@@ -32,7 +47,7 @@ Deno.test({
   ignore: CHROMIUM.missing !== undefined,
   async fn() {
     // 32 KiB payloads at 50 msg/s fill a stalled client's ~4 MB of loopback
-    // buffers in about 2 s (DESIGN.md, trap 3); --drop-limit 100 then keeps it
+    // socket buffers in about 2 s; --drop-limit 100 then keeps it
     // dropping for about 2 s, long enough for the 1 s feed to show it.
     await using server = startServer(
       resolveServerConfig({
@@ -161,6 +176,7 @@ Deno.test({
         "a PNG",
       );
       assert.ok(png.length > 20_000, `a real picture (${png.length} bytes)`);
+      await keep("dashboard.png", png);
       console.log(
         `dashboard screenshot: ${shot.pathname} (${png.length} bytes)`,
       );
@@ -170,4 +186,175 @@ Deno.test({
     }
   },
 });
+Deno.test({
+  name:
+    "the dashboard tells the truth: a batching client that keeps up is ok, the dropped card agrees with the log, a reconnecting client keeps its id, time labels do not overlap",
+  ignore: CHROMIUM.missing !== undefined,
+  async fn() {
+    await using server = startServer(
+      resolveServerConfig({
+        host: "127.0.0.1",
+        port: 0,
+        mode: "queue",
+        rate: 50,
+        payloadBytes: 32 * 1024,
+        maxsize: 10,
+        dropLimit: 20,
+        fullTimeout: 3600,
+        summaryInterval: 3600,
+      }),
+      { logger: { log() {} } },
+    );
+    await using browser = await launchChromium();
+    const page = await browser.context.newPage();
+    await page.setViewportSize({ width: 1280, height: 1000 });
+    await page.goto(server.httpUrl);
+    await waitForText(
+      page,
+      "the live feed",
+      "#conn",
+      (t) => t.includes("live"),
+    );
+    const sockets: WebSocket[] = [];
+    const open = (query: string) => {
+      const ws = new WebSocket(`${server.url}?${query}`);
+      ws.onmessage = () => {}; // reads everything: keeps up
+      sockets.push(ws);
+      return new Promise<WebSocket>((resolve, reject) => {
+        ws.onopen = () => resolve(ws);
+        ws.onerror = () => reject(new Error(`cannot open ?${query}`));
+      });
+    };
+    const closed = (ws: WebSocket) =>
+      new Promise<void>((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) resolve();
+        ws.onclose = () => resolve();
+        ws.close();
+      });
+    try {
+      // A batching client that keeps up: between two flushes it always has
+      // something queued, which must not make it "backlogged".
+      await open("batch=1&client=batcher-1");
+      const batcher = (await waitFor(
+        "the batching client's session",
+        () => [...server.hub.sessions][0],
+      )).id;
+      const row = `#clients-table tr[data-id="${batcher}"]`;
+      await waitForText(
+        page,
+        "the batcher's row",
+        `${row} td.remote`,
+        (t) => t.includes("client batcher-1"),
+      );
+      // Five feed ticks (the sent count moves each tick): ok at every one.
+      let sent = -1;
+      for (let tick = 0; tick < 5; tick++) {
+        const now = drops(
+          await waitForText(page, "the batcher's next tick", `${row} td.sent`, (
+            t,
+          ) => drops(t) > sent),
+        );
+        sent = now;
+        assert.equal(
+          await page.textContent(`${row} .state`),
+          "ok",
+          `tick ${tick}`,
+        );
+      }
+
+      // A client that reconnects with its id is recognisable as itself.
+      const first = await open("client=same-client-7");
+      await waitFor("its first session", () => server.hub.sessions.size === 2);
+      await closed(first);
+      await waitFor(
+        "its first session closed",
+        () => server.hub.sessions.size === 1,
+      );
+      await open("client=same-client-7");
+      await waitFor("its second session", () => server.hub.sessions.size === 2);
+      const again = `#clients-table td.remote`;
+      await waitForText(
+        page,
+        "the reconnected client's row",
+        again,
+        () => true,
+      );
+      await waitFor(
+        "the reconnected client named in the table",
+        async () =>
+          (await page.locator("#clients-table td.remote").allTextContents())
+            .some((t) => t.includes("client same-client-7")),
+      );
+      await waitForText(
+        page,
+        "its first connection in the log, with its id",
+        "#log-table tbody",
+        (t) => t.includes("client same-client-7"),
+      );
+
+      // A stalled client is cut; the card says what it counts, and its
+      // "dropped from full queues" is the drops the log shows.
+      await using stalled = new ManualClient(server.url);
+      await stalled.open();
+      await stalled.read();
+      const logged = await waitForText(
+        page,
+        "the stalled client's disconnect in the log",
+        "#log-table tbody",
+        (t) => t.includes("slow_drops"),
+      );
+      assert.match(logged, /4000/);
+      const logDrops = drops(
+        await page.locator(
+          "#log-table tr:has(td.reason:text-is('slow_drops')) td.num",
+        )
+          .last().textContent() ?? "",
+      );
+      const card = await waitForText(
+        page,
+        "the dropped card",
+        "#drop-total",
+        (t) => t.includes("dropped from full queues"),
+      );
+      assert.match(card, /discarded at disconnect/);
+      assert.equal(
+        drops(card.split("dropped from full queues")[0]!),
+        logDrops,
+        `card "${card}" against the log's ${logDrops}`,
+      );
+
+      // The time axes: no two labels overlap.
+      const png = await page.screenshot({ fullPage: true });
+      assert.ok(png.length > 20_000, `a real picture (${png.length} bytes)`);
+      await keep("dashboard_truths.png", png);
+
+      // The time axes: 24-hour HH:MM:SS labels, no two of them overlapping.
+      // Runs in the page: label widths measured with the axes' font size.
+      const labels: Record<string, { text: string; x: number; w: number }[]> =
+        await page.evaluate(`(() => {
+          const ctx = document.createElement("canvas").getContext("2d");
+          ctx.font = "12px system-ui, sans-serif";
+          const all = globalThis.fanoutCharts.timeLabels();
+          return Object.fromEntries(Object.entries(all).map(([name, ls]) =>
+            [name, ls.map((l) => ({ ...l, w: ctx.measureText(l.text).width }))]));
+        })()`);
+      for (const [name, ls] of Object.entries(labels)) {
+        assert.ok(ls.length >= 2, `${name}: ${JSON.stringify(ls)}`);
+        for (const l of ls) assert.match(l.text, /^\d{2}:\d{2}:\d{2}$/, name);
+        for (let i = 1; i < ls.length; i++) {
+          const gap = ls[i]!.x - ls[i - 1]!.x;
+          assert.ok(
+            gap > (ls[i]!.w + ls[i - 1]!.w) / 2 + 4,
+            `${name}: "${ls[i - 1]!.text}" and "${
+              ls[i]!.text
+            }" ${gap} px apart`,
+          );
+        }
+      }
+    } finally {
+      await Promise.all(sockets.map(closed));
+    }
+  },
+});
+
 reportSkip("dashboard browser test", CHROMIUM);

@@ -4,7 +4,7 @@
  * naive mode against queue mode.
  *
  * Payloads are large (16 KiB) on purpose: a slow client's loopback socket
- * absorbs ~4 MB before the server feels anything (DESIGN.md, trap 3). At
+ * absorbs ~4 MB before the server feels anything (kernel socket buffers). At
  * 16 KiB × 50 msg/s a client reading 5 msg/s fills that in ~4 s, inside the
  * warm-up, so the window sees the steady state: naive mode stalled behind
  * the slowest reader, queue mode cutting slow clients off by policy.

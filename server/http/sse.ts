@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { remoteLabel } from "./client_label.ts";
 import { EPOCH_NAME } from "../../lib/protocol.ts";
 import { SSE_PATH } from "./paths.ts";
 import { SseEncoder, SseSink } from "./sse_sink.ts";
@@ -90,10 +91,15 @@ export function createSseHandler(
       encoder,
       ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
     });
-    const session = gate.open(sink, admitted, `${hostname}:${port}`, {
-      control: true,
-      batch: false,
-    });
+    const session = gate.open(
+      sink,
+      admitted,
+      remoteLabel(hostname, port, url),
+      {
+        control: true,
+        batch: false,
+      },
+    );
     if (session instanceof Error) {
       return Response.json({ error: session.message }, { status: 503 });
     }

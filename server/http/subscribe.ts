@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { remoteLabel } from "./client_label.ts";
 import { CLOSE_CODES, fitCloseReason } from "../../lib/close_codes.ts";
 import type { Session } from "../core/session.ts";
 import type { Admitted } from "./admission.ts";
@@ -135,7 +136,7 @@ export function createWebSocketHandler(
     }
     // remoteAddr must be read before the upgrade consumes the request.
     const addr = info.remoteAddr;
-    const remote = `${addr.hostname}:${addr.port}`;
+    const remote = remoteLabel(addr.hostname, addr.port, url);
     const terms = await gate.admit(req, url);
     if (terms instanceof Response) return terms;
     let upgrade;

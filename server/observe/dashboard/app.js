@@ -65,7 +65,9 @@
     set("drop-rate", num(p.dropRate));
     set(
       "drop-total",
-      `${num(t.dropped)} total` + (t.shed > 0 ? ` · ${num(t.shed)} shed` : ""),
+      `${num(t.dropped)} dropped from full queues · ${
+        num(t.discarded)
+      } discarded at disconnect` + (t.shed > 0 ? ` · ${num(t.shed)} shed` : ""),
     );
     $("overload").hidden = !t.overloaded;
     set("e2e-p99", ms(p.e2e[2]));
@@ -141,6 +143,7 @@
       tr.className = e.reason.startsWith("slow") ? "row-dropping" : "";
       cell(tr, time(e.t));
       cell(tr, e.id, "id");
+      cell(tr, e.remote, "remote muted");
       cell(tr, String(e.code), "num code");
       cell(tr, e.reason, "reason");
       cell(tr, e.detail, "detail");

@@ -16,6 +16,19 @@ globalThis.fanoutCharts = (() => {
     grid: { stroke: "#2a323c", width: 0.5 },
     ticks: { stroke: "#2a323c" },
   };
+  // Time ticks as 24-hour HH:MM:SS, at least 90 px apart: uPlot's default
+  // 12-hour labels ("12:34:56pm") overlap on a chart a third of a page wide.
+  const hms = new Intl.DateTimeFormat(undefined, {
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
+  });
+  const timeAxis = {
+    ...axis,
+    space: 90,
+    values: (_u, splits) => splits.map((s) => hms.format(new Date(s * 1000))),
+  };
   const el = (name) => document.getElementById(`chart-${name}`);
   function chart(name, series, log) {
     return new uPlot(
@@ -29,7 +42,7 @@ globalThis.fanoutCharts = (() => {
             ? { distr: 3 }
             : { range: (_u, _lo, hi) => [0, Math.max(1, hi)] },
         },
-        axes: [axis, { ...axis, size: 60 }],
+        axes: [timeAxis, { ...axis, size: 60 }],
         legend: { live: false },
       },
       [[], ...series.slice(1).map(() => [])],
@@ -72,6 +85,21 @@ globalThis.fanoutCharts = (() => {
         points.map((p) => p.deliveryRate),
         points.map((p) => p.dropRate),
       ]);
+    },
+    /** Each chart's time-axis labels: text and centre x (CSS px), to check they do not overlap. */
+    timeLabels() {
+      return Object.fromEntries(
+        Object.entries(charts).map(([name, u]) => {
+          const a = u.axes[0];
+          return [
+            name,
+            (a._values ?? []).map((text, i) => ({
+              text,
+              x: u.valToPos(a._splits[i], "x"),
+            })),
+          ];
+        }),
+      );
     },
   };
 })();

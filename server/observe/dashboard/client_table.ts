@@ -120,6 +120,8 @@ interface Entry {
 export class ClientTable {
   #entries: Entry[] = [];
   #lastDrops = new WeakMap<SubscriberView, number>();
+  /** Each client's queue length and frames sent at the previous update. */
+  #lastQueue = new WeakMap<SubscriberView, { queue: number; sent: number }>();
   #counts: Record<ClientState, number> = { ok: 0, backlogged: 0, dropping: 0 };
 
   /**
@@ -137,6 +139,10 @@ export class ClientTable {
     seed = false,
   ): void {
     const lastDrops = new WeakMap<SubscriberView, number>();
+    const lastQueue = new WeakMap<
+      SubscriberView,
+      { queue: number; sent: number }
+    >();
     const counts = { ok: 0, backlogged: 0, dropping: 0 };
     const entries: Entry[] = [];
     for (const view of views) {
@@ -146,11 +152,12 @@ export class ClientTable {
       const before = seed ? drops : this.#lastDrops.get(view) ?? 0;
       const state: ClientState = drops > before
         ? "dropping"
-        : queue > 0 || view.blocked
+        : view.blocked || this.#fellBehind(view, queue, seed)
         ? "backlogged"
         : "ok";
       counts[state]++;
       lastDrops.set(view, drops);
+      lastQueue.set(view, { queue, sent: view.sent });
       entries.push({
         view,
         row: {
@@ -171,13 +178,28 @@ export class ClientTable {
     }
     this.#entries = entries;
     this.#lastDrops = lastDrops;
+    this.#lastQueue = lastQueue;
     this.#counts = counts;
+  }
+
+  /**
+   * Whether a client with `queue` messages waiting is behind: it did not
+   * take, since the previous update, what was queued for it then. A client
+   * that keeps up may still have a queue at any instant (a `?batch=1` client
+   * between two flushes always has), so a queue alone is not a backlog.
+   */
+  #fellBehind(view: SubscriberView, queue: number, seed: boolean): boolean {
+    if (queue === 0) return false;
+    const last = this.#lastQueue.get(view);
+    if (seed || last === undefined) return false;
+    return last.queue > 0 && view.sent - last.sent < last.queue;
   }
 
   /** Forgets every row (nobody is looking): no closed session stays referenced. */
   clear(): void {
     this.#entries = [];
     this.#lastDrops = new WeakMap();
+    this.#lastQueue = new WeakMap();
     this.#counts = { ok: 0, backlogged: 0, dropping: 0 };
   }
 

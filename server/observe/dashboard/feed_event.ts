@@ -57,8 +57,10 @@ export interface FeedTotals {
   published: number;
   /** Frames handed to sockets. */
   delivered: number;
-  /** Messages dropped, queue full or discarded at disconnect. */
+  /** Messages dropped from full queues (the disconnect log's drops add up to this). */
   dropped: number;
+  /** Messages still queued when their client was closed, discarded with it. */
+  discarded: number;
   /** Disconnects by reason. */
   disconnects: Record<string, number>;
   /** Messages in client queues. */
