@@ -19,6 +19,7 @@ import {
 } from "./admission.ts";
 import type { SubscriberAuth } from "./auth.ts";
 import { SSE_PATH } from "./sse.ts";
+import { guardWebSocketMessages } from "./ws_message_guard.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
 
 /** Paths where a WebSocket upgrade subscribes (the seed's clients use `/`). */
@@ -139,6 +140,8 @@ export function createSubscribeHandler(
   req: Request,
   info: Deno.ServeHandlerInfo<Deno.NetAddr>,
 ) => Promise<Response> {
+  // A client message over the runtime's limit cuts the client, not the process.
+  guardWebSocketMessages();
   const slots = options.slots ?? new AdmissionSlots();
   const sockets = options.sockets ?? new OpenSockets();
   const openTimeoutMs = options.openTimeoutMs ?? 5000;
