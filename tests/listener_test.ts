@@ -436,3 +436,35 @@ Deno.test("listen() falls back to Deno.serve where Deno.serveHttp is missing, an
     await listener.shutdown();
   }
 });
+
+Deno.test("a request with both Content-Length and Transfer-Encoding is refused with 400 and its connection closed", async () => {
+  let handled = 0;
+  const listener = listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    handshakeTimeoutMs: 5000,
+    maxPending: 10,
+    reject() {},
+    logger: { log() {} },
+  }, () => {
+    handled++;
+    return new Response("ok");
+  });
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: listener.addr.port,
+    });
+    await conn.write(new TextEncoder().encode(
+      "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n" +
+        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ));
+    // The whole answer, up to the server closing the connection.
+    const answer = await new Response(conn.readable).text();
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /Content-Length and Transfer-Encoding/);
+    assert.equal(handled, 0, "the handler never saw it");
+  } finally {
+    await listener.shutdown();
+  }
+});

@@ -23,6 +23,9 @@
  * on demand. Where the runtime lacks it, the listener falls back to
  * `Deno.serve` and says once that these protections are off.
  *
+ * - **Ambiguous length.** A request with both Content-Length and
+ *   Transfer-Encoding is answered 400 and its connection closed.
+ *
  * What stays out of reach (see README, "Limits"): a TLS connection that never
  * sends its ClientHello cannot be closed from Deno (it holds a descriptor
  * until the peer goes), so TLS is best terminated in front of the server.
@@ -274,6 +277,14 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
           remoteAddr,
           completed: Promise.resolve(),
         } as Deno.ServeHandlerInfo<Deno.NetAddr>;
+        const smuggling = ambiguousLength(event.request);
+        if (smuggling) {
+          // RFC 9112 §6.1: such a message may be read two ways (request
+          // smuggling); answer and close, reading nothing more from it.
+          await event.respondWith(smuggling).catch(() => {});
+          await linger(http, "request refused: connection closing");
+          return;
+        }
         let response: Response;
         try {
           response = await handler(event.request, info);
@@ -382,6 +393,21 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
   };
 }
 
+/**
+ * A 400 for a request that gives both Content-Length and Transfer-Encoding
+ * (its length is ambiguous), or undefined for any other request.
+ */
+export function ambiguousLength(req: Request): Response | undefined {
+  if (
+    !req.headers.has("content-length") ||
+    !req.headers.has("transfer-encoding")
+  ) return undefined;
+  return Response.json({
+    error:
+      "both Content-Length and Transfer-Encoding given: send one (RFC 9112 §6.1)",
+  }, { status: 400, headers: { connection: "close" } });
+}
+
 function closeQuietly(thing: { close(): void }): void {
   try {
     thing.close();
@@ -393,14 +419,20 @@ function closeQuietly(thing: { close(): void }): void {
 /** At shutdown, how long a connection whose response just ended may finish sending it, ms. */
 export const SHUTDOWN_LINGER_MS = 250;
 
-/** Waits until the peer closes `http` or {@link SHUTDOWN_LINGER_MS} pass. */
-async function linger(http: HttpConn): Promise<void> {
+/**
+ * Waits until the peer closes `http` or {@link SHUTDOWN_LINGER_MS} pass; a
+ * request that arrives meanwhile gets a 503 saying `why`.
+ */
+async function linger(
+  http: HttpConn,
+  why = "server shutting down",
+): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     http.nextRequest().then((event) => {
       // A request that arrives now is told the server is going.
       event?.respondWith(
-        Response.json({ error: "server shutting down" }, { status: 503 }),
+        Response.json({ error: why }, { status: 503 }),
       ).catch(() => {});
     }).catch(() => {}),
     new Promise<void>((resolve) =>
