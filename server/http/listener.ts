@@ -328,9 +328,9 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
       } catch (err) {
         if (closed || err instanceof Deno.errors.BadResource) break;
         if (isFdExhaustion(err)) {
-          refuse("fd_limit");
-          // Refused one with the spare descriptor: try the next at once.
+          // Took one with the spare descriptor: try the next at once.
           if (await refuseWithSpare()) continue;
+          refuse("fd_limit");
         } else trouble.note("accept_error");
         backoff = Math.min(
           backoff ? backoff * 2 : ACCEPT_BACKOFF_MS.first,
@@ -339,18 +339,26 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
         await new Promise((r) => setTimeout(r, backoff));
         continue;
       }
-      const done = serve(conn);
-      serving.add(done);
-      done.finally(() => serving.delete(done));
+      serveConn(conn);
     }
+  };
+
+  /** Serves `conn`, tracked until it ends (for shutdown). */
+  const serveConn = (conn: Deno.Conn) => {
+    const done = serve(conn);
+    serving.add(done);
+    done.finally(() => serving.delete(done));
   };
 
   /**
    * At the fd limit: gives up the spare descriptor, takes the waiting
    * connection with it and closes it at once (the peer sees a refusal, not a
    * hang), then takes the spare back. Without a spare, the connection waits
-   * in the backlog until a descriptor frees up.
-   * @returns whether a connection was taken and closed
+   * in the backlog until a descriptor frees up. The accept may return a
+   * connection that came after the episode ended (the one that hit the limit
+   * went away meanwhile): when the spare can be taken back while that
+   * connection is still held, descriptors are free again and it is served.
+   * @returns whether a connection was taken (refused or served)
    */
   const refuseWithSpare = async (): Promise<boolean> => {
     if (!spare) {
@@ -359,14 +367,22 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
     }
     spare[Symbol.dispose]();
     spare = undefined;
+    let conn: Deno.Conn;
     try {
-      closeQuietly(await listener.accept());
-      return true;
+      conn = await listener.accept();
     } catch {
-      return false;
-    } finally {
       spare = closed ? undefined : openSpare();
+      return false;
     }
+    spare = closed ? undefined : openSpare();
+    if (spare && !closed) {
+      serveConn(conn); // room for both: the episode is over
+      return true;
+    }
+    refuse("fd_limit");
+    closeQuietly(conn);
+    if (!spare && !closed) spare = openSpare();
+    return true;
   };
 
   const loop = acceptLoop();
