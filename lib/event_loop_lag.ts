@@ -34,6 +34,9 @@ export class EventLoopLag implements Disposable {
   lagMs = 0;
   /** Worst lag seen, ms. */
   maxMs = 0;
+  /** Samples taken. */
+  samples = 0;
+  #windowMax = 0;
 
   /** @param options interval and clock */
   constructor(options: EventLoopLagOptions = {}) {
@@ -44,8 +47,21 @@ export class EventLoopLag implements Disposable {
       const t = now();
       this.lagMs = Math.max(0, t - this.#last - interval);
       if (this.lagMs > this.maxMs) this.maxMs = this.lagMs;
+      if (this.lagMs > this.#windowMax) this.#windowMax = this.lagMs;
+      this.samples++;
       this.#last = t;
     }, interval);
+  }
+
+  /**
+   * The worst lag since the previous call (or since sampling began), ms,
+   * and starts a new window: what a scrape reports, so a stall between two
+   * scrapes is not lost to a later, quiet sample.
+   */
+  takeWindowMaxMs(): number {
+    const max = this.#windowMax;
+    this.#windowMax = 0;
+    return max;
   }
 
   /** Stops sampling. */

@@ -77,6 +77,24 @@ Deno.test("--admin-token: the dashboard, /events and /metrics need it; /healthz 
   );
 });
 
+Deno.test("--admin-token: a cookie that is not valid percent-encoding is a quiet 401, not a 500", async () => {
+  const lines: string[] = [];
+  await using server = startTestServer({ adminToken: ADMIN, rate: 20 }, {
+    log: (_record, human) => void lines.push(human),
+  });
+  for (const cookie of ["fanout_admin=%ZZ", "fanout_admin=%E0%A4%A"]) {
+    const res = await fetch(`${server.httpUrl}metrics`, {
+      headers: { cookie },
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 401, cookie);
+  }
+  assert.deepEqual(
+    lines.filter((l) => /handler failed|http_error/.test(l)),
+    [],
+  );
+});
+
 Deno.test("--max-dashboards: streams past the cap get 503; dashboards on one view share each tick's event", async () => {
   await using server = startTestServer({ rate: 20, maxDashboards: 2 });
   const open = () => fetch(`${server.httpUrl}events?size=10`);

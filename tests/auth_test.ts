@@ -156,6 +156,33 @@ Deno.test("SubscriberAuth verifies HS256 JWTs: signature, exp, nbf (numeric), li
       401,
       /bad signature/,
     ],
+    [
+      "base64 padding on the signature (RFC 7515 has none)",
+      signJwt(SECRET, { exp: NOW + 60 }).then((j) => `${j}=`),
+      "any",
+      401,
+      /padding/,
+    ],
+    [
+      "issued in the future (iat past the clock skew)",
+      signJwt(SECRET, { exp: NOW + 60, iat: NOW + 600 }),
+      "any",
+      401,
+      /iat/,
+    ],
+    [
+      "iat not a number",
+      signJwt(SECRET, { exp: NOW + 60, iat: "now" }),
+      "any",
+      401,
+      /iat must be a number/,
+    ],
+    [
+      "valid, iat within the clock skew",
+      signJwt(SECRET, { exp: NOW + 60, iat: NOW + 5 }),
+      "any",
+      "ok",
+    ],
   ];
   for (const [name, jwt, channel, want, reason] of cases) {
     await t.step(name, async () => {

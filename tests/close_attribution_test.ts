@@ -187,6 +187,11 @@ Deno.test("a client that reads but never answers pings is closed by Deno's ping 
   );
   assert.equal(end!.reason, "ping_timeout");
   assert.match(end!.detail, /no pong/);
+  assert.equal(
+    end!.code,
+    4002,
+    "recorded with its own code, not shutdown's 1001",
+  );
   raw.conn.close();
   await drained;
 });

@@ -113,6 +113,14 @@ async function trueWithin(
   }
 }
 
+/** Descriptors process `pid` holds open (listed by a child: /proc is not ours to read). */
+async function openFdsOf(pid: number): Promise<number> {
+  const out = await new Deno.Command("ls", { args: [`/proc/${pid}/fd`] })
+    .output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter(Boolean)
+    .length;
+}
+
 function closeAll(conns: Deno.Conn[]): void {
   for (const c of conns) {
     try {
@@ -185,6 +193,21 @@ Deno.test("fd exhaustion: 400 idle sockets under ulimit -n 256 do not kill the s
     closeAll(idle);
   }
   const freed = performance.now();
+  // Once the server has let the idle sockets go, the very first new client
+  // gets in: none is taken to be refused after the episode is over.
+  await waitFor(
+    "the server to free its descriptors",
+    async () => (await openFdsOf(server.pid)) < 128,
+    20_000,
+    100,
+  );
+  {
+    await using first = new CountingClient(url);
+    assert.ok(
+      await trueWithin(first.opened, 10_000),
+      "the first client after the episode gets in",
+    );
+  }
   await waitFor(
     "a client after the sockets closed",
     async () => {
@@ -432,6 +455,38 @@ Deno.test("listen() falls back to Deno.serve where Deno.serveHttp is missing, an
     assert.equal(await res.text(), "ok");
     assert.deepEqual(lines.map((l) => l.trouble), ["unguarded"]);
     assert.match(String(lines[0]!.type), /listener/);
+  } finally {
+    await listener.shutdown();
+  }
+});
+
+Deno.test("a request with both Content-Length and Transfer-Encoding is refused with 400 and its connection closed", async () => {
+  let handled = 0;
+  const listener = listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    handshakeTimeoutMs: 5000,
+    maxPending: 10,
+    reject() {},
+    logger: { log() {} },
+  }, () => {
+    handled++;
+    return new Response("ok");
+  });
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: listener.addr.port,
+    });
+    await conn.write(new TextEncoder().encode(
+      "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n" +
+        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ));
+    // The whole answer, up to the server closing the connection.
+    const answer = await new Response(conn.readable).text();
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /Content-Length and Transfer-Encoding/);
+    assert.equal(handled, 0, "the handler never saw it");
   } finally {
     await listener.shutdown();
   }

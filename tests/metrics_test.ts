@@ -115,3 +115,17 @@ Deno.test("EventLoopLag notices a blocked event loop", async () => {
   while (performance.now() < until) { /* block the loop on purpose */ }
   await waitFor("a lag sample", () => lag.maxMs >= 50, 5000);
 });
+
+Deno.test("EventLoopLag.takeWindowMaxMs() keeps a stall between scrapes that the latest sample no longer shows, then starts a new window", async () => {
+  using lag = new EventLoopLag({ intervalMs: 20 });
+  const until = performance.now() + 150;
+  while (performance.now() < until) { /* block the loop on purpose */ }
+  await waitFor("the stall's sample", () => lag.maxMs >= 100, 5000);
+  // Later samples find the loop free again: the point sample forgets.
+  const seen = lag.samples;
+  await waitFor("a later sample", () => lag.samples > seen, 5000);
+  const window = lag.takeWindowMaxMs();
+  assert.ok(window >= 100, `the window kept the stall: ${window} ms`);
+  assert.ok(window > lag.lagMs, "more than the latest sample");
+  assert.ok(lag.takeWindowMaxMs() < window, "a new window starts");
+});

@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import type { RunningServer } from "../server/mod.ts";
 import { FanoutProcess, runToEnd, waitForListening } from "./_cli.ts";
-import { startTestServer } from "./_helpers.ts";
+import { startTestServer, waitFor } from "./_helpers.ts";
+import { listen } from "../server/http/listener.ts";
+import { createStaticFiles } from "../server/http/static_files.ts";
 
 /** A directory to serve, beside a secret that must never be served. */
 async function site() {
@@ -22,6 +24,10 @@ async function site() {
   await Deno.writeTextFile(`${dir}/sse`, "a file named sse");
   await Deno.writeTextFile(`${base}/secret.txt`, "SECRET");
   await Deno.symlink(`${base}/secret.txt`, `${dir}/link.txt`);
+  await Deno.mkdir(`${dir}/.git`);
+  await Deno.writeTextFile(`${dir}/.git/config`, "SECRET");
+  await Deno.symlink(`${dir}/.env`, `${dir}/env.txt`);
+  await Deno.symlink(`${dir}/.git`, `${dir}/gitdir`);
   return {
     dir,
     [Symbol.asyncDispose]: () => Deno.remove(base, { recursive: true }),
@@ -80,6 +86,8 @@ Deno.test("--static never serves outside DIR, dotfiles or through a symlink out;
       "/.env",
       "/%2eenv",
       "/link.txt",
+      "/env.txt",
+      "/gitdir/config",
       "/nope.html",
       "/%E0%A4%A",
     ]
@@ -153,4 +161,53 @@ Deno.test("fanout server --static with a path that is not a directory: one line,
     /^--static \/nonexistent\/fanout-www: not a readable directory \(it does not exist\)/,
   );
   assert.equal(stderr.trim().split("\n").length, 1);
+});
+
+Deno.test("--static cuts a download the client never reads after the write deadline and closes its file", async () => {
+  const base = await Deno.makeTempDir({ prefix: "fanout-static-" });
+  let cuts = 0;
+  // Larger than loopback's socket buffers: the server must wait for the client.
+  const big = new Uint8Array(32 << 20);
+  await Deno.writeFile(`${base}/big.bin`, big);
+  const listener = listen(
+    {
+      hostname: "127.0.0.1",
+      port: 0,
+      handshakeTimeoutMs: 5000,
+      maxPending: 64,
+      reject() {},
+      logger: { log() {} },
+    },
+    async (req) => {
+      const files = createStaticFiles(Deno.realPathSync(base), {
+        writeTimeoutMs: 300,
+        onCut: () => cuts++,
+      });
+      return await files(req, new URL(req.url)) ??
+        new Response("no", { status: 404 });
+    },
+  );
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: listener.addr.port,
+    });
+    await conn.write(
+      new TextEncoder().encode(
+        "GET /big.bin HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+      ),
+    );
+    // Never read: after the deadline the server stops sending and closes the file.
+    await waitFor("the cut", () => cuts === 1, 15_000);
+    let got = 0;
+    const buf = new Uint8Array(1 << 16);
+    try {
+      for (let n; (n = await conn.read(buf)) !== null;) got += n;
+    } catch { /* reset */ }
+    conn.close();
+    assert.ok(got < big.length, `cut short: ${got} of ${big.length} bytes`);
+  } finally {
+    await listener.shutdown();
+    await Deno.remove(base, { recursive: true });
+  }
 });

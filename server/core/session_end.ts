@@ -37,7 +37,9 @@ export function attributeClose(
     return {
       reason: "ping_timeout",
       detail: "no pong: Deno's ping timer closed the connection",
-      code,
+      // Deno sends 1001 on the wire; the record keeps ping_timeout's own
+      // code so it is not counted as a shutdown.
+      code: CLOSE_CODES.ping_timeout.code,
     };
   }
   if (code !== 0 && code !== 1006 && error === "") {

@@ -1,6 +1,8 @@
 /**
  * Who may subscribe and who may publish: a static bearer token, or an HS256
- * JWT (Web Crypto) with `exp` and an optional `channels` claim.
+ * JWT (Web Crypto) with `exp` and an optional `channels` claim. A JWT's
+ * segments are unpadded base64url (RFC 7515); `nbf` and `iat` must not lie
+ * in the future (`iat` within {@link JWT_CLOCK_SKEW_SECONDS}).
  *
  * @module
  */
@@ -18,6 +20,9 @@ const OK: AuthResult = Object.freeze({ ok: true });
 
 /** Longest JWT lifetime accepted unless configured otherwise, seconds (a day). */
 export const DEFAULT_JWT_MAX_LIFETIME_SECONDS = 86_400;
+
+/** How far a JWT's `iat` may lie ahead of this clock (clock skew), seconds. */
+export const JWT_CLOCK_SKEW_SECONDS = 60;
 
 /** The `Authorization: Bearer X` credential of a request, if any. */
 export function bearerOf(req: Request): string | undefined {
@@ -150,6 +155,13 @@ export class SubscriberAuth {
 
   async #checkJwt(jwt: string, channel: string): Promise<AuthResult> {
     const [head, body, sig] = jwt.split(".") as [string, string, string];
+    if (jwt.includes("=")) {
+      return {
+        ok: false,
+        status: 401,
+        reason: "invalid JWT: base64url padding (=) is not allowed (RFC 7515)",
+      };
+    }
     const header = parseJsonSegment(head);
     if (header?.alg !== "HS256") {
       return {
@@ -205,6 +217,23 @@ export class SubscriberAuth {
     }
     if (nbf !== undefined && nbf > now) {
       return { ok: false, status: 401, reason: "JWT not yet valid (nbf)" };
+    }
+    const iat = claims!.iat;
+    if (
+      iat !== undefined && (typeof iat !== "number" || !Number.isFinite(iat))
+    ) {
+      return {
+        ok: false,
+        status: 401,
+        reason: "invalid JWT: iat must be a number",
+      };
+    }
+    if (iat !== undefined && iat > now + JWT_CLOCK_SKEW_SECONDS) {
+      return {
+        ok: false,
+        status: 401,
+        reason: "JWT issued in the future (iat): check the issuer's clock",
+      };
     }
     const granted: AuthResult = { ok: true, expiresAt: exp };
     const channels = claims!.channels;

@@ -23,6 +23,9 @@
  * on demand. Where the runtime lacks it, the listener falls back to
  * `Deno.serve` and says once that these protections are off.
  *
+ * - **Ambiguous length.** A request with both Content-Length and
+ *   Transfer-Encoding is answered 400 and its connection closed.
+ *
  * What stays out of reach (see README, "Limits"): a TLS connection that never
  * sends its ClientHello cannot be closed from Deno (it holds a descriptor
  * until the peer goes), so TLS is best terminated in front of the server.
@@ -274,6 +277,14 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
           remoteAddr,
           completed: Promise.resolve(),
         } as Deno.ServeHandlerInfo<Deno.NetAddr>;
+        const smuggling = ambiguousLength(event.request);
+        if (smuggling) {
+          // RFC 9112 §6.1: such a message may be read two ways (request
+          // smuggling); answer and close, reading nothing more from it.
+          await event.respondWith(smuggling).catch(() => {});
+          await linger(http, "request refused: connection closing");
+          return;
+        }
         let response: Response;
         try {
           response = await handler(event.request, info);
@@ -317,9 +328,9 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
       } catch (err) {
         if (closed || err instanceof Deno.errors.BadResource) break;
         if (isFdExhaustion(err)) {
-          refuse("fd_limit");
-          // Refused one with the spare descriptor: try the next at once.
+          // Took one with the spare descriptor: try the next at once.
           if (await refuseWithSpare()) continue;
+          refuse("fd_limit");
         } else trouble.note("accept_error");
         backoff = Math.min(
           backoff ? backoff * 2 : ACCEPT_BACKOFF_MS.first,
@@ -328,18 +339,26 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
         await new Promise((r) => setTimeout(r, backoff));
         continue;
       }
-      const done = serve(conn);
-      serving.add(done);
-      done.finally(() => serving.delete(done));
+      serveConn(conn);
     }
+  };
+
+  /** Serves `conn`, tracked until it ends (for shutdown). */
+  const serveConn = (conn: Deno.Conn) => {
+    const done = serve(conn);
+    serving.add(done);
+    done.finally(() => serving.delete(done));
   };
 
   /**
    * At the fd limit: gives up the spare descriptor, takes the waiting
    * connection with it and closes it at once (the peer sees a refusal, not a
    * hang), then takes the spare back. Without a spare, the connection waits
-   * in the backlog until a descriptor frees up.
-   * @returns whether a connection was taken and closed
+   * in the backlog until a descriptor frees up. The accept may return a
+   * connection that came after the episode ended (the one that hit the limit
+   * went away meanwhile): when the spare can be taken back while that
+   * connection is still held, descriptors are free again and it is served.
+   * @returns whether a connection was taken (refused or served)
    */
   const refuseWithSpare = async (): Promise<boolean> => {
     if (!spare) {
@@ -348,14 +367,22 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
     }
     spare[Symbol.dispose]();
     spare = undefined;
+    let conn: Deno.Conn;
     try {
-      closeQuietly(await listener.accept());
-      return true;
+      conn = await listener.accept();
     } catch {
-      return false;
-    } finally {
       spare = closed ? undefined : openSpare();
+      return false;
     }
+    spare = closed ? undefined : openSpare();
+    if (spare && !closed) {
+      serveConn(conn); // room for both: the episode is over
+      return true;
+    }
+    refuse("fd_limit");
+    closeQuietly(conn);
+    if (!spare && !closed) spare = openSpare();
+    return true;
   };
 
   const loop = acceptLoop();
@@ -382,6 +409,21 @@ export function listen(options: ListenOptions, handler: Handler): Listener {
   };
 }
 
+/**
+ * A 400 for a request that gives both Content-Length and Transfer-Encoding
+ * (its length is ambiguous), or undefined for any other request.
+ */
+export function ambiguousLength(req: Request): Response | undefined {
+  if (
+    !req.headers.has("content-length") ||
+    !req.headers.has("transfer-encoding")
+  ) return undefined;
+  return Response.json({
+    error:
+      "both Content-Length and Transfer-Encoding given: send one (RFC 9112 §6.1)",
+  }, { status: 400, headers: { connection: "close" } });
+}
+
 function closeQuietly(thing: { close(): void }): void {
   try {
     thing.close();
@@ -393,14 +435,20 @@ function closeQuietly(thing: { close(): void }): void {
 /** At shutdown, how long a connection whose response just ended may finish sending it, ms. */
 export const SHUTDOWN_LINGER_MS = 250;
 
-/** Waits until the peer closes `http` or {@link SHUTDOWN_LINGER_MS} pass. */
-async function linger(http: HttpConn): Promise<void> {
+/**
+ * Waits until the peer closes `http` or {@link SHUTDOWN_LINGER_MS} pass; a
+ * request that arrives meanwhile gets a 503 saying `why`.
+ */
+async function linger(
+  http: HttpConn,
+  why = "server shutting down",
+): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     http.nextRequest().then((event) => {
       // A request that arrives now is told the server is going.
       event?.respondWith(
-        Response.json({ error: "server shutting down" }, { status: 503 }),
+        Response.json({ error: why }, { status: 503 }),
       ).catch(() => {});
     }).catch(() => {}),
     new Promise<void>((resolve) =>

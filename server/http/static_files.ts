@@ -4,9 +4,11 @@
  * construction: a path is decoded segment by segment and refused when a
  * segment is `.`/`..`, starts with a dot (no `.git`, `.env`), or holds a
  * slash, backslash or NUL once decoded; the file's real path (symlinks
- * resolved) must lie inside the directory; only regular files are served.
- * Everything else — the server's own paths included — is left to the router
- * (router.ts), which answers as it would without `--static`.
+ * resolved) must lie inside the directory with no dot segment (a symlink
+ * to `.env` is refused too); only regular files are served. A download that
+ * makes no progress for {@link STATIC_WRITE_TIMEOUT_MS} is cut (its file
+ * closed). Everything else — the server's own paths included — is left to
+ * the router (router.ts), which answers as it would without `--static`.
  *
  * @module
  */
@@ -91,14 +93,30 @@ export type StaticFiles = (
   url: URL,
 ) => Promise<Response | undefined>;
 
+/** How long a download may make no progress (the client takes nothing) before it is cut, ms. */
+export const STATIC_WRITE_TIMEOUT_MS = 30_000;
+
+/** Options of {@link createStaticFiles}. */
+export interface StaticOptions {
+  /** How long a download may make no progress before it is cut (its file and connection freed), ms. @default STATIC_WRITE_TIMEOUT_MS */
+  readonly writeTimeoutMs?: number;
+  /** Called when a download is cut for making no progress. */
+  readonly onCut?: () => void;
+}
+
 /**
  * The `GET`/`HEAD` of a file under `root` (not an upgrade, not one of the
  * server's own paths).
  *
  * @param root the directory, as {@link staticRoot} returned it
+ * @param options the write deadline
  * @returns a lookup answering the file, or undefined when there is none
  */
-export function createStaticFiles(root: string): StaticFiles {
+export function createStaticFiles(
+  root: string,
+  options: StaticOptions = {},
+): StaticFiles {
+  const writeTimeoutMs = options.writeTimeoutMs ?? STATIC_WRITE_TIMEOUT_MS;
   return async (req, url) => {
     if (
       (req.method !== "GET" && req.method !== "HEAD") ||
@@ -122,8 +140,64 @@ export function createStaticFiles(root: string): StaticFiles {
     } catch {
       return undefined;
     }
-    return new Response(opened.readable, { headers });
+    return new Response(
+      withDeadline(opened.readable, writeTimeoutMs, options.onCut),
+      {
+        headers,
+      },
+    );
   };
+}
+
+/**
+ * `body`, erroring (which closes the file and ends the response: no more is
+ * read from the file) when the reader takes no chunk for `timeoutMs`. The
+ * connection's own descriptor stays until the client reads what the kernel
+ * holds for it or goes: Deno's HTTP server offers no way to drop a
+ * connection whose response is being written (README, "Limits").
+ */
+function withDeadline(
+  body: ReadableStream<Uint8Array>,
+  timeoutMs: number,
+  onCut?: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      stop();
+      const { value, done } = await reader.read();
+      if (done) return controller.close();
+      controller.enqueue(value);
+      // The next pull comes when the client has taken this chunk.
+      timer = setTimeout(() => {
+        timer = undefined;
+        controller.error(new Error("static download made no progress"));
+        reader.cancel().catch(() => {});
+        onCut?.();
+      }, timeoutMs);
+    },
+    cancel(reason) {
+      stop();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Whether `real` (symlinks resolved) lies under `root` with no dot segment
+ * below it: a symlink may not lead to a dotfile any more than a path may.
+ */
+function inside(root: string, real: string): boolean {
+  if (real === root) return true;
+  if (!real.startsWith(root + "/")) return false;
+  return real.slice(root.length + 1).split("/").every((s) =>
+    !s.startsWith(".")
+  );
 }
 
 /** The regular file `pathname` names under `root` (a directory's index.html), or undefined. */
@@ -136,12 +210,12 @@ async function findFile(
   let path = [root, ...segments].join("/");
   try {
     let real = await Deno.realPath(path);
-    if (real !== root && !real.startsWith(root + "/")) return undefined;
+    if (!inside(root, real)) return undefined;
     let info = await Deno.stat(real);
     if (info.isDirectory) {
       path = `${real}/index.html`;
       real = await Deno.realPath(path);
-      if (!real.startsWith(root + "/")) return undefined;
+      if (!inside(root, real) || real === root) return undefined;
       info = await Deno.stat(real);
     }
     return info.isFile ? { path: real, size: info.size } : undefined;

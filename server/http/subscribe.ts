@@ -12,6 +12,7 @@ import { CLOSE_CODES, fitCloseReason } from "../../lib/close_codes.ts";
 import type { Session } from "../core/session.ts";
 import type { Admitted } from "./admission.ts";
 import type { SubscriberGate } from "./subscriber_gate.ts";
+import { guardWebSocketMessages } from "./ws_message_guard.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
 
 /** Options of {@link createWebSocketHandler}. */
@@ -115,6 +116,8 @@ export function createWebSocketHandler(
   info: Deno.ServeHandlerInfo<Deno.NetAddr>,
 ) => Promise<Response> {
   const { hub } = gate;
+  // A client message over the runtime's limit cuts the client, not the process.
+  guardWebSocketMessages();
   const sockets = options.sockets ?? new OpenSockets();
   const openTimeoutMs = options.openTimeoutMs ?? 5000;
   return async (req, url, info) => {

@@ -330,8 +330,8 @@ export function createServerMetrics(
     )
     .gauge(
       "fanout_event_loop_lag_seconds",
-      "How late the event loop ran a timer at the latest sample (every 500 ms).",
-      () => msToSeconds(source.loopLag.lagMs),
+      "The worst event-loop lag since the previous scrape (how late a timer due every 500 ms ran).",
+      () => msToSeconds(source.loopLag.takeWindowMaxMs()),
     )
     .gauge(
       "fanout_start_time_seconds",
