@@ -7,6 +7,12 @@
  * @module
  */
 import { type ControlFrame, encodeAck } from "../lib/protocol.ts";
+import {
+  Attempt,
+  CONNECT_TIMEOUT_MS,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./attempt.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { classifyClose, type CloseInfo } from "./close_reason.ts";
 import { Emitter, type Unsubscribe } from "./emitter.ts";
@@ -16,18 +22,7 @@ import {
   StreamState,
 } from "./stream_state.ts";
 
-/** The part of a browser-style `WebSocket` the client uses. */
-export interface WebSocketLike {
-  /** Sends a text frame. */
-  send(data: string): void;
-  /** Starts the close handshake. */
-  close(code?: number, reason?: string): void;
-  /** Adds an event listener (`open`, `message`, `close`, `error`). */
-  addEventListener(type: string, listener: (event: never) => void): void;
-}
-
-/** A `WebSocket` constructor (the global one, or e.g. the `ws` package's). */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+export type { WebSocketConstructor, WebSocketLike };
 
 /** The `position` notice: where the subscription stands, first of all frames. */
 export type PositionEvent = Extract<ControlFrame, { type: "position" }>;
@@ -48,7 +43,7 @@ export interface FanoutCloseEvent extends CloseInfo {
 
 /** Every event a {@link FanoutClient} emits, by name. */
 export interface FanoutEvents {
-  /** A connection opened (`attempt` counts from 1). */
+  /** A connection opened: the server's first frame came (`attempt` counts from 1; `url` has any token as `***`). */
   open: { readonly url: string; readonly attempt: number };
   /** A message, in order, each once. */
   message: FanoutMessage;
@@ -72,6 +67,16 @@ export interface FanoutClientOptions {
   readonly channel?: string;
   /** Subscriber token or JWT, sent as `?token=`. */
   readonly token?: string;
+  /**
+   * Called before every connection attempt for the token to send (it wins
+   * over `token`): refresh an expiring JWT here. After a 4401 or 4103
+   * (`token_expired`) close the client reconnects once with the token this
+   * returns, and stops if that is refused too. A throw or rejection fails
+   * the attempt (a `close` with code 1006 and the error), retried with backoff.
+   */
+  readonly getToken?: () => string | Promise<string>;
+  /** How long a connection may take to open, ms; then the attempt fails with a `close` (1006, "connect timeout …"). @default 10000 */
+  readonly connectTimeoutMs?: number;
   /** Ask for live messages as arrays (`?batch=1`): fewer frames; messages still arrive one event each. @default false */
   readonly batch?: boolean;
   /** Send an ACK per frame (its last message) so the server measures end-to-end latency. @default false */
@@ -143,15 +148,19 @@ export class FanoutClient {
   readonly #backoff: Backoff;
   readonly #options: FanoutClientOptions;
   readonly #WebSocket: WebSocketConstructor;
+  readonly #random: () => number;
   // Not Promise.withResolvers(): Node 20 does not have it.
   readonly #closed: Promise<FanoutCloseEvent>;
   #resolveClosed!: (event: FanoutCloseEvent) => void;
   #state: FanoutClientState = "idle";
-  #socket: WebSocketLike | undefined;
+  #attempt: Attempt | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #stopping = false;
-  #stopReason = "";
+  #stopped = false;
   #attempts = 0;
+  /** Whether the current connection has had a frame (a real session, not a refusal). */
+  #served = false;
+  /** Whether the last close was a credential refusal, so a fresh token is being tried. */
+  #refreshing = false;
 
   /**
    * @param url the server: `ws://host:port/` (`wss:`, `http:`, `https:` work
@@ -170,6 +179,7 @@ export class FanoutClient {
       position: options.position,
     });
     this.#backoff = new Backoff({ jitter: 0.5, ...options.backoff });
+    this.#random = options.backoff?.random ?? Math.random;
     const ws = options.WebSocket ??
       (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!ws) {
@@ -224,26 +234,21 @@ export class FanoutClient {
    * @returns this client
    */
   start(): this {
-    if (this.#state === "idle") this.#connect();
+    if (this.#state === "idle") void this.#connect();
     return this;
   }
 
   /**
-   * Stops: closes the connection (1000) and never reconnects; `closed`
-   * resolves once the connection has ended.
+   * Stops at once: closes the connection (1000), never reconnects, and
+   * emits no event after this call but the one final `close` (emitted
+   * before it returns); `closed` resolves with it.
    */
   close(reason = "client closing"): void {
-    if (this.#stopping || this.#state === "closed") return;
-    this.#stopping = true;
-    this.#stopReason = reason;
+    if (this.#stopped || this.#state === "closed") return;
+    this.#stopped = true;
     clearTimeout(this.#timer);
-    const socket = this.#socket;
-    if (socket) {
-      try {
-        socket.close(1000, reason);
-        return;
-      } catch { /* already closing: end here */ }
-    }
+    this.#attempt?.stop(1000, reason);
+    this.#attempt = undefined;
     this.#finish({
       ...classifyClose(1000, reason),
       willReconnect: false,
@@ -251,46 +256,59 @@ export class FanoutClient {
     });
   }
 
-  #connect(): void {
+  async #connect(): Promise<void> {
     this.#timer = undefined;
     this.#state = "connecting";
     this.#attempts++;
     const o = this.#options;
+    let token = o.token;
+    if (o.getToken) {
+      try {
+        token = await o.getToken();
+      } catch (err) {
+        if (this.#stopped) return;
+        this.#ended(undefined, 1006, `getToken failed: ${String(err)}`);
+        return;
+      }
+      if (this.#stopped) return;
+    }
     const url = this.#stream.connectUrl(this.#base, {
       control: true,
       resume: o.resume ?? true,
       batch: o.batch ?? false,
-      token: o.token,
+      token,
     });
-    let socket: WebSocketLike;
-    try {
-      socket = new this.#WebSocket(url);
-    } catch (err) {
-      this.#events.emit("error", { error: String(err) });
-      this.#ended(undefined, 1006, String(err));
-      return;
-    }
-    this.#socket = socket;
+    const wire = new URL(url);
+    wire.searchParams.set("refusal", "close");
     const attempt = this.#attempts;
-    socket.addEventListener("open", () => {
-      if (this.#socket !== socket) return;
-      this.#state = "open";
-      this.stats.connects++;
-      this.#backoff.reset();
-      this.#stream.opened();
-      this.#events.emit("open", { url, attempt });
-    });
-    socket.addEventListener("message", (e: MessageEvent) => {
-      if (this.#socket === socket) this.#frame(socket, e.data);
-    });
-    socket.addEventListener("close", (e: CloseEvent) => {
-      this.#ended(socket, e.code, e.reason);
-    });
-    // An error is always followed by close, which says what to do.
-    socket.addEventListener("error", () => {});
+    this.#served = false;
+    const shown = redactToken(url);
+    let current: Attempt | undefined = undefined;
+    current = new Attempt(this.#WebSocket, wire.href, {
+      // Open once the server's first frame says it is a session: a refusal
+      // sent as a close (`?refusal=close`) opens the socket too.
+      onOpen: () => {},
+      onMessage: (data) => {
+        if (!current) return;
+        if (!this.#served) {
+          this.#served = true;
+          this.#refreshing = false;
+          this.#backoff.reset();
+          this.#state = "open";
+          this.stats.connects++;
+          this.#stream.opened();
+          this.#events.emit("open", { url: shown, attempt });
+          if (this.#attempt !== current) return;
+        }
+        this.#frame(current, data);
+      },
+      onEnd: (code, reason) => this.#ended(current, code, reason),
+    }, { connectTimeoutMs: o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS });
+    // The constructor may already have ended it (a URL the runtime refused).
+    if (!current.ended) this.#attempt = current;
   }
 
-  #frame(socket: WebSocketLike, data: unknown): void {
+  #frame(attempt: Attempt, data: unknown): void {
     if (typeof data !== "string") {
       this.#events.emit("error", { error: "binary frame: not this protocol" });
       return;
@@ -313,6 +331,8 @@ export class FanoutClient {
     }
     let last: FanoutMessage | undefined;
     for (const { message, missed, repeat } of got.deliveries) {
+      // A listener may have called close(): nothing more after it.
+      if (this.#attempt !== attempt) return;
       if (repeat) {
         this.stats.duplicates++;
         continue;
@@ -322,30 +342,30 @@ export class FanoutClient {
       last = message;
       this.#events.emit("message", message);
     }
-    if (last && this.#options.ack && this.#socket === socket) {
-      try {
-        socket.send(encodeAck(last.ts_send, last.seq));
-      } catch { /* closing: the ACK is optional */ }
+    if (last && this.#options.ack && this.#attempt === attempt) {
+      attempt.send(encodeAck(last.ts_send, last.seq));
     }
   }
 
-  #ended(socket: WebSocketLike | undefined, code: number, reason: string) {
-    if (socket !== this.#socket) return;
-    this.#socket = undefined;
-    // Closed by close() before the handshake finished: runtimes report 0 or
-    // 1006; what ended it is the 1000 the application asked for.
-    const info = this.#stopping && code < 1000
-      ? classifyClose(1000, this.#stopReason)
-      : classifyClose(code, reason);
-    if (
-      this.#stopping || !info.reconnect || this.#options.reconnect === false
-    ) {
+  #ended(attempt: Attempt | undefined, code: number, reason: string) {
+    if (this.#stopped || attempt !== this.#attempt) return;
+    this.#attempt = undefined;
+    const info = classifyClose(code, reason);
+    // A credential refused (401, or a JWT that expired) with a way to get a
+    // fresh one: one more try with it.
+    const credential = info.status === 401 || info.key === "token_expired";
+    const refresh = credential && this.#options.getToken !== undefined &&
+      !this.#refreshing;
+    this.#refreshing = refresh;
+    if ((!info.reconnect && !refresh) || this.#options.reconnect === false) {
       this.#finish({ ...info, willReconnect: false, retryInMs: undefined });
       return;
     }
-    const delay = this.#backoff.next();
+    const delay = info.hintMs === undefined
+      ? this.#backoff.next()
+      : spread(info.hintMs, this.#random);
     this.#state = "waiting";
-    this.#timer = setTimeout(() => this.#connect(), delay);
+    this.#timer = setTimeout(() => void this.#connect(), delay);
     this.#events.emit("close", {
       ...info,
       willReconnect: true,
@@ -354,8 +374,25 @@ export class FanoutClient {
   }
 
   #finish(event: FanoutCloseEvent): void {
+    this.#stopped = true;
     this.#state = "closed";
     this.#events.emit("close", event);
     this.#resolveClosed(event);
   }
+}
+
+/**
+ * The delay for a server's `retry_in_ms` hint: the hint plus up to a
+ * quarter more at random (at most 2 s more), so clients the server gave the
+ * same hint still spread.
+ */
+function spread(hintMs: number, random: () => number): number {
+  return Math.round(hintMs + Math.min(hintMs / 4, 2_000) * random());
+}
+
+/** `url` with the value of `token=` replaced by `***`, for events and logs. */
+function redactToken(url: string): string {
+  const u = new URL(url);
+  if (u.searchParams.has("token")) u.searchParams.set("token", "***");
+  return u.href;
 }

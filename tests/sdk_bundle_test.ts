@@ -117,6 +117,7 @@ Deno.test({
         event: "close",
         code: 4002,
         willReconnect: true,
+        reason: "test cut",
       });
     } finally {
       try {

@@ -18,6 +18,12 @@ import {
   type Admitted,
 } from "./admission.ts";
 import type { SubscriberAuth } from "./auth.ts";
+import {
+  refusalResponse,
+  refusalRetryMs,
+  refuseByClose,
+  wantsRefusalByClose,
+} from "./refusal.ts";
 import { SSE_PATH } from "./sse.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
 
@@ -142,9 +148,19 @@ export function createSubscribeHandler(
   const slots = options.slots ?? new AdmissionSlots();
   const sockets = options.sockets ?? new OpenSockets();
   const openTimeoutMs = options.openTimeoutMs ?? 5000;
-  const refuse = (status: number, reason: string, label: string) => {
+  const refuse = (
+    status: number,
+    reason: string,
+    label: string,
+    req?: Request,
+    url?: URL,
+  ) => {
     hub.reject(label);
-    return Response.json({ error: reason }, { status });
+    const retryInMs = refusalRetryMs(status);
+    const closed = req && url && wantsRefusalByClose(url)
+      ? refuseByClose(req, status, reason, retryInMs)
+      : undefined;
+    return closed ?? refusalResponse(status, reason, retryInMs);
   };
   return async (req, info) => {
     const url = new URL(req.url);
@@ -187,7 +203,9 @@ export function createSubscribeHandler(
       options.limits,
       slots,
     );
-    if (!terms.ok) return refuse(terms.status, terms.reason, terms.label);
+    if (!terms.ok) {
+      return refuse(terms.status, terms.reason, terms.label, req, url);
+    }
     const { reservation } = terms;
     let upgrade;
     try {
