@@ -291,6 +291,7 @@ var CLOSE_CODES = {
 var DISCONNECT_REASONS = Object.keys(CLOSE_CODES);
 
 // lib/retry_hint.ts
+var MAX_REASON_BYTES = 123;
 var HINT = /(?:^|[;,\s])retry_in_ms=(\d{1,9})\s*$/;
 var REFUSAL_CODE_BASE = 4e3;
 var TERMINAL_STATUSES = /* @__PURE__ */ new Set([
@@ -299,9 +300,19 @@ var TERMINAL_STATUSES = /* @__PURE__ */ new Set([
   403,
   404
 ]);
+function withRetryHint(reason, retryInMs) {
+  const hint = `retry_in_ms=${Math.max(0, Math.round(retryInMs))}`;
+  const room = MAX_REASON_BYTES - hint.length - 2;
+  const bytes = new TextEncoder().encode(reason);
+  const head = bytes.length <= room ? reason : new TextDecoder().decode(bytes.slice(0, room)).replace(/\uFFFD+$/, "");
+  return head === "" ? hint : `${head}; ${hint}`;
+}
 function parseRetryHint(reason) {
   const m = HINT.exec(reason);
   return m ? Number(m[1]) : void 0;
+}
+function refusalCloseCode(status) {
+  return REFUSAL_CODE_BASE + status;
 }
 function refusalStatus(code) {
   const status = code - REFUSAL_CODE_BASE;
@@ -757,9 +768,12 @@ function redactToken(url) {
   return u.href;
 }
 export {
+  Attempt,
   Backoff,
   CLOSE_CODES,
+  CONNECT_TIMEOUT_MS,
   DEFAULT_CHANNEL,
+  ERROR_GRACE_MS,
   Emitter,
   FanoutClient,
   INITIAL_BACKOFF_MS,
@@ -767,5 +781,9 @@ export {
   PROTOCOL_VERSION,
   StreamState,
   classifyClose,
-  encodeAck
+  encodeAck,
+  parseRetryHint,
+  refusalCloseCode,
+  refusalStatus,
+  withRetryHint
 };
