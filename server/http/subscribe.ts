@@ -24,6 +24,7 @@ import {
   refuseByClose,
   wantsRefusalByClose,
 } from "./refusal.ts";
+import { ReconnectPacer } from "./reconnect_pacer.ts";
 import { SSE_PATH } from "./sse.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
 
@@ -44,6 +45,8 @@ export interface SubscribeOptions {
   readonly sockets?: OpenSockets;
   /** Capacity held by clients being admitted, shared with the SSE handler so `--max-clients` counts both. @default a fresh one */
   readonly slots?: AdmissionSlots;
+  /** Spreads the `retry_in_ms` hints of closes that invite a reconnect. @default one of its own, at its default rate */
+  readonly pacer?: ReconnectPacer;
   /** Whether the 426 hint may say the mode and the client count (false when admin pages are protected). @default true */
   readonly revealCounts?: boolean;
   /** `POST /publish`, when `--source http` is on. */
@@ -148,6 +151,7 @@ export function createSubscribeHandler(
   const slots = options.slots ?? new AdmissionSlots();
   const sockets = options.sockets ?? new OpenSockets();
   const openTimeoutMs = options.openTimeoutMs ?? 5000;
+  const pacer = options.pacer ?? new ReconnectPacer();
   const refuse = (
     status: number,
     reason: string,
@@ -221,7 +225,7 @@ export function createSubscribeHandler(
       );
     }
     const { socket, response } = upgrade;
-    new SocketEvents(socket, hub, sockets, remote, terms, openTimeoutMs);
+    new SocketEvents(socket, hub, sockets, remote, terms, openTimeoutMs, pacer);
     return response;
   };
 }
@@ -242,6 +246,7 @@ class SocketEvents {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #session: Session | undefined;
   #error = "";
+  readonly #pacer: ReconnectPacer;
 
   constructor(
     socket: WebSocket,
@@ -250,7 +255,9 @@ class SocketEvents {
     remote: string,
     terms: Admitted,
     openTimeoutMs: number,
+    pacer: ReconnectPacer,
   ) {
+    this.#pacer = pacer;
     this.#socket = socket;
     this.#sockets = sockets;
     this.#hub = hub;
@@ -310,7 +317,7 @@ class SocketEvents {
     const { channel, control, batch, since, epoch, expiresAt, reservation } =
       terms;
     try {
-      this.#session = hub.open(new WebSocketSink(this.#socket), {
+      this.#session = hub.open(new WebSocketSink(this.#socket, this.#pacer), {
         remote: this.#remote,
         channel,
         control,
