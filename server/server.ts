@@ -18,6 +18,7 @@ import { AdmissionSlots } from "./http/admission.ts";
 import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
 import { createPublishHandler } from "./http/publish.ts";
 import { listen } from "./http/listener.ts";
+import { Drain } from "./http/drain.ts";
 import { createRouter } from "./http/router.ts";
 import { createSseHandler } from "./http/sse.ts";
 import { createStaticHandler, staticRoot } from "./http/static_files.ts";
@@ -83,6 +84,10 @@ export interface RunningServer extends AsyncDisposable {
   readonly source: SourceStats;
   /** Stops publishing, closes every client with 1001, logs the final summary. Idempotent. */
   stop(): Promise<void>;
+  /** Drains (SIGTERM): refuses new subscribers, `/readyz` 503, closes the connected ones with 1012 over `--drain-ms`; resolves when none is left. */
+  drain(): Promise<void>;
+  /** Makes a drain in progress close everything left at once. */
+  finishDrain(): void;
 }
 
 /** The broadcast mode the config asks for. */
@@ -209,6 +214,7 @@ export function startServer(
     shed: config.server.mode === "queue",
   });
   let stopping: Promise<void> | undefined;
+  const drain = new Drain(hub);
   const admin = config.auth.adminToken === undefined ? undefined : adminGate({
     token: config.auth.adminToken,
     secure: tls !== undefined,
@@ -218,7 +224,7 @@ export function startServer(
     hub,
     source: source.stats,
     startedAt,
-    state: () => ({ accepting: !stopping }),
+    state: () => ({ accepting: !stopping && !drain.draining }),
     metricsPerClient: config.metrics.perClient,
     info: {
       rate: config.server.rate,
@@ -250,6 +256,7 @@ export function startServer(
     sockets,
     slots,
     revealCounts: admin === undefined,
+    drain,
     sse: createSseHandler(hub, { auth, limits: config.limits, slots }),
     publish: config.server.source === "http"
       ? createPublishHandler(broker, {
@@ -356,6 +363,8 @@ export function startServer(
     broker,
     source: source.stats,
     stop,
+    drain: () => drain.start(config.limits.drainMs),
+    finishDrain: () => drain.finishNow(),
     [Symbol.asyncDispose]: stop,
   };
 }

@@ -97,7 +97,11 @@ Deno.test("PROTOCOL.md documents every control frame of lib/protocol.ts ControlF
 });
 
 Deno.test("PROTOCOL.md lists exactly the URL parameters the server reads from a subscriber's URL", () => {
-  const code = ["server/http/admission.ts", "server/http/auth.ts"].flatMap(
+  const code = [
+    "server/http/admission.ts",
+    "server/http/auth.ts",
+    "server/http/refusal.ts",
+  ].flatMap(
     (f) =>
       [...read(f).matchAll(/searchParams\.get\("(\w+)"\)/g)].map((m) => m[1]!),
   );

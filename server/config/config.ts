@@ -106,6 +106,10 @@ export interface LimitsSection {
   readonly maxReplays: number;
   /** Dashboard streams at once. */
   readonly maxDashboards: number;
+  /** New subscriber connections per second; 0 = no limit. */
+  readonly maxConnectRate: number;
+  /** How long a drain spreads its closes over, ms. */
+  readonly drainMs: number;
 }
 
 /** `tls:`: the certificate files, when serving wss:// and https://. */
@@ -232,6 +236,8 @@ export function configOf(o: ServerOptions): ServerConfig {
       maxPending: o.maxPending,
       maxReplays: o.maxReplays,
       maxDashboards: o.maxDashboards,
+      maxConnectRate: o.maxConnectRate,
+      drainMs: o.drainMs,
     }),
     tls: o.cert !== undefined && o.key !== undefined
       ? freeze({ certFile: o.cert, keyFile: o.key })

@@ -103,6 +103,10 @@ export interface ServerOptions {
   readonly maxReplays: number;
   /** Dashboard streams (`/events`) at once; more get 503. @default {10} */
   readonly maxDashboards: number;
+  /** New subscriber connections per second (token bucket, burst of one second's worth); beyond it 503 with Retry-After; 0 = no limit. @default {0} */
+  readonly maxConnectRate: number;
+  /** Milliseconds a drain (SIGTERM) spreads its closes (1012 with a retry hint) over. @default {10000} */
+  readonly drainMs: number;
   /** Browser origins allowed to subscribe; empty allows any. @default {[]} */
   readonly allowedOrigins: readonly string[];
   /** PEM certificate file: serve wss:// and https://. @default {undefined} */
@@ -164,6 +168,8 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   maxPending: 1000,
   maxReplays: 100,
   maxDashboards: 10,
+  maxConnectRate: 0,
+  drainMs: 10_000,
   allowedOrigins: Object.freeze([]) as readonly string[],
   cert: undefined,
   key: undefined,

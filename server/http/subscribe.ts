@@ -45,6 +45,8 @@ export interface SubscribeOptions {
   readonly sockets?: OpenSockets;
   /** Capacity held by clients being admitted, shared with the SSE handler so `--max-clients` counts both. @default a fresh one */
   readonly slots?: AdmissionSlots;
+  /** A drain in progress refuses new subscribers (503 with a retry hint). */
+  readonly drain?: { readonly draining: boolean };
   /** Spreads the `retry_in_ms` hints of closes that invite a reconnect. @default one of its own, at its default rate */
   readonly pacer?: ReconnectPacer;
   /** Whether the 426 hint may say the mode and the client count (false when admin pages are protected). @default true */
@@ -195,6 +197,15 @@ export function createSubscribeHandler(
     const problem = upgradeProblem(req);
     if (problem) {
       return refuse(400, `bad WebSocket upgrade: ${problem}`, "bad_upgrade");
+    }
+    if (options.drain?.draining) {
+      return refuse(
+        503,
+        "server draining (restart or deploy): connect to another node",
+        "draining",
+        req,
+        url,
+      );
     }
     // remoteAddr must be read before the upgrade consumes the request.
     const addr = info.remoteAddr;
