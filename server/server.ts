@@ -18,7 +18,9 @@ import { AdmissionSlots } from "./http/admission.ts";
 import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
 import { createPublishHandler } from "./http/publish.ts";
 import { listen } from "./http/listener.ts";
+import { ConnectRate } from "./http/connect_rate.ts";
 import { Drain } from "./http/drain.ts";
+import { ReconnectPacer } from "./http/reconnect_pacer.ts";
 import { createRouter } from "./http/router.ts";
 import { createSseHandler } from "./http/sse.ts";
 import { createStaticHandler, staticRoot } from "./http/static_files.ts";
@@ -257,6 +259,13 @@ export function startServer(
     slots,
     revealCounts: admin === undefined,
     drain,
+    ...(config.limits.maxConnectRate > 0
+      ? {
+        connectRate: new ConnectRate({ perSec: config.limits.maxConnectRate }),
+        // Hints spread the clients a node closes at the rate it admits.
+        pacer: new ReconnectPacer({ ratePerSec: config.limits.maxConnectRate }),
+      }
+      : {}),
     sse: createSseHandler(hub, { auth, limits: config.limits, slots }),
     publish: config.server.source === "http"
       ? createPublishHandler(broker, {

@@ -24,6 +24,7 @@ import {
   refuseByClose,
   wantsRefusalByClose,
 } from "./refusal.ts";
+import type { ConnectRate } from "./connect_rate.ts";
 import { ReconnectPacer } from "./reconnect_pacer.ts";
 import { SSE_PATH } from "./sse.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
@@ -45,6 +46,8 @@ export interface SubscribeOptions {
   readonly sockets?: OpenSockets;
   /** Capacity held by clients being admitted, shared with the SSE handler so `--max-clients` counts both. @default a fresh one */
   readonly slots?: AdmissionSlots;
+  /** New connections per second (`--max-connect-rate`); beyond it 503 with Retry-After and a hint. */
+  readonly connectRate?: ConnectRate;
   /** A drain in progress refuses new subscribers (503 with a retry hint). */
   readonly drain?: { readonly draining: boolean };
   /** Spreads the `retry_in_ms` hints of closes that invite a reconnect. @default one of its own, at its default rate */
@@ -160,9 +163,10 @@ export function createSubscribeHandler(
     label: string,
     req?: Request,
     url?: URL,
+    atLeastMs = 0,
   ) => {
     hub.reject(label);
-    const retryInMs = refusalRetryMs(status);
+    const retryInMs = refusalRetryMs(status, Math.random, atLeastMs);
     const closed = req && url && wantsRefusalByClose(url)
       ? refuseByClose(req, status, reason, retryInMs)
       : undefined;
@@ -205,6 +209,17 @@ export function createSubscribeHandler(
         "draining",
         req,
         url,
+      );
+    }
+    const rate = options.connectRate;
+    if (rate && !rate.take()) {
+      return refuse(
+        503,
+        "too many new connections (--max-connect-rate): retry later",
+        "connect_rate",
+        req,
+        url,
+        rate.waitMs(),
       );
     }
     // remoteAddr must be read before the upgrade consumes the request.
