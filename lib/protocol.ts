@@ -95,6 +95,22 @@ export type ControlFrame =
     readonly epoch: string;
     /** Last seq before the live stream (the replay, if any, ends here). */
     readonly last_seq: number;
+  }
+  | {
+    /**
+     * Why this client's previous connection ended, when the server ended it
+     * (`?client=<id>` names the client): a cut whose close frame never
+     * reached it (a browser sees 1006) is explained on its next connection.
+     * Sent once, right after `position`.
+     */
+    readonly type: "last_close";
+    readonly channel: string;
+    /** The close code the server sent. */
+    readonly code: number;
+    /** The close reason the server sent. */
+    readonly reason: string;
+    /** When, epoch ms. */
+    readonly at: number;
   };
 
 /** An acknowledgement a client sends for a data frame. */

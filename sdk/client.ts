@@ -32,6 +32,8 @@ export type GapEvent = Extract<ControlFrame, { type: "gap" }>;
 export type ResetEvent = Extract<ControlFrame, { type: "reset" }>;
 /** The `dropped` notice: the server dropped `count` messages for this slow client. */
 export type DroppedEvent = Extract<ControlFrame, { type: "dropped" }>;
+/** The `last_close` notice: why the server ended this client's previous connection. */
+export type LastCloseEvent = Extract<ControlFrame, { type: "last_close" }>;
 
 /** A connection ended. */
 export interface FanoutCloseEvent extends CloseInfo {
@@ -55,6 +57,8 @@ export interface FanoutEvents {
   reset: ResetEvent;
   /** The server dropped messages because this client read too slowly. */
   dropped: DroppedEvent;
+  /** Why the server ended this client's previous connection (told on the next one: a cut whose close frame was lost shows here). */
+  last_close: LastCloseEvent;
   /** A connection ended; `willReconnect` says whether another follows. */
   close: FanoutCloseEvent;
   /** A frame the client could not read, or a connection that could not start. */
@@ -75,6 +79,13 @@ export interface FanoutClientOptions {
    * the attempt (a `close` with code 1006 and the error), retried with backoff.
    */
   readonly getToken?: () => string | Promise<string>;
+  /**
+   * This client's id, sent as `?client=`: the server tells the next
+   * connection with the same id why it ended the previous one
+   * (`last_close`). Keep it (e.g. in `sessionStorage`) to be told across
+   * page loads. @default a random id per FanoutClient
+   */
+  readonly clientId?: string;
   /** How long a connection may take to open, ms; then the attempt fails with a `close` (1006, "connect timeout …"). @default 10000 */
   readonly connectTimeoutMs?: number;
   /** Ask for live messages as arrays (`?batch=1`): fewer frames; messages still arrive one event each. @default false */
@@ -174,6 +185,7 @@ export class FanoutClient {
     this.#base = new URL(url, page?.href);
     this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#options = options;
+    this.clientId = options.clientId ?? randomId();
     this.#stream = new StreamState({
       ...(options.channel === undefined ? {} : { channel: options.channel }),
       position: options.position,
@@ -189,6 +201,9 @@ export class FanoutClient {
     }
     this.#WebSocket = ws;
   }
+
+  /** This client's id (`options.clientId`, or a random one), sent as `?client=`. */
+  readonly clientId: string;
 
   /** The channel subscribed to. */
   get channel(): string {
@@ -280,6 +295,7 @@ export class FanoutClient {
     });
     const wire = new URL(url);
     wire.searchParams.set("refusal", "close");
+    wire.searchParams.set("client", this.clientId);
     const attempt = this.#attempts;
     this.#served = false;
     const shown = redactToken(url);
@@ -323,7 +339,8 @@ export class FanoutClient {
       const frame = got.frame;
       if (
         frame.type === "position" || frame.type === "gap" ||
-        frame.type === "reset" || frame.type === "dropped"
+        frame.type === "reset" || frame.type === "dropped" ||
+        frame.type === "last_close"
       ) {
         this.#events.emit(frame.type, frame as never);
       }
@@ -395,4 +412,17 @@ function redactToken(url: string): string {
   const u = new URL(url);
   if (u.searchParams.has("token")) u.searchParams.set("token", "***");
   return u.href;
+}
+
+/** A random client id: 18 URL-safe characters (96 random bits and 4 more). */
+function randomId(): string {
+  const c = (globalThis as { crypto?: Crypto }).crypto;
+  const bytes = new Uint8Array(16);
+  if (c?.getRandomValues) c.getRandomValues(bytes);
+  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+  const alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  let id = "";
+  for (const b of bytes) id += alphabet[b & 63];
+  return id + alphabet[bytes[0]! >> 6]! + alphabet[bytes[1]! >> 6]!;
 }

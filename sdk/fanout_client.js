@@ -570,6 +570,7 @@ var FanoutClient = class {
     this.#base = new URL(url, page?.href);
     this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#options = options;
+    this.clientId = options.clientId ?? randomId();
     this.#stream = new StreamState({
       ...options.channel === void 0 ? {} : {
         channel: options.channel
@@ -587,6 +588,8 @@ var FanoutClient = class {
     }
     this.#WebSocket = ws;
   }
+  /** This client's id (`options.clientId`, or a random one), sent as `?client=`. */
+  clientId;
   /** The channel subscribed to. */
   get channel() {
     return this.#stream.channel;
@@ -663,6 +666,7 @@ var FanoutClient = class {
     });
     const wire = new URL(url);
     wire.searchParams.set("refusal", "close");
+    wire.searchParams.set("client", this.clientId);
     const attempt = this.#attempts;
     this.#served = false;
     const shown = redactToken(url);
@@ -712,7 +716,7 @@ var FanoutClient = class {
     }
     if (got.kind === "control") {
       const frame = got.frame;
-      if (frame.type === "position" || frame.type === "gap" || frame.type === "reset" || frame.type === "dropped") {
+      if (frame.type === "position" || frame.type === "gap" || frame.type === "reset" || frame.type === "dropped" || frame.type === "last_close") {
         this.#events.emit(frame.type, frame);
       }
       return;
@@ -771,6 +775,16 @@ function redactToken(url) {
   const u = new URL(url);
   if (u.searchParams.has("token")) u.searchParams.set("token", "***");
   return u.href;
+}
+function randomId() {
+  const c = globalThis.crypto;
+  const bytes = new Uint8Array(16);
+  if (c?.getRandomValues) c.getRandomValues(bytes);
+  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  let id = "";
+  for (const b of bytes) id += alphabet[b & 63];
+  return id + alphabet[bytes[0] >> 6] + alphabet[bytes[1] >> 6];
 }
 export {
   Attempt,

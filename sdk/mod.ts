@@ -32,6 +32,7 @@ export {
   type FanoutCloseEvent,
   type FanoutEvents,
   type GapEvent,
+  type LastCloseEvent,
   type PositionEvent,
   type ResetEvent,
   type WebSocketConstructor,

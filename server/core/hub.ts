@@ -73,6 +73,8 @@ export interface OpenRequest {
   readonly replayDone?: () => void;
   /** When the client's credentials expire, epoch seconds (a JWT's `exp`): the session is closed then (`token_expired`). */
   readonly expiresAt?: number;
+  /** Control frames (encoded) sent right after `position`, e.g. `last_close`; control clients only. */
+  readonly notices?: readonly string[];
 }
 
 /** What waits for the open sessions right now. */
@@ -325,6 +327,7 @@ export class Hub implements BrokerHandler {
           last_seq: h.until,
         }),
         ...h.notices,
+        ...(request.notices ?? []),
       ],
       replay: replayDone ? watched(h.replay, replayDone) : h.replay,
       after: h.until,
@@ -335,6 +338,7 @@ export class Hub implements BrokerHandler {
       const { epoch, seq } = this.#broker.position(channel);
       const notices = [
         encodeControl({ type: "position", channel, epoch, last_seq: seq }),
+        ...(request.notices ?? []),
       ];
       if (since !== undefined && since < seq) {
         notices.push(encodeControl({

@@ -25,6 +25,7 @@ import {
   wantsRefusalByClose,
 } from "./refusal.ts";
 import type { ConnectRate } from "./connect_rate.ts";
+import { clientIdOf, LastCloses } from "./last_close.ts";
 import { ReconnectPacer } from "./reconnect_pacer.ts";
 import { SSE_PATH } from "./sse.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
@@ -46,6 +47,8 @@ export interface SubscribeOptions {
   readonly sockets?: OpenSockets;
   /** Capacity held by clients being admitted, shared with the SSE handler so `--max-clients` counts both. @default a fresh one */
   readonly slots?: AdmissionSlots;
+  /** The last server-made close of each `?client=` id, told to its next session. @default a store of its own */
+  readonly lastCloses?: LastCloses;
   /** New connections per second (`--max-connect-rate`); beyond it 503 with Retry-After and a hint. */
   readonly connectRate?: ConnectRate;
   /** A drain in progress refuses new subscribers (503 with a retry hint). */
@@ -157,6 +160,10 @@ export function createSubscribeHandler(
   const sockets = options.sockets ?? new OpenSockets();
   const openTimeoutMs = options.openTimeoutMs ?? 5000;
   const pacer = options.pacer ?? new ReconnectPacer();
+  const lastCloses = options.lastCloses ?? new LastCloses();
+  hub.on((e) => {
+    if (e.type === "disconnect") lastCloses.ended(e.subscriber.id, e.end);
+  });
   const refuse = (
     status: number,
     reason: string,
@@ -251,7 +258,11 @@ export function createSubscribeHandler(
       );
     }
     const { socket, response } = upgrade;
-    new SocketEvents(socket, hub, sockets, remote, terms, openTimeoutMs, pacer);
+    new SocketEvents(socket, hub, sockets, remote, terms, openTimeoutMs, {
+      pacer,
+      lastCloses,
+      clientId: clientIdOf(url),
+    });
     return response;
   };
 }
@@ -273,6 +284,8 @@ class SocketEvents {
   #session: Session | undefined;
   #error = "";
   readonly #pacer: ReconnectPacer;
+  readonly #lastCloses: LastCloses;
+  readonly #clientId: string | undefined;
 
   constructor(
     socket: WebSocket,
@@ -281,9 +294,15 @@ class SocketEvents {
     remote: string,
     terms: Admitted,
     openTimeoutMs: number,
-    pacer: ReconnectPacer,
+    more: {
+      pacer: ReconnectPacer;
+      lastCloses: LastCloses;
+      clientId: string | undefined;
+    },
   ) {
-    this.#pacer = pacer;
+    this.#pacer = more.pacer;
+    this.#lastCloses = more.lastCloses;
+    this.#clientId = more.clientId;
     this.#socket = socket;
     this.#sockets = sockets;
     this.#hub = hub;
@@ -342,6 +361,9 @@ class SocketEvents {
     if (expired || !hub || !terms) return this.#socket.close();
     const { channel, control, batch, since, epoch, expiresAt, reservation } =
       terms;
+    const last = this.#clientId && (control || since !== undefined)
+      ? this.#lastCloses.take(this.#clientId, channel)
+      : undefined;
     try {
       this.#session = hub.open(new WebSocketSink(this.#socket, this.#pacer), {
         remote: this.#remote,
@@ -351,6 +373,7 @@ class SocketEvents {
         ...(since === undefined ? {} : { since }),
         ...(epoch === undefined ? {} : { epoch }),
         ...(expiresAt === undefined ? {} : { expiresAt }),
+        ...(last === undefined ? {} : { notices: [last] }),
         ...(reservation.replayDone
           ? { replayDone: reservation.replayDone }
           : {}),
@@ -366,6 +389,9 @@ class SocketEvents {
       return;
     }
     reservation.opened();
+    if (this.#clientId && !this.#session.closed) {
+      this.#lastCloses.bind(this.#session.id, this.#clientId);
+    }
     this.#remote = "";
   }
 }
