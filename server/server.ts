@@ -19,6 +19,7 @@ import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
 import { createPublishHandler } from "./http/publish.ts";
 import { listen } from "./http/listener.ts";
 import { ConnectRate } from "./http/connect_rate.ts";
+import { ReplayBudget } from "./core/replay_budget.ts";
 import { Drain } from "./http/drain.ts";
 import { ReconnectPacer } from "./http/reconnect_pacer.ts";
 import { createRouter } from "./http/router.ts";
@@ -259,6 +260,11 @@ export function startServer(
     slots,
     revealCounts: admin === undefined,
     drain,
+    ...(config.limits.replayBudget > 0
+      ? {
+        replayBudget: new ReplayBudget({ perSec: config.limits.replayBudget }),
+      }
+      : {}),
     ...(config.limits.maxConnectRate > 0
       ? {
         connectRate: new ConnectRate({ perSec: config.limits.maxConnectRate }),

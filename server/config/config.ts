@@ -110,6 +110,8 @@ export interface LimitsSection {
   readonly maxConnectRate: number;
   /** How long a drain spreads its closes over, ms. */
   readonly drainMs: number;
+  /** Replayed messages per second shared by resuming clients; 0 = no limit. */
+  readonly replayBudget: number;
 }
 
 /** `tls:`: the certificate files, when serving wss:// and https://. */
@@ -238,6 +240,7 @@ export function configOf(o: ServerOptions): ServerConfig {
       maxDashboards: o.maxDashboards,
       maxConnectRate: o.maxConnectRate,
       drainMs: o.drainMs,
+      replayBudget: o.replayBudget,
     }),
     tls: o.cert !== undefined && o.key !== undefined
       ? freeze({ certFile: o.cert, keyFile: o.key })

@@ -135,6 +135,8 @@ export const FIELDS = {
     "dashboard streams (GET /events) at once; more get 503"),
   maxConnectRate: field("--max-connect-rate N", "limits.max_connect_rate", num(0, 1_000_000),
     "new subscriber connections per second (token bucket); more get 503 with Retry-After and a retry hint; 0 = no limit"),
+  replayBudget: field("--replay-budget N", "limits.replay_budget", num(0, 100_000_000),
+    "replayed messages per second shared by resuming clients (?since=); over it a resume waits its turn (503 + retry hint); 0 = no limit"),
   drainMs: field("--drain-ms MS", "limits.drain_ms", num(0, 3_600_000, true),
     "SIGTERM drains: /readyz 503 at once, no new clients, the connected ones closed (1012, a retry hint) in batches over MS; a second SIGTERM stops at once"),
   allowedOrigins: field("--allowed-origins LIST", "limits.allowed_origins", { type: "list" },

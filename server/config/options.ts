@@ -107,6 +107,8 @@ export interface ServerOptions {
   readonly maxConnectRate: number;
   /** Milliseconds a drain (SIGTERM) spreads its closes (1012 with a retry hint) over. @default {10000} */
   readonly drainMs: number;
+  /** Replayed messages per second shared by resuming clients (`?since=`); over it a resume waits its turn (503 with a retry hint); 0 = no limit. @default {0} */
+  readonly replayBudget: number;
   /** Browser origins allowed to subscribe; empty allows any. @default {[]} */
   readonly allowedOrigins: readonly string[];
   /** PEM certificate file: serve wss:// and https://. @default {undefined} */
@@ -170,6 +172,7 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   maxDashboards: 10,
   maxConnectRate: 0,
   drainMs: 10_000,
+  replayBudget: 0,
   allowedOrigins: Object.freeze([]) as readonly string[],
   cert: undefined,
   key: undefined,

@@ -10,6 +10,7 @@
  */
 import { CLOSE_CODES, fitCloseReason } from "../../lib/close_codes.ts";
 import type { Hub } from "../core/hub.ts";
+import { type ReplayBudget, replayCost } from "../core/replay_budget.ts";
 import type { Session } from "../core/session.ts";
 import {
   type AdmissionLimits,
@@ -49,6 +50,8 @@ export interface SubscribeOptions {
   readonly slots?: AdmissionSlots;
   /** The last server-made close of each `?client=` id, told to its next session. @default a store of its own */
   readonly lastCloses?: LastCloses;
+  /** Replayed messages per second shared by resuming clients (`--replay-budget`); over it a resume gets 503 with a hint. */
+  readonly replayBudget?: ReplayBudget;
   /** New connections per second (`--max-connect-rate`); beyond it 503 with Retry-After and a hint. */
   readonly connectRate?: ConnectRate;
   /** A drain in progress refuses new subscribers (503 with a retry hint). */
@@ -242,6 +245,20 @@ export function createSubscribeHandler(
     );
     if (!terms.ok) {
       return refuse(terms.status, terms.reason, terms.label, req, url);
+    }
+    const budget = options.replayBudget?.take(
+      replayCost(hub.broker.position(terms.channel), terms.since, terms.epoch),
+    );
+    if (budget && !budget.ok) {
+      terms.reservation.release();
+      return refuse(
+        503,
+        "replay budget of this node spent (--replay-budget): resume when told",
+        "replay_budget",
+        req,
+        url,
+        budget.waitMs,
+      );
     }
     const { reservation } = terms;
     let upgrade;
