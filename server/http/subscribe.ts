@@ -10,7 +10,7 @@
  */
 import { CLOSE_CODES, fitCloseReason } from "../../lib/close_codes.ts";
 import type { Hub } from "../core/hub.ts";
-import { type ReplayBudget, replayCost } from "../core/replay_budget.ts";
+import type { ReplayBudget } from "../core/replay_budget.ts";
 import type { Session } from "../core/session.ts";
 import {
   type AdmissionLimits,
@@ -26,6 +26,7 @@ import {
   wantsRefusalByClose,
 } from "./refusal.ts";
 import type { ConnectRate } from "./connect_rate.ts";
+import { gateBeforeAdmission, gateReplay } from "./gates.ts";
 import { clientIdOf, LastCloses } from "./last_close.ts";
 import { ReconnectPacer } from "./reconnect_pacer.ts";
 import { SSE_PATH } from "./sse.ts";
@@ -212,25 +213,10 @@ export function createSubscribeHandler(
     if (problem) {
       return refuse(400, `bad WebSocket upgrade: ${problem}`, "bad_upgrade");
     }
-    if (options.drain?.draining) {
-      return refuse(
-        503,
-        "server draining (restart or deploy): connect to another node",
-        "draining",
-        req,
-        url,
-      );
-    }
-    const rate = options.connectRate;
-    if (rate && !rate.take()) {
-      return refuse(
-        503,
-        "too many new connections (--max-connect-rate): retry later",
-        "connect_rate",
-        req,
-        url,
-        rate.waitMs(),
-      );
+    const closed = gateBeforeAdmission(options);
+    if (closed) {
+      const { status, reason, label, atLeastMs } = closed;
+      return refuse(status, reason, label, req, url, atLeastMs);
     }
     // remoteAddr must be read before the upgrade consumes the request.
     const addr = info.remoteAddr;
@@ -246,19 +232,11 @@ export function createSubscribeHandler(
     if (!terms.ok) {
       return refuse(terms.status, terms.reason, terms.label, req, url);
     }
-    const budget = options.replayBudget?.take(
-      replayCost(hub.broker.position(terms.channel), terms.since, terms.epoch),
-    );
-    if (budget && !budget.ok) {
+    const over = gateReplay(options, hub, terms);
+    if (over) {
       terms.reservation.release();
-      return refuse(
-        503,
-        "replay budget of this node spent (--replay-budget): resume when told",
-        "replay_budget",
-        req,
-        url,
-        budget.waitMs,
-      );
+      const { status, reason, label, atLeastMs } = over;
+      return refuse(status, reason, label, req, url, atLeastMs);
     }
     const { reservation } = terms;
     let upgrade;
