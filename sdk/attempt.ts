@@ -15,7 +15,8 @@ export interface WebSocketLike {
   /** Starts the close handshake. */
   close(code?: number, reason?: string): void;
   /** Adds an event listener (`open`, `message`, `close`, `error`). */
-  addEventListener(type: string, listener: (event: never) => void): void;
+  // deno-lint-ignore no-explicit-any
+  addEventListener(type: string, listener: (event: any) => void): void;
 }
 
 /** A `WebSocket` constructor (the global one, or e.g. the `ws` package's). */

@@ -36,6 +36,13 @@ Deno.test("the .d.ts's main types are sdk/mod.ts's (a type check)", () => {
   assert.ok(checks.every(Boolean));
 });
 
+Deno.test("the runtime's own WebSocket (and a subclass of it) is an options.WebSocket (a type check)", () => {
+  class Wrapped extends WebSocket {}
+  const runtime: M.WebSocketConstructor = WebSocket;
+  const typed: D.WebSocketConstructor = Wrapped;
+  assert.ok(runtime && typed);
+});
+
 Deno.test("sdk/fanout_client.d.ts exports exactly the names the bundle exports", async () => {
   const bundle = await read("sdk/fanout_client.js");
   const list = bundle.slice(bundle.lastIndexOf("export {"));

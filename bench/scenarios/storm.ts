@@ -20,7 +20,7 @@
  */
 import { parseArgs } from "node:util";
 import { Histogram } from "../../lib/histogram.ts";
-import { FanoutClient, type WebSocketConstructor } from "../../sdk/mod.ts";
+import { FanoutClient } from "../../sdk/mod.ts";
 import { RedisServer } from "../_redis.ts";
 import { type BenchPaths, startServer } from "../_servers.ts";
 
@@ -123,7 +123,7 @@ export async function runStorm(
   const closes: Record<string, number> = {};
   const tracks: Track[] = Array.from({ length: o.resumers }, () => {
     const client = new FanoutClient(`ws://127.0.0.1:${a.port}/`, {
-      WebSocket: Balanced as unknown as WebSocketConstructor,
+      WebSocket: Balanced,
     });
     const t: Track = { client, last: 0, holes: 0, duplicates: 0 };
     client.on("message", (m) => {
