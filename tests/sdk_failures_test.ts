@@ -167,3 +167,17 @@ Deno.test("FanoutClient: close() inside a message listener stops every event at 
   assert.equal(after, 0);
   assert.equal(closes, 1);
 });
+
+Deno.test("FanoutClient: a TLS handshake that fails (wss:// to a plain server) is a close with a reason and a retry, never a hang", async () => {
+  await using server = startTestServer({ rate: 10 });
+  const tls = server.url.replace(/^ws:/, "wss:");
+  await using rec = recorded(tls, { connectTimeoutMs: 5_000 });
+  rec.client.start();
+  await waitFor("two failed attempts", () => rec.closes.length >= 2);
+  for (const c of rec.closes.slice(0, 2)) {
+    assert.equal(c.code, 1006);
+    assert.ok(c.reason.length > 0);
+    assert.equal(c.willReconnect, true);
+  }
+  assert.equal(rec.opens, 0);
+});
