@@ -10,6 +10,7 @@ import { type ProcSample, sampleProc } from "./_proc.ts";
 import {
   type BenchPaths,
   filePath,
+  pinned,
   serverLabel,
   type ServerSpec,
   startServer,
@@ -46,6 +47,8 @@ export interface LoadSpec {
   readonly path?: string;
   /** Keep an RSS timeline sampled this often, ms (0: none). @default 0 */
   readonly timelineMs?: number;
+  /** Run the generator pinned to these CPUs (`taskset -c`). @default unpinned */
+  readonly cpus?: string;
 }
 
 /** Latency percentiles from the generator's log-scale histogram, ms. */
@@ -187,19 +190,22 @@ export async function measureLoad(
   const idle = await sampleAll(target.pids);
   const others = Object.entries(target.others ?? {});
   const clients = load.groups.reduce((n, g) => n + g.count, 0);
-  const gen = new Child("loadgen", paths.node, [
-    LOADGEN,
-    JSON.stringify({
-      port: target.port,
-      path: load.path ?? "/",
-      rate: target.rate,
-      groups: load.groups,
-      ack: load.ack ?? false,
-      warmupMs: load.warmupMs,
-      measureMs: load.measureMs,
-      graceMs: load.graceMs ?? 1000,
-    }),
-  ]);
+  const gen = new Child(
+    "loadgen",
+    ...pinned(load.cpus, paths.node, [
+      LOADGEN,
+      JSON.stringify({
+        port: target.port,
+        path: load.path ?? "/",
+        rate: target.rate,
+        groups: load.groups,
+        ack: load.ack ?? false,
+        warmupMs: load.warmupMs,
+        measureMs: load.measureMs,
+        graceMs: load.graceMs ?? 1000,
+      }),
+    ]),
+  );
   await using _gen = gen;
   let rssMax = idle.rssKb;
   const timeline: { t_s: number; rss_kb: number; cpu_cores: number }[] = [];

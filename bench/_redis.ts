@@ -13,6 +13,8 @@ export const REDIS_SERVER_PATH = "/usr/bin/redis-server";
 export interface RedisOptions {
   /** Keep an append-only file (fsync always), so a restart keeps the data. @default false */
   readonly aof?: boolean;
+  /** More `redis-server` arguments, given at every (re)start. @default [] */
+  readonly args?: readonly string[];
 }
 
 /** One redis-server process the test owns. */
@@ -22,6 +24,8 @@ export class RedisServer implements AsyncDisposable {
   /** Its working directory (the AOF lives here). */
   readonly dir: string;
   readonly #aof: boolean;
+  /** More arguments, at every (re)start (a test may change them). */
+  args: readonly string[] = [];
   #child: Deno.ChildProcess | undefined;
 
   private constructor(port: number, dir: string, aof: boolean) {
@@ -37,6 +41,7 @@ export class RedisServer implements AsyncDisposable {
     probe.close();
     const dir = await Deno.makeTempDir({ prefix: "fanout-redis-" });
     const server = new RedisServer(port, dir, options.aof ?? false);
+    server.args = options.args ?? [];
     await server.restart();
     return server;
   }
@@ -76,6 +81,7 @@ export class RedisServer implements AsyncDisposable {
         this.#aof ? "yes" : "no",
         "--appendfsync",
         "always",
+        ...this.args,
       ],
       stdin: "null",
       stdout: "null",
@@ -97,6 +103,11 @@ export class RedisServer implements AsyncDisposable {
         await new Promise((r) => setTimeout(r, 20));
       }
     }
+  }
+
+  /** Sends `signal` to the process (SIGSTOP/SIGCONT: a stalled Redis) without waiting. */
+  signal(signal: Deno.Signal): void {
+    this.#child?.kill(signal);
   }
 
   /** Kills the process (SIGKILL by default: a crash) and waits for it. */

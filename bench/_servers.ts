@@ -30,6 +30,22 @@ export interface ServerSpec {
   readonly fanoutFlags?: readonly string[];
   /** Extra `deno run` flags for fanout, e.g. `--cpu-prof`. */
   readonly denoFlags?: readonly string[];
+  /** Run pinned to these CPUs (`taskset -c`), e.g. `"0"`. @default unpinned */
+  readonly cpus?: string;
+}
+
+/**
+ * A command and its arguments, run under `taskset -c cpus` when pinned
+ * (taskset execs the command: the pid is the command's).
+ */
+export function pinned(
+  cpus: string | undefined,
+  command: string,
+  args: string[],
+): [string, string[]] {
+  return cpus === undefined
+    ? [command, args]
+    : ["taskset", ["-c", cpus, command, ...args]];
 }
 
 /** Where the benchmark finds things; resolved once by `main.ts`. */
@@ -106,45 +122,58 @@ export async function startServer(
     case "fanout-naive":
     case "fanout-serve":
     case "fanout-lean":
-      child = new Child(spec.kind, Deno.execPath(), [
-        "run",
-        "-q",
-        "-P=fanout",
-        ...(spec.denoFlags ?? []),
-        "main.ts",
-        "server",
-        "--log-json",
-        "--mode",
-        spec.kind === "fanout-naive" ? "naive" : "queue",
-        ...common,
-        ...FANOUT_VARIANT_FLAGS[spec.kind],
-        ...(spec.fanoutFlags ?? []),
-      ], paths.fanoutDir);
+      child = new Child(
+        spec.kind,
+        ...pinned(spec.cpus, Deno.execPath(), [
+          "run",
+          "-q",
+          "-P=fanout",
+          ...(spec.denoFlags ?? []),
+          "main.ts",
+          "server",
+          "--log-json",
+          "--mode",
+          spec.kind === "fanout-naive" ? "naive" : "queue",
+          ...common,
+          ...FANOUT_VARIANT_FLAGS[spec.kind],
+          ...(spec.fanoutFlags ?? []),
+        ]),
+        paths.fanoutDir,
+      );
       break;
     case "bun":
       if (!paths.bun) throw new Error(PEERS_MISSING);
-      child = new Child("bun", paths.bun, [
-        `${paths.peersDir}/bun_pubsub.mjs`,
-        ...common,
-      ]);
+      child = new Child(
+        "bun",
+        ...pinned(spec.cpus, paths.bun, [
+          `${paths.peersDir}/bun_pubsub.mjs`,
+          ...common,
+        ]),
+      );
       break;
     case "deno-loop":
     case "deno-queue":
     case "deno-raw":
-      child = new Child(spec.kind, Deno.execPath(), [
-        "run",
-        "-q",
-        "--allow-net=127.0.0.1",
-        `${paths.peersDir}/${spec.kind.replace("-", "_")}.ts`,
-        ...common,
-      ]);
+      child = new Child(
+        spec.kind,
+        ...pinned(spec.cpus, Deno.execPath(), [
+          "run",
+          "-q",
+          "--allow-net=127.0.0.1",
+          `${paths.peersDir}/${spec.kind.replace("-", "_")}.ts`,
+          ...common,
+        ]),
+      );
       break;
     case "node-ws":
       if (!paths.node) throw new Error("node is not on PATH");
-      child = new Child("node-ws", paths.node, [
-        `${paths.peersDir}/node_ws.mjs`,
-        ...common,
-      ]);
+      child = new Child(
+        "node-ws",
+        ...pinned(spec.cpus, paths.node, [
+          `${paths.peersDir}/node_ws.mjs`,
+          ...common,
+        ]),
+      );
       break;
   }
   const listening = await child.waitFor(

@@ -8,7 +8,8 @@
  *   deno task bench                 # everything, ~36 minutes on 2 cores
  *   deno task bench --quick         # the ~2-minute smoke run CI uses
  *   deno task bench --only scale    # some scenarios: isolation, latency-drop,
- *                                   # scale, stalled, overload, cluster, micro
+ *                                   # scale, stalled, overload, cluster, micro,
+ *                                   # ladder (pinned with taskset, beside Bun)
  *
  * See bench/README.md for every option and what each figure means.
  *
@@ -49,6 +50,11 @@ import {
   runOverload,
 } from "./scenarios/overload.ts";
 import { runStalled } from "./scenarios/stalled.ts";
+import {
+  describeLadder,
+  type LadderResult,
+  runLadder,
+} from "./scenarios/ladder.ts";
 
 const SCENARIOS = [
   "isolation",
@@ -58,6 +64,7 @@ const SCENARIOS = [
   "overload",
   "cluster",
   "micro",
+  "ladder",
 ] as const;
 type Scenario = typeof SCENARIOS[number];
 
@@ -251,6 +258,15 @@ async function main(args: string[]): Promise<number> {
       for (const p of points) console.log(`overload ${describeOverload(p)}`);
       summary.overload = points;
     }
+    if (name === "ladder") {
+      const points = (result as LadderResult).points;
+      for (const p of points) console.log(`ladder ${describeLadder(p)}`);
+      summary.ladder = points.map((p) => ({
+        case: p.case,
+        clients: p.clients,
+        ratios: p.ratios,
+      }));
+    }
     if (name === "cluster") {
       const points = (result as ClusterResult).points;
       for (const p of points) console.log(`cluster ${describeCluster(p)}`);
@@ -293,6 +309,8 @@ function runScenario(
       return runOverload(options, paths);
     case "micro":
       return runMicro(options, paths);
+    case "ladder":
+      return runLadder(options, paths);
   }
 }
 

@@ -65,6 +65,10 @@ export interface SimClientSnapshot {
     missed: number;
     /** Times the server said the stream started over (a new epoch). */
     resets: number;
+    /** Messages the server said outlived their time to live (protocol 3). */
+    expired: number;
+    /** Times the server moved this client to another tier (`--policy ladder`). */
+    tierChanges: number;
   };
 }
 
@@ -103,7 +107,13 @@ export class ClientStats {
   readonly #stream: StreamState;
   #repeats = 0;
   #recovered = 0;
-  readonly #notices = { dropped: 0, missed: 0, resets: 0 };
+  readonly #notices = {
+    dropped: 0,
+    missed: 0,
+    resets: 0,
+    expired: 0,
+    tierChanges: 0,
+  };
   /** When the current connection opened, epoch ms (set by the client on connect). */
   connectedAt = 0;
   #firstMessageAt: number | null = null;
@@ -157,6 +167,9 @@ export class ClientStats {
       if (control.type === "dropped") this.#notices.dropped += control.count;
       else if (control.type === "gap") this.#notices.missed += control.missed;
       else if (control.type === "reset") this.#notices.resets++;
+      else if (control.type === "expired") {
+        this.#notices.expired += control.count;
+      } else if (control.type === "tier") this.#notices.tierChanges++;
       return undefined;
     }
     const now = epochSeconds();

@@ -87,7 +87,7 @@ export class SwarmProgress {
  *   id: "cli-0", messages: 100, connects: 1, drops: 0, acksSent: 100,
  *   badFrames: 0, closes: [], connected: true, errors: 0, startedAt: 0,
  *   firstMessageAt: 0, lastMessageAt: 2000, lastSeq: 100, epoch: null, repeats: 0, recovered: 0,
- *   notices: { dropped: 0, missed: 0, resets: 0 },
+ *   notices: { dropped: 0, missed: 0, resets: 0, expired: 0, tierChanges: 0 },
  *   latency: { count: 100, min: 0.3, avg: 0.8, p50: 0.7, p95: 1.2, p99: 2, max: 2 },
  * }, 2000);
  * if (!line.startsWith("[cli-0] Count:    100 | Rate:   50.0/s")) throw new Error(line);

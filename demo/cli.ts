@@ -1,11 +1,12 @@
 /**
- * `fanout demo`: naive mode, then queue mode, then the comparison.
+ * `fanout demo`: naive mode, queue mode, queue mode on the ladder, then the
+ * comparison.
  *
  * @module
  */
 import { lineWriter, LiveLine, stdoutWriter } from "../lib/live_line.ts";
 import { demoChoiceExplained, demoHelp, parseDemoArgs } from "./options.ts";
-import { formatComparison, verdict } from "./report.ts";
+import { formatComparison, ladderVerdict, verdict } from "./report.ts";
 import { runScenario } from "./scenario.ts";
 
 /**
@@ -37,22 +38,32 @@ export async function run(args: readonly string[]): Promise<number> {
   say(demoChoiceExplained(o));
   say("");
   say(
-    `1/2 NAIVE mode: each message is sent to each client in turn, waiting for each.`,
+    `1/3 NAIVE mode: each message is sent to each client in turn, waiting for each.`,
   );
   const naive = await runScenario("naive", o, progress);
   live.commit();
   say("");
-  say(`2/2 QUEUE mode: each client has its own bounded queue and writer.`);
+  say(`2/3 QUEUE mode: each client has its own bounded queue and writer.`);
   const queue = await runScenario("queue", o, progress);
   live.commit();
-  const lines = verdict(naive, queue);
+  say("");
+  say(
+    `3/3 LADDER (queue mode, --policy ladder): the same slow client, served a tier instead of cut.`,
+  );
+  const ladder = await runScenario("ladder", o, progress);
+  live.commit();
+  const lines = [...verdict(naive, queue), ladderVerdict(queue, ladder)];
   if (o.json) {
     console.log(
-      JSON.stringify({ options: o, naive, queue, verdict: lines }, null, 2),
+      JSON.stringify(
+        { options: o, naive, queue, ladder, verdict: lines },
+        null,
+        2,
+      ),
     );
   } else {
     say("");
-    say(formatComparison(naive, queue));
+    say(formatComparison(naive, queue, ladder));
     say("");
     for (const l of lines) say(l);
   }

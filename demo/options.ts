@@ -128,10 +128,10 @@ export function demoHelp(): string {
   const d = DEMO_DEFAULTS;
   return `Usage: fanout demo [flags]
 
-Runs the fanout server in naive mode, then in queue mode, each in-process on a
-free loopback port with fast clients and one slow client that joins after a
-couple of seconds, and prints a side-by-side comparison with a verdict
-computed from the numbers.
+Runs the fanout server in naive mode, then in queue mode, then in queue mode
+on the ladder (--policy ladder), each in-process on a free loopback port with
+fast clients and one slow client that joins after a couple of seconds, and
+prints a side-by-side comparison with a verdict computed from the numbers.
 
 Flags:
   --duration SECONDS     seconds per mode, 3..3600 (default ${d.durationSec})

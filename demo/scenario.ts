@@ -9,6 +9,7 @@ import { SimClient } from "../client/mod.ts";
 import {
   type BroadcastMode,
   resolveServerConfig,
+  type Schedule,
   type SourceStats,
   startServer,
   type SubscriberView,
@@ -27,10 +28,24 @@ export interface SlowDisconnect {
   readonly detail: string;
 }
 
+/** A tier change of the slow client (the ladder run). */
+export interface SlowTierChange {
+  /** Seconds into the run. */
+  readonly atSec: number;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+}
+
+/** Which run: the two modes, and queue mode on the ladder (`--policy ladder`). */
+export type DemoRun = BroadcastMode | "ladder";
+
 /** What one mode's run measured. */
 export interface ModeResult {
   /** The mode run. */
   readonly mode: BroadcastMode;
+  /** The run: `naive`, `queue`, or `ladder` (queue mode, `--policy ladder`). */
+  readonly run: DemoRun;
   /** Seconds run. */
   readonly elapsedSec: number;
   /** The fast clients, together. */
@@ -56,6 +71,8 @@ export interface ModeResult {
     readonly serverDrops: number;
     /** Times the server disconnected it, and why. */
     readonly disconnects: readonly SlowDisconnect[];
+    /** Its tier changes, in order (the ladder run; empty otherwise). */
+    readonly tiers: readonly SlowTierChange[];
     /** Close frames the client itself received by the end (they queue behind data already in flight). */
     readonly closesSeen: readonly {
       readonly code: number;
@@ -74,12 +91,22 @@ export type ProgressListener = (line: string) => void;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs one mode and measures it. */
+/**
+ * Runs one mode and measures it. `ladder` is queue mode under `--policy
+ * ladder`, whose slow client asks for control frames and accepts arrays (as
+ * the SDK does by default), so it is served a tier instead of cut.
+ */
 export async function runScenario(
-  mode: BroadcastMode,
+  run: DemoRun,
   o: DemoOptions,
   onProgress: ProgressListener,
 ): Promise<ModeResult> {
+  const mode: BroadcastMode = run === "naive" ? "naive" : "queue";
+  const ladder = run === "ladder";
+  const t0 = performance.now();
+  const atSec = () => (performance.now() - t0) / 1000;
+  const slowIds = new Set<string>();
+  const tiers: SlowTierChange[] = [];
   const server = startServer(
     resolveServerConfig({
       mode,
@@ -88,17 +115,33 @@ export async function runScenario(
       rate: o.rate,
       payloadBytes: o.payloadBytes,
       summaryInterval: 86_400,
+      ...(ladder ? { policy: "ladder" as const } : {}),
     }),
-    { logger: { log() {} } }, // the demo reports for itself
+    {
+      // The demo reports for itself; it keeps only the slow client's tiers.
+      logger: {
+        log(r) {
+          if (r.type === "tier" && slowIds.has(String(r.id))) {
+            tiers.push({
+              atSec: atSec(),
+              from: String(r.from),
+              to: String(r.tier),
+              reason: String(r.reason),
+            });
+          }
+        },
+      },
+    },
   );
   const stop = new AbortController();
-  const t0 = performance.now();
-  const atSec = () => (performance.now() - t0) / 1000;
   const slowSessions = new Set<SubscriberView>();
   const disconnects: SlowDisconnect[] = [];
   let slowJoined = false;
   server.hub.on((e) => {
-    if (e.type === "connect" && slowJoined) slowSessions.add(e.subscriber);
+    if (e.type === "connect" && slowJoined) {
+      slowSessions.add(e.subscriber);
+      slowIds.add(e.subscriber.id);
+    }
     // Only the server's own decisions: not our stop, not the shutdown.
     const byServer = e.type === "disconnect" && e.end.reason !== "shutdown" &&
       e.end.reason !== "client_closed";
@@ -115,6 +158,7 @@ export async function runScenario(
     id: "slow",
     slowMs: o.slowMs,
     signal: stop.signal,
+    ...(ladder ? { control: true, batch: true } : {}),
   });
   try {
     for (const c of fast) c.run();
@@ -143,7 +187,7 @@ export async function runScenario(
       const queued = [...slowSessions].reduce((n, x) => n + x.queued, 0);
       const drops = [...slowSessions].reduce((n, x) => n + x.drops, 0);
       onProgress([
-        `[${mode.padEnd(5)} ${
+        `[${run.padEnd(6)} ${
           atSec().toFixed(0).padStart(3)
         }s/${o.durationSec}s] ${server.hub.size} clients connected`,
         `  fast: ${fastRate.toFixed(1).padStart(5)} msg/s each, p99 ${
@@ -154,7 +198,9 @@ export async function runScenario(
             ? `${s.messages} msgs, p99 ${fmtMs(s.latency.p99)}`
             : "not joined yet"
         }`,
-        `  server: queued ${queued}, dropped ${drops}, disconnects ${disconnects.length}`,
+        `  server: queued ${queued}, dropped ${drops}, disconnects ${disconnects.length}${
+          ladder ? `, slow tier ${[...slowSessions].at(-1)?.tier ?? "-"}` : ""
+        }`,
       ].join("\n"));
     }
   } finally {
@@ -165,9 +211,7 @@ export async function runScenario(
   const elapsedSec = atSec();
   const serverDrops = [...slowSessions].reduce((n, x) => n + x.drops, 0);
   const published = server.source.published;
-  const lastDue = Math.floor(
-    (endAt - server.source.startedAt) * server.source.rate / 1000,
-  ) + 1;
+  const lastDue = schedule(server.source).dueBy(endAt);
   await server.stop();
   const fastHist = new Histogram();
   let undelivered = 0;
@@ -188,6 +232,7 @@ export async function runScenario(
   const slowSec = Math.max(1e-3, elapsedSec - o.slowJoinSec);
   return {
     mode,
+    run,
     elapsedSec,
     fast: {
       clients: fast.length,
@@ -205,15 +250,22 @@ export async function runScenario(
       latency: slowSnap.latency,
       serverDrops,
       disconnects,
+      tiers,
       closesSeen: slowSnap.closes.map(({ code, reason }) => ({ code, reason })),
     },
     server: { published, pubRatePerSec: published / elapsedSec },
   };
 }
 
+/** The synthetic source's schedule: the demo reads due times from the server's own. */
+function schedule(p: SourceStats): Schedule {
+  if (!p.schedule) throw new Error("the demo runs the synthetic source");
+  return p.schedule;
+}
+
 /** When message `seq` was due, monotonic ms. */
 function dueAt(p: SourceStats, seq: number): number {
-  return p.startedAt + (seq - 1) * 1000 / p.rate;
+  return schedule(p).dueAt(seq - 1);
 }
 
 /** Milliseconds, readable at any magnitude: `4 ms`, `1.52 s`. */

@@ -23,9 +23,10 @@ import { utf8Exceeds, utf8Length } from "./utf8.ts";
  * The protocol's version, as `docs/PROTOCOL.md` states it: 1 was the seed's
  * data frames and ACK; 2 added channels, user data, control frames,
  * positions `(epoch, seq)` with resume, `?batch=1` arrays, SSE and the
- * two-range close codes.
+ * two-range close codes; 3 added the ladder (`--policy ladder`): `tier`
+ * frames and `?batch=auto`.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** A data frame as the server sends it. */
 export interface DataFrame {
@@ -111,6 +112,55 @@ export type ControlFrame =
     readonly reason: string;
     /** When, epoch ms. */
     readonly at: number;
+  }
+  | {
+    /**
+     * The client's tier changed (`--policy ladder`, version 3): `full` →
+     * `coalesced` → `conflated` → `dropping`, down when it fell behind, up
+     * when it kept up.
+     */
+    readonly type: "tier";
+    readonly channel: string;
+    /** The tier now. */
+    readonly tier: "full" | "coalesced" | "conflated" | "dropping";
+    /** The tier before. */
+    readonly from: "full" | "coalesced" | "conflated" | "dropping";
+    /** Why: `behind`, `queue_full`, `overload` (the server's, not the client's) or `kept_up`. */
+    readonly reason: "behind" | "queue_full" | "overload" | "kept_up";
+    /** Messages waiting for the client when it changed. */
+    readonly queued: number;
+    /** Age of the oldest message waiting, ms. */
+    readonly lag_ms: number;
+  }
+  | {
+    /**
+     * Messages whose time to live ran out before their turn were not sent
+     * (version 3): `count` since the previous notice.
+     */
+    readonly type: "expired";
+    readonly channel: string;
+    readonly count: number;
+  }
+  | {
+    /**
+     * Where the client stands, every `--lag-interval` (version 3), also on
+     * a quiet channel: how far behind it is and what it lost, by reason,
+     * since the previous `lag` frame.
+     */
+    readonly type: "lag";
+    readonly channel: string;
+    /** Messages waiting for it on the server. */
+    readonly queued: number;
+    /** Age of the oldest of them, ms (0: up to date). */
+    readonly lag_ms: number;
+    /** Its tier (`--policy ladder`; `full` under other policies). */
+    readonly tier: "full" | "coalesced" | "conflated" | "dropping";
+    /** Dropped since the previous `lag` frame. */
+    readonly dropped: number;
+    /** Not sent for their time to live since the previous `lag` frame. */
+    readonly expired: number;
+    /** Replaced by a newer value of their key since the previous `lag` frame. */
+    readonly superseded: number;
   };
 
 /** An acknowledgement a client sends for a data frame. */

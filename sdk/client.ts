@@ -17,6 +17,14 @@ import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { classifyClose, type CloseInfo } from "./close_reason.ts";
 import { Emitter, type Unsubscribe } from "./emitter.ts";
 import {
+  applyLadderFrame,
+  type ExpiredEvent,
+  type LadderStats,
+  type LagEvent,
+  newLadderStats,
+  type TierEvent,
+} from "./ladder_events.ts";
+import {
   type FanoutMessage,
   type StreamPosition,
   StreamState,
@@ -59,6 +67,14 @@ export interface FanoutEvents {
   dropped: DroppedEvent;
   /** Why the server ended this client's previous connection (told on the next one: a cut whose close frame was lost shows here). */
   last_close: LastCloseEvent;
+  /** The server moved this client to another tier (protocol 3, `--policy ladder`). */
+  tier: TierEvent;
+  /** How far behind this client is and what it lost, every `--lag-interval` (protocol 3). */
+  lag: LagEvent;
+  /** Messages outlived their time to live before their turn (protocol 3). */
+  expired: ExpiredEvent;
+  /** The client's statistics, after each `lag` frame brought news. */
+  stats: Readonly<FanoutClientStats>;
   /** A connection ended; `willReconnect` says whether another follows. */
   close: FanoutCloseEvent;
   /** A frame the client could not read, or a connection that could not start. */
@@ -88,8 +104,13 @@ export interface FanoutClientOptions {
   readonly clientId?: string;
   /** How long a connection may take to open, ms; then the attempt fails with a `close` (1006, "connect timeout …"). @default 10000 */
   readonly connectTimeoutMs?: number;
-  /** Ask for live messages as arrays (`?batch=1`): fewer frames; messages still arrive one event each. @default false */
-  readonly batch?: boolean;
+  /**
+   * Accept live messages as arrays: `"auto"` (`?batch=auto`) only when
+   * several waited for this client, no timer; `true` (`?batch=1`) on the
+   * server's batch timer; `false` never. Messages still arrive one event
+   * each. @default "auto"
+   */
+  readonly batch?: boolean | "auto";
   /** Send an ACK per frame (its last message) so the server measures end-to-end latency. @default false */
   readonly ack?: boolean;
   /** Resume from the position held on every reconnect. @default true */
@@ -104,8 +125,8 @@ export interface FanoutClientOptions {
   readonly WebSocket?: WebSocketConstructor;
 }
 
-/** What a {@link FanoutClient} counted. */
-export interface FanoutClientStats {
+/** What a {@link FanoutClient} counted (and, from protocol 3, what the server said of it). */
+export interface FanoutClientStats extends LadderStats {
   /** Messages delivered to the application. */
   messages: number;
   /** Text frames received (a `?batch=1` frame holds several messages). */
@@ -152,6 +173,7 @@ export class FanoutClient {
     connects: 0,
     duplicates: 0,
     missed: 0,
+    ...newLadderStats(),
   };
   readonly #events = new Emitter<FanoutEvents>();
   readonly #base: URL;
@@ -290,7 +312,7 @@ export class FanoutClient {
     const url = this.#stream.connectUrl(this.#base, {
       control: true,
       resume: o.resume ?? true,
-      batch: o.batch ?? false,
+      batch: o.batch ?? "auto",
       token,
     });
     const wire = new URL(url);
@@ -337,6 +359,11 @@ export class FanoutClient {
     }
     if (got.kind === "control") {
       const frame = got.frame;
+      if (applyLadderFrame(frame, this.stats)) {
+        this.#events.emit(frame.type, frame as never);
+        if (frame.type === "lag") this.#events.emit("stats", this.stats);
+        return;
+      }
       if (
         frame.type === "position" || frame.type === "gap" ||
         frame.type === "reset" || frame.type === "dropped" ||
@@ -348,8 +375,13 @@ export class FanoutClient {
     }
     let last: FanoutMessage | undefined;
     for (const { message, missed, repeat } of got.deliveries) {
-      // A listener may have called close(): nothing more after it.
-      if (this.#attempt !== attempt) return;
+      // close() from a message handler: the rest of an array is not
+      // delivered, and the position stays at the last message that was.
+      if (this.#attempt !== attempt) {
+        if (repeat) continue; // the position never moved for it
+        this.#stream.rewindTo(message.seq - missed - 1);
+        break;
+      }
       if (repeat) {
         this.stats.duplicates++;
         continue;

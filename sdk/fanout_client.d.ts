@@ -59,6 +59,14 @@ export interface FanoutEvents {
     dropped: DroppedEvent;
     /** Why the server ended this client's previous connection (told on the next one: a cut whose close frame was lost shows here). */
     last_close: LastCloseEvent;
+    /** The server moved this client to another tier (protocol 3, `--policy ladder`). */
+    tier: TierEvent;
+    /** How far behind this client is and what it lost, every `--lag-interval` (protocol 3). */
+    lag: LagEvent;
+    /** Messages outlived their time to live before their turn (protocol 3). */
+    expired: ExpiredEvent;
+    /** The client's statistics, after each `lag` frame brought news. */
+    stats: Readonly<FanoutClientStats>;
     /** A connection ended; `willReconnect` says whether another follows. */
     close: FanoutCloseEvent;
     /** A frame the client could not read, or a connection that could not start. */
@@ -89,8 +97,13 @@ export interface FanoutClientOptions {
     readonly clientId?: string;
     /** How long a connection may take to open, ms; then the attempt fails with a `close` (1006, "connect timeout …"). @default 10000 */
     readonly connectTimeoutMs?: number;
-    /** Ask for live messages as arrays (`?batch=1`): fewer frames; messages still arrive one event each. @default false */
-    readonly batch?: boolean;
+    /**
+     * Accept live messages as arrays: `"auto"` (`?batch=auto`) only when
+     * several waited for this client, no timer; `true` (`?batch=1`) on the
+     * server's batch timer; `false` never. Messages still arrive one event
+     * each. @default "auto"
+     */
+    readonly batch?: boolean | "auto";
     /** Send an ACK per frame (its last message) so the server measures end-to-end latency. @default false */
     readonly ack?: boolean;
     /** Resume from the position held on every reconnect. @default true */
@@ -104,8 +117,8 @@ export interface FanoutClientOptions {
     /** The WebSocket implementation. @default globalThis.WebSocket */
     readonly WebSocket?: WebSocketConstructor;
 }
-/** What a {@link FanoutClient} counted. */
-export interface FanoutClientStats {
+/** What a {@link FanoutClient} counted (and, from protocol 3, what the server said of it). */
+export interface FanoutClientStats extends LadderStats {
     /** Messages delivered to the application. */
     messages: number;
     /** Text frames received (a `?batch=1` frame holds several messages). */
@@ -242,8 +255,8 @@ export type Incoming = {
 export interface ConnectRequest {
     /** Control frames (`?control=1`); implied by `resume`. @default false */
     readonly control?: boolean;
-    /** Live messages as JSON arrays (`?batch=1`). @default false */
-    readonly batch?: boolean;
+    /** Live messages as JSON arrays: `true` `?batch=1`, `"auto"` `?batch=auto` (only what waited). @default false */
+    readonly batch?: boolean | "auto";
     /** Resume from the position held (`?since=&epoch=`) once there is one. @default false */
     readonly resume?: boolean;
     /** Subscriber token or JWT (`?token=`; browsers cannot set headers on a WebSocket). */
@@ -287,6 +300,12 @@ export declare class StreamState {
     get epoch(): string | undefined;
     /** The seq held: the last received, or the one the subscription started after. */
     get seq(): number | undefined;
+    /**
+     * Moves the position back to `seq` when it is ahead of it: the client
+     * stopped in the middle of an array, and the messages after `seq` were
+     * never handed to the application.
+     */
+    rewindTo(seq: number): void;
     /** The position held, once both its parts are known (save it to resume later). */
     get position(): StreamPosition | undefined;
     /**
@@ -595,14 +614,62 @@ export declare class Emitter<Events extends object> {
     emit<K extends keyof Events>(type: K, event: Events[K]): void;
 }
 
+// ---- sdk/ladder_events.d.ts
+/**
+ * The ladder's frames as the SDK sees them (protocol 3): `tier`, `lag` and
+ * `expired` events, and the client's statistics they keep current.
+ *
+ * @module
+ */
+/** The `tier` notice: the server moved this client to another tier (`--policy ladder`). */
+export type TierEvent = Extract<ControlFrame, {
+    type: "tier";
+}>;
+/** The `lag` frame: how far behind this client is and what it lost, every `--lag-interval`. */
+export type LagEvent = Extract<ControlFrame, {
+    type: "lag";
+}>;
+/** The `expired` notice: `count` messages outlived their time to live before their turn. */
+export type ExpiredEvent = Extract<ControlFrame, {
+    type: "expired";
+}>;
+/** What the ladder's frames tell about a client, kept in its statistics. */
+export interface LadderStats {
+    /** Its tier, as the server last said (`full` until told otherwise). */
+    tier: TierEvent["tier"];
+    /** Messages waiting for it on the server, at the last `lag` frame. */
+    queued: number;
+    /** How far behind it was at the last `lag` frame, ms. */
+    lagMs: number;
+    /** Messages the server did not send it because they expired. */
+    expired: number;
+    /** Messages replaced by a newer value of their key before it got them (conflation). */
+    superseded: number;
+}
+/** Fresh ladder statistics. */
+export declare function newLadderStats(): LadderStats;
+/**
+ * Applies one of the ladder's frames to `stats`.
+ * @returns true when `frame` is one of them (`tier`, `lag`, `expired`)
+ * @example
+ * ```ts
+ * import { applyLadderFrame, newLadderStats } from "./ladder_events.ts";
+ * const s = newLadderStats();
+ * applyLadderFrame({ type: "expired", channel: "c", count: 2 }, s);
+ * if (s.expired !== 2) throw new Error();
+ * ```
+ */
+export declare function applyLadderFrame(frame: ControlFrame, stats: LadderStats): frame is TierEvent | LagEvent | ExpiredEvent;
+
 // ---- lib/protocol.d.ts
 /**
  * The protocol's version, as `docs/PROTOCOL.md` states it: 1 was the seed's
  * data frames and ACK; 2 added channels, user data, control frames,
  * positions `(epoch, seq)` with resume, `?batch=1` arrays, SSE and the
- * two-range close codes.
+ * two-range close codes; 3 added the ladder (`--policy ladder`): `tier`
+ * frames and `?batch=auto`.
  */
-export declare const PROTOCOL_VERSION = 2;
+export declare const PROTOCOL_VERSION = 3;
 /** A data frame as the server sends it. */
 interface DataFrame {
     /** Sequence number, +1 per published message, starting at 1. */
@@ -680,6 +747,52 @@ export type ControlFrame = {
     readonly reason: string;
     /** When, epoch ms. */
     readonly at: number;
+} | {
+    /**
+     * The client's tier changed (`--policy ladder`, version 3): `full` →
+     * `coalesced` → `conflated` → `dropping`, down when it fell behind, up
+     * when it kept up.
+     */
+    readonly type: "tier";
+    readonly channel: string;
+    /** The tier now. */
+    readonly tier: "full" | "coalesced" | "conflated" | "dropping";
+    /** The tier before. */
+    readonly from: "full" | "coalesced" | "conflated" | "dropping";
+    /** Why: `behind`, `queue_full`, `overload` (the server's, not the client's) or `kept_up`. */
+    readonly reason: "behind" | "queue_full" | "overload" | "kept_up";
+    /** Messages waiting for the client when it changed. */
+    readonly queued: number;
+    /** Age of the oldest message waiting, ms. */
+    readonly lag_ms: number;
+} | {
+    /**
+     * Messages whose time to live ran out before their turn were not sent
+     * (version 3): `count` since the previous notice.
+     */
+    readonly type: "expired";
+    readonly channel: string;
+    readonly count: number;
+} | {
+    /**
+     * Where the client stands, every `--lag-interval` (version 3), also on
+     * a quiet channel: how far behind it is and what it lost, by reason,
+     * since the previous `lag` frame.
+     */
+    readonly type: "lag";
+    readonly channel: string;
+    /** Messages waiting for it on the server. */
+    readonly queued: number;
+    /** Age of the oldest of them, ms (0: up to date). */
+    readonly lag_ms: number;
+    /** Its tier (`--policy ladder`; `full` under other policies). */
+    readonly tier: "full" | "coalesced" | "conflated" | "dropping";
+    /** Dropped since the previous `lag` frame. */
+    readonly dropped: number;
+    /** Not sent for their time to live since the previous `lag` frame. */
+    readonly expired: number;
+    /** Replaced by a newer value of their key since the previous `lag` frame. */
+    readonly superseded: number;
 };
 /** An acknowledgement a client sends for a data frame. */
 interface AckFrame {

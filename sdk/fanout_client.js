@@ -1,5 +1,5 @@
 // lib/protocol.ts
-var PROTOCOL_VERSION = 2;
+var PROTOCOL_VERSION = 3;
 var DEFAULT_CHANNEL = "default";
 function parseControl(text) {
   if (!text.startsWith('{"type":')) return void 0;
@@ -400,6 +400,35 @@ function report(err) {
   }
 }
 
+// sdk/ladder_events.ts
+function newLadderStats() {
+  return {
+    tier: "full",
+    queued: 0,
+    lagMs: 0,
+    expired: 0,
+    superseded: 0
+  };
+}
+function applyLadderFrame(frame, stats) {
+  switch (frame.type) {
+    case "tier":
+      stats.tier = frame.tier;
+      return true;
+    case "lag":
+      stats.tier = frame.tier;
+      stats.queued = frame.queued;
+      stats.lagMs = frame.lag_ms;
+      stats.superseded += frame.superseded;
+      return true;
+    case "expired":
+      stats.expired += frame.count;
+      return true;
+    default:
+      return false;
+  }
+}
+
 // sdk/stream_state.ts
 var StreamState = class {
   /** The channel. */
@@ -421,6 +450,14 @@ var StreamState = class {
   /** The seq held: the last received, or the one the subscription started after. */
   get seq() {
     return this.#seq;
+  }
+  /**
+   * Moves the position back to `seq` when it is ahead of it: the client
+   * stopped in the middle of an array, and the messages after `seq` were
+   * never handed to the application.
+   */
+  rewindTo(seq) {
+    if (this.#seq !== void 0 && seq < this.#seq) this.#seq = seq;
   }
   /** The position held, once both its parts are known (save it to resume later). */
   get position() {
@@ -449,7 +486,9 @@ var StreamState = class {
     }
     if (request.token !== void 0) q.set("token", request.token);
     if (request.control || request.resume) q.set("control", "1");
-    if (request.batch) q.set("batch", "1");
+    if (request.batch) {
+      q.set("batch", request.batch === "auto" ? "auto" : "1");
+    }
     if (request.resume && this.#seq !== void 0) {
       q.set("since", String(this.#seq));
       if (this.#epoch !== void 0) q.set("epoch", this.#epoch);
@@ -537,7 +576,8 @@ var FanoutClient = class {
     frames: 0,
     connects: 0,
     duplicates: 0,
-    missed: 0
+    missed: 0,
+    ...newLadderStats()
   };
   #events = new Emitter();
   #base;
@@ -661,7 +701,7 @@ var FanoutClient = class {
     const url = this.#stream.connectUrl(this.#base, {
       control: true,
       resume: o.resume ?? true,
-      batch: o.batch ?? false,
+      batch: o.batch ?? "auto",
       token
     });
     const wire = new URL(url);
@@ -716,6 +756,11 @@ var FanoutClient = class {
     }
     if (got.kind === "control") {
       const frame = got.frame;
+      if (applyLadderFrame(frame, this.stats)) {
+        this.#events.emit(frame.type, frame);
+        if (frame.type === "lag") this.#events.emit("stats", this.stats);
+        return;
+      }
       if (frame.type === "position" || frame.type === "gap" || frame.type === "reset" || frame.type === "dropped" || frame.type === "last_close") {
         this.#events.emit(frame.type, frame);
       }
@@ -723,7 +768,11 @@ var FanoutClient = class {
     }
     let last;
     for (const { message, missed, repeat } of got.deliveries) {
-      if (this.#attempt !== attempt) return;
+      if (this.#attempt !== attempt) {
+        if (repeat) continue;
+        this.#stream.rewindTo(message.seq - missed - 1);
+        break;
+      }
       if (repeat) {
         this.stats.duplicates++;
         continue;
@@ -799,8 +848,10 @@ export {
   MAX_BACKOFF_MS,
   PROTOCOL_VERSION,
   StreamState,
+  applyLadderFrame,
   classifyClose,
   encodeAck,
+  newLadderStats,
   parseRetryHint,
   refusalCloseCode,
   refusalStatus,

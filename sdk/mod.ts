@@ -69,6 +69,14 @@ export {
 } from "./backoff.ts";
 export { Emitter, type Unsubscribe } from "./emitter.ts";
 export {
+  applyLadderFrame,
+  type ExpiredEvent,
+  type LadderStats,
+  type LagEvent,
+  newLadderStats,
+  type TierEvent,
+} from "./ladder_events.ts";
+export {
   type ControlFrame,
   DEFAULT_CHANNEL,
   encodeAck,

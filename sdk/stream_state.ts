@@ -75,8 +75,8 @@ export type Incoming =
 export interface ConnectRequest {
   /** Control frames (`?control=1`); implied by `resume`. @default false */
   readonly control?: boolean;
-  /** Live messages as JSON arrays (`?batch=1`). @default false */
-  readonly batch?: boolean;
+  /** Live messages as JSON arrays: `true` `?batch=1`, `"auto"` `?batch=auto` (only what waited). @default false */
+  readonly batch?: boolean | "auto";
   /** Resume from the position held (`?since=&epoch=`) once there is one. @default false */
   readonly resume?: boolean;
   /** Subscriber token or JWT (`?token=`; browsers cannot set headers on a WebSocket). */
@@ -137,6 +137,15 @@ export class StreamState {
     return this.#seq;
   }
 
+  /**
+   * Moves the position back to `seq` when it is ahead of it: the client
+   * stopped in the middle of an array, and the messages after `seq` were
+   * never handed to the application.
+   */
+  rewindTo(seq: number): void {
+    if (this.#seq !== undefined && seq < this.#seq) this.#seq = seq;
+  }
+
   /** The position held, once both its parts are known (save it to resume later). */
   get position(): StreamPosition | undefined {
     return this.#epoch !== undefined && this.#seq !== undefined
@@ -164,7 +173,9 @@ export class StreamState {
     }
     if (request.token !== undefined) q.set("token", request.token);
     if (request.control || request.resume) q.set("control", "1");
-    if (request.batch) q.set("batch", "1");
+    if (request.batch) {
+      q.set("batch", request.batch === "auto" ? "auto" : "1");
+    }
     if (request.resume && this.#seq !== undefined) {
       q.set("since", String(this.#seq));
       if (this.#epoch !== undefined) q.set("epoch", this.#epoch);

@@ -14,13 +14,17 @@
  * server/
  *   core/      hub, session, subscriber view, frame, the broker and mode ports
  *   broker/    broker_memory (one process), history
- *   modes/     naive, queue + writer, client queue, slow policy, drain watcher
+ *   modes/     naive, queue + writer, client queue, slow policy, drain watcher,
+ *              ladder (tiers), outbox (loss classes, deadlines)
  *   sources/   synthetic, stdin, their shared statistics
  *   http/      router, subscribe (WebSocket), sse (Server-Sent Events), publish
  *              (the HTTP source), auth, admission, static files, /client.js
  *   observe/   summary, lifecycle log, metrics, health, dashboard
  *   config/    options, fields, the sectioned config, flags/YAML/help
- *   server.ts  the composition root;  cli.ts  `fanout server`
+ *   server.ts  the composition root (wiring only);  cli.ts  `fanout server`
+ *   parts.ts   mode, broker, source and observers as the config asks
+ *   http_app.ts the HTTP side assembled and listening
+ *   housekeeping.ts  the hub's tick and the summary;  shutdown.ts  stopping, in phases
  * ```
  *
  * @example
@@ -74,7 +78,8 @@ export {
 } from "./broker/broker_memory.ts";
 export { NaiveMode } from "./modes/naive.ts";
 export { QueueMode, type QueueModeOptions } from "./modes/queue.ts";
-export { QUEUE_HIGH_WATER_BYTES } from "./modes/writer.ts";
+export { QUEUE_HIGH_WATER_BYTES } from "./modes/socket_gate.ts";
 export type { SlowPolicy } from "./modes/client_queue.ts";
 export { randomPayloadB64 } from "./sources/source_synthetic.ts";
 export type { SourceStats } from "./sources/source_stats.ts";
+export type { Schedule } from "./sources/schedule.ts";

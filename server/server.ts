@@ -1,62 +1,43 @@
 /**
  * The composition root: starts a fanout server from a resolved config by
- * wiring its parts — broker, mode, hub, source, HTTP endpoints, observers —
- * and stops them in order. Nothing here decides anything the config did not.
+ * wiring its parts — broker, mode, hub, source, observers, the HTTP side
+ * (`http_app.ts`), the periodic work (`housekeeping.ts`) — and stops them in
+ * order (`shutdown.ts`). Nothing here decides anything the config did not.
  *
  * @module
  */
-import { DEFAULT_CHANNEL } from "../lib/protocol.ts";
 import type { Broker } from "./core/broker.ts";
 import type { ServerConfig } from "./config/config.ts";
 import { Hub } from "./core/hub.ts";
 import { createLogger, type Logger } from "./core/logger.ts";
-import type { Mode } from "./core/mode.ts";
-import { MemoryBroker } from "./broker/broker_memory.ts";
-import { SubscriberAuth } from "./http/auth.ts";
 import { adminGate } from "./http/admin.ts";
-import { AdmissionSlots } from "./http/admission.ts";
-import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
-import { createPublishHandler } from "./http/publish.ts";
-import { listen } from "./http/listener.ts";
-import { ConnectRate } from "./http/connect_rate.ts";
-import { ReplayBudget } from "./core/replay_budget.ts";
-import { Drain } from "./http/drain.ts";
-import { ReconnectPacer } from "./http/reconnect_pacer.ts";
-import { createRouter } from "./http/router.ts";
-import { createSseHandler } from "./http/sse.ts";
-import { createStaticHandler, staticRoot } from "./http/static_files.ts";
-import { onServeError } from "./http/serve_error.ts";
-import { createSubscribeHandler, OpenSockets } from "./http/subscribe.ts";
+import { staticRoot } from "./http/static_files.ts";
 import { readTls } from "./http/tls.ts";
-import { NaiveMode } from "./modes/naive.ts";
-import { QueueMode } from "./modes/queue.ts";
+import { startHousekeeping } from "./housekeeping.ts";
+import { startHttp } from "./http_app.ts";
 import { logLifecycle, logListening } from "./observe/lifecycle_log.ts";
-import { startObservers } from "./observe/observers.ts";
-import { SummaryReporter } from "./observe/summary.ts";
-import { startSource } from "./sources/source.ts";
-import { sourceLag, type SourceStats } from "./sources/source_stats.ts";
+import {
+  createBroker,
+  createMemoryBroker,
+  createMode,
+  redactedUrl,
+  startConfiguredObservers,
+  startConfiguredSource,
+} from "./parts.ts";
+import { shutdown } from "./shutdown.ts";
+import type { SourceStats } from "./sources/source_stats.ts";
 
-/** How often the slow-client policy and stall check run, ms. */
-export const HOUSEKEEPING_MS = 250;
-/** How long a graceful stop waits for sockets to finish closing, ms. */
-export const SHUTDOWN_DEADLINE_MS = 3000;
+export { HOUSEKEEPING_MS } from "./housekeeping.ts";
+export { createBroker } from "./parts.ts";
+export { IDLE_TIMEOUT_MARGIN_S } from "./http_app.ts";
+export {
+  SHUTDOWN_DEADLINE_MS,
+  SHUTDOWN_GRACE_MS,
+  SHUTDOWN_QUIET_MS,
+} from "./shutdown.ts";
+
 /** How long start-up waits for a shared broker before serving without it (outage mode), ms. */
 export const BROKER_CONNECT_WAIT_MS = 3000;
-/**
- * After publishing stops, how long clients get to take what is queued for
- * them before they are closed, ms at most: a client that ACKs must not
- * have ACKs in flight when its close arrives (Deno drops a connection that
- * receives data while closing, and the peer sees 1006).
- */
-export const SHUTDOWN_GRACE_MS = 500;
-/** Once nothing waits for any client, how long ACKs in flight get to arrive, ms. */
-export const SHUTDOWN_QUIET_MS = 50;
-/**
- * Deno's own ping timer (idleTimeout) runs this much longer than the stall
- * check, seconds, so a client that stops reading is closed by the stall
- * check with 4002 first.
- */
-export const IDLE_TIMEOUT_MARGIN_S = 2;
 
 /** Options of {@link startServer}. */
 export interface StartOptions {
@@ -93,57 +74,6 @@ export interface RunningServer extends AsyncDisposable {
   finishDrain(): void;
 }
 
-/** The broadcast mode the config asks for. */
-function createMode(config: ServerConfig): Mode {
-  if (config.server.mode === "naive") return new NaiveMode();
-  const q = config.queueMode;
-  return new QueueMode({
-    queue: { maxsize: q.maxsize, maxBytes: q.maxQueueBytes, policy: q.policy },
-    limits: {
-      dropLimit: q.dropLimit,
-      fullTimeoutMs: q.fullTimeoutMs,
-      maxLagMs: q.maxLagMs,
-    },
-    batchMs: q.batchMs,
-  });
-}
-
-/**
- * Creates the broker `config.broker.url` names: the memory broker, or a
- * Redis broker (its client library is loaded only then). The Redis broker
- * connects in the background and says when it goes down or comes back.
- */
-export async function createBroker(
-  config: ServerConfig,
-  logger: Logger,
-): Promise<Broker> {
-  const { history, maxChannels } = config.channels;
-  if (config.broker.url === "memory") {
-    return new MemoryBroker({ history, maxChannels });
-  }
-  const { RedisBroker } = await import("./broker/broker_redis.ts");
-  const where = redactedUrl(config.broker.url);
-  return new RedisBroker({
-    url: config.broker.url,
-    history,
-    maxChannels,
-    onStateChange: (up, reason) =>
-      logger.log(
-        { type: up ? "broker_up" : "broker_down", broker: where, reason },
-        up
-          ? `[broker] ${where} reachable again: repairing followed channels`
-          : `[broker] ${where} unreachable (${reason}): publishing paused, clients stay connected`,
-      ),
-  });
-}
-
-/** A broker URL without its password, for logs. */
-function redactedUrl(url: string): string {
-  const u = new URL(url);
-  if (u.password) u.password = "***";
-  return u.href;
-}
-
 /**
  * Creates the configured broker, then starts the server on it: what
  * `fanout server` runs. Use this (not {@link startServer}) for a Redis URL.
@@ -169,7 +99,7 @@ export async function launchServer(
 /**
  * Starts listening and publishing.
  * @throws {UsageError} when a TLS file cannot be read, or `--static` is not a directory
- * @throws {Deno.errors.AddrInUse} and other listen errors, before anything runs
+ * @throws {Deno.errors.AddrInUse} and other listen errors
  * @throws {TypeError} for a Redis broker URL without `options.broker` (use {@link launchServer})
  */
 export function startServer(
@@ -184,153 +114,47 @@ export function startServer(
       "Cannot start on a Redis broker synchronously: use launchServer(), which connects it first",
     );
   }
-  const staticDir = config.server.staticDir === undefined
-    ? undefined
-    : staticRoot(config.server.staticDir);
-  const broker = options.broker ?? new MemoryBroker({
-    history: config.channels.history,
-    maxChannels: config.channels.maxChannels,
-  });
+  const { staticDir: dir } = config.server;
+  const staticDir = dir === undefined ? undefined : staticRoot(dir);
+  const broker = options.broker ?? createMemoryBroker(config);
   const hub = new Hub({
-    mode: createMode(config),
+    mode: createMode(config, logger),
     broker,
     stallTimeoutMs: config.server.stallTimeoutMs,
     maxFrameBytes: config.limits.maxFrameBytes,
     maxInboundRate: config.limits.maxInboundRate,
   });
   logLifecycle(hub, logger);
-  // The channel the source publishes to keeps its place: subscribers
-  // filling --max-channels must never stop the source.
-  const sourceChannel = config.server.source === "http"
-    ? undefined
-    : hub.holdChannel(DEFAULT_CHANNEL);
-
-  const publishing = new AbortController();
-  const source = startSource(broker, {
-    kind: config.server.source,
-    rate: config.server.rate,
-    payloadBytes: config.server.payloadBytes,
-    maxMessageBytes: config.limits.maxMessageBytes,
-    conflateKey: config.queueMode.conflateKey,
-    signal: publishing.signal,
-    logger,
-    shed: config.server.mode === "queue",
-  });
+  const sourceParts = startConfiguredSource(config, hub, broker, logger);
+  const { source } = sourceParts;
   let stopping: Promise<void> | undefined;
-  const drain = new Drain(hub);
-  const admin = config.auth.adminToken === undefined ? undefined : adminGate({
-    token: config.auth.adminToken,
+  const { adminToken } = config.auth;
+  const admin = adminToken === undefined ? undefined : adminGate({
+    token: adminToken,
     secure: tls !== undefined,
     reject: (label) => hub.reject(label),
   });
-  const observers = startObservers({
+  const observers = startConfiguredObservers(config, hub, source, admin, {
+    at: startedAt,
+    accepting: () => !stopping && !http.drain.draining,
+  });
+  const http = startHttp({
+    config,
     hub,
-    source: source.stats,
-    startedAt,
-    state: () => ({ accepting: !stopping && !drain.draining }),
-    metricsPerClient: config.metrics.perClient,
-    info: {
-      rate: config.server.rate,
-      payloadBytes: config.server.payloadBytes,
-      maxsize: config.queueMode.maxsize,
-      dropLimit: config.queueMode.dropLimit,
-      fullTimeout: config.queueMode.fullTimeoutMs / 1000,
-    },
-    maxDashboards: config.limits.maxDashboards,
-    detailFor: admin ? (req) => admin.allows(req) : undefined,
-    reject: (label) => hub.reject(label),
-  });
-  const sockets = new OpenSockets();
-  // One count of clients being admitted, over WebSocket and SSE alike.
-  const slots = new AdmissionSlots();
-  const stallSeconds = config.server.stallTimeoutMs / 1000;
-  const auth = SubscriberAuth.create({
-    token: config.auth.token,
-    jwtSecret: config.auth.jwtSecret,
-    maxLifetimeSeconds: config.auth.jwtMaxLifetimeSeconds,
-  });
-  const subscribe = createSubscribeHandler(hub, {
-    idleTimeoutSeconds: stallSeconds > 0
-      ? stallSeconds + IDLE_TIMEOUT_MARGIN_S
-      : 0,
-    auth,
-    limits: config.limits,
-    openTimeoutMs: config.limits.handshakeTimeoutMs,
-    sockets,
-    slots,
-    revealCounts: admin === undefined,
-    drain,
-    ...(config.limits.replayBudget > 0
-      ? {
-        replayBudget: new ReplayBudget({ perSec: config.limits.replayBudget }),
-      }
-      : {}),
-    ...(config.limits.maxConnectRate > 0
-      ? {
-        connectRate: new ConnectRate({ perSec: config.limits.maxConnectRate }),
-        // Hints spread the clients a node closes at the rate it admits.
-        pacer: new ReconnectPacer({ ratePerSec: config.limits.maxConnectRate }),
-      }
-      : {}),
-    sse: createSseHandler(hub, { auth, limits: config.limits, slots }),
-    publish: config.server.source === "http"
-      ? createPublishHandler(broker, {
-        publishToken: config.auth.publishToken!,
-        maxBodyBytes: config.limits.maxMessageBytes,
-        conflateKey: config.queueMode.conflateKey,
-        stats: source.stats,
-        reject: (label) => hub.reject(label),
-        bodyTimeoutMs: config.limits.handshakeTimeoutMs,
-      })
-      : undefined,
-  });
-  const routes = new Map([
-    ...observers.routes,
-    [CLIENT_SCRIPT_PATH, clientScript],
-  ]);
-  const handler = createRouter({
-    subscribe: staticDir === undefined
-      ? subscribe
-      : createStaticHandler(staticDir, subscribe),
-    routes,
+    publisher: source.http,
+    routes: observers.routes,
     admin,
-  });
-  const server = listen({
-    hostname: config.server.host,
-    port: config.server.port,
-    reusePort: config.server.reusePort,
     tls,
-    handshakeTimeoutMs: config.limits.handshakeTimeoutMs,
-    maxPending: config.limits.maxPending,
-    ...(config.server.listener === "serve" ? { serveHttp: null } : {}),
-    reject: (label) => hub.reject(label),
-    onError: onServeError(logger),
+    staticDir,
     logger,
-  }, handler);
-  const { hostname, port } = server.addr;
-  const clientHost = hostname === "0.0.0.0" || hostname === "::"
-    ? "127.0.0.1"
-    : hostname.includes(":")
-    ? `[${hostname}]`
-    : hostname;
-  const secure = tls ? "s" : "";
-  const url = `ws${secure}://${clientHost}:${port}/`;
-  const httpUrl = `http${secure}://${clientHost}:${port}/`;
-
-  const summary = new SummaryReporter(hub, source.stats, logger);
-  // Housekeeping measures how late its own timer runs (the event loop's
-  // lag) and how far the source is behind: the hub's overload signals.
-  let lastTick = performance.now();
-  const housekeeping = setInterval(() => {
-    const now = performance.now();
-    const loopLagMs = Math.max(0, now - lastTick - HOUSEKEEPING_MS);
-    lastTick = now;
-    hub.tick({ loopLagMs, sourceLagMs: sourceLag(source.stats, now).lagMs });
-  }, HOUSEKEEPING_MS);
-  const summaries = setInterval(
-    () => summary.report(),
+  });
+  const housekeeping = startHousekeeping(
+    hub,
+    source.stats,
+    logger,
     config.logging.summaryIntervalMs,
   );
+  const { hostname, port, url, httpUrl, secure, sockets, listener } = http;
   logListening(logger, config, {
     hostname,
     port,
@@ -342,33 +166,17 @@ export function startServer(
       : redactedUrl(config.broker.url),
     brokerUp: broker.stats.up,
   });
-
-  const stop = () =>
-    stopping ??= (async () => {
-      publishing.abort();
-      clearInterval(housekeeping);
-      clearInterval(summaries);
-      // Let clients take what is queued and ACK it, then close them.
-      await drained(hub, SHUTDOWN_GRACE_MS);
-      await sleep(SHUTDOWN_QUIET_MS);
-      hub.closeAll("shutdown", "server shutting down");
-      sourceChannel?.();
-      await source.done;
-      summary.reportFinal();
-      observers.close();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, SHUTDOWN_DEADLINE_MS);
-      });
-      // Wait for the close handshakes (not for peers that stopped reading).
-      await Promise.race([
-        Promise.all([sockets.closed(SHUTDOWN_DEADLINE_MS), server.shutdown()]),
-        deadline,
-      ]);
-      clearTimeout(timer);
-      await broker[Symbol.asyncDispose]();
-    })();
-
+  const parts = {
+    ...sourceParts,
+    housekeeping,
+    hub,
+    observers,
+    sockets,
+    listener,
+    broker,
+  };
+  // The one way to stop: its phases are in shutdown.ts.
+  const stop = () => stopping ??= shutdown(parts);
   return {
     port,
     hostname,
@@ -378,22 +186,8 @@ export function startServer(
     broker,
     source: source.stats,
     stop,
-    drain: () => drain.start(config.limits.drainMs),
-    finishDrain: () => drain.finishNow(),
+    drain: () => http.drain.start(config.limits.drainMs),
+    finishDrain: () => http.drain.finishNow(),
     [Symbol.asyncDispose]: stop,
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Resolves once no message waits for any client (queues and socket buffers empty), or after `ms`. */
-async function drained(hub: Hub, ms: number): Promise<void> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    const { queued, bufferedBytes } = hub.backlog();
-    if (queued === 0 && bufferedBytes === 0) return;
-    await sleep(10);
-  }
 }

@@ -57,9 +57,13 @@ export class FakeSink implements Sink {
   /** When true, every sent frame stays buffered (a peer that stopped reading). */
   stalled = false;
 
-  /** Records `text`; buffers it when stalled. */
-  send(text: string): void {
+  /** Where each data frame was handed over as being (`<epoch>:<seq>`), in order. */
+  readonly ids: string[] = [];
+
+  /** Records `text` (and the position it is handed with); buffers it when stalled. */
+  send(text: string, seq = 0, epoch = ""): void {
     this.frames.push(text);
+    if (seq > 0) this.ids.push(`${epoch}:${seq}`);
     if (this.stalled) this.bufferedAmount += text.length;
   }
 

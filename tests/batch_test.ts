@@ -9,7 +9,7 @@ import { QueueMode } from "../server/modes/queue.ts";
 import {
   BATCH_MAX_MESSAGES,
   QUEUE_HIGH_WATER_BYTES,
-} from "../server/modes/writer.ts";
+} from "../server/modes/socket_gate.ts";
 import { decodeDataFrames } from "../lib/protocol.ts";
 import {
   afterPosition,

@@ -91,7 +91,7 @@ Deno.test({
         const seen = () => (globalThis as any).seqs.length as number;
         await waitInPage(page, "50 messages", seen, (n) => n >= 50);
         for (const s of server.hub.sessions) {
-          s.close("ping_timeout", "test cut");
+          server.hub.close(s, "ping_timeout", "test cut");
         }
         await waitInPage(page, "150 messages", seen, (n) => n >= 150);
         const { seqs, closes, connects } = await page.evaluate(() => {
@@ -142,7 +142,7 @@ Deno.test({
         await waitInPage(page, "50 SSE messages", count, (n) => n >= 50);
         assert.equal(server.hub.size, 1);
         for (const s of server.hub.sessions) {
-          s.close("ping_timeout", "test cut");
+          server.hub.close(s, "ping_timeout", "test cut");
         }
         await waitInPage(page, "the reconnect", positions, (n) => n >= 2);
         const at = await page.evaluate(count);

@@ -451,18 +451,20 @@ Deno.test("fanout clientsim prints the final table when --json is not given", as
 
 // ---------------------------------------------------------------- demo
 
-Deno.test("fanout demo prints naive, queue and a verdict as JSON and progress on stderr when given --json", async () => {
+Deno.test("fanout demo prints naive, queue, ladder and a verdict as JSON and progress on stderr when given --json", async () => {
   const run = await runToEnd(["demo", "--duration", "4", "--json"], 60_000);
   assert.equal(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout) as Record<string, unknown>;
   assert.equal(typeof doc.naive, "object");
   assert.equal(typeof doc.queue, "object");
-  assert.ok(doc.naive !== null && doc.queue !== null);
+  assert.equal(typeof doc.ladder, "object");
+  assert.ok(doc.naive !== null && doc.queue !== null && doc.ladder !== null);
   const verdict = doc.verdict as unknown[];
   assert.ok(Array.isArray(verdict), "verdict is an array");
-  assert.equal(verdict.length, 2);
+  assert.equal(verdict.length, 3);
   for (const line of verdict) assert.equal(typeof line, "string");
   assert.ok(lines(run.stderr).length > 2, `progress lines:\n${run.stderr}`);
   assert.match(run.stderr, /NAIVE/);
   assert.match(run.stderr, /QUEUE/);
+  assert.match(run.stderr, /LADDER/);
 });

@@ -28,6 +28,7 @@ Deno.test("createClientQueue() applies each policy at the count bound", async (t
     "drop-newest": { seqs: [1, 2, 3], dropped: 2, overflow: false },
     "disconnect": { seqs: [1, 2, 3], dropped: 2, overflow: true },
     "conflate": { seqs: [3, 4, 5], dropped: 2, overflow: false }, // no keys: like drop-oldest
+    "ladder": { seqs: [3, 4, 5], dropped: 2, overflow: false }, // not conflating until its tier says so
   };
   for (
     const [policy, expected] of Object.entries(want) as [
@@ -119,4 +120,26 @@ Deno.test("conflate evicts the oldest key when a new key arrives at the bound", 
   assert.equal(q.push(frame(3, 10, "C")).dropped, 1);
   q.push(frame(4, 10, "A")); // A was evicted: this is a new entry, evicting B
   assert.deepEqual(drain(q), [3, 4]);
+});
+
+Deno.test("createClientQueue() under ladder conflates only once told to, keyless messages per channel", () => {
+  const q = createClientQueue({
+    maxsize: 10,
+    maxBytes: Infinity,
+    policy: "ladder",
+  });
+  q.push(frame(1));
+  q.push(frame(2));
+  assert.equal(q.length, 2, "not conflating: both kept");
+  assert.equal(q.setConflating!(true), 1, "1 superseded by 2");
+  assert.equal(q.length, 1);
+  assert.equal(q.push(frame(3)).conflated, 1, "replaces the keyless one");
+  assert.equal(q.push(frame(4, 10, "a")).conflated ?? 0, 0);
+  assert.equal(q.push(frame(5, 10, "a")).conflated, 1);
+  assert.equal(q.bytes, 20);
+  assert.deepEqual(drain(q), [3, 5]);
+  q.setConflating!(false);
+  q.push(frame(6));
+  q.push(frame(7));
+  assert.deepEqual(drain(q), [6, 7], "off again: nothing replaced");
 });

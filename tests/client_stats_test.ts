@@ -81,8 +81,19 @@ Deno.test("ClientStats reads control frames as notices, not as data or bad frame
   );
   stats.recordFrame('{"type":"reset","channel":"default","last_seq":0}', 5);
   stats.recordFrame(frame(1), 6); // after a reset: neither a repeat nor a gap
+  stats.recordFrame('{"type":"expired","channel":"default","count":2}', 7);
+  stats.recordFrame(
+    '{"type":"tier","channel":"default","tier":"conflated","from":"full","reason":"behind","queued":60,"lag_ms":700}',
+    8,
+  );
   const snap = stats.snapshot();
-  assert.deepEqual(snap.notices, { dropped: 5, missed: 13, resets: 1 });
+  assert.deepEqual(snap.notices, {
+    dropped: 5,
+    missed: 13,
+    resets: 1,
+    expired: 2,
+    tierChanges: 1,
+  });
   assert.equal(snap.messages, 3);
   assert.equal(snap.badFrames, 0);
   assert.equal(snap.drops, 5, "the seq gap 1 → 7");

@@ -17,7 +17,8 @@ Deno.test("runSwarm() stops by itself and reports every client when the duration
     idPrefix: "fast",
   }, { onLine: (line) => lines.push(line) });
   const elapsed = performance.now() - t0;
-  assert.ok(elapsed >= 1000 && elapsed < 4000, `elapsed ${elapsed} ms`);
+  // It ran its whole duration (an upper bound would depend on the machine's load).
+  assert.ok(elapsed >= 1000, `elapsed ${elapsed} ms`);
   assert.equal(report.stoppedEarly, false);
   assert.deepEqual(report.clients.map((c) => c.id), [
     "fast-0",

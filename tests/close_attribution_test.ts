@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { HubEvent, SessionEnd } from "../server/mod.ts";
-import { attributeClose } from "../server/core/session.ts";
+import { attributeClose } from "../server/core/session_end.ts";
 import { ManualClient, startTestServer, waitFor } from "./_helpers.ts";
 
 /** A WebSocket client on a raw TCP socket, to send what a library would not. */

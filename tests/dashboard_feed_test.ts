@@ -12,21 +12,24 @@ import {
 } from "../server/observe/dashboard/client_table.ts";
 import { DashboardFeed } from "../server/observe/dashboard/feed.ts";
 import type { FeedEvent } from "../server/observe/dashboard/feed_event.ts";
+import { Schedule } from "../server/sources/schedule.ts";
 import { SourceStats } from "../server/sources/source_stats.ts";
 import { FakeClock, FakeSink, testHub } from "./_helpers.ts";
 
-function setUp(clock: FakeClock, maxSubscribers = Infinity) {
+function setUp(
+  clock: FakeClock,
+  maxSubscribers = Infinity,
+  policy: "drop-oldest" | "ladder" = "drop-oldest",
+) {
   const mode = new QueueMode({
-    queue: { maxsize: 10, maxBytes: Infinity, policy: "drop-oldest" },
+    queue: { maxsize: 10, maxBytes: Infinity, policy },
     limits: { dropLimit: 5, fullTimeoutMs: 60_000 },
     scheduler: clock,
   });
   const { hub, broker } = testHub(mode, clock);
-  const source = Object.assign(new SourceStats("synthetic"), {
-    rate: 100,
-    startedAt: clock.now(),
-    scheduledFrom: clock.now(),
-  });
+  const source = new SourceStats("synthetic");
+  source.startedAt = clock.now();
+  source.schedule = new Schedule(100, clock.now());
   const loopLag = new EventLoopLag({ intervalMs: 60_000 });
   const feed = new DashboardFeed(
     { hub, source, loopLag, info: { rate: 100, payloadBytes: 2000 } },
@@ -96,7 +99,7 @@ Deno.test("DashboardFeed shows a stalled client as dropping, first in the table,
     publish(44);
     // The ACK must name a frame the client was sent (a forged one is refused).
     const { seq, ts_send } = JSON.parse(fastSink.frames[0]!);
-    fast.receive(JSON.stringify({ ack_ts: ts_send, seq }));
+    hub.receive(fast, JSON.stringify({ ack_ts: ts_send, seq }));
     feed.tick();
     const first = (await events.next())!;
     assert.equal(
@@ -119,6 +122,8 @@ Deno.test("DashboardFeed shows a stalled client as dropping, first in the table,
     assert.equal(first.info.mode, "queue");
     hub.tick(); // it drained nothing of what it was offered: lagging
     publish(10); // past --drop-limit 5: the slow client is cut off
+    // The hub settles a client cut during a delivery once it has returned.
+    await Promise.resolve();
     feed.tick();
     const second = (await events.next())!;
     assert.equal(second.history, undefined, "history only once");
@@ -300,5 +305,24 @@ Deno.test("DashboardFeed refuses dashboards past maxSubscribers, and builds each
     assert.equal((await other.next())!.table.rows.length, 25);
   } finally {
     tearDown();
+  }
+});
+
+Deno.test("DashboardFeed shows each client's tier under --policy ladder, and none under other policies", async () => {
+  for (const policy of ["ladder", "drop-oldest"] as const) {
+    const clock = new FakeClock();
+    const { hub, feed, tearDown } = setUp(clock, Infinity, policy);
+    try {
+      hub.open(new FakeSink(), { remote: "127.0.0.1:1" });
+      const events = new EventReader(feed.subscribe(view("")));
+      feed.tick();
+      const first = (await events.next())!;
+      assert.equal(
+        first.table.rows[0]!.tier,
+        policy === "ladder" ? "full" : null,
+      );
+    } finally {
+      tearDown();
+    }
   }
 });

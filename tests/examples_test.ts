@@ -386,3 +386,29 @@ Deno.test({
     assert.equal(asIs.stderr.trim(), "");
   },
 });
+
+Deno.test("examples/ladder_watch.mjs under Deno: slow for a while, it is moved down the ladder, then climbs back", async () => {
+  await using server = startTestServer({
+    policy: "ladder",
+    payloadBytes: 65536,
+    ladderDownMs: 300,
+    ladderUpMs: 1000,
+  });
+  const r = await deno(
+    "run",
+    "-q",
+    "--allow-net",
+    "examples/ladder_watch.mjs",
+    server.url,
+    "--slow-s",
+    "4",
+    "--for",
+    "14",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /tier full -> \w+ \((behind|queue_full)/, r.stdout);
+  assert.match(r.stdout, /tier \w+ -> \w+ \(kept_up/, r.stdout);
+  assert.match(r.stdout, /lag: /);
+  assert.match(r.stdout, /closed 1000 done/);
+  assert.match(r.stdout, /^done: \d+ messages/m);
+});

@@ -5,9 +5,19 @@
 import assert from "node:assert/strict";
 import { NaiveMode } from "../server/modes/naive.ts";
 import { QueueMode } from "../server/modes/queue.ts";
-import { QUEUE_HIGH_WATER_BYTES } from "../server/modes/writer.ts";
+import { QUEUE_HIGH_WATER_BYTES } from "../server/modes/socket_gate.ts";
 import type { SlowPolicy } from "../server/modes/client_queue.ts";
 import { epochSeconds } from "../lib/protocol.ts";
+import {
+  type Broker,
+  type BrokerHandler,
+  BrokerStats,
+  type History,
+  type Published,
+  replayedSeq,
+} from "../server/core/broker.ts";
+import { frameOf, type PublishBody } from "../server/core/frame.ts";
+import { Hub } from "../server/core/hub.ts";
 import {
   afterPosition,
   FakeClock,
@@ -77,7 +87,6 @@ Deno.test("queue mode: a stalled client drops oldest and is cut off by --drop-li
     slowSink.closes[0]!.reason,
     /6 messages dropped in 10 s, over --drop-limit 5/,
   );
-  assert.equal(slow.stats.drops, 6);
   assert.equal(hub.size, 1);
   assert.equal(hub.totals().dropped, 6);
   assert.equal(hub.totals().disconnects.get("slow_drops"), 1);
@@ -163,9 +172,9 @@ Deno.test("queue policy conflate: a blocked client gets the latest message per k
     "the conflated queue drained, with no drop notice",
   );
   const data = rest.map((f) => JSON.parse(f));
-  const [session] = hub.sessions;
-  assert.equal(session!.stats.conflated, 3, "three values were superseded");
-  assert.equal(session!.stats.drops, 0, "superseding is not dropping");
+  const [view] = hub.subscribers();
+  assert.equal(view!.conflated, 3, "three values were superseded");
+  assert.equal(view!.drops, 0, "superseding is not dropping");
   assert.deepEqual(data.map((d) => [d.data.sym, d.data.px]), [["AAPL", 5], [
     "MSFT",
     6,
@@ -355,7 +364,7 @@ Deno.test("naive mode: closing the blocking client releases the broadcast", asyn
   const pending = publishBytes(publish);
   clock.advance(100);
   assert.equal(fastSink.frames.length, 0, "the broadcast is blocked");
-  slow.close("shutdown");
+  hub.close(slow, "shutdown");
   await pending;
   assert.equal(fastSink.frames.length, 1);
 });
@@ -370,42 +379,42 @@ Deno.test("Hub.tick() closes a client that stopped reading with 4002, even while
   hub.tick();
   for (let i = 0; i < 10; i++) {
     clock.advance(250);
-    s.receive(JSON.stringify({ ack_ts: Date.now() / 1000, seq: 1 })); // ACKs do not count as reading
+    hub.receive(s, JSON.stringify({ ack_ts: Date.now() / 1000, seq: 1 })); // ACKs do not count as reading
     hub.tick();
   }
   assert.equal(s.end?.reason, "ping_timeout");
   assert.equal(sink.closes[0]?.code, 4002);
 });
 
-Deno.test("Session.receive() counts malformed frames, closes after the budget, and 1009 for oversized", () => {
+Deno.test("Hub.receive() and Session checks: counts malformed frames, closes after the budget, and 1009 for oversized", () => {
   const { hub } = naiveHub();
   const a = new FakeSink();
   const b = new FakeSink();
   const noisy = hub.open(a, { remote: "noisy" });
   const huge = hub.open(b, { remote: "huge" });
-  for (let i = 0; i < 10; i++) noisy.receive("not json");
+  for (let i = 0; i < 10; i++) hub.receive(noisy, "not json");
   assert.equal(noisy.closed, false, "ten bad frames are tolerated");
-  noisy.receive("[]");
+  hub.receive(noisy, "[]");
   assert.equal(noisy.end?.reason, "protocol_error");
   assert.equal(a.closes[0]?.code, 4100);
-  huge.receive("x".repeat(100_000));
+  hub.receive(huge, "x".repeat(100_000));
   assert.equal(b.closes[0]?.code, 1009);
-  huge.receive('{"ack_ts":1,"seq":1}'); // ignored after close
+  hub.receive(huge, '{"ack_ts":1,"seq":1}'); // ignored after close
   assert.equal(huge.stats.acks, 0);
 });
 
-Deno.test("Session.receive() closes a binary frame with 1009 at once, and counts the limit in UTF-8 bytes", () => {
+Deno.test("Hub.receive() and Session checks: closes a binary frame with 1009 at once, and counts the limit in UTF-8 bytes", () => {
   const { hub } = naiveHub(undefined, { maxFrameBytes: 100 });
   const binSink = new FakeSink();
   const bin = hub.open(binSink, { remote: "binary" });
-  bin.receive(new Uint8Array(3));
+  hub.receive(bin, new Uint8Array(3));
   assert.equal(bin.end?.reason, "message_too_big");
   assert.equal(binSink.closes[0]?.code, 1009);
   assert.equal(bin.stats.badFrames, 1);
   // 40 characters, 120 bytes: over a 100-byte limit although .length is 40.
   const wideSink = new FakeSink();
   const wide = hub.open(wideSink, { remote: "wide" });
-  wide.receive("€".repeat(40));
+  hub.receive(wide, "€".repeat(40));
   assert.equal(wideSink.closes[0]?.code, 1009);
   assert.match(wide.end!.detail, /120 bytes exceeds the 100-byte limit/);
 });
@@ -417,7 +426,7 @@ function acksFor(sink: FakeSink): string[] {
     .map((f) => JSON.stringify({ ack_ts: f.ts_send, seq: f.seq }));
 }
 
-Deno.test("Session.receive(): a client ACKing the backlog it was sent, all at once, is not a flood", async () => {
+Deno.test("Hub.receive() and Session checks: a client ACKing the backlog it was sent, all at once, is not a flood", async () => {
   const clock = new FakeClock();
   const { hub, publish } = naiveHub(clock, { maxInboundRate: 10 });
   const sink = new FakeSink();
@@ -426,30 +435,30 @@ Deno.test("Session.receive(): a client ACKing the backlog it was sent, all at on
   for (let i = 0; i < 500; i++) {
     await publish("default", { tsSend: epochSeconds(), payloadB64: "AA==" });
   }
-  for (const ack of acksFor(sink)) s.receive(ack); // one instant
+  for (const ack of acksFor(sink)) hub.receive(s, ack); // one instant
   assert.equal(s.closed, false, "not cut as a flood");
   assert.equal(s.stats.throttled, 0);
   assert.equal(s.stats.acks, 500);
   // What goes beyond one ACK per message is held to the rate, then cut.
-  for (let i = 0; i < 40 && !s.closed; i++) s.receive(acksFor(sink)[0]!);
+  for (let i = 0; i < 40 && !s.closed; i++) hub.receive(s, acksFor(sink)[0]!);
   assert.equal(s.end?.reason, "flood");
   assert.equal(sink.closes[0]?.code, 4101);
 });
 
-Deno.test("Session.receive(): an ACK counts only for a seq this client was sent, with the ts_send it was sent", async () => {
+Deno.test("Hub.receive() and Session checks: an ACK counts only for a seq this client was sent, with the ts_send it was sent", async () => {
   const clock = new FakeClock();
   const { hub, publish } = naiveHub(clock);
   const sink = new FakeSink();
   const s = hub.open(sink, { remote: "liar" });
   const tsSend = epochSeconds();
   await publish("default", { tsSend, payloadB64: "AA==" });
-  s.receive(JSON.stringify({ ack_ts: -1e308, seq: 1 }));
-  s.receive(JSON.stringify({ ack_ts: tsSend, seq: 2 })); // never sent
-  s.receive(JSON.stringify({ ack_ts: tsSend - 3600, seq: 1 }));
+  hub.receive(s, JSON.stringify({ ack_ts: -1e308, seq: 1 }));
+  hub.receive(s, JSON.stringify({ ack_ts: tsSend, seq: 2 })); // never sent
+  hub.receive(s, JSON.stringify({ ack_ts: tsSend - 3600, seq: 1 }));
   assert.equal(s.stats.acks, 0);
   assert.equal(s.stats.staleAcks, 3);
   assert.equal(s.stats.e2eLatency.count, 0, "nothing reached the histogram");
-  s.receive(JSON.stringify({ ack_ts: tsSend, seq: 1 }));
+  hub.receive(s, JSON.stringify({ ack_ts: tsSend, seq: 1 }));
   assert.equal(s.stats.acks, 1);
   const e2e = hub.latency().e2e;
   assert.ok(Number.isFinite(e2e.sum) && e2e.sum >= 0 && e2e.sum < 60_000);
@@ -493,8 +502,10 @@ Deno.test("queue policy conflate: replacing values is not dropping, so --drop-li
     hub.tick();
   }
   assert.equal(s.closed, false, "still connected after 200 ticks at 200/s");
-  assert.equal(s.stats.drops, 0);
-  assert.equal(s.stats.conflated, 197);
+  const [view] = hub.subscribers();
+  assert.equal(view!.id, s.id);
+  assert.equal(view!.drops, 0);
+  assert.equal(view!.conflated, 197);
   mode.stop();
 });
 
@@ -523,7 +534,7 @@ Deno.test("--max-lag: a client further behind than the bound is cut with 4006, b
     clock.advance(250);
     hub.tick();
   }
-  reader.receive(acksFor(readerSink).at(-1)!);
+  hub.receive(reader, acksFor(readerSink).at(-1)!);
   hub.tick();
   assert.equal(blocked.end?.reason, "slow_lag");
   assert.equal(blockedSink.closes[0]?.code, 4006);
@@ -533,18 +544,212 @@ Deno.test("--max-lag: a client further behind than the bound is cut with 4006, b
   mode.stop();
 });
 
-Deno.test("Session.receive() throttles uninvited frames over --max-inbound-rate, then closes it with 4101", () => {
+Deno.test("Hub.receive() and Session checks: throttles uninvited frames over --max-inbound-rate, then closes it with 4101", () => {
   const clock = new FakeClock();
   const { hub } = naiveHub(clock, { maxInboundRate: 10 });
   const sink = new FakeSink();
   const s = hub.open(sink, { remote: "flood" });
   // Nothing was sent to it, so no ACK is invited.
   const ack = JSON.stringify({ ack_ts: Date.now() / 1000, seq: 1 });
-  for (let i = 0; i < 15; i++) s.receive(ack);
+  for (let i = 0; i < 15; i++) hub.receive(s, ack);
   assert.equal(s.stats.staleAcks, 10, "the first second's worth is read");
   assert.equal(s.stats.throttled, 5);
   assert.equal(s.closed, false, "throttled, not yet closed");
-  for (let i = 0; i < 6; i++) s.receive(ack);
+  for (let i = 0; i < 6; i++) hub.receive(s, ack);
   assert.equal(s.end?.reason, "flood");
   assert.equal(sink.closes[0]?.code, 4101);
+});
+
+/**
+ * A broker that records every call made into it while its own publish is
+ * delivering (the stack the hub must never re-enter).
+ */
+class ReentryBroker implements Broker {
+  readonly kind = "reentry-test";
+  readonly stats = new BrokerStats();
+  /** Calls made while `publish` was on the stack. */
+  readonly reentered: string[] = [];
+  /** Calls of `unsubscribe`, in order. */
+  readonly unsubscribed: string[] = [];
+  #handler: BrokerHandler | undefined;
+  #delivering = false;
+  #seq = 0;
+  readonly #now: () => number;
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+  #enter(call: string): void {
+    if (this.#delivering) this.reentered.push(call);
+  }
+  connected(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+  bind(handler: BrokerHandler): void {
+    this.#handler = handler;
+  }
+  admits(channel: string): boolean {
+    this.#enter(`admits(${channel})`);
+    return true;
+  }
+  publish(channel: string, bodies: readonly PublishBody[]): Promise<Published> {
+    this.#enter(`publish(${channel})`);
+    const first = this.#seq + 1;
+    this.#delivering = true;
+    try {
+      for (const body of bodies) {
+        const frame = frameOf(channel, ++this.#seq, body, this.#now());
+        void this.#handler!.publication(channel, frame);
+      }
+    } finally {
+      this.#delivering = false;
+    }
+    return Promise.resolve({ channel, epoch: "E", first, last: this.#seq });
+  }
+  subscribe(channel: string): Promise<void> {
+    this.#enter(`subscribe(${channel})`);
+    return Promise.resolve();
+  }
+  unsubscribe(channel: string): void {
+    this.#enter(`unsubscribe(${channel})`);
+    this.unsubscribed.push(channel);
+  }
+  position(channel: string) {
+    this.#enter(`position(${channel})`);
+    return { epoch: "E", seq: this.#seq };
+  }
+  history(channel: string): History {
+    this.#enter(`history(${channel})`);
+    return {
+      epoch: "E",
+      until: this.#seq,
+      notices: [],
+      replay: { next: () => undefined },
+    };
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+Deno.test("Hub: a client cut while the broker delivers is closed at once and settled after the delivery returns; the broker is never re-entered", async () => {
+  const clock = new FakeClock();
+  const mode = new QueueMode({
+    queue: { maxsize: 2, maxBytes: Infinity, policy: "disconnect" },
+    limits: { dropLimit: 1000, fullTimeoutMs: 600_000, maxLagMs: Infinity },
+    scheduler: clock,
+  });
+  const broker = new ReentryBroker(clock.now);
+  const hub = new Hub({ mode, broker, now: clock.now });
+  const ends: string[] = [];
+  hub.on((e) => {
+    if (e.type === "disconnect") ends.push(e.end.reason);
+  });
+  const sink = new FakeSink();
+  sink.bufferedAmount = QUEUE_HIGH_WATER_BYTES; // never drains
+  const slow = hub.open(sink, { remote: "slow", channel: "c" });
+  const body = { tsSend: 1, payloadB64: "AA==" };
+  // The tick finds it lagging (it drained nothing of what it was offered),
+  // so its next overflow is judged at once: inside the broker's delivery.
+  await broker.publish("c", [body]);
+  clock.advance(250);
+  hub.tick();
+  await broker.publish("c", [body]); // its queue (2) is full now
+  assert.equal(slow.closed, false);
+  const delivered = broker.publish("c", [body]);
+  assert.equal(slow.end?.reason, "slow_overflow", "closed during the delivery");
+  assert.equal(sink.closes[0]?.code, 4004, "its close frame started at once");
+  assert.deepEqual(broker.unsubscribed, [], "not settled inside the delivery");
+  assert.equal(hub.size, 1);
+  await delivered;
+  assert.deepEqual(broker.unsubscribed, ["c"], "settled after it returned");
+  assert.equal(hub.size, 0);
+  assert.deepEqual(ends, ["slow_overflow"]);
+  assert.equal(hub.totals().disconnects.get("slow_overflow"), 1);
+  assert.deepEqual(broker.reentered, [], "the broker was re-entered");
+  mode.stop();
+});
+
+Deno.test("Hub: only the hub closes; a peer close reported by the transport is settled at once and later closes are ignored", () => {
+  const clock = new FakeClock();
+  const { hub, broker, events } = queueHub(clock);
+  const sink = new FakeSink();
+  const s = hub.open(sink, { remote: "peer", channel: "p" });
+  hub.peerClosed(s, 1000, "bye");
+  assert.equal(s.end?.reason, "client_closed");
+  assert.equal(hub.size, 0);
+  assert.equal(broker.position("p").seq, 0);
+  hub.close(s, "shutdown");
+  hub.peerClosed(s, 1006, "", "Unexpected EOF");
+  assert.deepEqual(
+    sink.closes,
+    [],
+    "the server sends no close to a peer that left",
+  );
+  assert.deepEqual(events.map((e) => e.type), ["connect", "disconnect"]);
+  assert.equal(s.end?.reason, "client_closed", "the first end stands");
+});
+
+Deno.test("Hub: its channel count is the only one — the broker follows what the hub tells it, holds included", async () => {
+  const clock = new FakeClock();
+  const { hub, broker, mode } = queueHub(clock);
+  const release = hub.holdChannel("held");
+  assert.ok(release, "the hold takes the channel");
+  const s = hub.open(new FakeSink(), { remote: "a", channel: "held" });
+  hub.close(s, "shutdown");
+  assert.equal(hub.size, 0);
+  // The hold still counts: the channel stays open in the broker and the
+  // mode, and a later session of it receives what is published.
+  await broker.publish("held", [{ tsSend: 1, payloadB64: "AA==" }]);
+  const sink = new FakeSink();
+  hub.open(sink, { remote: "b", channel: "held" });
+  await broker.publish("held", [{ tsSend: 1, payloadB64: "AA==" }]);
+  assert.deepEqual(sink.frames.map((f) => JSON.parse(f).seq), [2]);
+  release!();
+  release!(); // idempotent: one hold, one release
+  assert.equal(broker.position("held").seq, 2, "a session still holds it");
+  hub.closeAll("shutdown");
+  // A channel nothing was published on is forgotten at the hub's last leave.
+  const empty = hub.open(new FakeSink(), { remote: "c", channel: "empty" });
+  assert.equal(broker.position("empty").epoch !== "", true);
+  hub.close(empty, "shutdown");
+  assert.deepEqual(broker.position("empty"), { epoch: "", seq: 0 });
+  mode.stop();
+});
+
+Deno.test("Hub: a control session's sink is handed each data frame's seq and its channel's epoch, replayed ones included; a reset moves it to the new epoch", async () => {
+  const clock = new FakeClock();
+  const { hub, broker, mode } = queueHub(clock, { maxsize: 100 });
+  const body = { tsSend: 1, payloadB64: "AA==" };
+  await broker.publish("e", [body, body]);
+  const sink = new FakeSink();
+  hub.open(sink, { remote: "r", channel: "e", since: 0 });
+  const plain = new FakeSink();
+  hub.open(plain, { remote: "p", channel: "e" });
+  await broker.publish("e", [body]);
+  const { position } = afterPosition(sink.frames, "e");
+  const epoch = position.epoch;
+  assert.deepEqual(sink.ids, [`${epoch}:1`, `${epoch}:2`, `${epoch}:3`]);
+  assert.deepEqual(
+    plain.ids,
+    [":3"],
+    "a client without control frames is told no epoch",
+  );
+  hub.notice(
+    "e",
+    JSON.stringify({ type: "reset", channel: "e", epoch: "NEW", last_seq: 0 }),
+  );
+  await broker.publish("e", [body]);
+  assert.equal(sink.ids.at(-1), "NEW:4");
+  hub.notice("e", '{"type":"reset"}', "NAMED");
+  await broker.publish("e", [body]);
+  assert.equal(sink.ids.at(-1), "NAMED:5", "the epoch the broker names wins");
+  mode.stop();
+});
+
+Deno.test("replayedSeq: a cursor's own seq when it gives one, else the seq a data frame starts with, 0 for a notice", () => {
+  const next = () => undefined;
+  assert.equal(replayedSeq({ next, seq: 7 }, '{"seq":12,"ts_send":1}'), 7);
+  assert.equal(replayedSeq({ next }, '{"seq":12,"ts_send":1}'), 12);
+  assert.equal(replayedSeq({ next }, '{"type":"gap","from":1,"to":2}'), 0);
 });

@@ -46,7 +46,7 @@ Deno.test("an SDK client cut by the server gets last_close with that close's cod
   try {
     await waitFor("the session", () => server.hub.size === 1);
     for (const s of server.hub.sessions) {
-      s.close("slow_drops", "test: cut for being slow");
+      server.hub.close(s, "slow_drops", "test: cut for being slow");
     }
     await waitFor("last_close on the next session", () => told.length > 0);
     assert.equal(told[0]!.code, 4000);

@@ -175,3 +175,24 @@ Deno.test("layering: the rules themselves catch a violation", () => {
     "lib/scheduler.ts",
   ]);
 });
+
+/** `file`'s text without its comments (doc comments name calls they do not make). */
+function codeOf(file: string): string {
+  return Deno.readTextFileSync(`${REPO_ROOT}/${file}`)
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/^\s*\/\/.*$/gm, "");
+}
+
+Deno.test("one exit: only the hub closes a session and records how it ended; nobody but the queue writer counts its drops", () => {
+  const server = tsFiles("server");
+  const closing = server.filter((f) =>
+    /\.sink\.close\(|\.recordEnd\(/.test(codeOf(f))
+  );
+  assert.deepEqual(closing, ["server/core/hub.ts"]);
+  const dropping = server.filter((f) =>
+    /[.#]drops\s*(\+\+|\+=|=[^=])/.test(codeOf(f))
+  );
+  assert.deepEqual(dropping, ["server/modes/writer.ts"]);
+  // The rule itself fails on a violation.
+  assert.ok(/\.sink\.close\(/.test("session.sink.close(1000, 'x');"));
+});

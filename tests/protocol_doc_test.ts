@@ -10,8 +10,8 @@ import { CLOSE_CODES, type DisconnectReason } from "../lib/close_codes.ts";
 import { encodeData, parseControl, PROTOCOL_VERSION } from "../lib/protocol.ts";
 import { classifyClose } from "../sdk/mod.ts";
 import { CLIENT_SCRIPT_PATH } from "../server/http/client_script.ts";
-import { SSE_PATH } from "../server/http/sse.ts";
-import { SUBSCRIBE_PATHS } from "../server/http/subscribe.ts";
+import { SSE_PATH } from "../server/http/paths.ts";
+import { SUBSCRIBE_PATHS } from "../server/http/paths.ts";
 import { startObservers } from "../server/observe/observers.ts";
 import { SourceStats } from "../server/sources/source_stats.ts";
 import { REPO_ROOT } from "./_cli.ts";
@@ -83,7 +83,16 @@ Deno.test("PROTOCOL.md documents every control frame of lib/protocol.ts ControlF
   }));
   assert.deepEqual(
     members.map((m) => m.type).sort(),
-    ["dropped", "gap", "last_close", "position", "reset"],
+    [
+      "dropped",
+      "expired",
+      "gap",
+      "lag",
+      "last_close",
+      "position",
+      "reset",
+      "tier",
+    ],
   );
   const frames = section("### Control frames");
   for (const { type, fields } of members) {

@@ -1,6 +1,8 @@
 /** The HTTP and stdin sources, against a hub with fake sinks: no network. */
 import assert from "node:assert/strict";
 import { createPublishHandler } from "../server/http/publish.ts";
+import { HttpSource } from "../server/sources/source_http.ts";
+import { BrokerUnavailableError, MemoryBroker } from "../server/mod.ts";
 import { QueueMode } from "../server/modes/queue.ts";
 import { messageFromText } from "../server/sources/message_body.ts";
 import { runStdinSource } from "../server/sources/source_stdin.ts";
@@ -33,7 +35,7 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 
 Deno.test("POST /publish delivers a JSON body to the channel's subscribers and answers its seq", async () => {
   const { broker, sink } = hubWithClient("prices");
-  const handle = createPublishHandler(broker, {
+  const handle = createPublishHandler(new HttpSource(broker), {
     publishToken: TOKEN,
     maxBodyBytes: 1024,
   });
@@ -60,7 +62,7 @@ Deno.test("POST /publish delivers a JSON body to the channel's subscribers and a
 
 Deno.test("POST /publish with application/x-ndjson publishes a batch in order", async () => {
   const { broker, sink } = hubWithClient();
-  const handle = createPublishHandler(broker, {
+  const handle = createPublishHandler(new HttpSource(broker), {
     publishToken: TOKEN,
     maxBodyBytes: 1024,
   });
@@ -84,7 +86,7 @@ Deno.test("POST /publish with application/x-ndjson publishes a batch in order", 
 
 Deno.test("POST /publish sends text bodies as strings", async () => {
   const { broker, sink } = hubWithClient();
-  const handle = createPublishHandler(broker, {
+  const handle = createPublishHandler(new HttpSource(broker), {
     publishToken: TOKEN,
     maxBodyBytes: 1024,
   });
@@ -94,7 +96,7 @@ Deno.test("POST /publish sends text bodies as strings", async () => {
 
 Deno.test("POST /publish refuses hostile and bad requests with the right status, and counts them", async (t) => {
   const { hub, broker, sink, reject } = hubWithClient("default", 1);
-  const handle = createPublishHandler(broker, {
+  const handle = createPublishHandler(new HttpSource(broker), {
     publishToken: TOKEN,
     maxBodyBytes: 100,
     reject,
@@ -172,7 +174,7 @@ Deno.test("POST /publish refuses hostile and bad requests with the right status,
 
 Deno.test("POST /publish answers 408 to a body that does not arrive within the timeout", async () => {
   const { broker, reject, hub } = hubWithClient();
-  const handle = createPublishHandler(broker, {
+  const handle = createPublishHandler(new HttpSource(broker), {
     publishToken: TOKEN,
     maxBodyBytes: 1000,
     reject,
@@ -287,4 +289,49 @@ Deno.test("messageFromText() extracts the conflation key from JSON objects only"
     () => messageFromText("not json", { json: "require" }),
     SyntaxError,
   );
+});
+
+Deno.test("HttpSource: the HTTP source is the only writer of its statistics — published, and refused when the broker cannot take them", async () => {
+  const broker = new MemoryBroker({ maxChannels: 1 });
+  const source = new HttpSource(broker, () => 42);
+  assert.equal(source.stats.startedAt, 42);
+  const body = { tsSend: 1, dataJson: "1" };
+  await source.publish("a", [body, body]);
+  await assert.rejects(source.publish("b", [body]), BrokerUnavailableError);
+  assert.equal(source.stats.published, 2);
+  assert.equal(source.stats.refused, 1);
+});
+
+Deno.test("POST /publish: Fanout-TTL-Ms and Fanout-Critical give every message its deadline and class; an NDJSON line's own fields win; a bad header is a 400", async () => {
+  const published: unknown[] = [];
+  const broker = {
+    admits: () => true,
+    publish: (channel: string, bodies: readonly unknown[]) => {
+      published.push(...bodies);
+      return Promise.resolve({ channel, epoch: "e", first: 1, last: 1 });
+    },
+  } as unknown as ConstructorParameters<typeof HttpSource>[0];
+  const handle = createPublishHandler(new HttpSource(broker), {
+    publishToken: TOKEN,
+    maxBodyBytes: 1024,
+  });
+  const res = await handle(
+    ...post("/publish", '{"a":1}\n{"a":2,"ttl_ms":9,"critical":false}\n', {
+      ...auth,
+      "content-type": "application/x-ndjson",
+      "fanout-ttl-ms": "500",
+      "fanout-critical": "1",
+    }),
+  );
+  assert.equal(res.status, 200);
+  const [one, two] = published as { ttlMs?: number; critical?: boolean }[];
+  assert.equal(one?.ttlMs, 500);
+  assert.equal(one?.critical, true);
+  assert.equal(two?.ttlMs, 9, "the line's own ttl_ms wins");
+  assert.equal(two?.critical, false, "…and its own critical");
+  const bad = await handle(
+    ...post("/publish", "x", { ...auth, "fanout-ttl-ms": "soon" }),
+  );
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /Fanout-TTL-Ms must be/);
 });

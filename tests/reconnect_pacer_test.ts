@@ -64,7 +64,9 @@ Deno.test("a server-initiated close that invites a reconnect carries a spread re
   }
   try {
     await waitFor("three sessions", () => server.hub.size === 3);
-    for (const s of server.hub.sessions) s.close("slow_drops", "test: cut");
+    for (const s of server.hub.sessions) {
+      server.hub.close(s, "slow_drops", "test: cut");
+    }
     await waitFor("three closes", () => closes.length === 3);
     const hints = closes.map((c) => parseRetryHint(c.reason));
     assert.ok(hints.every((h) => h !== undefined && h >= 250), String(hints));

@@ -100,7 +100,9 @@ Deno.test({
     try {
       await out.waitForJson("20 messages", (r) => Number(r.messages) >= 20);
       await waitFor("the session", () => server.hub.size === 1);
-      for (const s of server.hub.sessions) s.close("ping_timeout", "test cut");
+      for (const s of server.hub.sessions) {
+        server.hub.close(s, "ping_timeout", "test cut");
+      }
       const done = await out.waitForJson("done", (r) => r.event === "done");
       console.log(
         `sdk under node ${done.node}: ${done.messages} messages, ${done.connects} connections, holes ${done.holes}, duplicates ${done.duplicates}`,

@@ -69,7 +69,7 @@ Deno.test("FanoutClient: three server-side cuts mid-stream (4002) and every mess
       () => rec.messages.length >= cut * 100,
     );
     for (const session of server.hub.sessions) {
-      session.close("ping_timeout", "test: cut mid-stream");
+      server.hub.close(session, "ping_timeout", "test: cut mid-stream");
     }
   }
   const target = rec.messages.length + 100;
@@ -137,7 +137,9 @@ Deno.test("FanoutClient: a resume older than the history gives a gap event namin
   });
   rec.client.start();
   await waitFor("messages", () => rec.messages.length >= 20);
-  for (const session of server.hub.sessions) session.close("slow_drops");
+  for (const session of server.hub.sessions) {
+    server.hub.close(session, "slow_drops");
+  }
   await waitFor("the gap", () => rec.gaps.length > 0);
   const gap = rec.gaps[0]!;
   assert.equal(gap.missed, gap.to - gap.from + 1);
@@ -166,8 +168,8 @@ Deno.test("FanoutClient: a terminal close (4101) stops it for good while a clien
     () => terminal.messages.length > 0 && resumer.messages.length > 0,
   );
   for (const session of server.hub.sessions) {
-    if (session.batch) session.close("flood");
-    else session.close("ping_timeout");
+    if (session.batch) server.hub.close(session, "flood");
+    else server.hub.close(session, "ping_timeout");
   }
   const ended = await terminal.client.closed;
   assert.deepEqual(

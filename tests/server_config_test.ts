@@ -67,7 +67,11 @@ const BY_FLAG: Case[] = [
   ["source", "--source stdin", "stdin"], ["policy", "--policy conflate", "conflate"],
   ["conflateKey", "--conflate-key sym", "sym"], ["maxQueueBytes", "--max-queue-bytes 65536", 65536],
   ["batchMs", "--batch-ms 25", 25], ["maxLag", "--max-lag 5", 5],
+  ["lagInterval", "--lag-interval 0", 0],
+  ["ladderDownMsgs", "--ladder-down-msgs 30", 30], ["ladderDownMs", "--ladder-down-ms 200", 200],
+  ["ladderUpMs", "--ladder-up-ms 9000", 9000],
   ["history", "--history 100", 100], ["maxChannels", "--max-channels 5", 5],
+  ["channelTtl", "--channel-ttl prices=500,news=2000", ["prices=500", "news=2000"]],
   ["token", "--token t0k", "t0k"], ["jwtSecret", "--jwt-secret s3c", "s3c"],
   ["publishToken", "--publish-token p", "p"], ["adminToken", "--admin-token a", "a"],
   ["openAdmin", "--open-admin", true], ["jwtMaxLifetime", "--jwt-max-lifetime 60", 60],
@@ -82,6 +86,7 @@ const BY_FLAG: Case[] = [
   ["cert", "--cert c.pem", "c.pem"], ["key", "--key k.pem", "k.pem"],
   ["reusePort", "--reuse-port", true],
   ["broker", "--broker redis://127.0.0.1:6379/2", "redis://127.0.0.1:6379/2"],
+  ["brokerTimeoutMs", "--broker-timeout-ms 250", 250],
 ];
 
 /** Fields that are only valid together: a single-field case brings its partner. */
@@ -108,7 +113,11 @@ const BY_YAML: Case[] = [
   ["source", "server.source: http", "http"], ["policy", "queue_mode.policy: conflate", "conflate"],
   ["conflateKey", "queue_mode.conflate_key: id", "id"], ["maxQueueBytes", "queue_mode.max_queue_bytes: 1000", 1000],
   ["batchMs", "queue_mode.batch_ms: 50", 50], ["maxLag", "queue_mode.max_lag: 0", 0],
+  ["lagInterval", "queue_mode.lag_interval: 2.5", 2.5],
+  ["ladderDownMsgs", "queue_mode.ladder_down_msgs: 20", 20], ["ladderDownMs", "queue_mode.ladder_down_ms: 300", 300],
+  ["ladderUpMs", "queue_mode.ladder_up_ms: 4000", 4000],
   ["history", "channels.history: 7", 7], ["maxChannels", "channels.max_channels: 9", 9],
+  ["channelTtl", "channels.ttl: [a=1]", ["a=1"]],
   ["token", "auth.token: tt", "tt"], ["jwtSecret", "auth.jwt_secret: jj", "jj"],
   ["publishToken", "auth.publish_token: pp", "pp"], ["adminToken", "auth.admin_token: aa", "aa"],
   ["openAdmin", "auth.open_admin: true", true], ["jwtMaxLifetime", "auth.jwt_max_lifetime: 3600", 3600],
@@ -123,6 +132,7 @@ const BY_YAML: Case[] = [
   ["cert", "tls.cert: /tmp/c.pem", "/tmp/c.pem"], ["key", "tls.key: /tmp/k.pem", "/tmp/k.pem"],
   ["reusePort", "server.reuse_port: true", true],
   ["broker", "broker.url: rediss://:pw@redis.internal:6380", "rediss://:pw@redis.internal:6380"],
+  ["brokerTimeoutMs", "broker.timeout_ms: 2500", 2500],
 ];
 
 /** The single-field cases for `field` from `table`, with its partner when it has one. */
@@ -147,12 +157,13 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
     maxsize: 100, dropLimit: 50, fullTimeout: 5, pingInterval: 20,
     pingTimeout: 20, summaryInterval: 5, logJson: false, metricsPerClient: false,
     staticDir: undefined, source: "synthetic", policy: "drop-oldest", conflateKey: undefined, maxQueueBytes: 0,
-    batchMs: 10, maxLag: 30, history: 0, maxChannels: 1000, token: undefined, jwtSecret: undefined,
+    ladderDownMsgs: 50, ladderDownMs: 500, ladderUpMs: 5000,
+    batchMs: 10, lagInterval: 1, maxLag: 30, history: 0, maxChannels: 1000, token: undefined, jwtSecret: undefined,
     publishToken: undefined, adminToken: undefined, openAdmin: false, jwtMaxLifetime: 86400,
     maxClients: 10000, maxFrameBytes: 4096, maxInboundRate: 0, maxConnectRate: 0, drainMs: 10000, replayBudget: 0,
     maxMessageBytes: 1048576, handshakeTimeout: 5, maxPending: 1000, maxReplays: 100,
-    maxDashboards: 10, allowedOrigins: [], cert: undefined, key: undefined,
-    reusePort: false, broker: "memory", configPath: undefined,
+    maxDashboards: 10, allowedOrigins: [], channelTtl: [], cert: undefined, key: undefined,
+    reusePort: false, broker: "memory", brokerTimeoutMs: 1000, configPath: undefined,
   });
 });
 
@@ -309,7 +320,7 @@ const WHOLE = "must be a whole number from";
 // deno-fmt-ignore
 const BAD_YAML: [name: string, yaml: string, detail: Expected][] = [
   ["unknown key in server", "server:\n  prot: 1\n", `unknown key 'server.prot' (known keys: ${SERVER_KEYS})`],
-  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout, policy, conflate_key, max_queue_bytes, batch_ms, max_lag)"],
+  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout, policy, conflate_key, ladder_down_msgs, ladder_down_ms, ladder_up_ms, max_queue_bytes, batch_ms, lag_interval, max_lag)"],
   ["unknown key in logging", "logging:\n  level: info\n", "unknown key 'logging.level' (known keys: json, summary_interval)"],
   ["unknown section", "servers:\n  port: 1\n", `unknown section 'servers' (known sections: ${SECTIONS})`],
   ["inherited name as section", "toString: {}\n", `unknown section 'toString' (known sections: ${SECTIONS})`],
@@ -429,7 +440,7 @@ Deno.test("parseServerArgs() rejects bad policies, sources, secrets and origin l
   const cases: [string[], string | RegExp][] = [
     [
       ["--policy", "drop-all"],
-      '--policy must be drop-oldest or drop-newest or disconnect or conflate, got "drop-all"',
+      '--policy must be drop-oldest or drop-newest or disconnect or conflate or ladder, got "drop-all"',
     ],
     [
       ["--source", "kafka"],
@@ -442,11 +453,11 @@ Deno.test("parseServerArgs() rejects bad policies, sources, secrets and origin l
     ],
     [
       ["--broker", "http://redis:6379"],
-      '--broker must be memory or redis://HOST:PORT[/DB] (rediss:// for TLS), got "http://redis:6379"',
+      '--broker must be memory, redis://HOST:PORT[/DB] (rediss:// for TLS) or redis+sentinel://HOST:PORT[,HOST:PORT]/NAME[/DB], got "http://redis:6379"',
     ],
     [
       ["--broker", "redis://redis:6379/db?x=1"],
-      /--broker must be memory or redis:\/\/HOST:PORT\[\/DB\]/,
+      /--broker must be memory, redis:\/\/HOST:PORT\[\/DB\]/,
     ],
   ];
   for (const [args, expected] of cases) {

@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { SimClient } from "../client/mod.ts";
-import { SSE_PATH } from "../server/http/sse.ts";
+import { SSE_PATH } from "../server/http/paths.ts";
 import { onServeError } from "../server/http/serve_error.ts";
-import { SseAbort, SseSink } from "../server/http/sse_sink.ts";
+import { SseAbort, SseEncoder, SseSink } from "../server/http/sse_sink.ts";
 import type { HubEvent, RunningServer, ServerOptions } from "../server/mod.ts";
 import { withDeadline } from "./_cli.ts";
 import { startTestServer, waitFor } from "./_helpers.ts";
@@ -29,13 +29,16 @@ async function readRest(
   return text;
 }
 
-Deno.test("SseSink: frames become SSE events; bufferedAmount is what the reader has not pulled; close sends event: close, then the stream ends", async () => {
+Deno.test("SseSink: frames become SSE events named by the seq and epoch they are handed with; bufferedAmount is what the reader has not pulled; close sends event: close, then the stream ends", async () => {
   let gone = 0;
   const sink = new SseSink({ onPeerGone: () => gone++, retryMs: 500 });
   sink.send(
     '{"type":"position","channel":"default","epoch":"E1","last_seq":4}',
+    0,
+    "",
   );
-  sink.send('{"seq":5,"ts_send":1,"payload_b64":""}');
+  // The id comes from what the caller hands over, not from the text.
+  sink.send('{"seq":5,"ts_send":1,"payload_b64":""}', 5, "E1");
   const queued = sink.bufferedAmount;
   assert.ok(queued > 100, `${queued} bytes waiting, none pulled`);
   const reader = sink.stream.getReader();
@@ -47,9 +50,9 @@ Deno.test("SseSink: frames become SSE events; bufferedAmount is what the reader 
       'event: position\ndata: {"type":"position","channel":"default","epoch":"E1","last_seq":4}\n\n' +
       'id: E1:5\ndata: {"seq":5,"ts_send":1,"payload_b64":""}\n\n',
   );
-  sink.send('{"seq":6,"ts_send":1,"payload_b64":""}');
+  sink.send('{"seq":6,"ts_send":1,"payload_b64":""}', 6, "E1");
   sink.close(4000, "slow client");
-  sink.send('{"seq":7,"ts_send":1,"payload_b64":""}'); // after close: ignored
+  sink.send('{"seq":7,"ts_send":1,"payload_b64":""}', 7, "E1"); // after close: ignored
   const rest = await readRest(reader);
   assert.equal(
     rest,
@@ -59,9 +62,26 @@ Deno.test("SseSink: frames become SSE events; bufferedAmount is what the reader 
   assert.equal(gone, 0, "our own close is not the peer going away");
 });
 
+Deno.test("SseEncoder: one server's sinks share each event's bytes, and the id is what the caller hands over", () => {
+  const encoder = new SseEncoder();
+  const text = '{"seq":9,"ts_send":1,"payload_b64":""}';
+  const a = encoder.encode(text, 4, "E2");
+  assert.equal(
+    new TextDecoder().decode(a),
+    `id: E2:4\ndata: ${text}\n\n`,
+    "the text is not read for the id",
+  );
+  assert.equal(encoder.encode(text, 4, "E2"), a, "encoded once, shared");
+  assert.notEqual(
+    encoder.encode(text, 4, "E3"),
+    a,
+    "another epoch, another id",
+  );
+});
+
 Deno.test("SseSink: a reader that never takes its close is aborted with SseAbort; a reader that cancels is reported once", async () => {
   const sink = new SseSink({ onPeerGone: () => {}, closeGraceMs: 10 });
-  sink.send('{"seq":1,"ts_send":1,"payload_b64":""}');
+  sink.send('{"seq":1,"ts_send":1,"payload_b64":""}', 1, "E1");
   sink.close(4002, "stalled");
   assert.ok(sink.bufferedAmount > 0, "the close event waits");
   await waitFor("the abort", () => sink.bufferedAmount === 0);

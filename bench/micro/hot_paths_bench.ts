@@ -79,9 +79,13 @@ function fakeSink(): Sink & { sent: number } {
 }
 
 /** A hub of `sessions` fake sinks behind a memory broker, in queue mode. */
-function queueHub(sessions: number, batch = false) {
+function queueHub(
+  sessions: number,
+  batch = false,
+  policy: "drop-oldest" | "ladder" = "drop-oldest",
+) {
   const mode = new QueueMode({
-    queue: { maxsize: 100, maxBytes: Infinity, policy: "drop-oldest" },
+    queue: { maxsize: 100, maxBytes: Infinity, policy },
     limits: { dropLimit: 50, fullTimeoutMs: 5000 },
     batchMs: 60_000, // the benchmark ticks by hand
   });
@@ -111,6 +115,18 @@ Deno.bench(
   },
 );
 
+// The same under --policy ladder (every client at full: the ladder costs
+// nothing per message while clients keep up).
+let laddered: ReturnType<typeof queueHub> | undefined;
+Deno.bench(
+  `fan-out: publish one message to ${FANOUT_SESSIONS} sessions (--policy ladder, fake sinks)`,
+  { group: "fanout" },
+  async () => {
+    laddered ??= queueHub(FANOUT_SESSIONS, false, "ladder");
+    await laddered.broker.publish("default", PUBLISH_64);
+  },
+);
+
 // Batching clients (?batch=1): 4 messages (400 Hz with a 10-ms tick), then
 // the tick that sends them as one array frame per client, text built once.
 let batching: ReturnType<typeof queueHub> | undefined;
@@ -133,7 +149,7 @@ Deno.bench(
   { group: "fanout" },
   () => {
     for (const s of SINKS) {
-      if (s.bufferedAmount < 65536) s.send(TEXT);
+      if (s.bufferedAmount < 65536) s.send(TEXT, 1, "");
     }
   },
 );

@@ -124,6 +124,36 @@ end
 return out
 `;
 
+/** The Redis names of one channel: its two keys and its pub/sub subject. */
+export interface ChannelKeys {
+  /** The hash `e` (epoch), `s` (last seq). */
+  readonly meta: string;
+  /** The capped stream of its messages, entry ids = seqs. */
+  readonly stream: string;
+  /** The pub/sub subject its messages are published on. */
+  readonly subject: string;
+}
+
+/**
+ * The names of `channel`'s keys under `prefix`, with the channel in a hash
+ * tag so both keys live in one cluster slot.
+ *
+ * @example
+ * ```ts
+ * import { channelKeys } from "./redis_scripts.ts";
+ * const k = channelKeys("fanout", "prices");
+ * if (k.meta !== "fanout:{prices}:meta") throw new Error(k.meta);
+ * ```
+ */
+export function channelKeys(prefix: string, channel: string): ChannelKeys {
+  const subject = `${prefix}:{${channel}}`;
+  return {
+    meta: `${subject}:meta`,
+    stream: `${subject}:stream`,
+    subject,
+  };
+}
+
 /** A Lua script run by its SHA-1, loaded on first use (and again after a Redis restart). */
 export class RedisScript {
   readonly #source: string;

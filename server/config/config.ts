@@ -11,6 +11,7 @@ import type { SlowPolicy } from "../modes/client_queue.ts";
 import type { SourceKind } from "../sources/source_stats.ts";
 import {
   type BroadcastMode,
+  channelTtls,
   type ListenerKind,
   resolveServerOptions,
   type ServerOptions,
@@ -52,14 +53,18 @@ export interface QueueModeSection {
   readonly maxQueueBytes: number;
   /** What a full queue does with the next message. */
   readonly policy: SlowPolicy;
-  /** JSON field to conflate on (`conflate` policy). */
+  /** JSON field to conflate on (`conflate` policy; `ladder`'s conflated tiers). */
   readonly conflateKey: string | undefined;
+  /** The ladder's thresholds (`--policy ladder`). */
+  readonly ladder: { downMsgs: number; downMs: number; upMs: number };
   /** Drops within the drop window that disconnect a client. */
   readonly dropLimit: number;
   /** How long a queue may stay full, ms. */
   readonly fullTimeoutMs: number;
   /** Batch tick for `?batch=1` clients, ms. */
   readonly batchMs: number;
+  /** Between `lag` frames to control clients, ms; 0 when off. */
+  readonly lagIntervalMs: number;
   /** How far behind a client may fall, ms (the age of the oldest message it has not taken); `Infinity` when off. */
   readonly maxLagMs: number;
 }
@@ -70,6 +75,8 @@ export interface ChannelsSection {
   readonly history: number;
   /** Channels that may exist at once. */
   readonly maxChannels: number;
+  /** Default time to live per channel, ms (`--channel-ttl`). */
+  readonly ttlMs: ReadonlyMap<string, number>;
 }
 
 /** `auth:`: who may subscribe and publish. */
@@ -140,6 +147,8 @@ export interface MetricsSection {
 export interface BrokerSection {
   /** `memory`, or the Redis URL every node shares. */
   readonly url: string;
+  /** A command with no reply this long is an outage, ms. */
+  readonly timeoutMs: number;
 }
 
 /** The complete, frozen configuration: all the server sees. */
@@ -215,12 +224,22 @@ export function configOf(o: ServerOptions): ServerConfig {
       maxQueueBytes: o.maxQueueBytes > 0 ? o.maxQueueBytes : Infinity,
       policy: o.policy,
       conflateKey: o.conflateKey,
+      ladder: freeze({
+        downMsgs: o.ladderDownMsgs,
+        downMs: o.ladderDownMs,
+        upMs: o.ladderUpMs,
+      }),
       dropLimit: o.dropLimit,
       fullTimeoutMs: o.fullTimeout * 1000,
       batchMs: o.batchMs,
+      lagIntervalMs: o.lagInterval * 1000,
       maxLagMs: o.maxLag > 0 ? o.maxLag * 1000 : Infinity,
     }),
-    channels: freeze({ history: o.history, maxChannels: o.maxChannels }),
+    channels: freeze({
+      history: o.history,
+      maxChannels: o.maxChannels,
+      ttlMs: channelTtls(o.channelTtl),
+    }),
     auth: freeze({
       token: o.token,
       jwtSecret: o.jwtSecret,
@@ -250,7 +269,7 @@ export function configOf(o: ServerOptions): ServerConfig {
       summaryIntervalMs: o.summaryInterval * 1000,
     }),
     metrics: freeze({ perClient: o.metricsPerClient }),
-    broker: freeze({ url: o.broker }),
+    broker: freeze({ url: o.broker, timeoutMs: o.brokerTimeoutMs }),
     configPath: o.configPath,
   });
 }

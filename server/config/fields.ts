@@ -94,17 +94,27 @@ export const FIELDS = {
   policy: field("--policy POLICY", "queue_mode.policy", { type: "enum", values: SLOW_POLICIES },
     `what a full client queue does with the next message: ${SLOW_POLICIES.join(", ")}`),
   conflateKey: field("--conflate-key FIELD", "queue_mode.conflate_key", { type: "string" },
-    "JSON field of a message whose value is its conflation key (--policy conflate)"),
+    "JSON field of a message whose value is its conflation key (--policy conflate; --policy ladder: else per channel)"),
+  ladderDownMsgs: field("--ladder-down-msgs N", "queue_mode.ladder_down_msgs", num(1, 1_000_000, true),
+    "--policy ladder: a client this many messages behind moves a tier down"),
+  ladderDownMs: field("--ladder-down-ms MS", "queue_mode.ladder_down_ms", num(1, 3_600_000, true),
+    "--policy ladder: …or this many ms behind; also the least time spent in a tier before the next step down"),
+  ladderUpMs: field("--ladder-up-ms MS", "queue_mode.ladder_up_ms", num(1, 3_600_000, true),
+    "--policy ladder: a client that kept up this long (under 1/4 of both down thresholds) moves a tier up"),
   maxQueueBytes: field("--max-queue-bytes N", "queue_mode.max_queue_bytes", num(0, 2 ** 40, true),
     "bytes a client's queue may hold besides --maxsize; 0 for no byte bound"),
   batchMs: field("--batch-ms MS", "queue_mode.batch_ms", num(1, 1000, true),
     "ms between flushes of ?batch=1 clients: each gets its queued messages as one JSON array frame"),
+  lagInterval: field("--lag-interval SECS", "queue_mode.lag_interval", num(0, DAY),
+    "seconds between the lag frames control clients get (how far behind, what they lost); 0 disables"),
   maxLag: field("--max-lag SECS", "queue_mode.max_lag", num(0, DAY),
     "seconds a client may fall behind (age of the oldest message it has not taken) before 4006; 0 disables"),
   history: field("--history N", "channels.history", num(0, 1_000_000, true),
     "messages kept per channel for ?since= replay; 0 keeps none"),
   maxChannels: field("--max-channels N", "channels.max_channels", num(1, 1_000_000, true),
     "channels that may exist at once"),
+  channelTtl: field("--channel-ttl LIST", "channels.ttl", { type: "list" },
+    "default time to live per channel, CHANNEL=MS,...: a message still queued after MS is not sent (queue mode)"),
   token: field("--token TOKEN", "auth.token", { type: "secret" },
     "subscribers must present this token (Authorization: Bearer, or ?token=)"),
   jwtSecret: field("--jwt-secret SECRET", "auth.jwt_secret", { type: "secret" },
@@ -148,7 +158,9 @@ export const FIELDS = {
   reusePort: field("--reuse-port", "server.reuse_port", { type: "boolean" },
     "share the port with other fanout processes on this host (Linux SO_REUSEPORT): one process per core"),
   broker: field("--broker URL", "broker.url", { type: "broker" },
-    "memory: one process; redis://HOST:PORT[/DB]: every node on that Redis is one stream"),
+    "memory: one process; redis://HOST:PORT[/DB]: every node on that Redis is one stream; redis+sentinel://HOST:PORT[,HOST:PORT]/NAME[/DB]: the primary Sentinel names, followed through failovers"),
+  brokerTimeoutMs: field("--broker-timeout-ms MS", "broker.timeout_ms", num(50, 60_000, true),
+    "a Redis command with no reply this long is an outage: publish 503, /readyz 503 until a probe answers"),
 } as const satisfies Record<string, FieldSpec>;
 
 /** The name of an option field (a key of `ServerOptions` other than `configPath`). */
@@ -217,8 +229,9 @@ export function checkField(
     case "broker":
       if (raw === "memory") return raw;
       if (typeof raw === "string" && isRedisUrl(raw)) return raw;
+      if (typeof raw === "string" && SENTINEL_URL.test(raw)) return raw;
       throw new UsageError(
-        `${label} must be memory or redis://HOST:PORT[/DB] (rediss:// for TLS), got ${got}`,
+        `${label} must be memory, redis://HOST:PORT[/DB] (rediss:// for TLS) or redis+sentinel://HOST:PORT[,HOST:PORT]/NAME[/DB], got ${got}`,
       );
     case "host":
       if (typeof raw === "string" && raw !== "" && !/\s/.test(raw)) return raw;
@@ -230,6 +243,10 @@ export function checkField(
       throw new UsageError(`${label} must be true or false, got ${got}`);
   }
 }
+
+/** `redis+sentinel://[user:pass@]host[:port][,host[:port]…]/NAME[/DB]`. */
+const SENTINEL_URL =
+  /^redis\+sentinel:\/\/([^@/]*@)?[^:\s,/@]+(:\d{1,5})?(,[^:\s,/@]+(:\d{1,5})?)*\/[A-Za-z0-9_.-]+(\/\d{1,2})?$/;
 
 /** `redis://` or `rediss://`, a host, an optional port and database number. */
 function isRedisUrl(text: string): boolean {

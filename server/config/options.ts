@@ -65,16 +65,26 @@ export interface ServerOptions {
   readonly policy: SlowPolicy;
   /** JSON field whose value is the conflation key (`--policy conflate`). @default {undefined} */
   readonly conflateKey: string | undefined;
+  /** `--policy ladder`: messages behind that move a client a tier down. @default {50} */
+  readonly ladderDownMsgs: number;
+  /** `--policy ladder`: ms behind that move a client a tier down. @default {500} */
+  readonly ladderDownMs: number;
+  /** `--policy ladder`: ms of keeping up that move a client a tier up. @default {5000} */
+  readonly ladderUpMs: number;
   /** Bytes a client's queue may hold; 0 for no byte bound. @default {0} */
   readonly maxQueueBytes: number;
   /** Milliseconds between flushes of `?batch=1` clients (queue mode), 1..1000. @default {10} */
   readonly batchMs: number;
+  /** Seconds between `lag` frames to control clients (queue mode); 0 disables. @default {1} */
+  readonly lagInterval: number;
   /** Seconds a client may fall behind (queue mode): the age of the oldest message it has not taken; 0 disables. @default {30} */
   readonly maxLag: number;
   /** Messages kept per channel for `?since=` replay; 0 keeps none. @default {0} */
   readonly history: number;
   /** Channels that may exist at once. @default {1000} */
   readonly maxChannels: number;
+  /** Default time to live per channel, `CHANNEL=MS` items (queue mode). @default {[]} */
+  readonly channelTtl: readonly string[];
   /** Static subscriber token. @default {undefined} */
   readonly token: string | undefined;
   /** HS256 secret for subscriber JWTs. @default {undefined} */
@@ -119,6 +129,8 @@ export interface ServerOptions {
   readonly reusePort: boolean;
   /** `memory` (one process) or a Redis URL (many nodes, one stream). @default {"memory"} */
   readonly broker: string;
+  /** A broker command with no reply this long is an outage, ms. @default {1000} */
+  readonly brokerTimeoutMs: number;
   /** The `--config` file used, if any. @default {undefined} */
   readonly configPath: string | undefined;
 }
@@ -151,11 +163,16 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   source: "synthetic",
   policy: "drop-oldest",
   conflateKey: undefined,
+  ladderDownMsgs: 50,
+  ladderDownMs: 500,
+  ladderUpMs: 5000,
   maxQueueBytes: 0,
   batchMs: 10,
+  lagInterval: 1,
   maxLag: 30,
   history: 0,
   maxChannels: 1000,
+  channelTtl: Object.freeze([]) as readonly string[],
   token: undefined,
   jwtSecret: undefined,
   publishToken: undefined,
@@ -178,6 +195,7 @@ export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
   key: undefined,
   reusePort: false,
   broker: "memory",
+  brokerTimeoutMs: 1000,
   configPath: undefined,
 });
 
@@ -218,6 +236,27 @@ export function resolveServerOptions(
   return Object.freeze(out) as unknown as ServerOptions;
 }
 
+/**
+ * `--channel-ttl` items (`CHANNEL=MS`) as a map.
+ * @throws {UsageError} naming the bad item
+ */
+export function channelTtls(items: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const item of items) {
+    const m = /^([A-Za-z0-9_.:-]{1,64})=(\d+)$/.exec(item);
+    const ms = Number(m?.[2]);
+    if (!m || !(ms > 0)) {
+      throw new UsageError(
+        `--channel-ttl items must be CHANNEL=MS with MS a whole number above 0, got ${
+          JSON.stringify(item)
+        }`,
+      );
+    }
+    out.set(m[1]!, ms);
+  }
+  return out;
+}
+
 /** Rules across fields, checked once everything is merged. */
 function checkCombination(c: ServerOptions): void {
   if (c.source === "http" && c.publishToken === undefined) {
@@ -238,14 +277,18 @@ function checkCombination(c: ServerOptions): void {
       "--cert and --key go together: give both to serve wss:// and https://",
     );
   }
+  channelTtls(c.channelTtl);
   if (c.policy === "conflate" && c.conflateKey === undefined) {
     throw new UsageError(
       "--policy conflate needs --conflate-key FIELD (the JSON field to conflate on)",
     );
   }
-  if (c.conflateKey !== undefined && c.policy !== "conflate") {
+  if (
+    c.conflateKey !== undefined && c.policy !== "conflate" &&
+    c.policy !== "ladder"
+  ) {
     throw new UsageError(
-      "--conflate-key has no effect without --policy conflate",
+      "--conflate-key has no effect without --policy conflate or ladder",
     );
   }
 }

@@ -11,6 +11,7 @@
  * @module
  */
 import { Histogram } from "../../lib/histogram.ts";
+import { DATA_PREFIX } from "../../lib/protocol.ts";
 import type { OutFrame, PublishBody } from "./frame.ts";
 
 /**
@@ -38,26 +39,37 @@ export interface Published {
 }
 
 /**
- * The broker cannot take the publish right now (the engine is unreachable, or
- * the channel limit is reached). Nothing was published; the caller may retry
- * after `retryAfterMs`.
+ * The broker cannot take the publish right now (the engine is unreachable,
+ * stalled or refusing writes, or the channel limit is reached). `stored`
+ * says whether the messages may be in the engine anyway (`"unknown"`: the
+ * command was sent and no answer came); the caller may retry after
+ * `retryAfterMs`.
  */
 export class BrokerUnavailableError extends Error {
   /** How long the caller should wait before retrying, ms. */
   readonly retryAfterMs: number;
   /** Machine label for metrics and JSON answers. */
   readonly label: string;
+  /** `false`: nothing was published; `"unknown"`: it may have been. */
+  readonly stored: false | "unknown";
 
   /**
    * @param message one line saying why
    * @param label machine label (`broker_down`, `too_many_channels`)
    * @param retryAfterMs when to retry, ms
+   * @param stored whether the messages may be in the engine anyway
    */
-  constructor(message: string, label: string, retryAfterMs: number) {
+  constructor(
+    message: string,
+    label: string,
+    retryAfterMs: number,
+    stored: false | "unknown" = false,
+  ) {
     super(message);
     this.name = "BrokerUnavailableError";
     this.label = label;
     this.retryAfterMs = retryAfterMs;
+    this.stored = stored;
   }
 }
 
@@ -72,6 +84,29 @@ export interface ReplayCursor {
    * @returns undefined once the replay is complete
    */
   next(): string | undefined;
+  /**
+   * The seq of the message {@link next} last returned, 0 after a notice.
+   * A cursor without it has its data frames' seqs read from their text's
+   * `{"seq":` prefix ({@link replayedSeq}).
+   */
+  readonly seq?: number | undefined;
+}
+
+/**
+ * The seq of `text`, which `cursor` just returned: the cursor's own word,
+ * or, for a cursor that does not say, the seq a data frame's text starts
+ * with (0 for a notice).
+ */
+export function replayedSeq(cursor: ReplayCursor, text: string): number {
+  if (cursor.seq !== undefined) return cursor.seq;
+  if (!text.startsWith(DATA_PREFIX)) return 0;
+  let seq = 0;
+  for (let i = DATA_PREFIX.length; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    seq = seq * 10 + digit;
+  }
+  return seq;
 }
 
 /** Where a client joins a channel, and what it receives before the live stream. */
@@ -109,9 +144,11 @@ export interface BrokerHandler {
   /**
    * A control notice (`reset` when the stream started over, `gap` when
    * messages could not be recovered) for the channel's control clients,
-   * ahead of anything queued for them.
+   * ahead of anything queued for them. A `reset` names the channel's new
+   * `epoch`: a broker passes it here too, so nobody reads it back out of
+   * the text (a broker that does not is read once, by the hub).
    */
-  notice(channel: string, text: string): void;
+  notice(channel: string, text: string, epoch?: string): void;
 }
 
 /** The engine that orders each channel's messages and keeps its history. */

@@ -21,6 +21,10 @@ export interface PublishBody {
   readonly dataJson?: string;
   /** Conflation key, when the message has one. */
   readonly key?: string;
+  /** Time to live, ms: not sent once older than this (protocol 3). */
+  readonly ttlMs?: number;
+  /** Never conflated, dropped or expired; always delivered in order (protocol 3). */
+  readonly critical?: boolean;
 }
 
 /** A message on its way out: the same object goes into every client's queue. */
@@ -37,6 +41,10 @@ export interface OutFrame {
   readonly enqueuedAt: number;
   /** Conflation key (`--conflate-key` field of the message), when it has one. */
   readonly key?: string;
+  /** Not sent after this monotonic ms (its time to live ran out), when it has one. */
+  readonly expiresAt?: number;
+  /** Never conflated, dropped or expired, when true. */
+  readonly critical?: boolean;
 }
 
 /**
@@ -59,7 +67,20 @@ export function frameOf(
   body: PublishBody,
   now: number,
 ): OutFrame {
-  return frameFromRest(seq, frameRest(channel, body), body.key, now);
+  // ts_send is known here: carried alongside, never read back from the text.
+  const frame = frameFromRest(
+    seq,
+    frameRest(channel, body),
+    body.key,
+    now,
+    body.tsSend,
+  );
+  if (body.ttlMs === undefined && !body.critical) return frame;
+  return {
+    ...frame,
+    ...(body.ttlMs === undefined ? {} : { expiresAt: now + body.ttlMs }),
+    ...(body.critical ? { critical: true } : {}),
+  };
 }
 
 /**
@@ -78,21 +99,42 @@ const TS_AT = ',"ts_send":'.length;
 
 /**
  * The frame of `seq` from the part after its seq, as {@link frameRest} made
- * it. The frame's `tsSend` is read back from the rest, so an engine need not
- * carry it twice.
+ * it: the one way every engine builds a frame (the memory broker through
+ * {@link frameOf}, the Redis broker from what pub/sub and the stream carry),
+ * with `bytes` in UTF-8 and `tsSend` set, so ACKs and `--max-lag` work on
+ * every node. A caller that knows `tsSend` passes it; the Redis engine's
+ * envelope (`epoch:seq:` + frame, laid out by its Lua scripts) does not
+ * carry it, so it is read from the rest, once per message on the node that
+ * receives it.
+ *
+ * @example
+ * ```ts
+ * import { frameFromRest, frameOf } from "./frame.ts";
+ * const body = { tsSend: 1.25, dataJson: '{"s":"é"}' };
+ * const a = frameOf("x", 3, body, 0);
+ * const b = frameFromRest(3, a.text.slice('{"seq":3'.length), undefined, 0);
+ * if (b.text !== a.text || b.tsSend !== 1.25 || b.bytes !== a.text.length + 1) {
+ *   throw new Error(JSON.stringify(b));
+ * }
+ * ```
  */
 export function frameFromRest(
   seq: number,
   rest: string,
   key: string | undefined,
   now: number,
+  tsSend: number = tsSendOf(rest),
 ): OutFrame {
   const text = DATA_PREFIX + seq + rest;
   // Once per message, not per client: user data may hold any character.
   const bytes = utf8Length(text);
-  const comma = rest.indexOf(",", TS_AT);
-  const tsSend = Number(rest.slice(TS_AT, comma < 0 ? rest.length - 1 : comma));
   return key === undefined
     ? { seq, text, bytes, enqueuedAt: now, tsSend }
     : { seq, text, bytes, enqueuedAt: now, tsSend, key };
+}
+
+/** `ts_send` of a rest built by {@link frameRest} (it always comes first). */
+function tsSendOf(rest: string): number {
+  const comma = rest.indexOf(",", TS_AT);
+  return Number(rest.slice(TS_AT, comma < 0 ? rest.length - 1 : comma));
 }

@@ -5,19 +5,32 @@
  * touches a socket (sessions talk to sinks) and never orders messages (the
  * broker does).
  *
+ * One owner, one exit: the hub is the only code that closes a session. The
+ * session and the modes return verdicts; the transport adapters report what
+ * the peer sent ({@link Hub.receive}) and that it went ({@link Hub.peerClosed}).
+ * What an ended session leaves behind (its channel place in the broker, the
+ * totals, the `disconnect` event) is settled once the hub is out of the
+ * broker's hands: a close decided while the broker delivers a message is
+ * settled in a microtask after that delivery returns, so the broker is never
+ * re-entered from inside its own publish.
+ *
  * @module
  */
-import type { DisconnectReason } from "../../lib/close_codes.ts";
 import {
-  DEFAULT_CHANNEL,
-  encodeControl,
-  epochSeconds,
-} from "../../lib/protocol.ts";
-import type { Broker, BrokerHandler, History, ReplayCursor } from "./broker.ts";
+  CLOSE_CODES,
+  type DisconnectReason,
+  fitCloseReason,
+} from "../../lib/close_codes.ts";
+import { DEFAULT_CHANNEL, epochSeconds } from "../../lib/protocol.ts";
+import { readBacklog } from "./backlog.ts";
+import { ChannelCounts } from "./channels.ts";
+import { Exits } from "./exits.ts";
+import type { Broker, BrokerHandler } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
-import type { Backlog, Cut, Mode } from "./mode.ts";
+import type { Cut, Mode } from "./mode.ts";
 import { OverloadMonitor, type OverloadSignals } from "./overload.ts";
-import { Session, type SessionEnd } from "./session.ts";
+import { Session } from "./session.ts";
+import { attributeClose, type SessionEnd } from "./session_end.ts";
 import type { Sink } from "./sink.ts";
 import { checkStall } from "./stall_watch.ts";
 import { Subscriber, type SubscriberView } from "./subscriber.ts";
@@ -69,6 +82,8 @@ export interface OpenRequest {
   readonly control?: boolean;
   /** Several messages per frame, as a JSON array (`?batch=1`; queue mode only). @default false */
   readonly batch?: boolean;
+  /** Batch frames only when messages queued up, no timer (`?batch=auto`; queue mode only). @default false */
+  readonly coalesce?: boolean;
   /** Called once when the replay of `since` is complete, or the session ended before it was. */
   readonly replayDone?: () => void;
   /** When the client's credentials expire, epoch seconds (a JWT's `exp`): the session is closed then (`token_expired`). */
@@ -88,8 +103,8 @@ export interface BacklogTotals {
 /** Registry of local sessions and their channels; the broker's handler. */
 export class Hub implements BrokerHandler {
   readonly #subscribers = new Map<Session, Subscriber>();
-  /** Local sessions per channel: the broker is subscribed while this is above 0. */
-  readonly #channels = new Map<string, number>();
+  /** Local sessions (and holds) per channel: the one membership count. */
+  readonly #channels: ChannelCounts;
   readonly #replayDone = new WeakMap<Session, () => void>();
   readonly #listeners: ((e: HubEvent) => void)[] = [];
   readonly #mode: Mode;
@@ -98,6 +113,8 @@ export class Hub implements BrokerHandler {
   readonly #now: () => number;
   readonly #totals = new Totals();
   readonly #overload = new OverloadMonitor();
+  /** Sessions closed and not yet settled: when they are (see exits.ts). */
+  readonly #exits = new Exits<Session>((session) => this.#settle(session));
   #nextId = 1;
 
   /** @param options mode, broker, clock, limits */
@@ -105,6 +122,7 @@ export class Hub implements BrokerHandler {
     this.#options = options;
     this.#mode = options.mode;
     this.#broker = options.broker;
+    this.#channels = new ChannelCounts(this.#broker, this.#mode);
     this.#now = options.now ?? (() => performance.now());
     this.#broker.bind(this);
   }
@@ -136,7 +154,7 @@ export class Hub implements BrokerHandler {
 
   /** Server-wide totals; per-session counts include open sessions. */
   totals(): Readonly<HubTotals> {
-    return this.#totals.read(this.#subscribers.keys());
+    return this.#totals.read(this.#subscribers.values());
   }
 
   /** Messages queued and bytes buffered across the open sessions. */
@@ -152,7 +170,7 @@ export class Hub implements BrokerHandler {
 
   /** Latency of every session ever, merged now (new histograms each call). */
   latency(): ServerLatency {
-    return this.#totals.latency(this.#subscribers.keys());
+    return this.#totals.latency(this.#subscribers.values());
   }
 
   /** Counts a request refused before it became a session (for metrics and logs). */
@@ -174,17 +192,7 @@ export class Hub implements BrokerHandler {
    *   channel cannot be opened now
    */
   holdChannel(channel: string): (() => void) | undefined {
-    try {
-      this.#join(channel);
-    } catch {
-      return undefined;
-    }
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.#leave(channel);
-    };
+    return this.#channels.hold(channel);
   }
 
   /** Subscribes to lifecycle events. */
@@ -201,26 +209,32 @@ export class Hub implements BrokerHandler {
    */
   open(sink: Sink, request: OpenRequest): Session {
     const channel = request.channel ?? DEFAULT_CHANNEL;
-    this.#join(channel);
+    this.#channels.join(channel);
     const control = request.control === true || request.since !== undefined;
     const session = new Session(`c${this.#nextId++}`, sink, {
       remote: request.remote,
       channel,
       control,
       batch: request.batch === true,
+      coalesce: request.coalesce === true,
       maxFrameBytes: this.#options.maxFrameBytes,
       maxInboundRate: this.#options.maxInboundRate,
       expiresAt: request.expiresAt === undefined
         ? undefined
         : this.#now() + (request.expiresAt - epochSeconds()) * 1000,
       now: this.#now,
-      onEnd: (s, end) => this.#ended(s, end),
     });
     const replayDone = once(request.replayDone);
     if (replayDone) this.#replayDone.set(session, replayDone);
     const outlet = this.#mode.attach(
       session,
-      this.#backlog(channel, request, control, replayDone),
+      readBacklog(
+        this.#broker,
+        session,
+        request,
+        replayDone,
+        request.notices,
+      ),
     );
     const subscriber = new Subscriber(outlet);
     this.#subscribers.set(session, subscriber);
@@ -229,22 +243,87 @@ export class Hub implements BrokerHandler {
     return session;
   }
 
-  /** The broker's hand-off: one message for the local subscribers of `channel`. */
+  /**
+   * The broker's hand-off: one message for the local subscribers of
+   * `channel`. The clients the mode cuts are closed now and settled after
+   * the broker's delivery returns.
+   */
   publication(channel: string, frame: OutFrame): void | Promise<void> {
     this.#totals.broadcast();
-    const outcome = this.#mode.broadcast(channel, frame);
-    if (outcome instanceof Promise) return outcome;
-    this.#cut(outcome);
+    this.#exits.enter();
+    try {
+      const outcome = this.#mode.broadcast(channel, frame);
+      if (outcome instanceof Promise) return outcome;
+      this.#cut(outcome);
+    } finally {
+      this.#exits.leave(true);
+    }
   }
 
-  /** The broker's notice for the channel's control clients (`reset`, `gap`). */
-  notice(channel: string, text: string): void {
+  /**
+   * Closes `session` for `reason`, once (later calls are ignored): the close
+   * frame is started, never awaited (a stalled peer may never finish the
+   * handshake). The only way a session is closed.
+   */
+  close(
+    session: Session,
+    reason: DisconnectReason,
+    detail: string = CLOSE_CODES[reason].meaning,
+  ): void {
+    const code = CLOSE_CODES[reason].code;
+    if (!session.recordEnd({ reason, detail, code })) return;
+    session.sink.close(code, fitCloseReason(detail));
+    this.#exits.push(session);
+  }
+
+  /**
+   * A frame from the client of `session` (its transport adapter's call):
+   * the session checks it, and the hub closes the session on its verdict.
+   */
+  receive(session: Session, data: unknown): void {
+    const verdict = session.receive(data);
+    if (verdict) this.close(session, verdict.reason, verdict.detail);
+  }
+
+  /**
+   * The transport of `session` ended without the server closing it (its
+   * adapter's call): the peer's close frame, Deno's ping timer, a lost
+   * connection or a protocol error, named by `error` (see
+   * {@link attributeClose}). Ignored once the session has ended.
+   */
+  peerClosed(session: Session, code: number, reason: string, error = ""): void {
+    if (session.recordEnd(attributeClose(code, reason, error))) {
+      this.#exits.push(session);
+    }
+  }
+
+  /**
+   * The broker's notice for the channel's control clients (`reset`, `gap`).
+   * A `reset` moves the channel's sessions to its new epoch (read from the
+   * notice once, here, when the broker does not name it).
+   */
+  notice(channel: string, text: string, epoch = resetEpoch(text)): void {
+    if (epoch !== undefined) {
+      for (const session of this.#subscribers.keys()) {
+        if (session.channel === channel) session.epoch = epoch;
+      }
+    }
     this.#mode.notify(channel, text);
   }
 
   /** Messages the mode shed because the server was behind (not counted against any client). */
   get shed(): number {
     return this.#mode.shed;
+  }
+
+  /** Messages the mode did not send because their time to live ran out. */
+  get expired(): number {
+    return this.#mode.expired ?? 0;
+  }
+
+  /** Tier changes per tier entered (`--policy ladder`); undefined for other policies. */
+  get tierChanges(): Readonly<Record<string, number>> | undefined {
+    return this.#mode.tierChanges;
   }
 
   /** Whether the server itself is behind, and for how long it has been. */
@@ -259,6 +338,15 @@ export class Hub implements BrokerHandler {
    * @param signals how late the event loop and the source are
    */
   tick(signals: OverloadSignals = NO_LAG): void {
+    this.#exits.enter();
+    try {
+      this.#sweep(signals);
+    } finally {
+      this.#exits.leave(false);
+    }
+  }
+
+  #sweep(signals: OverloadSignals): void {
     const now = this.#now();
     const overloaded = this.#overload.update(signals, now);
     this.#cut(this.#mode.tick(now, overloaded));
@@ -266,7 +354,8 @@ export class Hub implements BrokerHandler {
     for (const session of this.#subscribers.keys()) {
       if (session.closed) continue;
       if (session.expiresAt <= now) {
-        session.close(
+        this.close(
+          session,
           "token_expired",
           "credentials expired (JWT exp): reconnect with a fresh token",
         );
@@ -281,7 +370,8 @@ export class Hub implements BrokerHandler {
         limit,
       );
       if (stalled > 0) {
-        session.close(
+        this.close(
+          session,
           "ping_timeout",
           `ping timeout: client read nothing for ${
             (stalled / 1000).toFixed(1)
@@ -293,100 +383,33 @@ export class Hub implements BrokerHandler {
 
   /** Closes every session with `reason` and stops the mode's waits and timers. */
   closeAll(reason: DisconnectReason, detail?: string): void {
-    for (const session of [...this.#subscribers.keys()]) {
-      session.close(reason, detail);
+    this.#exits.enter();
+    for (const session of this.#subscribers.keys()) {
+      this.close(session, reason, detail);
     }
+    this.#exits.leave(false);
     this.#mode.stop();
-  }
-
-  /**
-   * What a control client receives before the live stream: its position
-   * (`epoch`, and the seq the live stream continues after), then what the
-   * broker's history says about its `since`. A history the broker cannot
-   * read becomes a `gap` notice for everything asked for: the client is
-   * told, never resumed silently.
-   */
-  #backlog(
-    channel: string,
-    request: OpenRequest,
-    control: boolean,
-    replayDone: (() => void) | undefined,
-  ): Backlog | Promise<Backlog> | undefined {
-    if (!control) {
-      replayDone?.();
-      return undefined;
-    }
-    const { since, epoch } = request;
-    const history = this.#broker.history(channel, { since, epoch });
-    const backlog = (h: History): Backlog => ({
-      notices: [
-        encodeControl({
-          type: "position",
-          channel,
-          epoch: h.epoch,
-          last_seq: h.until,
-        }),
-        ...h.notices,
-        ...(request.notices ?? []),
-      ],
-      replay: replayDone ? watched(h.replay, replayDone) : h.replay,
-      after: h.until,
-    });
-    if (!(history instanceof Promise)) return backlog(history);
-    return history.then(backlog, (): Backlog => {
-      replayDone?.();
-      const { epoch, seq } = this.#broker.position(channel);
-      const notices = [
-        encodeControl({ type: "position", channel, epoch, last_seq: seq }),
-        ...(request.notices ?? []),
-      ];
-      if (since !== undefined && since < seq) {
-        notices.push(encodeControl({
-          type: "gap",
-          channel,
-          from: since + 1,
-          to: seq,
-          missed: seq - since,
-        }));
-      }
-      return { notices, after: seq };
-    });
   }
 
   #cut(cuts: readonly Cut[]): void {
     for (const { session, verdict } of cuts) {
-      session.close(verdict.reason, verdict.detail);
+      this.close(session, verdict.reason, verdict.detail);
     }
   }
 
   /**
-   * One more local interest in `channel`; the first subscribes the broker.
-   * @throws {import("./broker.ts").BrokerUnavailableError} before anything
-   *   is registered when the channel cannot be opened
+   * The bookkeeping of an ended session: its mode state detached, its
+   * channel place given back (the last one unsubscribes the broker), its
+   * counts moved into the totals, and the `disconnect` event.
    */
-  #join(channel: string): void {
-    const local = this.#channels.get(channel) ?? 0;
-    if (local === 0) this.#broker.subscribe(channel).catch(() => {});
-    this.#channels.set(channel, local + 1);
-  }
-
-  /** One less local interest in `channel`; the last unsubscribes the broker. */
-  #leave(channel: string): void {
-    const local = (this.#channels.get(channel) ?? 1) - 1;
-    if (local > 0) this.#channels.set(channel, local);
-    else {
-      this.#channels.delete(channel);
-      this.#broker.unsubscribe(channel);
-    }
-  }
-
-  #ended(session: Session, end: SessionEnd): void {
+  #settle(session: Session): void {
     const subscriber = this.#subscribers.get(session);
     if (!subscriber) return;
     this.#subscribers.delete(session);
     this.#replayDone.get(session)?.();
-    this.#leave(session.channel);
-    this.#totals.ended(session, end, this.#mode.detach(subscriber.outlet));
+    this.#channels.leave(session.channel);
+    const end = session.end!;
+    this.#totals.ended(subscriber, end, this.#mode.detach(subscriber.outlet));
     this.#emit({ type: "disconnect", subscriber, end });
   }
 
@@ -406,13 +429,9 @@ function once(fn: (() => void) | undefined): (() => void) | undefined {
   };
 }
 
-/** `cursor`, calling `done` once it has nothing more to give. */
-function watched(cursor: ReplayCursor, done: () => void): ReplayCursor {
-  return {
-    next() {
-      const text = cursor.next();
-      if (text === undefined) done();
-      return text;
-    },
-  };
+/** The new epoch a `reset` notice names; undefined for any other text. */
+function resetEpoch(text: string): string | undefined {
+  if (!text.startsWith('{"type":"reset"')) return undefined;
+  const epoch = (JSON.parse(text) as { epoch?: unknown }).epoch;
+  return typeof epoch === "string" ? epoch : undefined;
 }

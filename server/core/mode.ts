@@ -7,18 +7,12 @@
  *
  * @module
  */
-import type { DisconnectReason } from "../../lib/close_codes.ts";
 import type { ReplayCursor } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Session } from "./session.ts";
+import type { Verdict } from "./verdict.ts";
 
-/** A decision to disconnect a client: why, and the words the client is told. */
-export interface Verdict {
-  /** Close-code table key. */
-  readonly reason: DisconnectReason;
-  /** Human reason naming the limit crossed. */
-  readonly detail: string;
-}
+export type { Verdict } from "./verdict.ts";
 
 /** A client the mode says must go, and why. */
 export interface Cut {
@@ -50,8 +44,14 @@ export interface Outlet {
   readonly session: Session;
   /** Messages waiting for this client in the mode's queue (0 without a queue). */
   readonly queued: number;
+  /** Messages the mode dropped for this client (0 without a queue); written only by the outlet. */
+  readonly drops: number;
+  /** Messages replaced in its queue by a newer one with the same key (`--policy conflate`; not drops). */
+  readonly conflated: number;
   /** True while the client's socket is too full to take more (its writer waits for it to drain). */
   readonly blocked: boolean;
+  /** The client's tier (`--policy ladder`); undefined elsewhere. */
+  readonly tier?: string | undefined;
 }
 
 /** A broadcast mode: how one published frame reaches every session of a channel. */
@@ -73,6 +73,12 @@ export interface Mode {
    */
   detach(outlet: Outlet): number;
   /**
+   * The hub's last session of `channel` has gone (the hub counts each
+   * channel's sessions; the mode keeps no count of its own): forget what the
+   * mode keeps for the channel.
+   */
+  release(channel: string): void;
+  /**
    * Delivers `frame` to every session of `channel`. Queue mode returns at
    * once with the clients the policy cuts; naive mode resolves when every
    * client has taken the frame.
@@ -92,6 +98,10 @@ export interface Mode {
   tick(now: number, overloaded: boolean): readonly Cut[];
   /** Messages dropped because the server was behind, not the client: counted apart, never against the client. */
   readonly shed: number;
+  /** Messages not sent because their time to live ran out (queue mode). */
+  readonly expired?: number;
+  /** Tier changes per tier entered (`--policy ladder`); undefined elsewhere. */
+  readonly tierChanges?: Readonly<Record<string, number>> | undefined;
   /** Stops all waiting and timers; called on shutdown. */
   stop(): void;
 }

@@ -26,6 +26,8 @@ export interface SubscriberView {
   readonly bytesSent: number;
   /** Messages dropped for it. */
   readonly drops: number;
+  /** Messages replaced in its queue by a newer one with the same key (not drops). */
+  readonly conflated: number;
   /** Valid ACKs it sent. */
   readonly acks: number;
   /** Malformed or oversized frames it sent. */
@@ -36,6 +38,8 @@ export interface SubscriberView {
   readonly bufferedBytes: number;
   /** True while its socket is too full to take more: the server waits for it to drain. */
   readonly blocked: boolean;
+  /** Its tier on the ladder (`--policy ladder`); undefined elsewhere. */
+  readonly tier: string | undefined;
   /** Enqueue-to-socket latency since it connected, ms (read-only use). */
   readonly sendLatency: Histogram;
   /** End-to-end latency from its ACKs since it connected, ms (read-only use). */
@@ -60,6 +64,11 @@ export class Subscriber implements SubscriberView {
     return this.#outlet;
   }
 
+  /** The session (the hub's and the totals' handle; observers use the view). */
+  get session(): Session {
+    return this.#session;
+  }
+
   get id(): string {
     return this.#session.id;
   }
@@ -79,7 +88,10 @@ export class Subscriber implements SubscriberView {
     return this.#session.stats.bytesSent;
   }
   get drops(): number {
-    return this.#session.stats.drops;
+    return this.#outlet.drops;
+  }
+  get conflated(): number {
+    return this.#outlet.conflated;
   }
   get acks(): number {
     return this.#session.stats.acks;
@@ -95,6 +107,9 @@ export class Subscriber implements SubscriberView {
   }
   get blocked(): boolean {
     return this.#outlet.blocked;
+  }
+  get tier(): string | undefined {
+    return this.#outlet.tier;
   }
   get sendLatency(): Histogram {
     return this.#session.stats.sendLatency;

@@ -7,7 +7,8 @@
  */
 import type { DisconnectReason } from "../../lib/close_codes.ts";
 import { Histogram } from "../../lib/histogram.ts";
-import type { Session, SessionEnd } from "./session.ts";
+import type { SessionEnd } from "./session.ts";
+import type { Subscriber } from "./subscriber.ts";
 
 /** Totals at one moment, open sessions included. */
 export interface HubTotals {
@@ -81,15 +82,15 @@ export class Totals {
   }
 
   /** Folds an ended session's counts in, with the messages its queue still held. */
-  ended(session: Session, end: SessionEnd, discarded: number): void {
+  ended(subscriber: Subscriber, end: SessionEnd, discarded: number): void {
     const t = this.#t;
-    const { stats } = session;
+    const { stats } = subscriber.session;
     t.discarded += discarded;
     t.delivered += stats.sent;
-    t.dropped += stats.drops;
+    t.dropped += subscriber.drops;
     t.acks += stats.acks;
     t.staleAcks += stats.staleAcks;
-    t.conflated += stats.conflated;
+    t.conflated += subscriber.conflated;
     t.badFrames += stats.badFrames;
     stats.mergeSendInto(this.#ended.send);
     stats.mergeE2eInto(this.#ended.e2e);
@@ -97,14 +98,15 @@ export class Totals {
   }
 
   /** The totals now, with the open sessions' counts added. */
-  read(open: Iterable<Session>): Readonly<HubTotals> {
+  read(open: Iterable<Subscriber>): Readonly<HubTotals> {
     let { delivered, dropped, acks, staleAcks, conflated, badFrames } = this.#t;
-    for (const { stats } of open) {
+    for (const subscriber of open) {
+      const { stats } = subscriber.session;
       delivered += stats.sent;
-      dropped += stats.drops;
+      dropped += subscriber.drops;
       acks += stats.acks;
       staleAcks += stats.staleAcks;
-      conflated += stats.conflated;
+      conflated += subscriber.conflated;
       badFrames += stats.badFrames;
     }
     return {
@@ -119,12 +121,12 @@ export class Totals {
   }
 
   /** Latency of every session ever, merged now (new histograms each call). */
-  latency(open: Iterable<Session>): ServerLatency {
+  latency(open: Iterable<Subscriber>): ServerLatency {
     const send = new Histogram();
     const e2e = new Histogram();
     send.merge(this.#ended.send);
     e2e.merge(this.#ended.e2e);
-    for (const { stats } of open) {
+    for (const { session: { stats } } of open) {
       stats.mergeSendInto(send);
       stats.mergeE2eInto(e2e);
     }

@@ -18,6 +18,7 @@ import {
   EPOCH_NAME,
 } from "../../lib/protocol.ts";
 import type { Hub } from "../core/hub.ts";
+import { clientIdOf } from "./last_close.ts";
 import { credentialOf, type SubscriberAuth } from "./auth.ts";
 
 /** Limits that apply before a subscriber exists. */
@@ -95,10 +96,14 @@ export interface Admitted {
   readonly control: boolean;
   /** `?batch=1`: several messages per frame, as a JSON array (queue mode). */
   readonly batch: boolean;
+  /** `?batch=auto`: batch frames only when messages queued up, no timer (queue mode). */
+  readonly coalesce: boolean;
   /** The capacity held for this client until its socket opens. */
   readonly reservation: Reservation;
   /** When its credentials expire, epoch seconds (a JWT's `exp`), if they do. */
   readonly expiresAt?: number;
+  /** Its `?client=` id, when it gave a valid one (last_close.ts). */
+  readonly client?: string;
 }
 
 /** A refusal. */
@@ -233,16 +238,20 @@ export async function admit(
   }
   const control = url.searchParams.get("control") === "1";
   const batch = url.searchParams.get("batch") === "1";
+  const coalesce = url.searchParams.get("batch") === "auto";
+  const clientId = clientIdOf(url);
   return {
     ok: true,
     channel,
     control,
     batch,
+    coalesce,
     reservation,
     ...(since === undefined ? {} : { since }),
     ...(epoch === undefined ? {} : { epoch }),
     ...(verdict.expiresAt === undefined
       ? {}
       : { expiresAt: verdict.expiresAt }),
+    ...(clientId === undefined ? {} : { client: clientId }),
   };
 }

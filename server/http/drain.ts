@@ -19,6 +19,8 @@ export const DRAIN_REASON = "server draining (restart or deploy)";
 export interface DrainTarget {
   /** The sessions now open. */
   readonly sessions: Iterable<Session>;
+  /** Closes `session` for `reason` (the hub). */
+  close(session: Session, reason: "drain", detail: string): void;
 }
 
 /** Timing of a {@link Drain}; injectable for tests. */
@@ -85,7 +87,7 @@ export class Drain {
         ? open.length
         : Math.ceil(open.length / left);
       for (const session of open.slice(0, batch)) {
-        session.close("drain", DRAIN_REASON);
+        this.#target.close(session, "drain", DRAIN_REASON);
       }
       if (batch === open.length) return;
       await this.#sleep(this.#tickMs);

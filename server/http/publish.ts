@@ -10,10 +10,10 @@ import {
   DEFAULT_CHANNEL,
   epochSeconds,
 } from "../../lib/protocol.ts";
-import { type Broker, BrokerUnavailableError } from "../core/broker.ts";
+import { BrokerUnavailableError } from "../core/broker.ts";
 import { bearerOf, safeEqual } from "./auth.ts";
 import { messageFromText, type UserMessage } from "../sources/message_body.ts";
-import { SourceStats } from "../sources/source_stats.ts";
+import type { HttpSource } from "../sources/source_http.ts";
 
 /** Options of {@link createPublishHandler}. */
 export interface PublishOptions {
@@ -23,8 +23,6 @@ export interface PublishOptions {
   readonly maxBodyBytes: number;
   /** Field of JSON messages to conflate on (`--conflate-key`). */
   readonly conflateKey?: string | undefined;
-  /** Counts what was published. @default new statistics */
-  readonly stats?: SourceStats;
   /** Counts a refused request by label (`fanout_rejections_total`). @default nothing */
   readonly reject?: (label: string) => void;
   /** How long the body may take to arrive, ms (`--handshake-timeout`): a trickled body holds no connection. @default 5000 */
@@ -89,7 +87,13 @@ function parseBody(
     body.split("\n").forEach((line, i) => {
       if (line.trim() === "") return;
       try {
-        messages.push(messageFromText(line, { json: "require", conflateKey }));
+        messages.push(
+          messageFromText(line, {
+            json: "require",
+            conflateKey,
+            classes: true,
+          }),
+        );
       } catch {
         throw new SyntaxError(`line ${i + 1} is not valid JSON`);
       }
@@ -106,22 +110,56 @@ function parseBody(
   return [messageFromText(body, { json: "never", conflateKey })];
 }
 
-/** Builds the `POST /publish` handler. */
+/**
+ * The loss class and deadline a request's headers give all its messages
+ * (protocol 3): `Fanout-TTL-Ms: <ms>`, `Fanout-Critical: 1`. An NDJSON
+ * line's own `ttl_ms`/`critical` fields win.
+ * @throws {SyntaxError} naming the bad header
+ */
+function classesOf(headers: Headers): { ttlMs?: number; critical?: boolean } {
+  const ttl = headers.get("fanout-ttl-ms");
+  const critical = headers.get("fanout-critical");
+  const out: { ttlMs?: number; critical?: boolean } = {};
+  if (ttl !== null) {
+    const ms = Number(ttl);
+    if (!(Number.isInteger(ms) && ms > 0)) {
+      throw new SyntaxError(
+        `Fanout-TTL-Ms must be a whole number of ms above 0, got ${
+          JSON.stringify(ttl)
+        }`,
+      );
+    }
+    out.ttlMs = ms;
+  }
+  if (critical !== null) {
+    if (critical !== "1" && critical !== "0") {
+      throw new SyntaxError(
+        `Fanout-Critical must be 1 or 0, got ${JSON.stringify(critical)}`,
+      );
+    }
+    if (critical === "1") out.critical = true;
+  }
+  return out;
+}
+
+/**
+ * Builds the `POST /publish` handler: it reads and checks the request, and
+ * hands the messages to the HTTP source, which publishes and counts them.
+ */
 export function createPublishHandler(
-  broker: Broker,
+  source: HttpSource,
   options: PublishOptions,
 ): (req: Request, url: URL) => Promise<Response> {
-  const stats = options.stats ?? new SourceStats("http");
-  if (!Number.isFinite(stats.startedAt)) stats.startedAt = performance.now();
   /** A JSON error response, counted as a rejection. */
   const refuse = (
     status: number,
     reason: string,
     label: string,
     headers: Record<string, string> = {},
+    extra: Record<string, unknown> = {},
   ): Response => {
     options.reject?.(label);
-    return Response.json({ error: reason }, { status, headers });
+    return Response.json({ error: reason, ...extra }, { status, headers });
   };
   return async (req, url) => {
     if (req.method !== "POST") {
@@ -153,7 +191,7 @@ export function createPublishHandler(
     } catch (err) {
       return refuse(400, (err as Error).message, "bad_channel");
     }
-    if (!broker.admits(channel)) {
+    if (!source.admits(channel)) {
       return refuse(
         503,
         `cannot create channel ${channel}: channel limit reached (--max-channels)`,
@@ -203,22 +241,28 @@ export function createPublishHandler(
         "bad_publish",
       );
     }
+    let classes: { ttlMs?: number; critical?: boolean };
+    try {
+      classes = classesOf(req.headers);
+    } catch (err) {
+      return refuse(400, (err as Error).message, "bad_publish");
+    }
     const tsSend = epochSeconds();
     let published;
     try {
       // In naive mode this waits for every client, like every publisher.
-      published = await broker.publish(
+      published = await source.publish(
         channel,
-        messages.map((m) => ({ tsSend, ...m })),
+        messages.map((m) => ({ tsSend, ...classes, ...m })),
       );
     } catch (err) {
       if (!(err instanceof BrokerUnavailableError)) throw err;
-      stats.refused += messages.length;
+      // `stored` tells a publisher whether a retry could duplicate: false
+      // (never sent, or refused before writing) or "unknown" (sent, no answer).
       return refuse(503, err.message, err.label, {
         "retry-after": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))),
-      });
+      }, { stored: err.stored });
     }
-    stats.published += messages.length;
     const { first, last, epoch } = published;
     return Response.json(
       messages.length === 1

@@ -1,8 +1,8 @@
 /**
  * Subscribers over Server-Sent Events: `GET /sse?channel=NAME`, for
  * networks and clients where a WebSocket will not do. The request is
- * admitted exactly like a WebSocket upgrade (origin, capacity, channel,
- * credentials: admission.ts) and becomes a session of the same hub, with
+ * admitted and opened exactly like a WebSocket upgrade, through the same
+ * {@link SubscriberGate}, and becomes a session of the same hub, with
  * the same per-client queue and slow-client policy, over an
  * {@link SseSink}. Resume is the SSE way: the `Last-Event-ID` a browser's
  * EventSource sends by itself on reconnect (`<epoch>:<seq>`, as the server
@@ -13,22 +13,12 @@
  * @module
  */
 import { EPOCH_NAME } from "../../lib/protocol.ts";
-import type { Hub } from "../core/hub.ts";
-import { type AdmissionLimits, AdmissionSlots, admit } from "./admission.ts";
-import type { SubscriberAuth } from "./auth.ts";
-import { SseSink } from "./sse_sink.ts";
-
-/** Where SSE subscribers connect. */
-export const SSE_PATH = "/sse";
+import { SSE_PATH } from "./paths.ts";
+import { SseEncoder, SseSink } from "./sse_sink.ts";
+import type { SubscriberGate } from "./subscriber_gate.ts";
 
 /** Options of {@link createSseHandler}. */
 export interface SseOptions {
-  /** Who may subscribe (resolves once its key is imported). */
-  readonly auth: Promise<SubscriberAuth>;
-  /** Origin and capacity limits. */
-  readonly limits: AdmissionLimits;
-  /** Capacity held by clients being admitted, shared with the WebSocket handler. @default a fresh one */
-  readonly slots?: AdmissionSlots;
   /** Reconnect delay for EventSource, ms. @default 1000 */
   readonly retryMs?: number;
 }
@@ -37,18 +27,20 @@ const LAST_EVENT_ID = /^([^:]{1,64}):(\d{1,15})$/;
 
 /**
  * Builds the `GET /sse` handler.
- * @param hub the hub subscribers join
- * @param options credentials and limits, as for WebSocket subscribers
+ * @param gate admission and opening, shared with WebSocket subscribers
+ * @param options the reconnect delay
  */
 export function createSseHandler(
-  hub: Hub,
-  options: SseOptions,
+  gate: SubscriberGate,
+  options: SseOptions = {},
 ): (
   req: Request,
   url: URL,
   info: Deno.ServeHandlerInfo<Deno.NetAddr>,
 ) => Promise<Response> {
-  const slots = options.slots ?? new AdmissionSlots();
+  const { hub } = gate;
+  // Every subscriber of a channel gets the same event: encoded once.
+  const encoder = new SseEncoder();
   return async (req, url, info) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return Response.json(
@@ -61,32 +53,20 @@ export function createSseHandler(
     if (lastId !== null && lastId !== "") {
       const m = LAST_EVENT_ID.exec(lastId);
       if (!m || !EPOCH_NAME.test(m[1]!)) {
-        hub.reject("bad_since");
-        return Response.json({
-          error:
-            `Last-Event-ID must be <epoch>:<seq> as this server sent it, got ${
-              JSON.stringify(lastId.slice(0, 80))
-            }`,
-        }, { status: 400 });
+        return gate.refuse(
+          400,
+          `Last-Event-ID must be <epoch>:<seq> as this server sent it, got ${
+            JSON.stringify(lastId.slice(0, 80))
+          }`,
+          "bad_since",
+        );
       }
       terms = new URL(url);
       terms.searchParams.set("since", m[2]!);
       terms.searchParams.set("epoch", m[1]!);
     }
-    const admitted = await admit(
-      req,
-      terms,
-      hub,
-      await options.auth,
-      options.limits,
-      slots,
-    );
-    if (!admitted.ok) {
-      hub.reject(admitted.label);
-      return Response.json({ error: admitted.reason }, {
-        status: admitted.status,
-      });
-    }
+    const admitted = await gate.admit(req, terms);
+    if (admitted instanceof Response) return admitted;
     const headers: Record<string, string> = {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
@@ -107,30 +87,18 @@ export function createSseHandler(
     let gone = () => {};
     const sink = new SseSink({
       onPeerGone: () => gone(),
+      encoder,
       ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
     });
-    try {
-      const { channel, since, epoch, expiresAt } = admitted;
-      const session = hub.open(sink, {
-        remote: `${hostname}:${port}`,
-        channel,
-        control: true,
-        ...(since === undefined ? {} : { since }),
-        ...(epoch === undefined ? {} : { epoch }),
-        ...(expiresAt === undefined ? {} : { expiresAt }),
-        ...(reservation.replayDone
-          ? { replayDone: reservation.replayDone }
-          : {}),
-      });
-      reservation.opened();
-      // SSE has no close frame: a reader that goes closed its stream.
-      gone = () => session.peerClosed(1000, "SSE reader closed the stream");
-    } catch (err) {
-      // Not expected: the channel was held since admission.
-      reservation.release();
-      hub.reject("too_many_channels");
-      return Response.json({ error: (err as Error).message }, { status: 503 });
+    const session = gate.open(sink, admitted, `${hostname}:${port}`, {
+      control: true,
+      batch: false,
+    });
+    if (session instanceof Error) {
+      return Response.json({ error: session.message }, { status: 503 });
     }
+    // SSE has no close frame: a reader that goes closed its stream.
+    gone = () => hub.peerClosed(session, 1000, "SSE reader closed the stream");
     return new Response(sink.stream, { headers });
   };
 }

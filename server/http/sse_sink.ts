@@ -1,9 +1,11 @@
 /**
  * The {@link Sink} of a Server-Sent Events subscriber: the session's frames
  * become SSE events on the response body stream. Data frames carry
- * `id: <epoch>:<seq>` (what `Last-Event-ID` resumes from), control frames
- * go as named events (`event: position`, `gap`, `reset`, `dropped`), and
- * the end is an `event: close` with the close code and reason.
+ * `id: <epoch>:<seq>` (what `Last-Event-ID` resumes from), made of the seq
+ * and epoch the session hands over with each frame (the text is never read
+ * for them); control frames go as named events (`event: position`, `gap`,
+ * `reset`, `dropped`), and the end is an `event: close` with the close code
+ * and reason.
  *
  * The stream is pull-based: events wait here until Deno's HTTP layer pulls
  * them, which it does only as fast as the socket drains. So
@@ -30,36 +32,58 @@ export class SseAbort extends Error {
 }
 
 const enc = new TextEncoder();
-/** The last event encoded, shared by every SSE subscriber of a channel (they get the same frame). */
-let cached: { text: string; epoch: string; bytes: Uint8Array } | undefined;
 
 /**
- * The SSE event for one frame: a data frame with `id: <epoch>:<seq>`, a
- * control frame as `event: <type>`. Frames are JSON text without raw line
- * breaks; any there would be split into `data:` lines.
+ * The SSE event for one frame: a data frame (`seq` above 0) with
+ * `id: <epoch>:<seq>`, a control frame as `event: <type>` (its `type`
+ * field, which a control frame's text starts with). Frames are JSON text
+ * without raw line breaks; any there would be split into `data:` lines.
  *
  * @param text the frame
+ * @param seq its seq in the channel's stream; 0 for a control frame
  * @param epoch the channel's epoch, for the id
  * @returns the event, ending with its blank line
  * @example
  * ```ts
  * import { sseEvent } from "./sse_sink.ts";
- * const e = sseEvent('{"seq":7,"ts_send":1,"payload_b64":""}', "E1");
+ * const e = sseEvent('{"seq":7,"ts_send":1,"payload_b64":""}', 7, "E1");
  * if (e !== 'id: E1:7\ndata: {"seq":7,"ts_send":1,"payload_b64":""}\n\n') throw new Error(e);
- * if (!sseEvent('{"type":"gap","channel":"a"}', "E1").startsWith("event: gap\n")) throw new Error();
+ * if (!sseEvent('{"type":"gap","channel":"a"}', 0, "E1").startsWith("event: gap\n")) throw new Error();
  * ```
  */
-export function sseEvent(text: string, epoch: string): string {
+export function sseEvent(text: string, seq: number, epoch: string): string {
   const data = /[\r\n]/.test(text)
     ? text.split(/\r\n|\r|\n/).join("\ndata: ")
     : text;
-  const seq = /^\{"seq":(\d+)[,}]/.exec(text)?.[1];
-  if (seq !== undefined) {
+  if (seq > 0) {
     return `id: ${epoch === "" ? "" : `${epoch}:`}${seq}\ndata: ${data}\n\n`;
   }
   const type = /^\{"type":"([a-z_]+)"/.exec(text)?.[1];
   if (type !== undefined) return `event: ${type}\ndata: ${data}\n\n`;
   return `data: ${data}\n\n`;
+}
+
+/**
+ * Encodes events once for every SSE subscriber of one server: its
+ * subscribers of a channel are handed the same frame one after another, so
+ * the last event encoded is kept and reused while the next frame is the same.
+ */
+export class SseEncoder {
+  #text = "";
+  #seq = -1;
+  #epoch = "";
+  #bytes = new Uint8Array();
+
+  /** The event for `text` at `seq` in `epoch`, as bytes (shared: never modified). */
+  encode(text: string, seq: number, epoch: string): Uint8Array {
+    if (text !== this.#text || seq !== this.#seq || epoch !== this.#epoch) {
+      this.#bytes = enc.encode(sseEvent(text, seq, epoch));
+      this.#text = text;
+      this.#seq = seq;
+      this.#epoch = epoch;
+    }
+    return this.#bytes;
+  }
 }
 
 /** Options of {@link SseSink}. */
@@ -70,6 +94,8 @@ export interface SseSinkOptions {
   readonly retryMs?: number;
   /** See {@link SSE_CLOSE_GRACE_MS}. */
   readonly closeGraceMs?: number;
+  /** The encoder shared by the server's SSE subscribers. @default one of its own */
+  readonly encoder?: SseEncoder;
 }
 
 /** One SSE subscriber's response stream, as a {@link Sink}. */
@@ -83,12 +109,13 @@ export class SseSink implements Sink {
   /** Resolves the pull that is waiting for an event. */
   #wake: (() => void) | undefined;
   #state: "open" | "closing" | "done" = "open";
-  #epoch = "";
+  readonly #encoder: SseEncoder;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param options what to do when the reader goes away; retry delay */
   constructor(options: SseSinkOptions) {
     this.#options = options;
+    this.#encoder = options.encoder ?? new SseEncoder();
     this.#push(enc.encode(`retry: ${options.retryMs ?? 1000}\n\n`));
     this.stream = new ReadableStream<Uint8Array>({
       start: (c) => {
@@ -104,25 +131,10 @@ export class SseSink implements Sink {
     return this.#bytes;
   }
 
-  /** Queues `text` as an SSE event (nothing once closing). */
-  send(text: string): void {
+  /** Queues `text` as an SSE event, named by the `seq` and `epoch` it is handed with (nothing once closing). */
+  send(text: string, seq: number, epoch: string): void {
     if (this.#state !== "open") return;
-    if (
-      text.startsWith('{"type":"position"') ||
-      text.startsWith('{"type":"reset"')
-    ) {
-      try {
-        this.#epoch = String(JSON.parse(text).epoch ?? "");
-      } catch { /* not ours: keep the epoch */ }
-    }
-    let bytes: Uint8Array;
-    if (cached?.text === text && cached.epoch === this.#epoch) {
-      bytes = cached.bytes;
-    } else {
-      bytes = enc.encode(sseEvent(text, this.#epoch));
-      cached = { text, epoch: this.#epoch, bytes };
-    }
-    this.#push(bytes);
+    this.#push(this.#encoder.encode(text, seq, epoch));
   }
 
   /**
@@ -137,7 +149,9 @@ export class SseSink implements Sink {
     this.#pending = [];
     this.#bytes = 0;
     this.#push(
-      enc.encode(sseEvent(JSON.stringify({ type: "close", code, reason }), "")),
+      enc.encode(
+        sseEvent(JSON.stringify({ type: "close", code, reason }), 0, ""),
+      ),
     );
     this.#timer = setTimeout(() => {
       if (this.#state !== "closing") return;

@@ -5,16 +5,16 @@
  * segment is `.`/`..`, starts with a dot (no `.git`, `.env`), or holds a
  * slash, backslash or NUL once decoded; the file's real path (symlinks
  * resolved) must lie inside the directory; only regular files are served.
- * Everything else — the server's own paths included — goes on to the next
- * handler, which answers as it would without `--static`.
+ * Everything else — the server's own paths included — is left to the router
+ * (router.ts), which answers as it would without `--static`.
  *
  * @module
  */
 import { UsageError } from "../../lib/cli_args.ts";
-import type { Handler } from "./router.ts";
+import { PUBLISH_PATH, SSE_PATH } from "./paths.ts";
 
 /** Paths the server answers itself, whatever the directory holds. */
-const RESERVED: ReadonlySet<string> = new Set(["/ws", "/sse", "/publish"]);
+const RESERVED: ReadonlySet<string> = new Set(["/ws", SSE_PATH, PUBLISH_PATH]);
 
 /** Content types by file extension; anything else is `application/octet-stream`. */
 export const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -85,26 +85,29 @@ export function staticRoot(dir: string): string {
   }
 }
 
+/** Serves a file under the static root, or says there is none. */
+export type StaticFiles = (
+  req: Request,
+  url: URL,
+) => Promise<Response | undefined>;
+
 /**
- * Wraps `next` so that `GET`/`HEAD` of a file under `root` is served from it.
+ * The `GET`/`HEAD` of a file under `root` (not an upgrade, not one of the
+ * server's own paths).
  *
  * @param root the directory, as {@link staticRoot} returned it
- * @param next the handler for everything else
- * @returns the combined handler
+ * @returns a lookup answering the file, or undefined when there is none
  */
-export function createStaticHandler(root: string, next: Handler): Handler {
-  return async (req, info) => {
+export function createStaticFiles(root: string): StaticFiles {
+  return async (req, url) => {
     if (
       (req.method !== "GET" && req.method !== "HEAD") ||
-      req.headers.get("upgrade") !== null
+      req.headers.get("upgrade") !== null || RESERVED.has(url.pathname)
     ) {
-      return next(req, info);
+      return undefined;
     }
-    const url = new URL(req.url);
-    const file = RESERVED.has(url.pathname)
-      ? undefined
-      : await findFile(root, url.pathname);
-    if (file === undefined) return next(req, info);
+    const file = await findFile(root, url.pathname);
+    if (file === undefined) return undefined;
     const ext = file.path.slice(file.path.lastIndexOf(".") + 1).toLowerCase();
     const headers = {
       "content-type": CONTENT_TYPES[ext] ?? "application/octet-stream",
@@ -117,7 +120,7 @@ export function createStaticHandler(root: string, next: Handler): Handler {
     try {
       opened = await Deno.open(file.path, { read: true });
     } catch {
-      return next(req, info);
+      return undefined;
     }
     return new Response(opened.readable, { headers });
   };

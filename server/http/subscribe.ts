@@ -1,76 +1,28 @@
 /**
- * Subscribers over HTTP: a WebSocket upgrade on `/` (or `/ws`) is checked
- * (a well-formed upgrade), admitted (origin, capacity, channel, credentials)
- * and becomes a session; `GET /sse` goes to the SSE handler (sse.ts) and the
- * HTTP source's `POST /publish` to its handler when it is on. The only file
- * that upgrades to Deno's WebSocket. The router (router.ts) sends everything
- * that is not an observability endpoint here.
+ * Subscribers over WebSocket: the router (router.ts) hands this handler the
+ * requests on `/` and `/ws`. An upgrade is checked (a well-formed upgrade),
+ * admitted and opened through the {@link SubscriberGate} shared with SSE,
+ * and its socket's events go to the hub; a plain request gets the 426 hint.
+ * The only file that upgrades to Deno's WebSocket.
  *
  * @module
  */
 import { CLOSE_CODES, fitCloseReason } from "../../lib/close_codes.ts";
-import type { Hub } from "../core/hub.ts";
-import type { ReplayBudget } from "../core/replay_budget.ts";
 import type { Session } from "../core/session.ts";
-import {
-  type AdmissionLimits,
-  AdmissionSlots,
-  admit,
-  type Admitted,
-} from "./admission.ts";
-import type { SubscriberAuth } from "./auth.ts";
-import {
-  refusalResponse,
-  refusalRetryMs,
-  refuseByClose,
-  wantsRefusalByClose,
-} from "./refusal.ts";
-import type { ConnectRate } from "./connect_rate.ts";
-import { gateBeforeAdmission, gateReplay } from "./gates.ts";
-import { clientIdOf, LastCloses } from "./last_close.ts";
-import { ReconnectPacer } from "./reconnect_pacer.ts";
-import { SSE_PATH } from "./sse.ts";
+import type { Admitted } from "./admission.ts";
+import type { SubscriberGate } from "./subscriber_gate.ts";
 import { WebSocketSink } from "./websocket_sink.ts";
 
-/** Paths where a WebSocket upgrade subscribes (the seed's clients use `/`). */
-export const SUBSCRIBE_PATHS: ReadonlySet<string> = new Set(["/", "/ws"]);
-
-/** Options of {@link createSubscribeHandler}. */
-export interface SubscribeOptions {
+/** Options of {@link createWebSocketHandler}. */
+export interface WebSocketOptions {
   /** Deno's ping idle timeout, seconds (0 disables): a silent peer is pinged after half, closed after all of it. */
   readonly idleTimeoutSeconds: number;
-  /** Who may subscribe (resolves once its key is imported). */
-  readonly auth: Promise<SubscriberAuth>;
-  /** Origin and capacity limits. */
-  readonly limits: AdmissionLimits;
   /** How long an admitted upgrade may take to open before its slot is given back, ms. @default 5000 */
   readonly openTimeoutMs?: number;
   /** Where the open sockets are kept, for a graceful shutdown. @default a registry of its own */
   readonly sockets?: OpenSockets;
-  /** Capacity held by clients being admitted, shared with the SSE handler so `--max-clients` counts both. @default a fresh one */
-  readonly slots?: AdmissionSlots;
-  /** The last server-made close of each `?client=` id, told to its next session. @default a store of its own */
-  readonly lastCloses?: LastCloses;
-  /** Replayed messages per second shared by resuming clients (`--replay-budget`); over it a resume gets 503 with a hint. */
-  readonly replayBudget?: ReplayBudget;
-  /** New connections per second (`--max-connect-rate`); beyond it 503 with Retry-After and a hint. */
-  readonly connectRate?: ConnectRate;
-  /** A drain in progress refuses new subscribers (503 with a retry hint). */
-  readonly drain?: { readonly draining: boolean };
-  /** Spreads the `retry_in_ms` hints of closes that invite a reconnect. @default one of its own, at its default rate */
-  readonly pacer?: ReconnectPacer;
   /** Whether the 426 hint may say the mode and the client count (false when admin pages are protected). @default true */
   readonly revealCounts?: boolean;
-  /** `POST /publish`, when `--source http` is on. */
-  readonly publish?:
-    | ((req: Request, url: URL) => Promise<Response>)
-    | undefined;
-  /** `GET /sse`: Server-Sent Events subscribers (sse.ts). */
-  readonly sse?: (
-    req: Request,
-    url: URL,
-    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-  ) => Promise<Response>;
 }
 
 /**
@@ -152,55 +104,19 @@ export function upgradeProblem(req: Request): string | undefined {
   return undefined;
 }
 
-/** Builds the request handler for subscribers and publishers. */
-export function createSubscribeHandler(
-  hub: Hub,
-  options: SubscribeOptions,
+/** Builds the handler of `/` and `/ws`: WebSocket subscribers, and the 426 hint for anything else. */
+export function createWebSocketHandler(
+  gate: SubscriberGate,
+  options: WebSocketOptions,
 ): (
   req: Request,
+  url: URL,
   info: Deno.ServeHandlerInfo<Deno.NetAddr>,
 ) => Promise<Response> {
-  const slots = options.slots ?? new AdmissionSlots();
+  const { hub } = gate;
   const sockets = options.sockets ?? new OpenSockets();
   const openTimeoutMs = options.openTimeoutMs ?? 5000;
-  const pacer = options.pacer ?? new ReconnectPacer();
-  const lastCloses = options.lastCloses ?? new LastCloses();
-  hub.on((e) => {
-    if (e.type === "disconnect") lastCloses.ended(e.subscriber.id, e.end);
-  });
-  const refuse = (
-    status: number,
-    reason: string,
-    label: string,
-    req?: Request,
-    url?: URL,
-    atLeastMs = 0,
-  ) => {
-    hub.reject(label);
-    const retryInMs = refusalRetryMs(status, Math.random, atLeastMs);
-    const closed = req && url && wantsRefusalByClose(url)
-      ? refuseByClose(req, status, reason, retryInMs)
-      : undefined;
-    return closed ?? refusalResponse(status, reason, retryInMs);
-  };
-  return async (req, info) => {
-    const url = new URL(req.url);
-    if (url.pathname === "/publish") {
-      if (options.publish) return await options.publish(req, url);
-      return Response.json({
-        error:
-          "publishing over HTTP is off: start the server with --source http --publish-token TOKEN",
-      }, { status: 404 });
-    }
-    if (url.pathname === SSE_PATH && options.sse) {
-      return await options.sse(req, url, info);
-    }
-    if (!SUBSCRIBE_PATHS.has(url.pathname)) {
-      return Response.json({
-        error:
-          `not found: ${url.pathname}; subscribe at ws://<host>:<port>/ or GET /sse`,
-      }, { status: 404 });
-    }
+  return async (req, url, info) => {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       const counts = options.revealCounts === false
         ? ""
@@ -211,96 +127,65 @@ export function createSubscribeHandler(
     }
     const problem = upgradeProblem(req);
     if (problem) {
-      return refuse(400, `bad WebSocket upgrade: ${problem}`, "bad_upgrade");
-    }
-    const closed = gateBeforeAdmission(options);
-    if (closed) {
-      const { status, reason, label, atLeastMs } = closed;
-      return refuse(status, reason, label, req, url, atLeastMs);
+      return gate.refuse(
+        400,
+        `bad WebSocket upgrade: ${problem}`,
+        "bad_upgrade",
+      );
     }
     // remoteAddr must be read before the upgrade consumes the request.
     const addr = info.remoteAddr;
     const remote = `${addr.hostname}:${addr.port}`;
-    const terms = await admit(
-      req,
-      url,
-      hub,
-      await options.auth,
-      options.limits,
-      slots,
-    );
-    if (!terms.ok) {
-      return refuse(terms.status, terms.reason, terms.label, req, url);
-    }
-    const over = gateReplay(options, hub, terms);
-    if (over) {
-      terms.reservation.release();
-      const { status, reason, label, atLeastMs } = over;
-      return refuse(status, reason, label, req, url, atLeastMs);
-    }
-    const { reservation } = terms;
+    const terms = await gate.admit(req, url);
+    if (terms instanceof Response) return terms;
     let upgrade;
     try {
       upgrade = Deno.upgradeWebSocket(req, {
         idleTimeout: options.idleTimeoutSeconds,
       });
     } catch (err) {
-      reservation.release();
-      return refuse(
+      terms.reservation.release();
+      return gate.refuse(
         400,
         `bad WebSocket upgrade: ${(err as Error).message}`,
         "bad_upgrade",
       );
     }
     const { socket, response } = upgrade;
-    new SocketEvents(socket, hub, sockets, remote, terms, openTimeoutMs, {
-      pacer,
-      lastCloses,
-      clientId: clientIdOf(url),
-    });
+    new SocketEvents(socket, gate, sockets, remote, terms, openTimeoutMs);
     return response;
   };
 }
 
 /**
- * One subscriber's socket, from upgrade to close: opens its session, feeds
- * it the client's frames and tells it how the socket ended. One object is
- * every listener of the socket (`handleEvent`), and what only the opening
- * needs (the admission terms, the open timer) is let go once it opened: an
- * idle connection keeps as little as possible.
+ * One subscriber's socket, from upgrade to close: opens its session, hands
+ * the client's frames to the hub and tells the hub how the socket ended
+ * (the hub closes sessions; this adapter only reports). One object is every
+ * listener of the socket (`handleEvent`), and what only the opening needs
+ * (the admission terms, the open timer) is let go once it opened: an idle
+ * connection keeps as little as possible.
  */
 class SocketEvents {
   readonly #socket: WebSocket;
   readonly #sockets: OpenSockets;
-  #hub: Hub | undefined;
+  readonly #gate: SubscriberGate;
   #remote: string;
   #terms: Admitted | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #session: Session | undefined;
   #error = "";
-  readonly #pacer: ReconnectPacer;
-  readonly #lastCloses: LastCloses;
-  readonly #clientId: string | undefined;
 
   constructor(
     socket: WebSocket,
-    hub: Hub,
+    gate: SubscriberGate,
     sockets: OpenSockets,
     remote: string,
     terms: Admitted,
     openTimeoutMs: number,
-    more: {
-      pacer: ReconnectPacer;
-      lastCloses: LastCloses;
-      clientId: string | undefined;
-    },
   ) {
-    this.#pacer = more.pacer;
-    this.#lastCloses = more.lastCloses;
-    this.#clientId = more.clientId;
     this.#socket = socket;
     this.#sockets = sockets;
-    this.#hub = hub;
+    this.#gate = gate;
     this.#remote = remote;
     this.#terms = terms;
     sockets.add(socket);
@@ -322,7 +207,9 @@ class SocketEvents {
   handleEvent(e: Event): void {
     switch (e.type) {
       case "message":
-        this.#session?.receive((e as MessageEvent).data);
+        if (this.#session) {
+          this.#gate.hub.receive(this.#session, (e as MessageEvent).data);
+        }
         return;
       case "open":
         return this.#open();
@@ -333,7 +220,9 @@ class SocketEvents {
         const { code, reason } = e as CloseEvent;
         this.#sockets.delete(this.#socket);
         this.#letGo()?.reservation.release();
-        this.#session?.peerClosed(code, reason, this.#error);
+        if (this.#session) {
+          this.#gate.hub.peerClosed(this.#session, code, reason, this.#error);
+        }
         this.#session = undefined;
       }
     }
@@ -345,48 +234,26 @@ class SocketEvents {
     this.#timer = undefined;
     const terms = this.#terms;
     this.#terms = undefined;
-    this.#hub = undefined;
     return terms;
   }
 
   #open(): void {
-    const hub = this.#hub;
     const expired = this.#terms === undefined;
     const terms = this.#letGo();
-    if (expired || !hub || !terms) return this.#socket.close();
-    const { channel, control, batch, since, epoch, expiresAt, reservation } =
-      terms;
-    const last = this.#clientId && (control || since !== undefined)
-      ? this.#lastCloses.take(this.#clientId, channel)
-      : undefined;
-    try {
-      this.#session = hub.open(new WebSocketSink(this.#socket, this.#pacer), {
-        remote: this.#remote,
-        channel,
-        control,
-        batch,
-        ...(since === undefined ? {} : { since }),
-        ...(epoch === undefined ? {} : { epoch }),
-        ...(expiresAt === undefined ? {} : { expiresAt }),
-        ...(last === undefined ? {} : { notices: [last] }),
-        ...(reservation.replayDone
-          ? { replayDone: reservation.replayDone }
-          : {}),
-      });
-    } catch (err) {
-      // Not expected: the channel was held since admission.
-      reservation.release();
-      hub.reject("too_many_channels");
+    if (expired || !terms) return this.#socket.close();
+    const opened = this.#gate.open(
+      new WebSocketSink(this.#socket, this.#gate.pacer),
+      terms,
+      this.#remote,
+    );
+    if (opened instanceof Error) {
       this.#socket.close(
         CLOSE_CODES.channel_limit.code,
-        fitCloseReason((err as Error).message),
+        fitCloseReason(opened.message),
       );
       return;
     }
-    reservation.opened();
-    if (this.#clientId && !this.#session.closed) {
-      this.#lastCloses.bind(this.#session.id, this.#clientId);
-    }
+    this.#session = opened;
     this.#remote = "";
   }
 }

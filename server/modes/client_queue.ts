@@ -13,7 +13,8 @@ export type SlowPolicy =
   | "drop-oldest"
   | "drop-newest"
   | "disconnect"
-  | "conflate";
+  | "conflate"
+  | "ladder";
 
 /** Every policy, for validation and help. */
 export const SLOW_POLICIES: readonly SlowPolicy[] = [
@@ -21,6 +22,7 @@ export const SLOW_POLICIES: readonly SlowPolicy[] = [
   "drop-newest",
   "disconnect",
   "conflate",
+  "ladder",
 ];
 
 /** Bounds and policy of one client's queue. */
@@ -59,6 +61,13 @@ export interface ClientQueue {
   peek(): OutFrame | undefined;
   /** Empties the queue. */
   clear(): void;
+  /**
+   * Turns conflation on or off (`--policy ladder` only: its `conflated` and
+   * tier conflates, the others do not). Absent on other queues.
+   * @returns the queued values superseded by a newer one of their key, now
+   *   removed (turning it on keeps only the newest value per key)
+   */
+  setConflating?(on: boolean): number;
 }
 
 const KEPT: PushOutcome = Object.freeze({ dropped: 0, overflow: false });
@@ -152,10 +161,44 @@ interface Slot {
  */
 class ConflatingQueue extends BoundedRing<Slot> implements ClientQueue {
   readonly #byKey = new Map<string, Slot>();
+  /** Whether a push replaces a queued value of the same key. */
+  #conflating: boolean;
+  /** The key of a message without one (the ladder conflates those per channel). */
+  readonly #keyless: string | undefined;
+
+  constructor(limits: QueueLimits, conflating: boolean, keyless?: string) {
+    super(limits);
+    this.#conflating = conflating;
+    this.#keyless = keyless;
+  }
+
+  setConflating(on: boolean): number {
+    if (on === this.#conflating) return 0;
+    this.#conflating = on;
+    this.#byKey.clear();
+    if (!on) return 0;
+    // Keep the newest value of each key, in its place; it is the one a
+    // later push replaces.
+    const slots: Slot[] = [];
+    for (let slot = this.ring.shift(); slot; slot = this.ring.shift()) {
+      slots.push(slot);
+      if (slot.key !== undefined) this.#byKey.set(slot.key, slot);
+    }
+    let superseded = 0;
+    for (const slot of slots) {
+      if (slot.key !== undefined && this.#byKey.get(slot.key) !== slot) {
+        this.queued -= slot.frame.bytes;
+        superseded++;
+      } else this.ring.push(slot);
+    }
+    return superseded;
+  }
 
   push(frame: OutFrame): PushOutcome {
-    const key = frame.key;
-    const queued = key === undefined ? undefined : this.#byKey.get(key);
+    const key = frame.key ?? this.#keyless;
+    const queued = key === undefined || !this.#conflating
+      ? undefined
+      : this.#byKey.get(key);
     if (queued) {
       this.queued += frame.bytes - queued.frame.bytes;
       queued.frame = frame;
@@ -168,7 +211,7 @@ class ConflatingQueue extends BoundedRing<Slot> implements ClientQueue {
     }
     const slot: Slot = { frame, key };
     this.ring.push(slot);
-    if (key !== undefined) this.#byKey.set(key, slot);
+    if (key !== undefined && this.#conflating) this.#byKey.set(key, slot);
     this.queued += frame.bytes;
     return dropped === 0 ? KEPT : { dropped, overflow: false };
   }
@@ -213,7 +256,8 @@ class ConflatingQueue extends BoundedRing<Slot> implements ClientQueue {
  * ```
  */
 export function createClientQueue(limits: QueueLimits): ClientQueue {
-  return limits.policy === "conflate"
-    ? new ConflatingQueue(limits)
-    : new BoundedQueue(limits);
+  if (limits.policy === "conflate") return new ConflatingQueue(limits, true);
+  // The ladder conflates keyless messages per channel: one shared key.
+  if (limits.policy === "ladder") return new ConflatingQueue(limits, false, "");
+  return new BoundedQueue(limits);
 }

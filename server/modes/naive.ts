@@ -6,6 +6,7 @@
  * @module
  */
 import { REAL_SCHEDULER, type Scheduler } from "../../lib/scheduler.ts";
+import { replayedSeq } from "../core/broker.ts";
 import type { OutFrame } from "../core/frame.ts";
 import { type Backlog, type Cut, type Mode, NO_CUTS } from "../core/mode.ts";
 import type { Outlet } from "../core/mode.ts";
@@ -27,6 +28,8 @@ class NaiveOutlet implements Outlet {
   /** Live frames that arrived while the backlog was read (undefined once sent). */
   held: OutFrame[] | undefined;
   readonly queued = 0;
+  readonly drops = 0;
+  readonly conflated = 0;
 
   constructor(session: Session, held: boolean) {
     this.session = session;
@@ -38,6 +41,7 @@ class NaiveOutlet implements Outlet {
 export class NaiveMode implements Mode {
   /** @inheritdoc */
   readonly name = "naive" as const;
+  /** Outlets per channel; an empty set stays until the hub says the channel is gone ({@link release}). */
   readonly #channels = new Map<string, Set<NaiveOutlet>>();
   readonly #watcher: DrainWatcher;
   readonly #scheduler: Scheduler;
@@ -75,13 +79,15 @@ export class NaiveMode implements Mode {
   /** Releases a broadcast blocked on this session. */
   detach(outlet: Outlet): number {
     if (!(outlet instanceof NaiveOutlet)) return 0;
-    const outlets = this.#channels.get(outlet.session.channel);
-    if (outlets?.delete(outlet) && outlets.size === 0) {
-      this.#channels.delete(outlet.session.channel);
-    }
+    this.#channels.get(outlet.session.channel)?.delete(outlet);
     outlet.held = undefined;
     this.#watcher.cancel(outlet.session.sink);
     return 0;
+  }
+
+  /** Forgets the channel's (empty) set: the hub's last session of it has gone. */
+  release(channel: string): void {
+    if (this.#channels.get(channel)?.size === 0) this.#channels.delete(channel);
   }
 
   /** Sends to each session of `channel` in turn, awaiting each one's drain. */
@@ -128,9 +134,11 @@ export class NaiveMode implements Mode {
 
   #sendBacklog(session: Session, backlog: Backlog): void {
     for (const text of backlog.notices) session.writeRaw(text);
-    for (let t = backlog.replay?.next(); t !== undefined && !session.closed;) {
-      session.writeRaw(t);
-      t = backlog.replay?.next();
+    const replay = backlog.replay;
+    if (!replay) return;
+    for (let t = replay.next(); t !== undefined && !session.closed;) {
+      session.writeRaw(t, replayedSeq(replay, t));
+      t = replay.next();
     }
   }
 }

@@ -24,6 +24,14 @@ import type { Session } from "../core/session.ts";
 import { BatchJoiner } from "./batch_joiner.ts";
 import type { QueueLimits } from "./client_queue.ts";
 import { DrainWatcher } from "./drain_watcher.ts";
+import {
+  DEFAULT_LADDER_DOWN_MS,
+  DEFAULT_LADDER_DOWN_MSGS,
+  DEFAULT_LADDER_UP_MS,
+  type LadderLimits,
+  type Tier,
+  type TierChange,
+} from "./ladder.ts";
 import type { SlowLimits } from "./slow_policy.ts";
 import { QueueWriter, type WriterContext } from "./writer.ts";
 
@@ -31,16 +39,6 @@ import { QueueWriter, type WriterContext } from "./writer.ts";
 export const DEFAULT_BATCH_MS = 10;
 /** A client lags when it drains less than this share of what its reference drained. */
 export const LAG_SHARE = 0.5;
-/** Under overload, a client is compared with this quantile of its channel's clients. */
-export const REFERENCE_QUANTILE = 0.75;
-
-/** The `q` quantile of `values` (nearest rank); 1 for none. */
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return 1;
-  values.sort((a, b) => a - b);
-  return values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
-}
-
 /** Options of {@link QueueMode}. */
 export interface QueueModeOptions {
   /** Per-client queue bounds and policy (`--maxsize`, `--max-queue-bytes`, `--policy`). */
@@ -54,6 +52,14 @@ export interface QueueModeOptions {
    * something queued, ms (`--batch-ms`). @default DEFAULT_BATCH_MS
    */
   readonly batchMs?: number;
+  /** The ladder's thresholds; required by `--policy ladder`, ignored otherwise. */
+  readonly ladder?: LadderLimits;
+  /** Default time to live per channel, ms (`--channel-ttl`). */
+  readonly channelTtlMs?: ReadonlyMap<string, number>;
+  /** Every how many ms control clients get a `lag` frame; 0 for never (`--lag-interval`). @default 0 */
+  readonly lagIntervalMs?: number;
+  /** Told of every tier change (`--policy ladder`), for the log. */
+  readonly onTierChange?: (session: Session, change: TierChange) => void;
 }
 
 /** Bounded per-client queues, one writer per client, slow clients cut off. */
@@ -63,7 +69,9 @@ export class QueueMode implements Mode {
   /**
    * Writers per channel, as arrays (each writer knows its index): the
    * broadcast loop runs once per message over every client, and an array
-   * walk allocates nothing where a Set's iterator may.
+   * walk allocates nothing where a Set's iterator may. A list is not a
+   * count: an empty one stays until the hub, which counts each channel's
+   * sessions, says the channel is gone ({@link release}).
    */
   readonly #channels = new Map<string, QueueWriter[]>();
   readonly #scheduler: Scheduler;
@@ -72,9 +80,15 @@ export class QueueMode implements Mode {
   readonly #joiner = new BatchJoiner();
   readonly #watcher: DrainWatcher;
   #shed = 0;
+  #overloaded = false;
+  #expired = 0;
+  readonly #tierChanges: Record<Tier, number> | undefined;
   /** Batching writers with live frames queued, flushed by the next batch tick. */
   readonly #scheduled = new Set<QueueWriter>();
   #timer: TimerHandle | undefined;
+  /** Coalescing writers with live frames queued, flushed at the end of this turn. */
+  readonly #soon = new Set<QueueWriter>();
+  #soonTimer: TimerHandle | undefined;
 
   /** @param options queue bounds and policy, limits, scheduler, batch interval */
   constructor(options: QueueModeOptions) {
@@ -82,6 +96,18 @@ export class QueueMode implements Mode {
     this.#batchMs = options.batchMs ?? DEFAULT_BATCH_MS;
     this.#watcher = new DrainWatcher(this.#scheduler);
     const scheduler = this.#scheduler;
+    const ladder = options.queue.policy === "ladder"
+      ? options.ladder ?? {
+        downMsgs: DEFAULT_LADDER_DOWN_MSGS,
+        downMs: DEFAULT_LADDER_DOWN_MS,
+        upMs: DEFAULT_LADDER_UP_MS,
+      }
+      : undefined;
+    const counts = ladder
+      ? { full: 0, coalesced: 0, conflated: 0, dropping: 0 }
+      : undefined;
+    this.#tierChanges = counts;
+    const onTier = options.onTierChange;
     this.#ctx = {
       queue: options.queue,
       limits: options.limits,
@@ -89,7 +115,27 @@ export class QueueMode implements Mode {
       now: () => scheduler.now(),
       joiner: this.#joiner,
       schedule: (writer) => this.#schedule(writer),
+      scheduleSoon: (writer) => this.#scheduleSoon(writer),
+      overloaded: () => this.#overloaded,
+      expired: (count) => this.#expired += count,
+      lagIntervalMs: options.lagIntervalMs ?? 0,
+      ...(options.channelTtlMs ? { channelTtlMs: options.channelTtlMs } : {}),
+      ...(ladder ? { ladder } : {}),
+      tierChanged: (writer, change) => {
+        if (counts) counts[change.to]++;
+        onTier?.(writer.session, change);
+      },
     };
+  }
+
+  /** Messages not sent because their time to live ran out. */
+  get expired(): number {
+    return this.#expired;
+  }
+
+  /** Tier changes per tier entered (`--policy ladder`); undefined otherwise. */
+  get tierChanges(): Readonly<Record<Tier, number>> | undefined {
+    return this.#tierChanges;
   }
 
   /** Sinks blocked on backpressure right now. */
@@ -121,9 +167,17 @@ export class QueueMode implements Mode {
       writers[writer.index] = last;
       last.index = writer.index;
     }
-    if (writers.length === 0) this.#channels.delete(writer.session.channel);
+    writer.index = -1;
     this.#scheduled.delete(writer);
+    this.#soon.delete(writer);
     return writer.detach();
+  }
+
+  /** Forgets the channel's (empty) list: the hub's last session of it has gone. */
+  release(channel: string): void {
+    if (this.#channels.get(channel)?.length === 0) {
+      this.#channels.delete(channel);
+    }
   }
 
   /** Offers `frame` to every writer of `channel`; returns the clients to cut. */
@@ -172,32 +226,29 @@ export class QueueMode implements Mode {
   }
 
   /**
-   * Assesses every client for the tick that ended, then applies the
-   * slow-client limits. A client lags when it drained less than
-   * {@link LAG_SHARE} of what its reference drained of what it was offered:
-   * the reference is everything while the server keeps up, and the
-   * channel's {@link REFERENCE_QUANTILE} client while it is overloaded. While
-   * the server keeps up every client is charged for its drops; while it is
-   * overloaded only a lagging one is — so a writer that never got the CPU to
-   * serve its client is not slow, and a client that does not drain while its
-   * peers do is. A lagging client's drops are charged at once from then on.
+   * Assesses every client for the tick that ended, moves ladder clients on
+   * their ladder, then applies the slow-client limits. A client lags when it
+   * drained less than {@link LAG_SHARE} of what it was offered; its drops
+   * are then charged at once from then on. While the server itself is
+   * overloaded nobody is charged — not by the drop window, the full timeout
+   * or `--max-lag`: every queue fills at once, what cannot be sent is shed
+   * (counted apart), and a client still slow once the server keeps up is
+   * judged then.
    */
   tick(now: number, overloaded: boolean): readonly Cut[] {
+    this.#overloaded = overloaded;
     let cuts: Cut[] | undefined;
     for (const writers of this.#channels.values()) {
-      // Each writer keeps its share of this tick (no map per channel per
-      // tick: the tick runs four times a second over every client).
-      for (const writer of writers) writer.share = writer.deliveredShare();
-      const reference = overloaded
-        ? quantile(Array.from(writers, (w) => w.share), REFERENCE_QUANTILE)
-        : 1;
       for (const writer of writers) {
         if (writer.session.closed) continue;
-        const lagging = writer.behind && writer.share < LAG_SHARE * reference;
-        const charge = lagging || !overloaded;
-        const assessed = writer.assess(lagging, charge, now);
+        const share = writer.deliveredShare();
+        writer.climb(now);
+        writer.lagTick(now);
+        const lagging = !overloaded && writer.behind && share < LAG_SHARE;
+        const assessed = writer.assess(lagging, !overloaded, now);
         this.#shed += assessed.shed;
-        const verdict = assessed.verdict ?? writer.judge(now, charge);
+        const verdict = assessed.verdict ??
+          (overloaded ? undefined : writer.judge(now));
         if (verdict) (cuts ??= []).push({ session: writer.session, verdict });
       }
     }
@@ -208,10 +259,38 @@ export class QueueMode implements Mode {
   stop(): void {
     if (this.#timer !== undefined) this.#scheduler.clear(this.#timer);
     this.#timer = undefined;
+    if (this.#soonTimer !== undefined) this.#scheduler.clear(this.#soonTimer);
+    this.#soonTimer = undefined;
+    for (const writer of this.#soon) writer.scheduled = false;
+    this.#soon.clear();
     for (const writer of this.#scheduled) writer.scheduled = false;
     this.#scheduled.clear();
     this.#joiner.clear();
     this.#watcher.cancelAll();
+  }
+
+  #scheduleSoon(writer: QueueWriter): void {
+    writer.scheduled = true;
+    this.#soon.add(writer);
+    // 0 ms: the next turn of the event loop, after this burst of offers.
+    this.#soonTimer ??= this.#scheduler.set(() => this.flushSoon(), 0);
+  }
+
+  /**
+   * Sends what this turn of the event loop queued for coalescing clients,
+   * one array frame each (the texts shared by clients holding the same
+   * run). Runs on a 0-ms timer; tests may call it directly.
+   */
+  flushSoon(): void {
+    if (this.#soonTimer !== undefined) this.#scheduler.clear(this.#soonTimer);
+    this.#soonTimer = undefined;
+    const now = this.#scheduler.now();
+    for (const writer of this.#soon) {
+      writer.scheduled = false;
+      if (writer.idle) writer.flush(now);
+    }
+    this.#soon.clear();
+    this.#joiner.clear();
   }
 
   #schedule(writer: QueueWriter): void {

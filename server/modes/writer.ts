@@ -1,24 +1,38 @@
 /**
  * One client's writer in queue mode: its bounded queue under the slow-client
  * policy, the notices and replay that go ahead of live data, and the only
- * code that writes to that client's socket. It never closes the session:
- * {@link QueueWriter.offer} and {@link QueueWriter.judge} return a verdict
- * and the caller (the hub, through the mode) closes.
+ * code that writes to that client's socket. It owns its counters (drops,
+ * conflated, what it was offered) and writes no one else's. It never closes
+ * the session: {@link QueueWriter.offer} and {@link QueueWriter.judge} return
+ * a verdict and the caller (the hub, through the mode) closes.
  *
  * @module
  */
 import { encodeControl } from "../../lib/protocol.ts";
-import type { ReplayCursor } from "../core/broker.ts";
+import { type ReplayCursor, replayedSeq } from "../core/broker.ts";
 import type { OutFrame } from "../core/frame.ts";
 import type { Backlog, Outlet, Verdict } from "../core/mode.ts";
 import type { Session } from "../core/session.ts";
 import type { BatchJoiner } from "./batch_joiner.ts";
-import {
-  type ClientQueue,
-  createClientQueue,
-  type QueueLimits,
-} from "./client_queue.ts";
+import type { QueueLimits } from "./client_queue.ts";
+import { CRITICAL_OVERFLOW, Outbox } from "./outbox.ts";
 import type { DrainWatcher } from "./drain_watcher.ts";
+import {
+  BATCH_MAX_BYTES,
+  BATCH_MAX_MESSAGES,
+  QUEUE_HIGH_WATER_BYTES,
+  socketGate,
+} from "./socket_gate.ts";
+import {
+  charges,
+  conflates,
+  type LadderLimits,
+  type LadderState,
+  newLadderState,
+  stepLadder,
+  type Tier,
+  type TierChange,
+} from "./ladder.ts";
 import {
   judgeLag,
   judgeSlow,
@@ -29,41 +43,11 @@ import {
   type SlowState,
 } from "./slow_policy.ts";
 
-/**
- * The writer hands frames to the socket only while the socket buffers fewer
- * bytes than this. Without this gate Deno buffers without limit and the
- * bounded queue bounds nothing. Server memory per client is at most this
- * plus one frame, plus the queue's shared frame references.
- */
-export const QUEUE_HIGH_WATER_BYTES = 64 * 1024;
-/**
- * …and fewer frames than this: with small frames 64 KiB would let hundreds
- * of them wait in Deno's buffer behind the bounded queue, out of the policy's
- * reach, so what waits per client is bounded in messages too.
- */
-export const SOCKET_HIGH_WATER_FRAMES = 64;
-/** The frame bound never gates below this many bytes (tiny frames batch up in the kernel anyway). */
-const SOCKET_MIN_GATE_BYTES = 16 * 1024;
-
-/**
- * The socket gate for frames of `frameBytes`: at most
- * {@link SOCKET_HIGH_WATER_FRAMES} such frames, never more than
- * {@link QUEUE_HIGH_WATER_BYTES}.
- */
-export function socketGate(frameBytes: number): number {
-  return Math.min(
-    QUEUE_HIGH_WATER_BYTES,
-    Math.max(SOCKET_MIN_GATE_BYTES, SOCKET_HIGH_WATER_FRAMES * frameBytes),
-  );
-}
-
-/** A batching client's frame holds at most this many messages (`?batch=1`). */
-export const BATCH_MAX_MESSAGES = 256;
-/** A batching client's frame stops growing once it holds this many bytes (`?batch=1`). */
-export const BATCH_MAX_BYTES = 1024 * 1024;
-
 /** An ACK's lag counts toward `--max-lag` for this long after it arrived, ms. */
 export const ACK_LAG_FRESH_MS = 2000;
+
+/** Lag marks of a client that has had no `lag` frame yet (nothing allocated per client up front). */
+const NO_MARKS: readonly number[] = Object.freeze([0, 0, 0]);
 
 /** Scratch array of the frames going into one batch (batches are built synchronously). */
 const TAKEN: OutFrame[] = [];
@@ -82,6 +66,20 @@ export interface WriterContext {
   readonly joiner: BatchJoiner;
   /** Puts a batching writer on the next batch tick. */
   readonly schedule: (writer: QueueWriter) => void;
+  /** Puts a coalescing writer on the flush at the end of this turn of the event loop. */
+  readonly scheduleSoon: (writer: QueueWriter) => void;
+  /** The ladder's thresholds (`--policy ladder` only). */
+  readonly ladder?: LadderLimits;
+  /** Whether the server itself is behind now (the mode's latest tick). */
+  readonly overloaded: () => boolean;
+  /** Default time to live per channel, ms (`--channel-ttl`). */
+  readonly channelTtlMs?: ReadonlyMap<string, number>;
+  /** Every how many ms a control client gets a `lag` frame; 0 for never (`--lag-interval`). */
+  readonly lagIntervalMs?: number;
+  /** Counts messages not sent because their deadline passed. */
+  readonly expired: (count: number) => void;
+  /** Called after a client changed tier (the mode counts and logs it). */
+  readonly tierChanged?: (writer: QueueWriter, change: TierChange) => void;
 }
 
 /** What the queue mode's tick decides about one client. */
@@ -99,7 +97,7 @@ export class QueueWriter implements Outlet {
   /** The session written to. */
   readonly session: Session;
   readonly #ctx: WriterContext;
-  readonly #queue: ClientQueue;
+  readonly #queue: Outbox;
   readonly #slow: SlowState = newSlowState();
   /** Control frames to send before anything else (undefined when none: most clients). */
   #notices: string[] | undefined;
@@ -109,12 +107,30 @@ export class QueueWriter implements Outlet {
   #held: boolean;
   /** Drops not yet announced to a client that asked for control frames. */
   #unannounced = 0;
+  /** A `lag` frame is due (built when it is sent, so it is current). */
+  #lagDue = false;
+  /** When the next `lag` frame is due, ms. */
+  #lagAt = 0;
+  /** Drops, expired and superseded together at the ladder's previous look. */
+  #lostAtClimb = 0;
+  /** Drops, expired and superseded counts at the previous `lag` frame. */
+  #lagMarks: readonly number[] | undefined;
   /** True while the writer waits for the socket to drain. */
   #waiting = false;
+  /** Since when it waits, ms (read by the ladder). */
+  #waitingSince = 0;
   /** True for a `?batch=1` client: live frames leave on the batch tick. */
   readonly #batch: boolean;
-  /** True while this writer is on the next batch tick. */
+  /** True for a client that accepts batch frames without a timer (`?batch=auto`, or any batch client on the ladder). */
+  readonly #accepts: boolean;
+  /** This client's place on the ladder (`--policy ladder` only). */
+  readonly #ladder: LadderState | undefined;
+  /** True while this writer is on the next batch tick or flush (the mode clears it when it flushes). */
   scheduled = false;
+  /** Messages dropped for this client (its queue was full). */
+  #drops = 0;
+  /** Messages replaced in its queue by a newer one with the same key (not drops). */
+  #conflated = 0;
   /**
    * Whether the last assessment found this client behind by its own
    * slowness: its drops are then charged at once. Otherwise they wait for
@@ -148,8 +164,14 @@ export class QueueWriter implements Outlet {
   ) {
     this.session = session;
     this.#ctx = ctx;
-    this.#queue = createClientQueue(ctx.queue);
-    this.#batch = session.batch;
+    this.#queue = new Outbox(
+      ctx.queue,
+      ctx.channelTtlMs?.get(session.channel),
+    );
+    this.#ladder = ctx.ladder ? newLadderState(ctx.now()) : undefined;
+    // On the ladder a batch client is coalesced when behind, never timed.
+    this.#batch = session.batch && !this.#ladder;
+    this.#accepts = session.coalesce || (session.batch && !this.#batch);
     this.#held = backlog instanceof Promise;
     if (backlog instanceof Promise) {
       backlog.then((b) => {
@@ -158,16 +180,32 @@ export class QueueWriter implements Outlet {
         // Live frames handed over while the backlog was read and covered by it.
         const after = b.after ?? 0;
         while ((this.#queue.peek()?.seq ?? Infinity) <= after) {
-          this.#queue.shift();
+          this.#queue.shift(Infinity);
         }
+        this.#queue.takeExpired();
         this.flush(this.#ctx.now());
       });
     } else if (backlog) this.#setBacklog(backlog);
   }
 
+  /** The client's tier on the ladder (undefined off the ladder). */
+  get tier(): Tier | undefined {
+    return this.#ladder?.tier;
+  }
+
   /** Messages waiting in the queue. */
   get queued(): number {
     return this.#queue.length;
+  }
+
+  /** Messages dropped for this client. */
+  get drops(): number {
+    return this.#drops;
+  }
+
+  /** Messages replaced in its queue by a newer one with the same key (not drops). */
+  get conflated(): number {
+    return this.#conflated;
   }
 
   /** True while the socket is over the high-water mark and the writer waits for it to drain. */
@@ -191,17 +229,31 @@ export class QueueWriter implements Outlet {
     if (
       !this.#batch && !this.#held && !this.#waiting &&
       this.#queue.length === 0 && !this.#hasPriority() &&
-      session.sink.bufferedAmount < socketGate(frame.bytes)
+      session.sink.bufferedAmount < socketGate(frame.bytes) &&
+      !(this.#accepts && this.#deferring())
     ) {
       session.writeNow(frame);
       this.#slow.fullSince = undefined;
       return undefined;
     }
-    const { dropped, overflow, conflated } = this.#queue.push(frame);
-    if (conflated) session.stats.conflated += conflated;
-    const charged = this.lagging;
+    const outcome = this.#queue.push(frame);
+    if (outcome === CRITICAL_OVERFLOW) {
+      return {
+        reason: "slow_overflow",
+        detail:
+          `slow client: ${this.#queue.length} critical messages waiting, the queue's bound (--maxsize)`,
+      };
+    }
+    const { dropped, overflow, conflated } = outcome;
+    if (conflated) this.#conflated += conflated;
+    const ladder = this.#ladder;
+    if (
+      ladder !== undefined && ladder.tier !== "dropping" &&
+      (this.#queue.isFull || this.#queue.length >= this.#ctx.ladder!.downMsgs)
+    ) this.climb(now);
+    const charged = this.#charged();
     if (overflow) {
-      session.stats.drops++;
+      this.#drops++;
       if (charged) {
         return {
           reason: "slow_overflow",
@@ -217,12 +269,12 @@ export class QueueWriter implements Outlet {
       return undefined;
     }
     if (dropped > 0) {
-      session.stats.drops += dropped;
+      this.#drops += dropped;
       if (charged) recordDrop(this.#slow, now, dropped);
-      else this.unjudgedDrops += dropped;
+      else if (!ladder) this.unjudgedDrops += dropped;
       if (session.control) this.#unannounced += dropped;
     }
-    noteFull(this.#slow, this.#queue.isFull, now);
+    this.#noteFull(now);
     if (this.#waiting && session.sink.bufferedAmount < this.#gate) {
       // The socket drained before the poller looked: go on now (a busy
       // channel wakes its writers sooner than the poller's slow beat).
@@ -232,6 +284,9 @@ export class QueueWriter implements Outlet {
     }
     if (this.#batch) {
       if (!this.scheduled && this.idle) this.#ctx.schedule(this);
+    } else if (this.#accepts && this.#deferring()) {
+      // Everything offered in this turn of the event loop leaves as one frame.
+      if (!this.scheduled && this.idle) this.#ctx.scheduleSoon(this);
     } else if (this.idle) this.flush(now);
     return charged && (this.#slow.fullSince !== undefined || dropped > 0)
       ? this.judge(now)
@@ -248,6 +303,12 @@ export class QueueWriter implements Outlet {
    * and the clock stops.
    */
   assess(lagging: boolean, charge: boolean, now: number): Assessment {
+    if (this.#ladder) {
+      // The tier says whether drops count; the overload says they do not.
+      this.lagging = false;
+      if (!this.#charged()) this.#slow.fullSince = undefined;
+      return NOTHING;
+    }
     this.lagging = lagging;
     const drops = this.unjudgedDrops;
     const overflowed = this.#unjudgedOverflow;
@@ -270,8 +331,6 @@ export class QueueWriter implements Outlet {
     };
   }
 
-  /** The latest {@link deliveredShare}, kept for the mode's tick. */
-  share = 1;
   /** Where this writer sits in its channel's list (the mode's). */
   index = -1;
 
@@ -309,6 +368,7 @@ export class QueueWriter implements Outlet {
    *   keeps pace with its peers: its lag is the server's, not its own
    */
   judge(now: number, chargeLag = true): Verdict | undefined {
+    if (this.#ladder && !this.#charged()) return undefined;
     return judgeSlow(this.#slow, this.#ctx.limits, now) ??
       (chargeLag ? judgeLag(this.lagMs(now), this.#ctx.limits) : undefined);
   }
@@ -343,13 +403,96 @@ export class QueueWriter implements Outlet {
         this.#wait();
         return;
       }
-      if (priority) {
-        const text = this.#nextPriority();
-        if (text !== undefined) session.writeRaw(text);
-      } else if (this.#batch) this.#sendBatch(now);
-      else session.write(this.#queue.shift()!, now);
-      noteFull(this.#slow, this.#queue.isFull, now);
+      if (priority) this.#sendPriority();
+      else if (this.#batch || this.#coalescing()) this.#sendBatch(now);
+      else {
+        const frame = this.#queue.shift(now);
+        this.#announceExpired();
+        if (frame) session.write(frame, now);
+      }
+      this.#noteFull(now);
     }
+  }
+
+  /**
+   * One look of the ladder at this client (`--policy ladder`): moves it a
+   * step when it fell behind or kept up long enough, tells it (control
+   * clients) and the mode. A no-op off the ladder.
+   */
+  climb(now: number): void {
+    const ladder = this.#ladder;
+    if (!ladder) return;
+    const queue = this.#queue;
+    const lost = this.#drops + this.#conflated + queue.expiredTotal;
+    const lossy = lost !== this.#lostAtClimb;
+    this.#lostAtClimb = lost;
+    const queued = queue.length;
+    const lagMs = Math.max(
+      this.lagMs(now),
+      this.#waiting ? now - this.#waitingSince : 0,
+    );
+    const change = stepLadder(
+      ladder,
+      {
+        queued,
+        full: queue.isFull,
+        lagMs,
+        batch: this.#accepts,
+        overloaded: this.#ctx.overloaded(),
+        lossy,
+      },
+      this.#ctx.ladder!,
+      now,
+    );
+    if (!change) return;
+    const superseded = queue.setConflating(conflates(change.to));
+    this.#conflated += superseded;
+    if (!charges(change.to)) this.#slow.fullSince = undefined;
+    this.#ctx.tierChanged?.(this, change);
+    this.notice(encodeControl({
+      type: "tier",
+      channel: this.session.channel,
+      tier: change.to,
+      from: change.from,
+      reason: change.reason,
+      // What the ladder saw, before the new tier changed the queue.
+      queued,
+      lag_ms: Math.round(lagMs),
+    }));
+  }
+
+  /** Runs the `--full-timeout` clock while the queue is full (on the ladder only in a tier that charges). */
+  #noteFull(now: number): void {
+    const full = this.#queue.isFull && (!this.#ladder || this.#charged());
+    noteFull(this.#slow, full, now);
+  }
+
+  /** Whether this client's drops and full queue count toward its cut now. */
+  #charged(): boolean {
+    const ladder = this.#ladder;
+    if (!ladder) return this.lagging && !this.#ctx.overloaded();
+    return charges(ladder.tier) && !this.#ctx.overloaded();
+  }
+
+  /**
+   * Whether a live message waits for the end of this turn of the event loop
+   * instead of leaving at once, so that what a turn offers leaves as one
+   * frame: a client that accepts arrays, while the server is overloaded or
+   * (on the ladder) below `full`. A client that keeps up on a calm server
+   * gets every message at once.
+   */
+  #deferring(): boolean {
+    if (!this.#accepts) return false;
+    const ladder = this.#ladder;
+    return this.#ctx.overloaded() ||
+      (ladder !== undefined && ladder.tier !== "full");
+  }
+
+  /** Whether queued messages leave as one batch frame (no timer): a client that accepts them, off the ladder or below `full`. */
+  #coalescing(): boolean {
+    if (!this.#accepts) return false;
+    const ladder = this.#ladder;
+    return !ladder || ladder.tier !== "full" || this.#ctx.overloaded();
   }
 
   /** Empties the queue and releases the drain wait. @returns messages discarded */
@@ -369,6 +512,7 @@ export class QueueWriter implements Outlet {
   }
 
   #wait(): void {
+    if (!this.#waiting) this.#waitingSince = this.#ctx.now();
     this.#waiting = true;
     const wait = ++this.#waitToken;
     const next = this.#queue.peek()?.bytes;
@@ -384,30 +528,82 @@ export class QueueWriter implements Outlet {
   /** True when notices or replayed history wait ahead of the live queue. */
   #hasPriority(): boolean {
     return this.#notices !== undefined || this.#unannounced > 0 ||
+      this.#lagDue ||
       this.#replay !== undefined;
   }
 
-  /** The next notice or replayed frame, in priority order. */
-  #nextPriority(): string | undefined {
+  /** Sends the next notice, `lag` frame or replayed frame, in priority order. */
+  #sendPriority(): void {
+    const { session } = this;
     const notices = this.#notices;
     if (notices !== undefined) {
       const text = notices.shift()!;
       if (notices.length === 0) this.#notices = undefined;
-      return text;
+      session.writeRaw(text);
+      return;
     }
     if (this.#unannounced > 0) {
       const count = this.#unannounced;
       this.#unannounced = 0;
-      return encodeControl({
+      session.writeRaw(encodeControl({
         type: "dropped",
-        channel: this.session.channel,
+        channel: session.channel,
         count,
-      });
+      }));
+      return;
+    }
+    if (this.#lagDue) {
+      this.#lagDue = false;
+      session.writeRaw(this.#lagFrame(this.#ctx.now()));
+      return;
     }
     // Replayed history is sent as is: its enqueue time is not this client's.
-    const text = this.#replay?.next();
+    const replay = this.#replay;
+    const text = replay?.next();
     if (text === undefined) this.#replay = undefined;
-    return text;
+    else session.writeRaw(text, replayedSeq(replay!, text));
+  }
+
+  /**
+   * Marks a `lag` frame due when `--lag-interval` has passed since the last
+   * (control clients only; at most one waits), and sends it when it can.
+   */
+  lagTick(now: number): void {
+    const every = this.#ctx.lagIntervalMs ?? 0;
+    if (!this.session.control || every <= 0 || now < this.#lagAt) return;
+    this.#lagAt = now + every;
+    this.#lagDue = true;
+    if (this.idle) this.flush(now);
+  }
+
+  #lagFrame(now: number): string {
+    const marks = this.#lagMarks ?? NO_MARKS;
+    const totals = [this.#drops, this.#queue.expiredTotal, this.#conflated];
+    const frame = encodeControl({
+      type: "lag",
+      channel: this.session.channel,
+      queued: this.#queue.length,
+      lag_ms: Math.round(this.lagMs(now)),
+      tier: this.#ladder?.tier ?? "full",
+      dropped: totals[0]! - marks[0]!,
+      expired: totals[1]! - marks[1]!,
+      superseded: totals[2]! - marks[2]!,
+    });
+    this.#lagMarks = totals;
+    return frame;
+  }
+
+  /** Sends the `expired` notice for messages just skipped (control clients), ahead of the next data. */
+  #announceExpired(): void {
+    const count = this.#queue.takeExpired();
+    if (count === 0) return;
+    this.#ctx.expired(count);
+    if (!this.session.control) return;
+    this.session.writeRaw(encodeControl({
+      type: "expired",
+      channel: this.session.channel,
+      count,
+    }));
   }
 
   /** Sends up to the batch caps of the queue as one JSON array frame. */
@@ -415,17 +611,18 @@ export class QueueWriter implements Outlet {
     const taken = TAKEN;
     const queue = this.#queue;
     let bytes = 0;
-    while (
-      taken.length < BATCH_MAX_MESSAGES && bytes < BATCH_MAX_BYTES &&
-      queue.length > 0
-    ) {
-      const frame = queue.shift()!;
+    while (taken.length < BATCH_MAX_MESSAGES && bytes < BATCH_MAX_BYTES) {
+      const frame = queue.shift(now);
+      if (frame === undefined) break;
       taken.push(frame);
       bytes += frame.bytes;
     }
+    this.#announceExpired();
+    if (taken.length === 0) return;
     const first = taken[0]!;
     const last = taken[taken.length - 1]!;
     const shareable = this.#ctx.queue.policy !== "conflate" &&
+      !(this.#ladder && conflates(this.#ladder.tier)) &&
       last.seq - first.seq + 1 === taken.length;
     this.session.writeBatch(
       taken,

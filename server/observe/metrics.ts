@@ -206,6 +206,37 @@ export function createServerMetrics(
         { labels: { where: "source" }, value: stats.shed },
       ],
     )
+    .counter(
+      "fanout_expired_messages_total",
+      "Messages not sent because their time to live (Fanout-TTL-Ms, ttl_ms, --channel-ttl) ran out before their turn.",
+      () => hub.expired,
+    )
+    .counter(
+      "fanout_tier_changes_total",
+      "Clients that moved into each tier of --policy ladder (full, coalesced, conflated, dropping); no series under other policies.",
+      () =>
+        Object.entries(hub.tierChanges ?? {}).map(([tier, value]) => ({
+          labels: { tier },
+          value,
+        })),
+    )
+    .gauge(
+      "fanout_clients_by_tier",
+      "Clients in each tier of --policy ladder now; no series under other policies.",
+      () => {
+        const changes = hub.tierChanges;
+        if (!changes) return [];
+        const now: Record<string, number> = {};
+        for (const tier of Object.keys(changes)) now[tier] = 0;
+        for (const s of hub.subscribers()) {
+          if (s.tier !== undefined) now[s.tier] = (now[s.tier] ?? 0) + 1;
+        }
+        return Object.entries(now).map(([tier, value]) => ({
+          labels: { tier },
+          value,
+        }));
+      },
+    )
     .gauge(
       "fanout_broker_up",
       "1 while the broker is reachable (always for the memory broker), 0 while not.",

@@ -11,6 +11,10 @@ export interface UserMessage {
   readonly dataJson: string;
   /** Value of the `--conflate-key` field, when the content is an object that has it. */
   readonly key?: string;
+  /** Time to live, ms: the object's `ttl_ms` field (NDJSON lines), when it has a positive number there. */
+  readonly ttlMs?: number;
+  /** The object's `critical` field, when it is a boolean (NDJSON lines). */
+  readonly critical?: boolean;
 }
 
 /**
@@ -32,6 +36,8 @@ export function messageFromText(
   options: {
     json: "require" | "try" | "never";
     conflateKey?: string | undefined;
+    /** Read `ttl_ms` and `critical` from the object (NDJSON lines). @default false */
+    classes?: boolean;
   },
 ): UserMessage {
   let value: unknown = text;
@@ -44,15 +50,22 @@ export function messageFromText(
   }
   const dataJson = JSON.stringify(value);
   const field = options.conflateKey;
-  if (
-    field !== undefined && typeof value === "object" && value !== null &&
-    field in value
-  ) {
-    const key = (value as Record<string, unknown>)[field];
+  const object = typeof value === "object" && value !== null
+    ? value as Record<string, unknown>
+    : undefined;
+  const ttl = options.classes ? object?.ttl_ms : undefined;
+  const critical = options.classes ? object?.critical : undefined;
+  const classes = {
+    ...(typeof ttl === "number" && ttl > 0 ? { ttlMs: ttl } : {}),
+    ...(typeof critical === "boolean" ? { critical } : {}),
+  };
+  if (field !== undefined && object !== undefined && field in object) {
+    const key = object[field];
     return {
       dataJson,
       key: typeof key === "string" ? key : JSON.stringify(key),
+      ...classes,
     };
   }
-  return { dataJson };
+  return { dataJson, ...classes };
 }

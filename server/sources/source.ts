@@ -7,6 +7,7 @@
 import { DEFAULT_CHANNEL } from "../../lib/protocol.ts";
 import type { Broker } from "../core/broker.ts";
 import type { Logger } from "../core/logger.ts";
+import { HttpSource } from "./source_http.ts";
 import { runStdinSource } from "./source_stdin.ts";
 import { type SourceKind, SourceStats } from "./source_stats.ts";
 import { runSyntheticSource } from "./source_synthetic.ts";
@@ -37,6 +38,8 @@ export interface RunningSource {
   readonly stats: SourceStats;
   /** Settles once the source has stopped (after the signal, or at end of input). */
   readonly done: Promise<void>;
+  /** The HTTP source, which `POST /publish` hands its messages to (`--source http` only). */
+  readonly http?: HttpSource;
 }
 
 /**
@@ -64,17 +67,18 @@ export function startSource(
       },
     );
   }
-  const stats = new SourceStats(options.kind);
   if (options.kind === "http") {
-    stats.startedAt = performance.now();
+    const http = new HttpSource(broker);
+    const { stats } = http;
     const done = new Promise<void>((resolve) =>
       signal.addEventListener("abort", () => {
         stats.state = "stopped";
         resolve();
       }, { once: true })
     );
-    return { stats, done };
+    return { stats, done, http };
   }
+  const stats = new SourceStats(options.kind);
   const done = runStdinSource(broker, {
     maxMessageBytes: options.maxMessageBytes,
     conflateKey: options.conflateKey,

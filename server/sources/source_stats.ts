@@ -6,6 +6,9 @@
  * @module
  */
 import { Histogram } from "../../lib/histogram.ts";
+import type { Schedule, SourceLag } from "./schedule.ts";
+
+export type { SourceLag } from "./schedule.ts";
 
 /** Where published messages come from. */
 export type SourceKind = "synthetic" | "stdin" | "http";
@@ -23,12 +26,8 @@ export class SourceStats {
   readonly kind: SourceKind;
   /** When the source started, monotonic ms (NaN before). */
   startedAt = Number.NaN;
-  /** Messages per second scheduled (the synthetic source's `--rate`; 0 for the others). */
-  rate = 0;
-  /** When the current schedule began, monotonic ms (it starts over after a pause). */
-  scheduledFrom = Number.NaN;
-  /** `published` when the current schedule began. */
-  scheduledBase = 0;
+  /** The synthetic source's schedule (none for the others). */
+  schedule: Schedule | undefined;
   /** Messages published. */
   published = 0;
   /** Messages refused (too big, or the broker was unavailable). */
@@ -46,46 +45,34 @@ export class SourceStats {
   constructor(kind: SourceKind) {
     this.kind = kind;
   }
-}
 
-/** A scheduled source's lag at one instant. */
-export interface SourceLag {
-  /** How long the next message has been due, ms (0 when on time). */
-  readonly lagMs: number;
-  /** Messages due by now that have not been published. */
-  readonly behind: number;
+  /** Messages per second scheduled (the synthetic source's `--rate`; 0 for the others). */
+  get rate(): number {
+    return this.schedule?.rate ?? 0;
+  }
 }
 
 /**
- * How far a scheduled source is behind its `rate`, right now: the `n`-th
- * message of the current schedule is due at `scheduledFrom + (n - 1) / rate`. Read from the schedule rather than
- * from the last message sent, so a source stuck in a naive broadcast shows
- * its lag while it is stuck, not after.
+ * How far a scheduled source is behind its schedule right now
+ * ({@link Schedule.lag}).
  *
  * @param stats the source's live statistics
  * @param now monotonic ms, the clock the source uses
- * @returns zeros for unscheduled sources and before the source has started
+ * @returns zeros for unscheduled sources and sources not running
  * @example
  * ```ts
+ * import { Schedule } from "./schedule.ts";
  * import { sourceLag, SourceStats } from "./source_stats.ts";
- * const stats = Object.assign(new SourceStats("synthetic"), { scheduledFrom: 0, rate: 10, published: 5 });
+ * const stats = new SourceStats("synthetic");
+ * stats.schedule = new Schedule(10, 0);
+ * stats.published = 5;
  * const lag = sourceLag(stats, 1000); // 11 due by 1 s, 5 sent, #6 due at 500 ms
  * if (lag.behind !== 6 || lag.lagMs !== 500) throw new Error(JSON.stringify(lag));
  * ```
  */
 export function sourceLag(stats: SourceStats, now: number): SourceLag {
-  if (
-    !Number.isFinite(stats.scheduledFrom) || !(stats.rate > 0) ||
-    stats.state !== "running"
-  ) {
+  if (!stats.schedule || stats.state !== "running") {
     return { lagMs: 0, behind: 0 };
   }
-  const elapsed = now - stats.scheduledFrom;
-  const sent = stats.published - stats.scheduledBase;
-  const nextDue = sent * 1000 / stats.rate;
-  const due = Math.floor(elapsed * stats.rate / 1000) + 1;
-  return {
-    lagMs: Math.max(0, elapsed - nextDue),
-    behind: Math.max(0, due - sent),
-  };
+  return stats.schedule.lag(stats.published, now);
 }

@@ -5,7 +5,8 @@
  * @module
  */
 import { DEFAULT_CHANNEL, epochSeconds } from "../../lib/protocol.ts";
-import { type Broker, BrokerUnavailableError } from "../core/broker.ts";
+import type { Broker } from "../core/broker.ts";
+import { asPause } from "./publish_failure.ts";
 import type { Logger } from "../core/logger.ts";
 import { messageFromText } from "./message_body.ts";
 import { SourceStats } from "./source_stats.ts";
@@ -68,6 +69,8 @@ export async function runStdinSource(
       const message = messageFromText(line, {
         json: "try",
         conflateKey: options.conflateKey,
+        // Each line is an NDJSON message: its ttl_ms and critical count.
+        classes: true,
       });
       if (!await publishRetrying(broker, message, stats, signal, logger)) break;
       published++;
@@ -113,8 +116,8 @@ async function publishRetrying(
         );
       }
       return true;
-    } catch (err) {
-      if (!(err instanceof BrokerUnavailableError)) throw err;
+    } catch (failure) {
+      const err = asPause(failure); // any failure pauses; none ends the process
       if (stats.state !== "paused") {
         stats.state = "paused";
         stats.pausedReason = err.message;

@@ -6,8 +6,10 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { epochSeconds } from "../../lib/protocol.ts";
-import { BrokerUnavailableError, type Published } from "../core/broker.ts";
+import type { Published } from "../core/broker.ts";
 import type { PublishBody } from "../core/frame.ts";
+import { asPause } from "./publish_failure.ts";
+import { Schedule } from "./schedule.ts";
 import { SourceStats } from "./source_stats.ts";
 
 /** Messages published back to back before yielding to I/O while catching up. */
@@ -72,25 +74,23 @@ export function runSyntheticSource(
 ): { stats: SourceStats; done: Promise<void> } {
   const stats = new SourceStats("synthetic");
   const now = options.now ?? (() => performance.now());
-  const intervalMs = 1000 / options.rate;
   const { signal } = options;
   const window = options.maxInFlight ?? 1;
   const shedLagMs = options.shedLagMs ?? SOURCE_SHED_LAG_MS;
   const done = (async () => {
     stats.startedAt = now();
-    stats.rate = options.rate;
+    const schedule = stats.schedule = new Schedule(
+      options.rate,
+      stats.startedAt,
+    );
     let startEpoch = epochSeconds();
-    stats.scheduledFrom = stats.startedAt;
     let burst = 0;
     /** Messages handed to the broker (published, or in flight). */
     let issued = 0;
-    /** `issued` when the current schedule began. */
-    let anchor = 0;
     const inFlight: Promise<void>[] = [];
     let failure: unknown;
     while (!signal.aborted) {
-      const startMs = stats.scheduledFrom;
-      const dueMs = startMs + (issued - anchor) * intervalMs;
+      const dueMs = schedule.dueAt(issued);
       const t = now();
       if (t < dueMs) {
         burst = 0;
@@ -99,17 +99,14 @@ export function runSyntheticSource(
       }
       stats.lag.record(t - dueMs);
       if (t - dueMs > shedLagMs) {
-        const skipped = Math.floor((t - dueMs) / intervalMs);
+        const skipped = Math.floor((t - dueMs) / schedule.intervalMs);
         stats.shed += skipped;
-        issued += skipped;
-        // sourceLag() counts published - scheduledBase against the schedule:
-        // the skipped count as done.
-        stats.scheduledBase -= skipped;
+        schedule.skip(skipped); // the skipped count as done
         continue;
       }
       inFlight.push(
         publish({
-          tsSend: startEpoch + (dueMs - startMs) / 1000,
+          tsSend: startEpoch + (dueMs - schedule.from) / 1000,
           payloadB64: randomPayloadB64(options.payloadBytes),
         }).then(() => void stats.published++, (err) => {
           stats.refused++;
@@ -120,16 +117,17 @@ export function runSyntheticSource(
       if (inFlight.length >= window) await inFlight.shift();
       if (failure !== undefined) {
         await Promise.all(inFlight.splice(0));
-        const err = failure;
+        // Whatever failed, the source pauses and retries: it never ends
+        // the process.
+        const err = asPause(failure);
         failure = undefined;
-        if (!(err instanceof BrokerUnavailableError)) throw err;
         stats.state = "paused";
         stats.pausedReason = err.message;
         if (!await pause(err.retryAfterMs, signal)) break;
         stats.state = "running";
         stats.pausedReason = "";
-        stats.scheduledFrom = now();
-        stats.scheduledBase = anchor = issued = stats.published;
+        issued = stats.published;
+        schedule.restart(now(), issued);
         startEpoch = epochSeconds();
         continue;
       }

@@ -105,7 +105,7 @@
       cell(tr, r.remote, "remote muted");
       const badge = document.createElement("span");
       badge.className = `state ${r.state}`;
-      badge.textContent = r.state;
+      badge.textContent = r.tier ? `${r.state} · ${r.tier}` : r.state;
       cell(tr, "", "state-cell").append(badge);
       cell(tr, num(r.queue), "num queue");
       cell(tr, bytes(r.bufferedBytes), "num buffered");

@@ -58,6 +58,8 @@ export interface ClientRow {
   remote: string;
   /** At a glance. */
   state: ClientState;
+  /** Its tier on the ladder (`--policy ladder`), else null. */
+  tier: string | null;
   /** Messages in its queue. */
   queue: number;
   /** Bytes its socket has not written out. */
@@ -155,6 +157,7 @@ export class ClientTable {
           id: view.id,
           remote: view.remote,
           state,
+          tier: view.tier ?? null,
           queue,
           bufferedBytes: buffered,
           sent: view.sent,
