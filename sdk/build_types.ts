@@ -46,16 +46,22 @@ export async function buildTypes(
         )
       ),
     );
-    const modules = [...mod.matchAll(/^export \{[^}]*\} from "([^"]+)"/gm)]
-      .map((m) =>
-        new URL(m[1]!.replace(/\.ts$/, ".d.ts"), `file://${dir}/sdk/`)
-          .pathname
-      );
+    // Every module tsc declared (mod.ts's and what they import), mod.ts's own
+    // re-exports aside, in a stable order.
+    const modules: string[] = [];
+    const walk = (at: string) => {
+      for (const e of Deno.readDirSync(at)) {
+        if (e.isDirectory) walk(`${at}/${e.name}`);
+        else if (e.name.endsWith(".d.ts")) modules.push(`${at}/${e.name}`);
+      }
+    };
+    walk(dir);
+    modules.sort();
     const parts: string[] = [];
-    for (const path of [...new Set(modules)]) {
+    for (const path of modules.filter((m) => !m.endsWith("/sdk/mod.d.ts"))) {
       const body = (await Deno.readTextFile(path))
         .replace(/^import .*;\n/gm, "")
-        .replace(/^export type \{[^}]*\};\n/gm, "")
+        .replace(/^export (?:type )?\{[^}]*\}(?: from "[^"]+")?;\n/gm, "")
         .replace(/^export \{\};\n/gm, "")
         .replace(
           /^export (declare |type |interface )(?:(?:abstract )?(?:class|function|const|interface|type) )?(\w+)/gm,

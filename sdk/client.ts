@@ -6,146 +6,45 @@
  *
  * @module
  */
-import { type ControlFrame, encodeAck } from "../lib/protocol.ts";
+import { encodeAck } from "../lib/protocol.ts";
 import {
   Attempt,
   CONNECT_TIMEOUT_MS,
   type WebSocketConstructor,
   type WebSocketLike,
 } from "./attempt.ts";
-import { Backoff, type BackoffOptions } from "./backoff.ts";
-import { classifyClose, type CloseInfo } from "./close_reason.ts";
+import { Backoff } from "./backoff.ts";
+import { classifyClose } from "./close_reason.ts";
 import { Emitter, type Unsubscribe } from "./emitter.ts";
-import {
-  applyLadderFrame,
-  type ExpiredEvent,
-  type LadderStats,
-  type LagEvent,
-  newLadderStats,
-  type TierEvent,
-} from "./ladder_events.ts";
+import { applyLadderFrame, newLadderStats } from "./ladder_events.ts";
 import {
   type FanoutMessage,
   type StreamPosition,
   StreamState,
 } from "./stream_state.ts";
 
+import type {
+  FanoutClientOptions,
+  FanoutClientState,
+  FanoutClientStats,
+  FanoutCloseEvent,
+  FanoutEvents,
+} from "./client_types.ts";
+import { randomId, redactToken, spread } from "./client_util.ts";
+
 export type { WebSocketConstructor, WebSocketLike };
-
-/** The `position` notice: where the subscription stands, first of all frames. */
-export type PositionEvent = Extract<ControlFrame, { type: "position" }>;
-/** The `gap` notice: messages `from..to` could not be replayed. */
-export type GapEvent = Extract<ControlFrame, { type: "gap" }>;
-/** The `reset` notice: the stream started over (a new epoch) and continues after `last_seq`. */
-export type ResetEvent = Extract<ControlFrame, { type: "reset" }>;
-/** The `dropped` notice: the server dropped `count` messages for this slow client. */
-export type DroppedEvent = Extract<ControlFrame, { type: "dropped" }>;
-/** The `last_close` notice: why the server ended this client's previous connection. */
-export type LastCloseEvent = Extract<ControlFrame, { type: "last_close" }>;
-
-/** A connection ended. */
-export interface FanoutCloseEvent extends CloseInfo {
-  /** Whether the client will connect again (false: it has stopped for good). */
-  readonly willReconnect: boolean;
-  /** When it will, after how long, ms. */
-  readonly retryInMs: number | undefined;
-}
-
-/** Every event a {@link FanoutClient} emits, by name. */
-export interface FanoutEvents {
-  /** A connection opened: the server's first frame came (`attempt` counts from 1; `url` has any token as `***`). */
-  open: { readonly url: string; readonly attempt: number };
-  /** A message, in order, each once. */
-  message: FanoutMessage;
-  /** Where the subscription stands (every connection's first frame). */
-  position: PositionEvent;
-  /** A resume could not replay everything missed: `missed` messages are lost. */
-  gap: GapEvent;
-  /** The stream started over: refetch your state; messages continue after `last_seq`. */
-  reset: ResetEvent;
-  /** The server dropped messages because this client read too slowly. */
-  dropped: DroppedEvent;
-  /** Why the server ended this client's previous connection (told on the next one: a cut whose close frame was lost shows here). */
-  last_close: LastCloseEvent;
-  /** The server moved this client to another tier (protocol 3, `--policy ladder`). */
-  tier: TierEvent;
-  /** How far behind this client is and what it lost, every `--lag-interval` (protocol 3). */
-  lag: LagEvent;
-  /** Messages outlived their time to live before their turn (protocol 3). */
-  expired: ExpiredEvent;
-  /** The client's statistics, after each `lag` frame brought news. */
-  stats: Readonly<FanoutClientStats>;
-  /** A connection ended; `willReconnect` says whether another follows. */
-  close: FanoutCloseEvent;
-  /** A frame the client could not read, or a connection that could not start. */
-  error: { readonly error: string };
-}
-
-/** Options of {@link FanoutClient}. */
-export interface FanoutClientOptions {
-  /** The channel. @default "default" */
-  readonly channel?: string;
-  /** Subscriber token or JWT, sent as `?token=`. */
-  readonly token?: string;
-  /**
-   * Called before every connection attempt for the token to send (it wins
-   * over `token`): refresh an expiring JWT here. After a 4401 or 4103
-   * (`token_expired`) close the client reconnects once with the token this
-   * returns, and stops if that is refused too. A throw or rejection fails
-   * the attempt (a `close` with code 1006 and the error), retried with backoff.
-   */
-  readonly getToken?: () => string | Promise<string>;
-  /**
-   * This client's id, sent as `?client=`: the server tells the next
-   * connection with the same id why it ended the previous one
-   * (`last_close`). Keep it (e.g. in `sessionStorage`) to be told across
-   * page loads. @default a random id per FanoutClient
-   */
-  readonly clientId?: string;
-  /** How long a connection may take to open, ms; then the attempt fails with a `close` (1006, "connect timeout …"). @default 10000 */
-  readonly connectTimeoutMs?: number;
-  /**
-   * Accept live messages as arrays: `"auto"` (`?batch=auto`) only when
-   * several waited for this client, no timer; `true` (`?batch=1`) on the
-   * server's batch timer; `false` never. Messages still arrive one event
-   * each. @default "auto"
-   */
-  readonly batch?: boolean | "auto";
-  /** Send an ACK per frame (its last message) so the server measures end-to-end latency. @default false */
-  readonly ack?: boolean;
-  /** Resume from the position held on every reconnect. @default true */
-  readonly resume?: boolean;
-  /** Reconnect after a close that allows it. @default true */
-  readonly reconnect?: boolean;
-  /** A position saved earlier (e.g. from {@link FanoutClient.position}): the first connection resumes from it. */
-  readonly position?: StreamPosition;
-  /** Reconnect delays. @default 250 ms doubling to 5 s, up to half taken off at random */
-  readonly backoff?: BackoffOptions;
-  /** The WebSocket implementation. @default globalThis.WebSocket */
-  readonly WebSocket?: WebSocketConstructor;
-}
-
-/** What a {@link FanoutClient} counted (and, from protocol 3, what the server said of it). */
-export interface FanoutClientStats extends LadderStats {
-  /** Messages delivered to the application. */
-  messages: number;
-  /** Text frames received (a `?batch=1` frame holds several messages). */
-  frames: number;
-  /** Connections opened. */
-  connects: number;
-  /** Messages received again and not delivered (at or below the position held). */
-  duplicates: number;
-  /** Seqs skipped between consecutive messages (each announced by `gap` or `dropped`, or a reset). */
-  missed: number;
-}
-
-/** What a client is doing. */
-export type FanoutClientState =
-  | "idle"
-  | "connecting"
-  | "open"
-  | "waiting"
-  | "closed";
+export type {
+  DroppedEvent,
+  FanoutClientOptions,
+  FanoutClientState,
+  FanoutClientStats,
+  FanoutCloseEvent,
+  FanoutEvents,
+  GapEvent,
+  LastCloseEvent,
+  PositionEvent,
+  ResetEvent,
+} from "./client_types.ts";
 
 /**
  * A fanout subscriber with resume. Call {@link start}; it connects with
@@ -428,33 +327,4 @@ export class FanoutClient {
     this.#events.emit("close", event);
     this.#resolveClosed(event);
   }
-}
-
-/**
- * The delay for a server's `retry_in_ms` hint: the hint plus up to a
- * quarter more at random (at most 2 s more), so clients the server gave the
- * same hint still spread.
- */
-function spread(hintMs: number, random: () => number): number {
-  return Math.round(hintMs + Math.min(hintMs / 4, 2_000) * random());
-}
-
-/** `url` with the value of `token=` replaced by `***`, for events and logs. */
-function redactToken(url: string): string {
-  const u = new URL(url);
-  if (u.searchParams.has("token")) u.searchParams.set("token", "***");
-  return u.href;
-}
-
-/** A random client id: 18 URL-safe characters (96 random bits and 4 more). */
-function randomId(): string {
-  const c = (globalThis as { crypto?: Crypto }).crypto;
-  const bytes = new Uint8Array(16);
-  if (c?.getRandomValues) c.getRandomValues(bytes);
-  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
-  const alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  let id = "";
-  for (const b of bytes) id += alphabet[b & 63];
-  return id + alphabet[bytes[0]! >> 6]! + alphabet[bytes[1]! >> 6]!;
 }

@@ -568,6 +568,26 @@ var StreamState = class {
   }
 };
 
+// sdk/client_util.ts
+function spread(hintMs, random) {
+  return Math.round(hintMs + Math.min(hintMs / 4, 2e3) * random());
+}
+function redactToken(url) {
+  const u = new URL(url);
+  if (u.searchParams.has("token")) u.searchParams.set("token", "***");
+  return u.href;
+}
+function randomId() {
+  const c = globalThis.crypto;
+  const bytes = new Uint8Array(16);
+  if (c?.getRandomValues) c.getRandomValues(bytes);
+  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  let id = "";
+  for (const b of bytes) id += alphabet[b & 63];
+  return id + alphabet[bytes[0] >> 6] + alphabet[bytes[1] >> 6];
+}
+
 // sdk/client.ts
 var FanoutClient = class {
   /** What was counted so far. */
@@ -817,24 +837,6 @@ var FanoutClient = class {
     this.#resolveClosed(event);
   }
 };
-function spread(hintMs, random) {
-  return Math.round(hintMs + Math.min(hintMs / 4, 2e3) * random());
-}
-function redactToken(url) {
-  const u = new URL(url);
-  if (u.searchParams.has("token")) u.searchParams.set("token", "***");
-  return u.href;
-}
-function randomId() {
-  const c = globalThis.crypto;
-  const bytes = new Uint8Array(16);
-  if (c?.getRandomValues) c.getRandomValues(bytes);
-  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  let id = "";
-  for (const b of bytes) id += alphabet[b & 63];
-  return id + alphabet[bytes[0] >> 6] + alphabet[bytes[1] >> 6];
-}
 export {
   Attempt,
   Backoff,
