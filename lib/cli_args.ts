@@ -39,7 +39,7 @@ export function parseFlags(
 ): Record<string, string | boolean | undefined> {
   try {
     const { values } = parseArgs({
-      args: [...args],
+      args: joinNegativeValues(args, spec),
       options: spec,
       strict: true,
       allowPositionals: false,
@@ -55,6 +55,39 @@ export function parseFlags(
       }; see 'fanout ${command} --help'`,
     );
   }
+}
+
+/** A value that starts with a dash but is a number: `-5`, `-0.5`, `-.5`, `-1e3`. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * `--flag -5` as `--flag=-5` for a flag that takes a value, so a negative
+ * number reaches the flag's own range check ("--rate must be a number from
+ * 0.1 to 100000, got -5") instead of `parseArgs`' "argument is ambiguous".
+ */
+function joinNegativeValues(
+  args: readonly string[],
+  spec: FlagSpec,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const name = arg.startsWith("--") ? arg.slice(2) : undefined;
+    if (
+      name !== undefined && Object.hasOwn(spec, name) &&
+      spec[name]!.type === "string" && next !== undefined &&
+      NEGATIVE_NUMBER.test(next)
+    ) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+    if (arg === "--") {
+      out.push(...args.slice(i + 1));
+      break;
+    }
+  }
+  return out;
 }
 
 /**

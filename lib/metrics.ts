@@ -67,6 +67,15 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  */
 export class MetricsRegistry {
   readonly #entries: Entry[] = [];
+  readonly #labels: Labels;
+
+  /**
+   * @param labels labels every series carries, before its own (a process's
+   *   `instance_id`, say); none by default
+   */
+  constructor(labels: Labels = {}) {
+    this.#labels = labels;
+  }
 
   /**
    * Registers a counter (a value that only goes up; name ends in `_total`).
@@ -138,11 +147,18 @@ export class MetricsRegistry {
         `# TYPE ${e.name} ${e.type}`,
       );
       if (e.type === "histogram") {
-        renderHistograms(out, e.name, e.collect(), e.bucketsSeconds);
+        renderHistograms(
+          out,
+          e.name,
+          e.collect(),
+          e.bucketsSeconds,
+          this.#labels,
+        );
       } else {
         const got = e.collect();
         for (const s of typeof got === "number" ? [{ value: got }] : got) {
-          out.push(`${e.name}${labelText(s.labels)} ${formatValue(s.value)}`);
+          const labels = { ...this.#labels, ...s.labels };
+          out.push(`${e.name}${labelText(labels)} ${formatValue(s.value)}`);
         }
       }
     }
@@ -168,11 +184,13 @@ function renderHistograms(
   name: string,
   got: Histogram | Iterable<HistogramSample>,
   bucketsSeconds: readonly number[],
+  common: Labels,
 ): void {
   const samples: Iterable<HistogramSample> = Symbol.iterator in got
     ? got
     : [{ histogram: got }];
-  for (const { labels, histogram } of samples) {
+  for (const { labels: own, histogram } of samples) {
+    const labels = { ...common, ...own };
     for (const le of bucketsSeconds) {
       const n = histogram.countAtOrBelow(le * 1000);
       out.push(`${name}_bucket${labelText(labels, formatValue(le))} ${n}`);

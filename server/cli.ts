@@ -7,6 +7,8 @@
  * @module
  */
 import { parseServerArgs, serverHelp } from "./config/args.ts";
+import { createLogger } from "./core/logger.ts";
+import { METRICS_PORT_ERROR } from "./http/metrics_listener.ts";
 import { launchServer } from "./server.ts";
 
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -43,7 +45,17 @@ export async function run(args: readonly string[]): Promise<number> {
     try {
       server = await launchServer(config);
     } catch (err) {
-      const where = `${config.server.host}:${config.server.port}`;
+      const metricsPort = err instanceof Error &&
+        err.message.startsWith(METRICS_PORT_ERROR);
+      const where = `${config.server.host}:${
+        metricsPort ? config.metrics.port : config.server.port
+      }`;
+      if (err instanceof Deno.errors.AddrInUse && metricsPort) {
+        console.error(
+          `fanout server: ${where} (--metrics-port) is already in use; give each process its own --metrics-port`,
+        );
+        return 1;
+      }
       if (err instanceof Deno.errors.AddrInUse) {
         console.error(
           `fanout server: ${where} is already in use; stop the other process or choose another --port`,
@@ -64,19 +76,22 @@ export async function run(args: readonly string[]): Promise<number> {
       throw err;
     }
     const sig = await signalled;
+    // One record, in the log's format: a JSON log shows the stop too.
+    createLogger(config.logging.json).log(
+      { type: "shutdown", signal: sig, clients: server.hub.size },
+      `fanout server: ${sig} received, shutting down`,
+    );
     const drainMs = config.limits.drainMs;
     if (sig === "SIGTERM" && drainMs > 0) {
       if (!config.logging.json) {
         console.log(
-          `fanout server: SIGTERM received, draining over ${drainMs} ms (SIGTERM again to finish at once)`,
+          `fanout server: draining over ${drainMs} ms (SIGTERM again to finish at once)`,
         );
       }
       const finished = server.drain();
       await Promise.race([finished, again]);
       server.finishDrain();
       await finished;
-    } else if (!config.logging.json) {
-      console.log(`fanout server: ${sig} received, shutting down`);
     }
     await server.stop();
     return 0;

@@ -16,6 +16,7 @@ import type { AdminGate } from "./http/admin.ts";
 import { NaiveMode } from "./modes/naive.ts";
 import { QueueMode } from "./modes/queue.ts";
 import { type Observers, startObservers } from "./observe/observers.ts";
+import { defaultInstanceId } from "./observe/metrics.ts";
 import { logTierChange } from "./observe/tier_log.ts";
 import { type RunningSource, startSource } from "./sources/source.ts";
 
@@ -129,18 +130,23 @@ export function startConfiguredObservers(
   admin: AdminGate | undefined,
   started: { readonly at: number; readonly accepting: () => boolean },
 ): Observers {
+  // Named once, so /metrics and the dashboard say the same process.
+  const instanceId = config.metrics.instanceId ?? defaultInstanceId();
   return startObservers({
     hub,
     source: source.stats,
     startedAt: started.at,
     state: () => ({ accepting: started.accepting() }),
     metricsPerClient: config.metrics.perClient,
+    instanceId,
+    labelEverySeries: config.metrics.labelEverySeries,
     info: {
       rate: config.server.rate,
       payloadBytes: config.server.payloadBytes,
       maxsize: config.queueMode.maxsize,
       dropLimit: config.queueMode.dropLimit,
       fullTimeout: config.queueMode.fullTimeoutMs / 1000,
+      instance: instanceId,
     },
     maxDashboards: config.limits.maxDashboards,
     detailFor: admin ? (req) => admin.allows(req) : undefined,

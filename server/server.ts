@@ -24,6 +24,7 @@ import {
   startConfiguredObservers,
   startConfiguredSource,
 } from "./parts.ts";
+import { listenForMetrics } from "./http/metrics_listener.ts";
 import { shutdown } from "./shutdown.ts";
 import type { SourceStats } from "./sources/source_stats.ts";
 
@@ -60,6 +61,8 @@ export interface RunningServer extends AsyncDisposable {
   readonly url: string;
   /** `http://` (or `https://`) URL of the dashboard; `/metrics`, `/healthz`, `/readyz`, `/publish` live beside it. */
   readonly httpUrl: string;
+  /** This process's own `/metrics` (`--metrics-port`), if any. */
+  readonly metricsUrl: string | undefined;
   /** The hub, for in-process inspection (tests, demo, bench). */
   readonly hub: Hub;
   /** The broker the source publishes to. */
@@ -155,6 +158,14 @@ export function startServer(
     config.logging.summaryIntervalMs,
   );
   const { hostname, port, url, httpUrl, secure, sockets, listener } = http;
+  const metricsListener = config.metrics.port === undefined
+    ? undefined
+    : listenForMetrics({
+      hostname: config.server.host,
+      port: config.metrics.port,
+      metrics: observers.routes.get("/metrics")!,
+      admin,
+    });
   logListening(logger, config, {
     hostname,
     port,
@@ -165,6 +176,7 @@ export function startServer(
       ? "memory"
       : redactedUrl(config.broker.url),
     brokerUp: broker.stats.up,
+    processMetricsUrl: metricsListener?.url,
   });
   const parts = {
     ...sourceParts,
@@ -173,6 +185,7 @@ export function startServer(
     observers,
     sockets,
     listener,
+    metricsListener,
     broker,
   };
   // The one way to stop: its phases are in shutdown.ts.
@@ -182,6 +195,7 @@ export function startServer(
     hostname,
     url,
     httpUrl,
+    metricsUrl: metricsListener?.url,
     hub,
     broker,
     source: source.stats,

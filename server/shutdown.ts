@@ -10,6 +10,7 @@
 import type { Broker } from "./core/broker.ts";
 import type { Hub } from "./core/hub.ts";
 import type { Listener } from "./http/listener.ts";
+import type { MetricsListener } from "./http/metrics_listener.ts";
 import type { OpenSockets } from "./http/subscribe.ts";
 import type { Housekeeping } from "./housekeeping.ts";
 import type { Observers } from "./observe/observers.ts";
@@ -45,6 +46,8 @@ export interface ServerParts {
   readonly sockets: OpenSockets;
   /** The HTTP listener. */
   readonly listener: Listener;
+  /** The `--metrics-port` listener, if any. */
+  readonly metricsListener?: MetricsListener | undefined;
   /** The broker, released last. */
   readonly broker: Broker;
 }
@@ -95,6 +98,7 @@ export async function release(parts: ServerParts): Promise<void> {
     Promise.all([
       parts.sockets.closed(SHUTDOWN_DEADLINE_MS),
       parts.listener.shutdown(),
+      parts.metricsListener?.shutdown(),
     ]),
     deadline,
   ]);

@@ -147,8 +147,58 @@ Deno.test("fanout subcommands print their flags and exit 0 when given --help", a
       for (const flag of flags) {
         assert.ok(stdout.includes(flag), `${command} --help mentions ${flag}`);
       }
+      for (const line of stdout.split("\n")) {
+        assert.ok(
+          line.length < 100,
+          `${command} --help line of ${line.length} columns: ${line}`,
+        );
+      }
     });
   }
+});
+
+Deno.test("fanout server --help lists each flag once, under its section, and says what each source does only where it applies", async () => {
+  const { code, stdout } = await runToEnd(["server", "--help"], QUICK_MS);
+  assert.equal(code, 0);
+  const headings = [
+    "Server:",
+    "Queue mode (--mode queue):",
+    "Channels:",
+    "Auth:",
+    "Limits:",
+    "TLS:",
+    "Broker:",
+    "Observability:",
+  ];
+  const at = headings.map((h) => stdout.split("\n").indexOf(h));
+  assert.ok(at.every((i) => i > 0), `headings ${at}`);
+  assert.deepEqual(at, [...at].sort((a, b) => a - b), "headings in order");
+  // A flag's row starts its line; mentions inside other rows do not.
+  const heads = stdout.split("\n")
+    .map((l) => /^ {2}(?:-h, )?(--[a-z-]+)/.exec(l)?.[1])
+    .filter((f) => f !== undefined);
+  for (const flag of new Set(heads)) {
+    assert.equal(
+      heads.filter((f) => f === flag).length,
+      1,
+      `${flag} has one row`,
+    );
+  }
+  for (const flag of ["--rate", "--max-lag", "--broker", "--cert", "--help"]) {
+    assert.ok(heads.includes(flag), `${flag} has a row`);
+  }
+  const rowOf = (flag: string, section: string) => {
+    const from = stdout.indexOf(`\n${section}\n`);
+    const to = stdout.indexOf("\n\n", from + 1);
+    return new RegExp(`\n {2}${flag} `).test(stdout.slice(from, to));
+  };
+  assert.ok(rowOf("--max-lag", "Queue mode (--mode queue):"));
+  assert.ok(rowOf("--log-json", "Observability:"));
+  assert.ok(rowOf("--cert", "TLS:"));
+  // The opening no longer claims every source publishes at --rate.
+  const intro = stdout.slice(0, stdout.indexOf("\nServer:"));
+  assert.doesNotMatch(intro, /--rate/);
+  assert.match(stdout, /--rate N +--source synthetic: /);
 });
 
 // ---------------------------------------------------------------- bad input
@@ -158,6 +208,20 @@ Deno.test("fanout exits 2 with one stderr line naming the problem and starts not
     [["server", "--bogus"], /--bogus/],
     [["server", "--rate", "0"], /--rate .*got 0/],
     [["server", "--rate", "abc"], /--rate .*"abc"/],
+    // Negative numbers reach the range check, not parseArgs' "ambiguous".
+    [
+      ["server", "--rate", "-5"],
+      /^--rate must be a number from 0\.1 to 100000, got -5$/,
+    ],
+    [
+      ["server", "--max-lag", "-0.5"],
+      /^--max-lag must be a number from 0 to 86400, got -0\.5$/,
+    ],
+    [
+      ["clientsim", "--concurrency", "-3"],
+      /^--concurrency .* from 1 to .*got -3$/,
+    ],
+    [["demo", "--rate", "-1"], /^--rate .*got -1$/],
     [["server", "--mode", "fast"], /--mode .*naive or queue.*"fast"/],
     [["server", "--port", "70000"], /--port .*70000/],
     [["server", "--maxsize", "0"], /--maxsize .*got 0/],
@@ -298,10 +362,18 @@ Deno.test("fanout server exits 0 when sent SIGTERM", async () => {
   server.kill("SIGTERM");
   const status = await server.exit(20_000);
   assert.equal(status.code, 0, server.stderr.text);
-  assert.ok(
-    server.stdout.lines.some((l) => parseJsonObject(l)?.type === "final"),
-    `a final line:\n${server.stdout.text}`,
-  );
+  // Every line is JSON, the stop included: one shutdown record, then the final summary.
+  const records = server.stdout.lines.filter((l) => l !== "").map((l) => {
+    const r = parseJsonObject(l);
+    assert.ok(r, `a JSON line: ${l}`);
+    return r;
+  });
+  const types = records.map((r) => r.type);
+  const at = types.indexOf("shutdown");
+  assert.equal(types.filter((t) => t === "shutdown").length, 1, `${types}`);
+  assert.equal(records[at]?.signal, "SIGTERM");
+  assert.equal(typeof records[at]?.clients, "number");
+  assert.ok(at < types.indexOf("final"), `shutdown before final: ${types}`);
 });
 
 Deno.test("fanout server prints human 'listening on' and '[summary]' lines when --log-json is not given", async () => {
@@ -316,11 +388,20 @@ Deno.test("fanout server prints human 'listening on' and '[summary]' lines when 
     (l) => l.startsWith("[summary]"),
   );
   assert.match(summary, /clients 0/);
+  // Nobody ACKs: the line says so instead of showing 0.0/0.0/0.0 ms.
+  assert.match(summary, /\| e2e: no ACKs \|/);
+  assert.doesNotMatch(summary, /e2e p50/);
   server.kill("SIGINT");
   const status = await server.exit(20_000);
   assert.equal(status.code, 0, server.stderr.text);
   assert.ok(
     server.stdout.lines.some((l) => l.startsWith("[final]")),
+    server.stdout.text,
+  );
+  assert.ok(
+    server.stdout.lines.includes(
+      "fanout server: SIGINT received, shutting down",
+    ),
     server.stdout.text,
   );
 });

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
+import { CLOSE_CODES } from "../lib/close_codes.ts";
 import { REPO_ROOT } from "./_cli.ts";
 import { startTestServer } from "./_helpers.ts";
 import { PROMTOOL, reportSkip } from "./_tools.ts";
@@ -106,6 +107,44 @@ Deno.test("the alerts cover slow-client cuts, the publisher, the event loop, rej
   reads("FanoutBrokerDown", "fanout_broker_up");
   reads("FanoutOverloaded", "fanout_overloaded");
   reads("FanoutShedding", "fanout_shed_messages_total");
+});
+
+/**
+ * Whether the `fanout_disconnects_total{…}` selector in `expr` selects a
+ * series with `labels` (PromQL matchers, regexes anchored; `$instance` and
+ * labels the series lacks are left out).
+ */
+function selects(expr: string, labels: Record<string, string>): boolean {
+  const selector = /fanout_disconnects_total\{([^}]*)\}/.exec(expr)?.[1];
+  assert.ok(selector !== undefined, `a disconnects selector in ${expr}`);
+  for (const m of selector.matchAll(/(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"/g)) {
+    const [, name = "", op, value = ""] = m;
+    if (!(name in labels)) continue;
+    const got = labels[name]!;
+    const hit = op === "=" || op === "!="
+      ? got === value
+      : new RegExp(`^(?:${value.replaceAll("\\\\", "\\")})$`).test(got);
+    if (hit !== (op === "=" || op === "=~")) return false;
+  }
+  return true;
+}
+
+Deno.test("the slow-client alert and its panel count every cut a client may come back from (4000-4099, --max-lag's 4006 included) and nothing else", () => {
+  const alert = ALERTS.groups.flatMap((g) => g.rules)
+    .find((r) => r.alert === "FanoutSlowClientsCut")!.expr;
+  const panel =
+    PANELS.find((p) => p.title === "Slow clients cut per minute, by reason")!
+      .targets![0]!.expr;
+  const cuts = Object.entries(CLOSE_CODES).filter(([, c]) =>
+    c.code >= 4000 && c.code < 4100
+  );
+  assert.ok(cuts.some(([reason]) => reason === "slow_lag"), "4006 is a cut");
+  for (const [reason, { code }] of Object.entries(CLOSE_CODES)) {
+    const labels = { reason, code: String(code) };
+    const cut = code >= 4000 && code < 4100;
+    assert.equal(selects(alert, labels), cut, `alert: ${reason} ${code}`);
+    assert.equal(selects(panel, labels), cut, `panel: ${reason} ${code}`);
+  }
 });
 
 Deno.test("the Grafana dashboard is well formed: unique ids, a Prometheus datasource input on every query, a 24-column grid, the panels the issue names", () => {

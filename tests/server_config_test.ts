@@ -64,6 +64,7 @@ const BY_FLAG: Case[] = [
   ["pingInterval", "--ping-interval 0", 0], ["pingTimeout", "--ping-timeout 1.5", 1.5],
   ["summaryInterval", "--summary-interval 0.25", 0.25], ["logJson", "--log-json", true],
   ["metricsPerClient", "--metrics-per-client", true], ["staticDir", "--static examples", "examples"],
+  ["instanceId", "--instance-id node-a", "node-a"], ["metricsPort", "--metrics-port 9101", 9101],
   ["source", "--source stdin", "stdin"], ["policy", "--policy conflate", "conflate"],
   ["conflateKey", "--conflate-key sym", "sym"], ["maxQueueBytes", "--max-queue-bytes 65536", 65536],
   ["batchMs", "--batch-ms 25", 25], ["maxLag", "--max-lag 5", 5],
@@ -110,6 +111,7 @@ const BY_YAML: Case[] = [
   ["dropLimit", "queue_mode.drop_limit: 8", 8], ["fullTimeout", "queue_mode.full_timeout: 9.5", 9.5],
   ["logJson", "logging.json: true", true], ["summaryInterval", "logging.summary_interval: 60", 60],
   ["metricsPerClient", "metrics.per_client: true", true], ["staticDir", "server.static_dir: www", "www"],
+  ["instanceId", "metrics.instance_id: node-b", "node-b"], ["metricsPort", "metrics.port: 9102", 9102],
   ["source", "server.source: http", "http"], ["policy", "queue_mode.policy: conflate", "conflate"],
   ["conflateKey", "queue_mode.conflate_key: id", "id"], ["maxQueueBytes", "queue_mode.max_queue_bytes: 1000", 1000],
   ["batchMs", "queue_mode.batch_ms: 50", 50], ["maxLag", "queue_mode.max_lag: 0", 0],
@@ -164,6 +166,7 @@ Deno.test("parseServerArgs() returns the frozen defaults when given no flags", a
     maxMessageBytes: 1048576, handshakeTimeout: 5, maxPending: 1000, maxReplays: 100,
     maxDashboards: 10, allowedOrigins: [], channelTtl: [], cert: undefined, key: undefined,
     reusePort: false, broker: "memory", brokerTimeoutMs: 1000, configPath: undefined,
+    instanceId: undefined, metricsPort: undefined,
   });
 });
 
@@ -312,15 +315,15 @@ Deno.test("parseServerArgs() rejects a bad --mode or --host", async (t) => {
 });
 
 const SERVER_KEYS =
-  "host, listener, port, mode, rate, payload_bytes, ping_interval, ping_timeout, static_dir, source, reuse_port";
+  "host, port, listener, mode, source, rate, payload_bytes, ping_interval, ping_timeout, static_dir, reuse_port";
 const SECTIONS =
-  "server, queue_mode, logging, metrics, channels, auth, limits, tls, broker";
+  "server, queue_mode, channels, auth, limits, tls, broker, logging, metrics";
 const WHOLE = "must be a whole number from";
 
 // deno-fmt-ignore
 const BAD_YAML: [name: string, yaml: string, detail: Expected][] = [
   ["unknown key in server", "server:\n  prot: 1\n", `unknown key 'server.prot' (known keys: ${SERVER_KEYS})`],
-  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, drop_limit, full_timeout, policy, conflate_key, ladder_down_msgs, ladder_down_ms, ladder_up_ms, max_queue_bytes, batch_ms, lag_interval, max_lag)"],
+  ["unknown key in queue_mode", "queue_mode:\n  max_size: 1\n", "unknown key 'queue_mode.max_size' (known keys: maxsize, policy, conflate_key, ladder_down_msgs, ladder_down_ms, ladder_up_ms, max_queue_bytes, drop_limit, full_timeout, max_lag, batch_ms, lag_interval)"],
   ["unknown key in logging", "logging:\n  level: info\n", "unknown key 'logging.level' (known keys: json, summary_interval)"],
   ["unknown section", "servers:\n  port: 1\n", `unknown section 'servers' (known sections: ${SECTIONS})`],
   ["inherited name as section", "toString: {}\n", `unknown section 'toString' (known sections: ${SECTIONS})`],
@@ -492,7 +495,7 @@ Deno.test("resolveServerOptions() rejects bad values naming the field", async (t
     [{ mode: "fast" }, 'ServerOptions.mode must be naive or queue, got "fast"'],
     [{ logJson: 1 }, "ServerOptions.logJson must be true or false, got 1"],
     [{ configPath: 5 }, "ServerOptions.configPath must be a string, got 5"],
-    [{ bogus: 1 }, /^ServerOptions\.bogus does not exist \(fields: host, listener, port, /],
+    [{ bogus: 1 }, /^ServerOptions\.bogus does not exist \(fields: host, port, listener, /],
   ];
   for (const [partial, expected] of cases) {
     await t.step(`rejects ${JSON.stringify(partial)}`, async () => {
@@ -551,5 +554,8 @@ Deno.test("serverHelp() mentions every flag, the YAML layout and the exit codes"
     assert.match(help, new RegExp(`^    (# )?${key}: `, "m"));
   }
   assert.match(help, /--rate N +.*\(default: 100\)/);
+  for (const line of help.split("\n")) {
+    assert.ok(line.length < 100, `${line.length} columns: ${line}`);
+  }
   assert.match(help, /Exit codes:[\s\S]*\n {2}2 /);
 });

@@ -1,21 +1,21 @@
 /**
  * The command-line face of the server's configuration: the flag spec and the
- * YAML schema (both derived from the one field table), `--help`, and
+ * YAML schema (both derived from the one field table), and
  * {@link parseServerArgs}, which turns argv and a `--config` file into
- * resolved options and the config the server runs on.
+ * resolved options and the config the server runs on. `--help` itself is
+ * rendered by help.ts.
  *
  * @module
  */
 import { parseFlags, UsageError } from "../../lib/cli_args.ts";
 import type { FlagSpec } from "../../lib/cli_args.ts";
 import { configOf, type ServerConfig } from "./config.ts";
-import { checkField, FIELD_NAMES, type FieldName, FIELDS } from "./fields.ts";
-import {
-  resolveServerOptions,
-  SERVER_DEFAULTS,
-  type ServerOptions,
-} from "./options.ts";
+import { checkField } from "./check_field.ts";
+import { FIELD_NAMES, type FieldName, FIELDS } from "./fields.ts";
+import { resolveServerOptions, type ServerOptions } from "./options.ts";
 import { loadYamlConfig, type YamlSchema } from "./yaml.ts";
+
+export { serverHelp } from "./help.ts";
 
 /** Result of parsing `fanout server` arguments. */
 export type ServerArgs =
@@ -88,70 +88,4 @@ export async function parseServerArgs(
     configPath,
   });
   return { help: false, options, config: configOf(options) };
-}
-
-/** A default as help shows it. */
-function shown(value: unknown): string {
-  if (value === undefined) return "none";
-  if (Array.isArray(value)) return value.length ? value.join(",") : "none";
-  return String(value);
-}
-
-/**
- * The `fanout server --help` text: every flag with its default and meaning,
- * the YAML layout, the precedence and the exit codes.
- *
- * @returns the help text, ending with a newline
- */
-export function serverHelp(): string {
-  const rows: [string, string][] = FIELD_NAMES.map((name) => {
-    const { flag, metavar, help } = FIELDS[name];
-    return [
-      `${flag} ${metavar}`.trim(),
-      `${help} (default: ${shown(SERVER_DEFAULTS[name])})`,
-    ];
-  });
-  rows.push(
-    ["--config FILE", "YAML file in the layout below; flags override it"],
-    ["-h, --help", "show this help and exit"],
-  );
-  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
-  const sections = new Map<string, string[]>();
-  for (const name of FIELD_NAMES) {
-    const [section = "", key] = FIELDS[name].path.split(".");
-    const value = SERVER_DEFAULTS[name];
-    const lines = sections.get(section) ??
-      sections.set(section, []).get(section)!;
-    lines.push(
-      value === undefined
-        ? `    # ${key}: (none)`
-        : `    ${key}: ${
-          Array.isArray(value) ? `[${value.join(", ")}]` : value
-        }`,
-    );
-  }
-  const yaml = [...sections].flatMap((
-    [section, lines],
-  ) => [`  ${section}:`, ...lines]);
-  return [
-    "Usage: fanout server [flags]",
-    "",
-    "Publishes messages at --rate to every WebSocket client of ws://HOST:PORT/.",
-    "The same port serves a live dashboard (GET /), Prometheus metrics",
-    "(GET /metrics) and health checks (GET /healthz, GET /readyz).",
-    "",
-    "Flags:",
-    ...rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`),
-    "",
-    "Precedence: built-in defaults < --config YAML < flags.",
-    "",
-    "YAML layout (see config/default.yaml; every key is optional):",
-    ...yaml,
-    "",
-    "Exit codes:",
-    "  0  shut down cleanly (SIGINT/SIGTERM), or --help",
-    "  1  runtime failure (e.g. the port is already in use)",
-    "  2  bad flags or --config file; nothing was started",
-    "",
-  ].join("\n");
 }

@@ -137,10 +137,16 @@ export interface LoggingSection {
   readonly summaryIntervalMs: number;
 }
 
-/** `metrics:`: what `/metrics` exports. */
+/** `metrics:`: what `/metrics` exports, and where. */
 export interface MetricsSection {
   /** Add one series per client. */
   readonly perClient: boolean;
+  /** This process's name (`--instance-id`); undefined: HOSTNAME:PID, decided at start. */
+  readonly instanceId: string | undefined;
+  /** Label every series with `instance_id` (given `--instance-id`, or `--reuse-port`). */
+  readonly labelEverySeries: boolean;
+  /** A port serving this process's `/metrics` alone (`--metrics-port`); undefined: none. */
+  readonly port: number | undefined;
 }
 
 /** `broker:`: the engine that orders each channel's messages. */
@@ -268,7 +274,12 @@ export function configOf(o: ServerOptions): ServerConfig {
       json: o.logJson,
       summaryIntervalMs: o.summaryInterval * 1000,
     }),
-    metrics: freeze({ perClient: o.metricsPerClient }),
+    metrics: freeze({
+      perClient: o.metricsPerClient,
+      instanceId: o.instanceId,
+      labelEverySeries: o.instanceId !== undefined || o.reusePort,
+      port: o.metricsPort,
+    }),
     broker: freeze({ url: o.broker, timeoutMs: o.brokerTimeoutMs }),
     configPath: o.configPath,
   });

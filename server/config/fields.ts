@@ -1,13 +1,26 @@
 /**
- * One table describes every server option: its flag, its YAML key, the
- * values it allows and its help line. Flags, YAML and in-process options are
- * all checked by the one validator here, {@link checkField}.
+ * One table states every server option once: its flag, its YAML key, the
+ * values it allows, its default, its `--help` section and its help text.
+ * The flag spec, the YAML schema, the defaults, the `ServerOptions` type and
+ * `--help` are all derived from it; {@link import("./check_field.ts").checkField}
+ * validates a value from any source against its row.
  *
  * @module
  */
-import { checkNumber, UsageError } from "../../lib/cli_args.ts";
 import { DROP_WINDOW_MS } from "../../lib/close_codes.ts";
-import { SLOW_POLICIES } from "../modes/client_queue.ts";
+import { SLOW_POLICIES, type SlowPolicy } from "../modes/client_queue.ts";
+import type { SourceKind } from "../sources/source_stats.ts";
+
+/**
+ * Who accepts connections: `guarded` (fanout's own accept loop: survives
+ * EMFILE, closes slow handshakes, caps pending connections) or `serve`
+ * (Deno.serve's: a few percent less CPU per delivery, no handshake timeout,
+ * listens again after EMFILE; only behind a proxy that enforces timeouts).
+ */
+export type ListenerKind = "guarded" | "serve";
+
+/** How the server broadcasts: wait for each client in turn, or per-client bounded queues. */
+export type BroadcastMode = "naive" | "queue";
 
 /** What values a field allows. */
 export type Kind =
@@ -15,7 +28,7 @@ export type Kind =
   | { type: "enum"; values: readonly string[] }
   | { type: "host" | "boolean" | "string" | "secret" | "list" | "broker" };
 
-/** The YAML sections, in the order help lists them. */
+/** The YAML sections. */
 export type Section =
   | "server"
   | "queue_mode"
@@ -27,8 +40,23 @@ export type Section =
   | "metrics"
   | "broker";
 
-/** One option: its flag, YAML key, allowed values and help. */
-export interface FieldSpec {
+/** The `--help` sections, in the order help lists them, with their headings. */
+export const HELP_SECTIONS = {
+  server: "Server",
+  queue_mode: "Queue mode (--mode queue)",
+  channels: "Channels",
+  auth: "Auth",
+  limits: "Limits",
+  tls: "TLS",
+  broker: "Broker",
+  observability: "Observability",
+} as const;
+
+/** A `--help` section. */
+export type HelpSection = keyof typeof HELP_SECTIONS;
+
+/** One option: its flag, YAML key, allowed values, default and help. */
+export interface FieldSpec<T = unknown> {
   /** `--flag`. */
   readonly flag: string;
   /** What help shows after the flag. */
@@ -37,130 +65,165 @@ export interface FieldSpec {
   readonly path: `${Section}.${string}`;
   /** Allowed values. */
   readonly kind: Kind;
-  /** One line of help. */
+  /** The built-in default. */
+  readonly default: T;
+  /** The `--help` section the flag is listed under. */
+  readonly section: HelpSection;
+  /** How help shows the default when it is decided at run time. */
+  readonly shownDefault?: string;
+  /**
+   * Help text: a sentence, optionally followed by `\n`-separated lines that
+   * help indents under it (the values of an enum, say).
+   */
   readonly help: string;
 }
 
-/** One table row: `"--flag METAVAR"`, `"section.key"`, allowed values, help. */
-function field(
+/** One table row: `"--flag METAVAR"`, `"section.key"`, allowed values, default, help. */
+function field<T>(
   use: string,
   path: FieldSpec["path"],
   kind: Kind,
+  value: T,
   help: string,
-): FieldSpec {
+  shownDefault?: string,
+): FieldSpec<T> {
   const [flag = "", metavar = ""] = use.split(" ");
-  return { flag, metavar, path, kind, help };
+  const yamlSection = path.split(".")[0] as Section;
+  const section: HelpSection =
+    yamlSection === "logging" || yamlSection === "metrics"
+      ? "observability"
+      : yamlSection;
+  const spec = { flag, metavar, path, kind, default: value, section, help };
+  return shownDefault === undefined ? spec : { ...spec, shownDefault };
 }
 function num(min: number, max: number, integer = false): Kind {
   return { type: "number", min, max, integer };
 }
 const DAY = 86_400;
+const NONE: readonly string[] = Object.freeze([]);
+const MIB = 1024 * 1024;
 
-/** Every field, in YAML order: its flag, YAML key, allowed values and help. */
+/** Every field, in YAML order (grouped as help lists them). */
 // deno-fmt-ignore
 export const FIELDS = {
-  host: field("--host HOST", "server.host", { type: "host" },
+  host: field<string>("--host HOST", "server.host", { type: "host" }, "0.0.0.0",
     "interface to listen on"),
-  listener: field("--listener guarded|serve", "server.listener", { type: "enum", values: ["guarded", "serve"] },
-    "guarded: own accept loop (fd limit, --handshake-timeout, --max-pending); serve: Deno.serve's, a few % less CPU, unguarded"),
-  port: field("--port N", "server.port", num(0, 65_535, true),
+  port: field("--port N", "server.port", num(0, 65_535, true), 8765,
     "TCP port; 0 picks a free port"),
-  mode: field("--mode naive|queue", "server.mode", { type: "enum", values: ["naive", "queue"] },
-    "naive: wait for each client in turn; queue: a bounded queue per client"),
-  rate: field("--rate N", "server.rate", num(0.1, 100_000),
-    "messages published per second (0.1..100000)"),
-  payloadBytes: field("--payload-bytes N", "server.payload_bytes", num(0, 16 * 1024 * 1024, true),
-    "random payload bytes per message (0..16 MiB)"),
-  pingInterval: field("--ping-interval SECS", "server.ping_interval", num(0, DAY),
+  listener: field<ListenerKind>("--listener guarded|serve", "server.listener", { type: "enum", values: ["guarded", "serve"] }, "guarded",
+    "who accepts connections:\n" +
+    "guarded  own accept loop: fd cap, --handshake-timeout, --max-pending\n" +
+    "serve    Deno.serve's: a few % less CPU, unguarded; behind a proxy"),
+  mode: field<BroadcastMode>("--mode naive|queue", "server.mode", { type: "enum", values: ["naive", "queue"] }, "queue",
+    "how messages reach clients:\n" +
+    "naive  wait for each client in turn\n" +
+    "queue  a bounded queue per client (see Queue mode)"),
+  source: field<SourceKind>("--source SOURCE", "server.source", { type: "enum", values: ["synthetic", "stdin", "http"] }, "synthetic",
+    "where messages come from:\n" +
+    "synthetic  random payloads, --rate per second, --payload-bytes each\n" +
+    "stdin      one message per input line\n" +
+    "http       POST /publish (needs --publish-token)"),
+  rate: field("--rate N", "server.rate", num(0.1, 100_000), 100,
+    "--source synthetic: messages per second, 0.1..100000"),
+  payloadBytes: field("--payload-bytes N", "server.payload_bytes", num(0, 16 * MIB, true), 64,
+    "--source synthetic: random payload bytes per message, 0..16 MiB"),
+  pingInterval: field("--ping-interval SECS", "server.ping_interval", num(0, DAY), 20,
     "seconds between pings; 0 disables pings"),
-  pingTimeout: field("--ping-timeout SECS", "server.ping_timeout", num(0.05, DAY),
+  pingTimeout: field("--ping-timeout SECS", "server.ping_timeout", num(0.05, DAY), 20,
     "seconds to wait for a pong before disconnecting"),
-  maxsize: field("--maxsize N", "queue_mode.maxsize", num(1, 1_000_000, true),
-    "per-client queue length; when full, --policy decides (drop-oldest by default)"),
-  dropLimit: field("--drop-limit N", "queue_mode.drop_limit", num(0, 1e9, true),
-    `drops within ${DROP_WINDOW_MS / 1000} s that disconnect a client`),
-  fullTimeout: field("--full-timeout SECS", "queue_mode.full_timeout", num(0.05, DAY),
-    "seconds a client's queue may stay full before it is disconnected"),
-  logJson: field("--log-json", "logging.json", { type: "boolean" },
-    "log one JSON object per line (--no-log-json: human lines)"),
-  summaryInterval: field("--summary-interval SECS", "logging.summary_interval", num(0.1, DAY),
-    "seconds between summary log lines"),
-  metricsPerClient: field("--metrics-per-client", "metrics.per_client", { type: "boolean" },
-    "GET /metrics adds fanout_client_* series, one per client (mind the cardinality)"),
-  staticDir: field("--static DIR", "server.static_dir", { type: "string" },
+  staticDir: field<string | undefined>("--static DIR", "server.static_dir", { type: "string" }, undefined,
     "serve the files under DIR at GET /<path> (e.g. examples/: /ticker.html); the dashboard keeps /"),
-  source: field("--source SOURCE", "server.source", { type: "enum", values: ["synthetic", "stdin", "http"] },
-    "synthetic: random payloads at --rate; stdin: one message per input line; http: POST /publish"),
-  policy: field("--policy POLICY", "queue_mode.policy", { type: "enum", values: SLOW_POLICIES },
+  reusePort: field("--reuse-port", "server.reuse_port", { type: "boolean" }, false,
+    "share the port with other fanout processes on this host (Linux SO_REUSEPORT): one per core"),
+  maxsize: field("--maxsize N", "queue_mode.maxsize", num(1, 1_000_000, true), 100,
+    "per-client queue length; when full, --policy decides"),
+  policy: field<SlowPolicy>("--policy POLICY", "queue_mode.policy", { type: "enum", values: SLOW_POLICIES }, "drop-oldest",
     `what a full client queue does with the next message: ${SLOW_POLICIES.join(", ")}`),
-  conflateKey: field("--conflate-key FIELD", "queue_mode.conflate_key", { type: "string" },
-    "JSON field of a message whose value is its conflation key (--policy conflate; --policy ladder: else per channel)"),
-  ladderDownMsgs: field("--ladder-down-msgs N", "queue_mode.ladder_down_msgs", num(1, 1_000_000, true),
+  conflateKey: field<string | undefined>("--conflate-key FIELD", "queue_mode.conflate_key", { type: "string" }, undefined,
+    "JSON field whose value is a message's conflation key (--policy conflate; --policy ladder: else per channel)"),
+  ladderDownMsgs: field("--ladder-down-msgs N", "queue_mode.ladder_down_msgs", num(1, 1_000_000, true), 50,
     "--policy ladder: a client this many messages behind moves a tier down"),
-  ladderDownMs: field("--ladder-down-ms MS", "queue_mode.ladder_down_ms", num(1, 3_600_000, true),
-    "--policy ladder: …or this many ms behind; also the least time spent in a tier before the next step down"),
-  ladderUpMs: field("--ladder-up-ms MS", "queue_mode.ladder_up_ms", num(1, 3_600_000, true),
-    "--policy ladder: a client that kept up this long (under 1/4 of both down thresholds) moves a tier up"),
-  maxQueueBytes: field("--max-queue-bytes N", "queue_mode.max_queue_bytes", num(0, 2 ** 40, true),
+  ladderDownMs: field("--ladder-down-ms MS", "queue_mode.ladder_down_ms", num(1, 3_600_000, true), 500,
+    "--policy ladder: …or this many ms behind; also the least time in a tier before the next step down"),
+  ladderUpMs: field("--ladder-up-ms MS", "queue_mode.ladder_up_ms", num(1, 3_600_000, true), 5000,
+    "--policy ladder: a client that kept up this long (under 1/4 of both down thresholds) moves up a tier"),
+  maxQueueBytes: field("--max-queue-bytes N", "queue_mode.max_queue_bytes", num(0, 2 ** 40, true), 0,
     "bytes a client's queue may hold besides --maxsize; 0 for no byte bound"),
-  batchMs: field("--batch-ms MS", "queue_mode.batch_ms", num(1, 1000, true),
+  dropLimit: field("--drop-limit N", "queue_mode.drop_limit", num(0, 1e9, true), 50,
+    `drops within ${DROP_WINDOW_MS / 1000} s that disconnect a client (4000)`),
+  fullTimeout: field("--full-timeout SECS", "queue_mode.full_timeout", num(0.05, DAY), 5,
+    "seconds a client's queue may stay full before it is disconnected (4001)"),
+  maxLag: field("--max-lag SECS", "queue_mode.max_lag", num(0, DAY), 30,
+    "seconds a client may fall behind (the age of the oldest message it has not taken) before it is disconnected (4006); 0 disables"),
+  batchMs: field("--batch-ms MS", "queue_mode.batch_ms", num(1, 1000, true), 10,
     "ms between flushes of ?batch=1 clients: each gets its queued messages as one JSON array frame"),
-  lagInterval: field("--lag-interval SECS", "queue_mode.lag_interval", num(0, DAY),
+  lagInterval: field("--lag-interval SECS", "queue_mode.lag_interval", num(0, DAY), 1,
     "seconds between the lag frames control clients get (how far behind, what they lost); 0 disables"),
-  maxLag: field("--max-lag SECS", "queue_mode.max_lag", num(0, DAY),
-    "seconds a client may fall behind (age of the oldest message it has not taken) before 4006; 0 disables"),
-  history: field("--history N", "channels.history", num(0, 1_000_000, true),
+  history: field("--history N", "channels.history", num(0, 1_000_000, true), 0,
     "messages kept per channel for ?since= replay; 0 keeps none"),
-  maxChannels: field("--max-channels N", "channels.max_channels", num(1, 1_000_000, true),
+  maxChannels: field("--max-channels N", "channels.max_channels", num(1, 1_000_000, true), 1000,
     "channels that may exist at once"),
-  channelTtl: field("--channel-ttl LIST", "channels.ttl", { type: "list" },
+  channelTtl: field<readonly string[]>("--channel-ttl LIST", "channels.ttl", { type: "list" }, NONE,
     "default time to live per channel, CHANNEL=MS,...: a message still queued after MS is not sent (queue mode)"),
-  token: field("--token TOKEN", "auth.token", { type: "secret" },
+  token: field<string | undefined>("--token TOKEN", "auth.token", { type: "secret" }, undefined,
     "subscribers must present this token (Authorization: Bearer, or ?token=)"),
-  jwtSecret: field("--jwt-secret SECRET", "auth.jwt_secret", { type: "secret" },
+  jwtSecret: field<string | undefined>("--jwt-secret SECRET", "auth.jwt_secret", { type: "secret" }, undefined,
     "subscribers may present an HS256 JWT signed with this (exp required; optional channels claim)"),
-  publishToken: field("--publish-token TOKEN", "auth.publish_token", { type: "secret" },
-    "token POST /publish requires (needed with --source http)"),
-  adminToken: field("--admin-token TOKEN", "auth.admin_token", { type: "secret" },
-    "the dashboard, /events and /metrics require this token (Authorization: Bearer, or ?admin_token= once in a browser)"),
-  openAdmin: field("--open-admin", "auth.open_admin", { type: "boolean" },
-    "serve the dashboard, /events and /metrics to anyone although --token/--jwt-secret is set"),
-  jwtMaxLifetime: field("--jwt-max-lifetime SECS", "auth.jwt_max_lifetime", num(1, 366 * DAY),
+  jwtMaxLifetime: field("--jwt-max-lifetime SECS", "auth.jwt_max_lifetime", num(1, 366 * DAY), DAY,
     "longest JWT lifetime accepted (exp minus now), seconds"),
-  maxClients: field("--max-clients N", "limits.max_clients", num(1, 1_000_000, true),
+  publishToken: field<string | undefined>("--publish-token TOKEN", "auth.publish_token", { type: "secret" }, undefined,
+    "token POST /publish requires (needed with --source http)"),
+  adminToken: field<string | undefined>("--admin-token TOKEN", "auth.admin_token", { type: "secret" }, undefined,
+    "the dashboard, /events and /metrics require this token (Authorization: Bearer, or ?admin_token= once in a browser)"),
+  openAdmin: field("--open-admin", "auth.open_admin", { type: "boolean" }, false,
+    "serve the dashboard, /events and /metrics to anyone although --token/--jwt-secret is set"),
+  maxClients: field("--max-clients N", "limits.max_clients", num(1, 1_000_000, true), 10_000,
     "subscribers at once; more are refused with 503"),
-  maxFrameBytes: field("--max-frame-bytes N", "limits.max_frame_bytes", num(64, 16 * 1024 * 1024, true),
+  maxFrameBytes: field("--max-frame-bytes N", "limits.max_frame_bytes", num(64, 16 * MIB, true), 4096,
     "largest frame a client may send; larger closes it with 1009"),
-  maxInboundRate: field("--max-inbound-rate N", "limits.max_inbound_rate", num(0, 1_000_000),
+  maxInboundRate: field("--max-inbound-rate N", "limits.max_inbound_rate", num(0, 1_000_000), 0,
     "client frames/s beyond the one ACK each delivered frame invites, before throttling, then 4101; 0 = twice --rate plus 100"),
-  maxMessageBytes: field("--max-message-bytes N", "limits.max_message_bytes", num(1, 64 * 1024 * 1024, true),
+  maxMessageBytes: field("--max-message-bytes N", "limits.max_message_bytes", num(1, 64 * MIB, true), MIB,
     "largest published message (stdin line, POST /publish body)"),
-  handshakeTimeout: field("--handshake-timeout SECS", "limits.handshake_timeout", num(0.1, 3600),
+  handshakeTimeout: field("--handshake-timeout SECS", "limits.handshake_timeout", num(0.1, 3600), 5,
     "seconds a connection may take to send a complete request (and finish TLS) before it is closed"),
-  maxPending: field("--max-pending N", "limits.max_pending", num(1, 1_000_000, true),
+  maxPending: field("--max-pending N", "limits.max_pending", num(1, 1_000_000, true), 1000,
     "connections waiting for their request at once; at the cap, new ones wait in the backlog"),
-  maxReplays: field("--max-replays N", "limits.max_replays", num(1, 1_000_000, true),
+  maxReplays: field("--max-replays N", "limits.max_replays", num(1, 1_000_000, true), 100,
     "?since= replays in progress at once; more get 503"),
-  maxDashboards: field("--max-dashboards N", "limits.max_dashboards", num(1, 10_000, true),
+  maxDashboards: field("--max-dashboards N", "limits.max_dashboards", num(1, 10_000, true), 10,
     "dashboard streams (GET /events) at once; more get 503"),
-  maxConnectRate: field("--max-connect-rate N", "limits.max_connect_rate", num(0, 1_000_000),
+  maxConnectRate: field("--max-connect-rate N", "limits.max_connect_rate", num(0, 1_000_000), 0,
     "new subscriber connections per second (token bucket); more get 503 with Retry-After and a retry hint; 0 = no limit"),
-  replayBudget: field("--replay-budget N", "limits.replay_budget", num(0, 100_000_000),
+  replayBudget: field("--replay-budget N", "limits.replay_budget", num(0, 100_000_000), 0,
     "replayed messages per second shared by resuming clients (?since=); over it a resume waits its turn (503 + retry hint); 0 = no limit"),
-  drainMs: field("--drain-ms MS", "limits.drain_ms", num(0, 3_600_000, true),
+  drainMs: field("--drain-ms MS", "limits.drain_ms", num(0, 3_600_000, true), 10_000,
     "SIGTERM drains: /readyz 503 at once, no new clients, the connected ones closed (1012, a retry hint) in batches over MS; a second SIGTERM stops at once"),
-  allowedOrigins: field("--allowed-origins LIST", "limits.allowed_origins", { type: "list" },
+  allowedOrigins: field<readonly string[]>("--allowed-origins LIST", "limits.allowed_origins", { type: "list" }, NONE,
     "comma-separated browser origins allowed to subscribe; empty allows any"),
-  cert: field("--cert FILE", "tls.cert", { type: "string" },
+  cert: field<string | undefined>("--cert FILE", "tls.cert", { type: "string" }, undefined,
     "PEM certificate: serve wss:// and https:// (with --key)"),
-  key: field("--key FILE", "tls.key", { type: "string" },
+  key: field<string | undefined>("--key FILE", "tls.key", { type: "string" }, undefined,
     "PEM private key for --cert"),
-  reusePort: field("--reuse-port", "server.reuse_port", { type: "boolean" },
-    "share the port with other fanout processes on this host (Linux SO_REUSEPORT): one process per core"),
-  broker: field("--broker URL", "broker.url", { type: "broker" },
-    "memory: one process; redis://HOST:PORT[/DB]: every node on that Redis is one stream; redis+sentinel://HOST:PORT[,HOST:PORT]/NAME[/DB]: the primary Sentinel names, followed through failovers"),
-  brokerTimeoutMs: field("--broker-timeout-ms MS", "broker.timeout_ms", num(50, 60_000, true),
+  broker: field<string>("--broker URL", "broker.url", { type: "broker" }, "memory",
+    "the engine that orders each channel's messages:\n" +
+    "memory                  one process\n" +
+    "redis://HOST:PORT[/DB]  every node on that Redis is one stream\n" +
+    "redis+sentinel://HOST:PORT[,HOST:PORT]/NAME[/DB]\n" +
+    "                        the primary Sentinel names, across failovers"),
+  brokerTimeoutMs: field("--broker-timeout-ms MS", "broker.timeout_ms", num(50, 60_000, true), 1000,
     "a Redis command with no reply this long is an outage: publish 503, /readyz 503 until a probe answers"),
+  logJson: field("--log-json", "logging.json", { type: "boolean" }, false,
+    "log one JSON object per line (--no-log-json: human lines)"),
+  summaryInterval: field("--summary-interval SECS", "logging.summary_interval", num(0.1, DAY), 5,
+    "seconds between summary log lines"),
+  metricsPerClient: field("--metrics-per-client", "metrics.per_client", { type: "boolean" }, false,
+    "GET /metrics adds fanout_client_* series, one per client (mind the cardinality)"),
+  instanceId: field<string | undefined>("--instance-id ID", "metrics.instance_id", { type: "string" }, undefined,
+    "this process's name in fanout_process_info and, with --reuse-port or when given, an instance_id label on every /metrics series",
+    "HOSTNAME:PID"),
+  metricsPort: field<number | undefined>("--metrics-port N", "metrics.port", num(0, 65_535, true), undefined,
+    "also serve GET /metrics of this process alone on this port (plain HTTP, --host, --admin-token applies): with --reuse-port give each process its own; 0 picks a free port"),
 } as const satisfies Record<string, FieldSpec>;
 
 /** The name of an option field (a key of `ServerOptions` other than `configPath`). */
@@ -169,94 +232,11 @@ export type FieldName = keyof typeof FIELDS;
 /** Every field name, in YAML order. */
 export const FIELD_NAMES = Object.keys(FIELDS) as FieldName[];
 
-/**
- * The one validator for a field's value, whatever its source.
- *
- * @param fromText true for flag values, which are strings to convert; YAML
- *   and in-process values must already have the right type
- */
-export function checkField(
-  name: FieldName,
-  raw: unknown,
-  label: string,
-  fromText: boolean,
-): unknown {
-  const kind = FIELDS[name].kind;
-  const got = typeof raw === "number" ? String(raw) : JSON.stringify(raw);
-  switch (kind.type) {
-    case "number": {
-      // checkNumber converts strings (right for flags) and shows Infinity as null.
-      const text = typeof raw === "string";
-      if ((text && !fromText) || (typeof raw === "number" && !isFinite(raw))) {
-        const what = kind.integer ? "a whole number" : "a number";
-        const hint = text && raw.trim() !== "" && isFinite(Number(raw))
-          ? " (a string: write the number without quotes)"
-          : "";
-        throw new UsageError(
-          `${label} must be ${what} from ${kind.min} to ${kind.max}, got ${got}${hint}`,
-        );
-      }
-      return checkNumber(label, raw, kind.min, kind.max, kind);
-    }
-    case "enum":
-      if (typeof raw === "string" && kind.values.includes(raw)) return raw;
-      throw new UsageError(
-        `${label} must be ${kind.values.join(" or ")}, got ${got}`,
-      );
-    case "string":
-    case "secret":
-      if (typeof raw === "string" && raw !== "") return raw;
-      throw new UsageError(
-        `${label} must be a non-empty string, got ${
-          kind.type === "secret" ? typeof raw : got
-        }`,
-      );
-    case "list": {
-      const parts = typeof raw === "string"
-        ? raw.split(",").map((x) => x.trim()).filter((x) => x !== "")
-        : [];
-      const items = typeof raw === "string"
-        ? parts.length > 0 ? parts : undefined
-        : Array.isArray(raw) &&
-            raw.every((x) => typeof x === "string" && x !== "")
-        ? raw as string[]
-        : undefined;
-      if (items) return Object.freeze(items);
-      throw new UsageError(
-        `${label} must be a list of non-empty strings (a comma-separated flag), got ${got}`,
-      );
-    }
-    case "broker":
-      if (raw === "memory") return raw;
-      if (typeof raw === "string" && isRedisUrl(raw)) return raw;
-      if (typeof raw === "string" && SENTINEL_URL.test(raw)) return raw;
-      throw new UsageError(
-        `${label} must be memory, redis://HOST:PORT[/DB] (rediss:// for TLS) or redis+sentinel://HOST:PORT[,HOST:PORT]/NAME[/DB], got ${got}`,
-      );
-    case "host":
-      if (typeof raw === "string" && raw !== "" && !/\s/.test(raw)) return raw;
-      throw new UsageError(
-        `${label} must be a host name or IP address without spaces, got ${got}`,
-      );
-    case "boolean":
-      if (typeof raw === "boolean") return raw;
-      throw new UsageError(`${label} must be true or false, got ${got}`);
-  }
-}
+/** The type of field `K`'s values (the type of its default). */
+export type FieldValue<K extends FieldName> = (typeof FIELDS)[K]["default"];
 
-/** `redis+sentinel://[user:pass@]host[:port][,host[:port]…]/NAME[/DB]`. */
-const SENTINEL_URL =
-  /^redis\+sentinel:\/\/([^@/]*@)?[^:\s,/@]+(:\d{1,5})?(,[^:\s,/@]+(:\d{1,5})?)*\/[A-Za-z0-9_.-]+(\/\d{1,2})?$/;
-
-/** `redis://` or `rediss://`, a host, an optional port and database number. */
-function isRedisUrl(text: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  return (url.protocol === "redis:" || url.protocol === "rediss:") &&
-    url.hostname !== "" && /^(\/\d{0,2})?$/.test(url.pathname) &&
-    url.search === "" && url.hash === "";
-}
+/** The built-in default of every field, from the table. */
+export const FIELD_DEFAULTS: { readonly [K in FieldName]: FieldValue<K> } =
+  Object.freeze(
+    Object.fromEntries(FIELD_NAMES.map((name) => [name, FIELDS[name].default])),
+  ) as { readonly [K in FieldName]: FieldValue<K> };

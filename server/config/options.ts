@@ -7,195 +7,35 @@
  * @module
  */
 import { UsageError } from "../../lib/cli_args.ts";
-import type { SlowPolicy } from "../modes/client_queue.ts";
-import type { SourceKind } from "../sources/source_stats.ts";
-import { checkField, FIELD_NAMES, type FieldName, FIELDS } from "./fields.ts";
+import { checkField } from "./check_field.ts";
+import {
+  FIELD_DEFAULTS,
+  FIELD_NAMES,
+  type FieldName,
+  FIELDS,
+  type FieldValue,
+} from "./fields.ts";
 
-/**
- * Who accepts connections: `guarded` (fanout's own accept loop: survives
- * EMFILE, closes slow handshakes, caps pending connections) or `serve`
- * (Deno.serve's: a few percent less CPU per delivery, no handshake timeout,
- * listens again after EMFILE; only behind a proxy that enforces timeouts).
- */
-export type ListenerKind = "guarded" | "serve";
-
-/** How the server broadcasts: wait for each client in turn, or per-client bounded queues. */
-export type BroadcastMode = "naive" | "queue";
+export type { BroadcastMode, ListenerKind } from "./fields.ts";
 
 /**
  * The server's settings as a user gives them (flags, YAML, or in-process
- * options), one field per flag, in the flags' units. Complete, validated and
- * frozen once resolved; {@link import("./config.ts").resolveServerConfig}
- * turns them into the sectioned config the server runs on.
+ * options), one field per row of the field table ({@link FIELDS}, where each
+ * is described), in the flags' units, plus the `--config` file used. Complete,
+ * validated and frozen once resolved;
+ * {@link import("./config.ts").resolveServerConfig} turns them into the
+ * sectioned config the server runs on.
  */
-export interface ServerOptions {
-  /** Broadcast mode. @default {"queue"} */
-  readonly mode: BroadcastMode;
-  /** Who accepts connections: fanout's guarded loop, or Deno.serve's (faster, unguarded). @default {"guarded"} */
-  readonly listener: ListenerKind;
-  /** Interface to listen on; non-empty, no spaces. @default {"0.0.0.0"} */
-  readonly host: string;
-  /** TCP port, 0..65535; 0 picks a free port. @default {8765} */
-  readonly port: number;
-  /** Published messages per second, 0.1..100000. @default {100} */
-  readonly rate: number;
-  /** Random payload bytes per message, 0..16 MiB. @default {64} */
-  readonly payloadBytes: number;
-  /** Per-client queue length (queue mode), 1..1000000. @default {100} */
-  readonly maxsize: number;
-  /** Drops within 10 s that disconnect a client (queue mode). @default {50} */
-  readonly dropLimit: number;
-  /** Seconds a client's queue may stay full before disconnect. @default {5} */
-  readonly fullTimeout: number;
-  /** Seconds between pings; 0 disables pings. @default {20} */
-  readonly pingInterval: number;
-  /** Seconds to wait for a pong before disconnecting. @default {20} */
-  readonly pingTimeout: number;
-  /** Seconds between summary log lines. @default {5} */
-  readonly summaryInterval: number;
-  /** One JSON object per log line instead of human text. @default {false} */
-  readonly logJson: boolean;
-  /** Add per-client series to `GET /metrics` (one series per client per metric). @default {false} */
-  readonly metricsPerClient: boolean;
-  /** Directory whose files are served over HTTP (`--static`). @default {undefined} */
-  readonly staticDir: string | undefined;
-  /** Where messages come from: random payloads, stdin lines, or `POST /publish`. @default {"synthetic"} */
-  readonly source: SourceKind;
-  /** What a full client queue does with the next message. @default {"drop-oldest"} */
-  readonly policy: SlowPolicy;
-  /** JSON field whose value is the conflation key (`--policy conflate`). @default {undefined} */
-  readonly conflateKey: string | undefined;
-  /** `--policy ladder`: messages behind that move a client a tier down. @default {50} */
-  readonly ladderDownMsgs: number;
-  /** `--policy ladder`: ms behind that move a client a tier down. @default {500} */
-  readonly ladderDownMs: number;
-  /** `--policy ladder`: ms of keeping up that move a client a tier up. @default {5000} */
-  readonly ladderUpMs: number;
-  /** Bytes a client's queue may hold; 0 for no byte bound. @default {0} */
-  readonly maxQueueBytes: number;
-  /** Milliseconds between flushes of `?batch=1` clients (queue mode), 1..1000. @default {10} */
-  readonly batchMs: number;
-  /** Seconds between `lag` frames to control clients (queue mode); 0 disables. @default {1} */
-  readonly lagInterval: number;
-  /** Seconds a client may fall behind (queue mode): the age of the oldest message it has not taken; 0 disables. @default {30} */
-  readonly maxLag: number;
-  /** Messages kept per channel for `?since=` replay; 0 keeps none. @default {0} */
-  readonly history: number;
-  /** Channels that may exist at once. @default {1000} */
-  readonly maxChannels: number;
-  /** Default time to live per channel, `CHANNEL=MS` items (queue mode). @default {[]} */
-  readonly channelTtl: readonly string[];
-  /** Static subscriber token. @default {undefined} */
-  readonly token: string | undefined;
-  /** HS256 secret for subscriber JWTs. @default {undefined} */
-  readonly jwtSecret: string | undefined;
-  /** Token `POST /publish` requires. @default {undefined} */
-  readonly publishToken: string | undefined;
-  /** Token the dashboard, `/events` and `/metrics` require. @default {undefined} */
-  readonly adminToken: string | undefined;
-  /** Serve the dashboard, `/events` and `/metrics` without credentials although subscribers need them. @default {false} */
-  readonly openAdmin: boolean;
-  /** Longest JWT lifetime accepted (exp − now), seconds. @default {86400} */
-  readonly jwtMaxLifetime: number;
-  /** Subscribers at once. @default {10000} */
-  readonly maxClients: number;
-  /** Largest frame a client may send, bytes. @default {4096} */
-  readonly maxFrameBytes: number;
-  /** Client frames per second before throttling; 0 = twice --rate plus 100. @default {0} */
-  readonly maxInboundRate: number;
-  /** Largest published message (stdin line, `POST /publish` body), bytes. @default {1048576} */
-  readonly maxMessageBytes: number;
-  /** Seconds a connection may take to complete its request (and TLS handshake). @default {5} */
-  readonly handshakeTimeout: number;
-  /** Connections waiting for their request at once; at the cap, new ones wait in the kernel backlog. @default {1000} */
-  readonly maxPending: number;
-  /** `?since=` replays in progress at once; more get 503. @default {100} */
-  readonly maxReplays: number;
-  /** Dashboard streams (`/events`) at once; more get 503. @default {10} */
-  readonly maxDashboards: number;
-  /** New subscriber connections per second (token bucket, burst of one second's worth); beyond it 503 with Retry-After; 0 = no limit. @default {0} */
-  readonly maxConnectRate: number;
-  /** Milliseconds a drain (SIGTERM) spreads its closes (1012 with a retry hint) over. @default {10000} */
-  readonly drainMs: number;
-  /** Replayed messages per second shared by resuming clients (`?since=`); over it a resume waits its turn (503 with a retry hint); 0 = no limit. @default {0} */
-  readonly replayBudget: number;
-  /** Browser origins allowed to subscribe; empty allows any. @default {[]} */
-  readonly allowedOrigins: readonly string[];
-  /** PEM certificate file: serve wss:// and https://. @default {undefined} */
-  readonly cert: string | undefined;
-  /** PEM private key file for `cert`. @default {undefined} */
-  readonly key: string | undefined;
-  /** Share the port with other processes (SO_REUSEPORT). @default {false} */
-  readonly reusePort: boolean;
-  /** `memory` (one process) or a Redis URL (many nodes, one stream). @default {"memory"} */
-  readonly broker: string;
-  /** A broker command with no reply this long is an outage, ms. @default {1000} */
-  readonly brokerTimeoutMs: number;
-  /** The `--config` file used, if any. @default {undefined} */
-  readonly configPath: string | undefined;
-}
+export type ServerOptions =
+  & { readonly [K in FieldName]: FieldValue<K> }
+  & {
+    /** The `--config` file used, if any. */
+    readonly configPath: string | undefined;
+  };
 
-/** Every option but `configPath` has exactly one row in the field table. */
-type _EveryFieldHasARow = [FieldName] extends
-  [Exclude<keyof ServerOptions, "configPath">]
-  ? [Exclude<keyof ServerOptions, "configPath">] extends [FieldName] ? true
-  : never
-  : never;
-const _everyFieldHasARow: _EveryFieldHasARow = true;
-
-/** The built-in defaults (the seed's `config/default.yaml`). */
+/** The built-in defaults: the field table's (and `config/default.yaml`'s). */
 export const SERVER_DEFAULTS: ServerOptions = Object.freeze({
-  mode: "queue",
-  listener: "guarded",
-  host: "0.0.0.0",
-  port: 8765,
-  rate: 100,
-  payloadBytes: 64,
-  maxsize: 100,
-  dropLimit: 50,
-  fullTimeout: 5,
-  pingInterval: 20,
-  pingTimeout: 20,
-  summaryInterval: 5,
-  logJson: false,
-  metricsPerClient: false,
-  staticDir: undefined,
-  source: "synthetic",
-  policy: "drop-oldest",
-  conflateKey: undefined,
-  ladderDownMsgs: 50,
-  ladderDownMs: 500,
-  ladderUpMs: 5000,
-  maxQueueBytes: 0,
-  batchMs: 10,
-  lagInterval: 1,
-  maxLag: 30,
-  history: 0,
-  maxChannels: 1000,
-  channelTtl: Object.freeze([]) as readonly string[],
-  token: undefined,
-  jwtSecret: undefined,
-  publishToken: undefined,
-  adminToken: undefined,
-  openAdmin: false,
-  jwtMaxLifetime: 86_400,
-  maxClients: 10_000,
-  maxFrameBytes: 4096,
-  maxInboundRate: 0,
-  maxMessageBytes: 1024 * 1024,
-  handshakeTimeout: 5,
-  maxPending: 1000,
-  maxReplays: 100,
-  maxDashboards: 10,
-  maxConnectRate: 0,
-  drainMs: 10_000,
-  replayBudget: 0,
-  allowedOrigins: Object.freeze([]) as readonly string[],
-  cert: undefined,
-  key: undefined,
-  reusePort: false,
-  broker: "memory",
-  brokerTimeoutMs: 1000,
+  ...FIELD_DEFAULTS,
   configPath: undefined,
 });
 

@@ -218,7 +218,7 @@ export class Session {
           ? {
             reason: "flood",
             detail:
-              "flood: uninvited client frames over --max-inbound-rate after throttling",
+              "uninvited client frames over --max-inbound-rate after throttling",
           }
           : undefined;
       }

@@ -54,6 +54,8 @@ export interface ListeningAddress {
   readonly secure: string;
   /** The broker: `memory`, or its URL without a password. */
   readonly broker: string;
+  /** This process's own `/metrics` (`--metrics-port`), if any. */
+  readonly processMetricsUrl?: string | undefined;
   /** Whether the broker was reachable when the server started listening. */
   readonly brokerUp: boolean;
 }
@@ -79,6 +81,9 @@ export function logListening(
       payload_bytes: server.payloadBytes,
       dashboard: httpUrl,
       metrics: `${httpUrl}metrics`,
+      ...(at.processMetricsUrl === undefined
+        ? {}
+        : { process_metrics: at.processMetricsUrl }),
       broker: at.broker,
       broker_up: at.brokerUp,
       sdk: `${httpUrl}client.js`,
@@ -103,7 +108,11 @@ export function logListening(
         : `, broker ${at.broker}${
           at.brokerUp ? "" : " (UNREACHABLE: retrying)"
         }`
-    })\n  dashboard ${httpUrl} · metrics ${httpUrl}metrics · health ${httpUrl}healthz ${httpUrl}readyz\n  sdk ${httpUrl}client.js · sse ${httpUrl}sse${
+    })\n  dashboard ${httpUrl} · metrics ${httpUrl}metrics${
+      at.processMetricsUrl === undefined
+        ? ""
+        : ` (this process alone: ${at.processMetricsUrl})`
+    } · health ${httpUrl}healthz ${httpUrl}readyz\n  sdk ${httpUrl}client.js · sse ${httpUrl}sse${
       server.staticDir === undefined
         ? ""
         : ` · files of ${server.staticDir} at ${httpUrl}<path>`

@@ -52,6 +52,18 @@ export interface ServerMetricsSource {
 export interface ServerMetricsOptions {
   /** Add per-client series (`fanout_client_*`, label `client`); one series per client per metric. @default false */
   readonly perClient?: boolean;
+  /** This process's name, in `fanout_process_info`. @default {@link defaultInstanceId} */
+  readonly instanceId?: string;
+  /** Label every series with `instance_id` (processes sharing a port). @default false */
+  readonly labelEverySeries?: boolean;
+}
+
+/**
+ * A process's name when `--instance-id` is not given: `HOSTNAME:PID`, which
+ * tells apart the processes sharing a port with `--reuse-port`.
+ */
+export function defaultInstanceId(): string {
+  return `${Deno.hostname()}:${Deno.pid}`;
 }
 
 /**
@@ -69,7 +81,18 @@ export function createServerMetrics(
   const stats = source.source;
   const now = source.now ?? (() => performance.now());
   const totals = () => hub.totals();
-  const r = new MetricsRegistry()
+  const instanceId = options.instanceId ?? defaultInstanceId();
+  const r = new MetricsRegistry(
+    options.labelEverySeries ? { instance_id: instanceId } : {},
+  )
+    .gauge(
+      "fanout_process_info",
+      "Constant 1, naming the process that answered this scrape (--instance-id) and its pid.",
+      () => [{
+        labels: { instance_id: instanceId, pid: String(Deno.pid) },
+        value: 1,
+      }],
+    )
     .gauge(
       "fanout_info",
       "Constant 1, labelled with the broadcast mode and the broker.",

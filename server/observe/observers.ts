@@ -29,6 +29,10 @@ export interface ObservedServer {
   readonly state: () => ReadyState;
   /** Add per-client series to `/metrics`. */
   readonly metricsPerClient: boolean;
+  /** This process's name on `/metrics` (`fanout_process_info`). @default HOSTNAME:PID */
+  readonly instanceId?: string | undefined;
+  /** Label every `/metrics` series with `instance_id`. @default false */
+  readonly labelEverySeries?: boolean;
   /** Fixed facts the dashboard shows in its header (rate, limits). */
   readonly info: Readonly<Record<string, string | number>>;
   /** Dashboard streams at once (`--max-dashboards`). @default Infinity */
@@ -58,7 +62,13 @@ export function startObservers(server: ObservedServer): Observers {
   const loopLag = new EventLoopLag();
   const metrics = createServerMetrics(
     { hub, source, loopLag, startedAtEpochMs: Date.now() },
-    { perClient: server.metricsPerClient },
+    {
+      perClient: server.metricsPerClient,
+      ...(server.instanceId === undefined
+        ? {}
+        : { instanceId: server.instanceId }),
+      labelEverySeries: server.labelEverySeries ?? false,
+    },
   );
   const feed = new DashboardFeed({ hub, source, loopLag, info: server.info }, {
     maxSubscribers: server.maxDashboards ?? Infinity,

@@ -22,6 +22,18 @@ function pct(h: Histogram): Pick<LatencySummary, "p50" | "p95" | "p99"> {
 
 const ms = (x: number) => x.toFixed(1);
 
+/** What the human lines say for e2e latency when no client ACKed: no numbers that look like 0 ms. */
+export const NO_ACKS = "e2e: no ACKs";
+
+/** The e2e part of a human summary line: percentiles, or that nobody ACKed. */
+function e2eText(
+  acks: number,
+  e: Pick<LatencySummary, "p50" | "p95" | "p99">,
+): string {
+  if (acks === 0) return NO_ACKS;
+  return `e2e p50/p95/p99 ${ms(e.p50)}/${ms(e.p95)}/${ms(e.p99)} ms`;
+}
+
 /** Where a window starts: copies of the cumulative numbers the summary diffs. */
 interface Mark {
   readonly at: number;
@@ -96,7 +108,8 @@ export class SummaryReporter {
   #logWindow(type: string, from: Mark, to: Mark): void {
     const seconds = Math.max(1e-3, (to.at - from.at) / 1000);
     const pubRate = (to.published - from.published) / seconds;
-    const e = pct(windowOf(to.e2e, from.e2e));
+    const e2eWindow = windowOf(to.e2e, from.e2e);
+    const e = pct(e2eWindow);
     const s = pct(windowOf(to.send, from.send));
     const lag = windowOf(to.lag, from.lag).max;
     const brokerPublish = pct(windowOf(to.brokerPublish, from.brokerPublish));
@@ -121,6 +134,7 @@ export class SummaryReporter {
         clients: hub.size,
         pub_rate: Math.round(pubRate * 10) / 10,
         e2e_latency: e,
+        e2e_acks: e2eWindow.count,
         send_latency: s,
         disconnects_total: disconnectsTotal,
         disconnects,
@@ -138,9 +152,7 @@ export class SummaryReporter {
       },
       `[${type}] ${hub.mode} | clients ${hub.size} | pub ${
         pubRate.toFixed(1)
-      }/s | e2e p50/p95/p99 ${ms(e.p50)}/${ms(e.p95)}/${
-        ms(e.p99)
-      } ms | send p99 ${
+      }/s | ${e2eText(e2eWindow.count, e)} | send p99 ${
         ms(s.p99)
       } ms | delivered ${totals.delivered} dropped ${totals.dropped} | disconnects ${disconnectsTotal}${
         why ? ` (${why})` : ""
@@ -180,9 +192,13 @@ export class SummaryReporter {
         },
         `  ${s.id} ${s.remote} | queue ${s.queued} | drops ${s.drops} | sent ${s.sent} | send avg ${
           ms(s.sendLatency.mean)
-        } ms | e2e avg/p99 ${ms(s.e2eLatency.mean)}/${
-          ms(s.e2eLatency.percentile(99))
-        } ms | buffered ${Math.round(s.bufferedBytes / 1024)} KiB`,
+        } ms | ${
+          s.e2eLatency.count === 0
+            ? NO_ACKS
+            : `e2e avg/p99 ${ms(s.e2eLatency.mean)}/${
+              ms(s.e2eLatency.percentile(99))
+            } ms`
+        } | buffered ${Math.round(s.bufferedBytes / 1024)} KiB`,
       );
     }
     if (views.length > SUMMARY_CLIENT_LINES) {

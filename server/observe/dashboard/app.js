@@ -48,7 +48,8 @@
         (info.mode === "queue"
           ? ` · queue ${info.maxsize} · drop-limit ${info.dropLimit}/10 s`
           : "") +
-        ` · up ${t.uptimeSec} s`,
+        ` · up ${t.uptimeSec} s` +
+        (info.instance ? ` · process ${info.instance}` : ""),
     );
     set("clients", num(t.clients));
     set("connects", `${num(t.connects)} connections`);
