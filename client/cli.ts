@@ -12,7 +12,7 @@ import {
   SwarmProgress,
 } from "./progress.ts";
 import { formatReport, reportToJson } from "./report.ts";
-import { runSwarm } from "./swarm.ts";
+import { redactToken, runSwarm } from "./swarm.ts";
 
 /** Where {@link run} writes; defaults to the console. Tests pass their own. */
 export interface ClientsimIo {
@@ -42,8 +42,8 @@ export interface ClientsimIo {
  * Each distinct reason a connection failed (refused, 401, 403, 503, TLS…)
  * is printed once, on stderr, as it is first seen.
  *
- * @returns the exit code: 0, or 1 when no client ever connected (the
- *   reasons were printed); other network failures are reported, not fatal
+ * @returns the exit code: 0 when every client asked for connected, 1 when
+ *   some never did (how many and why are printed on stderr)
  * @throws {UsageError} for bad flags, before anything starts; the caller
  *   (main.ts) prints its one-line message and exits with code 2
  */
@@ -86,7 +86,9 @@ export async function run(
     ? AbortSignal.any([io.signal, interrupt.signal])
     : interrupt.signal;
   err(
-    `clientsim: ${options.concurrency} client(s) → ${options.url} for ${options.durationSec} s` +
+    `clientsim: ${options.concurrency} client(s) → ${
+      redactToken(options.url)
+    } for ${options.durationSec} s` +
       (options.slowMs || options.jitterMs
         ? `, processing ${options.slowMs} ± ${options.jitterMs} ms per message`
         : "") +
@@ -99,7 +101,7 @@ export async function run(
   try {
     const report = await runSwarm(options, {
       signal,
-      onLine: (line) => live.line(line),
+      ...(options.perClient ? { onLine: (line) => live.line(line) } : {}),
       onClient: (client) => progress.add(client),
       onFailure: (reason) => {
         live.clear();
@@ -108,12 +110,31 @@ export async function run(
     });
     clearInterval(ticker);
     live.clear();
-    out(options.json ? reportToJson(report) : formatReport(report));
-    if (report.totals.clientsConnected === 0) {
+    out(
+      options.json
+        ? reportToJson(report)
+        : formatReport(report, { perClient: options.perClient }),
+    );
+    const { requested, clientsConnected, clients } = report.totals;
+    if (clientsConnected === 0) {
       err(
-        `clientsim: no client ever connected to ${options.url}${
+        `clientsim: no client ever connected to ${report.url}${
           report.failures.length > 0 ? "" : " (no attempt finished in time)"
         }`,
+      );
+      return 1;
+    }
+    if (clientsConnected < requested) {
+      const why = report.failures.map((f, i) =>
+        `${f} (${report.failedAttempts[i] ?? 0} attempts)`
+      ).join("; ");
+      err(
+        `clientsim: only ${clientsConnected} of ${requested} clients connected` +
+          (clients < requested
+            ? `, ${requested - clients} not started before the run ended`
+            : "") +
+          (why ? `; failures: ${why}` : "") +
+          " (lower --concurrency, raise --duration or --connect-timeout)",
       );
       return 1;
     }

@@ -31,6 +31,10 @@ export interface ClientsimOptions {
   readonly control: boolean;
   /** Ask for several messages per frame (`?batch=1`; the server's queue mode). @default false */
   readonly batch: boolean;
+  /** How long a connection may take to open before the attempt counts as failed, ms. @default 10000 */
+  readonly connectTimeoutMs: number;
+  /** Print a progress line per client and a table row per client (without it, only totals). @default false */
+  readonly perClient: boolean;
 }
 
 /** The seed's defaults. */
@@ -47,6 +51,8 @@ export const DEFAULT_CLIENTSIM_OPTIONS: Readonly<ClientsimOptions> = Object
     resume: false,
     control: false,
     batch: false,
+    connectTimeoutMs: 10_000,
+    perClient: false,
   });
 
 /** Most simultaneous connections one clientsim process opens. */
@@ -72,6 +78,8 @@ const FLAGS = {
   resume: { type: "boolean" },
   control: { type: "boolean" },
   batch: { type: "boolean" },
+  "connect-timeout": { type: "string" },
+  "per-client": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -131,6 +139,13 @@ export function parseClientsimArgs(
     resume: v.resume === true,
     control: v.control === true,
     batch: v.batch === true,
+    connectTimeoutMs: num(
+      "connect-timeout",
+      d.connectTimeoutMs,
+      100,
+      MAX_DELAY_MS,
+    ),
+    perClient: v["per-client"] === true,
   };
   return { help: false, options: Object.freeze(options) };
 }
@@ -195,7 +210,11 @@ Options:
                        a slow client really stops reading its socket (default: ${d.slowMs})
   --jitter-ms MS       random ± added to --slow-ms per message (default: ${d.jitterMs})
   --duration SECS      run time, 0.1..${MAX_DURATION_SEC} (default: ${d.durationSec})
-  --print-every N      progress line per client every N messages (default: ${d.printEvery})
+  --per-client         print a progress line per client every --print-every messages
+                       and a table row per client (without it: totals only)
+  --print-every N      with --per-client, a line every N messages (default: ${d.printEvery})
+  --connect-timeout MS a connection that has not opened after MS fails the attempt
+                       (counted, and retried with backoff) (default: ${d.connectTimeoutMs})
   --id-prefix PREFIX   client ids are PREFIX-0, PREFIX-1, … (default: "${d.idPrefix}")
   --json               final report as one JSON document on stdout; progress on stderr
   --channel NAME       subscribe to this channel (adds ?channel= to the URL)
@@ -210,7 +229,11 @@ Options:
 Each client ACKs every frame ({"ack_ts", "seq"}), infers drops from seq gaps,
 records close codes and reasons (4000-4099: closed for being slow) and
 reconnects with exponential backoff (250 ms doubling to 5 s), except after a
-terminal close (4100-4199, 1009). Why a connection failed (refused, 401, 403,
-503, TLS…) is printed once per distinct reason. Exit status: 0, or 1 when no
-client ever connected. Ctrl-C stops early and still prints the report.`;
+terminal close (4100-4199, 1009); a close whose reason ends in retry_in_ms=N
+waits N ms (plus up to a quarter more) instead. Why a connection failed
+(refused, 401, 403, 503, TLS, connect timeout…) is printed once per distinct
+reason, with how many attempts failed so. The token never appears in any
+output. Exit status: 0 when every client asked for connected; 1 when some
+never did (the report says how many, and why). Ctrl-C stops early and still
+prints the report.`;
 }

@@ -16,19 +16,34 @@ export const REPORT_COLUMNS = [
   "P95",
   "P99",
   "Drops",
+  "Recovered",
+  "Repeats",
+  "Resets",
   "Closed",
 ] as const;
 
+/** How {@link formatReport} lays the table out. */
+export interface ReportFormat {
+  /** A row per client above the totals (clientsim: `--per-client`). @default true */
+  readonly perClient?: boolean;
+}
+
 /**
- * The final table: a header, one row per client, a totals row, a line
- * with connection counts and the elapsed time, and why connections failed
- * (each distinct reason once), if any did.
+ * The final table: a header, one row per client (unless
+ * `perClient: false`), a totals row, a line with connection counts and the
+ * elapsed time, how many clients asked for never connected, and why
+ * connections failed (each distinct reason once, with its attempts), if any did.
  *
  * @param report what {@link import("./swarm.ts").runSwarm} returned
+ * @param format whether to print a row per client
  * @returns the table, lines joined by `\n` (no trailing newline)
  */
-export function formatReport(report: SwarmReport): string {
-  const rows: string[][] = report.clients.map((c) => [
+export function formatReport(
+  report: SwarmReport,
+  format: ReportFormat = {},
+): string {
+  const clients = format.perClient === false ? [] : report.clients;
+  const rows: string[][] = clients.map((c) => [
     c.id,
     String(c.messages),
     c.ratePerSec.toFixed(1),
@@ -37,6 +52,9 @@ export function formatReport(report: SwarmReport): string {
     c.latency.p95.toFixed(1),
     c.latency.p99.toFixed(1),
     String(c.drops),
+    String(c.recovered),
+    String(c.repeats),
+    String(c.notices.resets),
     closedCell(c),
   ]);
   const t = report.totals;
@@ -49,6 +67,9 @@ export function formatReport(report: SwarmReport): string {
     t.latency.p95.toFixed(1),
     t.latency.p99.toFixed(1),
     String(t.drops),
+    String(t.recovered),
+    String(t.repeats),
+    String(t.resets),
     t.closes === 0 ? "-" : `${t.closes} close${t.closes === 1 ? "" : "s"}`,
   ]);
   const header = [...REPORT_COLUMNS];
@@ -72,10 +93,23 @@ export function formatReport(report: SwarmReport): string {
         report.elapsedSec.toFixed(1)
       } s${report.stoppedEarly ? " (stopped early)" : ""}; latency ms`,
   );
+  const missing = t.requested - t.clientsConnected;
+  if (missing > 0) {
+    const notStarted = t.requested - t.clients;
+    lines.push(
+      `${missing} of ${t.requested} clients never connected` +
+        (notStarted > 0
+          ? ` (${notStarted} not started before the run ended)`
+          : ""),
+    );
+  }
   if (report.failures.length > 0) {
     lines.push(
       "connections failed:",
-      ...report.failures.map((f) => `  ${f}`),
+      ...report.failures.map((f, i) => {
+        const n = report.failedAttempts?.[i];
+        return n ? `  ${f} (${n} attempt${n === 1 ? "" : "s"})` : `  ${f}`;
+      }),
     );
   }
   return lines.join("\n");

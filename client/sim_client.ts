@@ -11,6 +11,7 @@ import { DEFAULT_CHANNEL } from "../lib/protocol.ts";
 import {
   Backoff,
   classifyClose,
+  CONNECT_TIMEOUT_MS,
   encodeAck,
   INITIAL_BACKOFF_MS,
   MAX_BACKOFF_MS,
@@ -58,6 +59,17 @@ export interface SimClientOptions {
   batch?: boolean;
   /** Called when a connection attempt fails, with the error and the URL tried. */
   onConnectError?: (error: unknown, url: string) => void;
+  /** How long a connection may take to open before the attempt counts as failed, ms. @default 10000 */
+  connectTimeoutMs?: number;
+}
+
+/** The error of an attempt that did not open within the connect deadline. */
+export class ConnectTimeout extends Error {
+  /** @param ms the deadline, ms */
+  constructor(ms: number) {
+    super(`connect timeout: no answer within ${ms} ms`);
+    this.name = "ConnectTimeout";
+  }
 }
 
 /**
@@ -93,6 +105,9 @@ export class SimClient implements AsyncDisposable {
   readonly #control: boolean;
   readonly #batch: boolean;
   readonly #onConnectError: SimClientOptions["onConnectError"];
+  readonly #connectTimeoutMs: number;
+  /** The server's `retry_in_ms` hint from the last close, if it gave one. */
+  #hintMs: number | undefined;
   #run: Promise<void> | undefined;
 
   /**
@@ -108,6 +123,7 @@ export class SimClient implements AsyncDisposable {
       new URL(url).searchParams.get("channel") ?? DEFAULT_CHANNEL,
     );
     this.#onConnectError = options.onConnectError;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.#slowMs = options.slowMs ?? 0;
     this.#jitterMs = options.jitterMs ?? 0;
     this.#onMessage = options.onMessage;
@@ -164,7 +180,14 @@ export class SimClient implements AsyncDisposable {
       // A terminal close (4100-4199, 1009): coming back unchanged would fail again.
       if (outcome === "terminal") break;
       if (outcome === "opened") backoff.reset();
-      if (!await sleep(backoff.next(), this.#signal)) break;
+      // The server's hint, spread by up to a quarter more (at most 2 s), wins
+      // over the backoff: it paces everyone it closed.
+      const hint = this.#hintMs;
+      this.#hintMs = undefined;
+      const delay = hint === undefined
+        ? backoff.next()
+        : hint + Math.min(hint / 4, 2_000) * this.#random();
+      if (!await sleep(delay, this.#signal)) break;
     }
     this.#firstAttempt.resolve();
   }
@@ -207,16 +230,32 @@ export class SimClient implements AsyncDisposable {
     );
     signal.addEventListener("abort", abortHandshake, { once: true });
     let connection: WebSocketConnection;
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
     try {
-      connection = await wss.opened;
+      connection = await Promise.race([
+        wss.opened,
+        new Promise<never>((_, reject) => {
+          deadline = setTimeout(() => {
+            timedOut = true;
+            handshake.abort();
+            reject(new ConnectTimeout(this.#connectTimeoutMs));
+          }, this.#connectTimeoutMs);
+        }),
+      ]);
     } catch (error) {
       if (!signal.aborted) {
         this.#stats.errors++;
-        this.#onConnectError?.(error, url);
+        this.#onConnectError?.(
+          timedOut ? new ConnectTimeout(this.#connectTimeoutMs) : error,
+          url,
+        );
       }
-      await closed;
+      wss.opened.catch(() => {});
+      await within(closed, CLOSE_TIMEOUT_MS);
       return "failed";
     } finally {
+      clearTimeout(deadline);
       signal.removeEventListener("abort", abortHandshake);
     }
     this.#stats.connects++;
@@ -282,9 +321,9 @@ export class SimClient implements AsyncDisposable {
       const info = end.info as WebSocketCloseInfo & { closeCode?: number };
       const code = info.closeCode ?? info.code ?? 1005;
       this.#stats.recordClose(code, info.reason ?? "", nowMs());
-      return classifyClose(code, info.reason ?? "").reconnect
-        ? "opened"
-        : "terminal";
+      const kind = classifyClose(code, info.reason ?? "");
+      this.#hintMs = kind.hintMs;
+      return kind.reconnect ? "opened" : "terminal";
     }
     this.#stats.errors++;
     const error = end.error;

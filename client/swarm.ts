@@ -67,7 +67,9 @@ export interface ClientRow {
 
 /** Sums over every client. */
 export interface SwarmTotals {
-  /** Clients run. */
+  /** Clients asked for (`--concurrency`). */
+  requested: number;
+  /** Clients run (fewer than requested when the run ended before all were started). */
   clients: number;
   /** Clients that connected at least once. */
   clientsConnected: number;
@@ -87,6 +89,12 @@ export interface SwarmTotals {
   badFrames: number;
   /** Server closes over all clients. */
   closes: number;
+  /** Messages replayed from history after resumes, over all clients. */
+  recovered: number;
+  /** Frames whose seq was not above the last one, over all clients. */
+  repeats: number;
+  /** `reset` notices (the stream started over), over all clients. */
+  resets: number;
 }
 
 /** The outcome of {@link runSwarm}; plain JSON-safe data. */
@@ -109,6 +117,8 @@ export interface SwarmReport {
   totals: SwarmTotals;
   /** Every distinct reason a connection attempt failed, in the order first seen. */
   failures: string[];
+  /** How many attempts failed for each reason of `failures`, in the same order. */
+  failedAttempts: number[];
 }
 
 /**
@@ -159,12 +169,17 @@ export async function runSwarm(
   // preflight once per attempt), reported once per distinct reason.
   const explained = new Map<string, Promise<void>>();
   const failures: string[] = [];
+  const attemptsByKey = new Map<string, number>();
+  const reasonByKey = new Map<string, string>();
   const onConnectError = (error: unknown, url: string) => {
     const key = error instanceof Error ? error.message : String(error);
+    attemptsByKey.set(key, (attemptsByKey.get(key) ?? 0) + 1);
     if (explained.has(key)) return;
     explained.set(
       key,
-      explainConnectError(url, error).then((reason) => {
+      explainConnectError(url, error).then((explanation) => {
+        const reason = redactToken(explanation);
+        reasonByKey.set(key, reason);
         if (failures.includes(reason)) return;
         failures.push(reason);
         options.onFailure?.(reason);
@@ -183,6 +198,7 @@ export async function runSwarm(
           resume: config.resume,
           control: config.control,
           batch: config.batch,
+          connectTimeoutMs: config.connectTimeoutMs,
           signal,
           onConnectError,
           ...(onMessage ? { onMessage } : {}),
@@ -202,9 +218,15 @@ export async function runSwarm(
     await Promise.all(explained.values());
   }
   const endedAt = nowMs();
+  const failedAttempts = failures.map(() => 0);
+  for (const [key, n] of attemptsByKey) {
+    const i = failures.indexOf(reasonByKey.get(key) ?? "");
+    if (i >= 0) failedAttempts[i]! += n;
+  }
   return {
     ...buildReport(config, clients, startedAt, endedAt, !timedOut),
     failures,
+    failedAttempts,
   };
 }
 
@@ -239,7 +261,7 @@ function buildReport(
   startedAt: number,
   endedAt: number,
   stoppedEarly: boolean,
-): Omit<SwarmReport, "failures"> {
+): Omit<SwarmReport, "failures" | "failedAttempts"> {
   const all = new Histogram();
   const rows: ClientRow[] = clients.map((client) => {
     client.mergeLatencyInto(all);
@@ -262,10 +284,11 @@ function buildReport(
   });
   const sum = (f: (r: ClientRow) => number) =>
     rows.reduce((acc, r) => acc + f(r), 0);
+  const url = redactToken(config.url);
   return {
-    url: config.url,
+    url,
     config: {
-      url: config.url,
+      url,
       concurrency: config.concurrency,
       slowMs: config.slowMs,
       jitterMs: config.jitterMs,
@@ -275,6 +298,8 @@ function buildReport(
       resume: config.resume,
       control: config.control,
       batch: config.batch,
+      connectTimeoutMs: config.connectTimeoutMs,
+      perClient: config.perClient,
     },
     startedAt: Math.round(startedAt),
     endedAt: Math.round(endedAt),
@@ -282,6 +307,7 @@ function buildReport(
     stoppedEarly,
     clients: rows,
     totals: {
+      requested: config.concurrency,
       clients: rows.length,
       clientsConnected: rows.filter((r) => r.connects > 0).length,
       messages: sum((r) => r.messages),
@@ -292,6 +318,23 @@ function buildReport(
       errors: sum((r) => r.errors),
       badFrames: sum((r) => r.badFrames),
       closes: sum((r) => r.closes.length),
+      recovered: sum((r) => r.recovered),
+      repeats: sum((r) => r.repeats),
+      resets: sum((r) => r.notices.resets),
     },
   };
+}
+
+/**
+ * `text` with every `token=` value replaced by `***`: no output of
+ * clientsim shows a credential.
+ * @example
+ * ```ts
+ * import { redactToken } from "./swarm.ts";
+ * const r = redactToken("ws://h/?channel=a&token=eyJ.x.y");
+ * if (r !== "ws://h/?channel=a&token=***") throw new Error(r);
+ * ```
+ */
+export function redactToken(text: string): string {
+  return text.replace(/([?&]token=)[^&#\s]+/g, "$1***");
 }

@@ -1,6 +1,8 @@
 // A subscriber on the fanout client SDK, for Deno and Node (>= 22; Node 20:
 // add --experimental-websocket). It resumes by itself after a cut, and says
-// so when it cannot (gap, reset).
+// so when it cannot (gap, reset); a refusal (bad token: 4401) stops it with
+// the server's reason, a full or draining server (4503) is retried when the
+// server says. It never hangs: a server that is down is retried with backoff.
 //
 //   deno run --allow-net examples/subscribe.mjs ws://localhost:8765/ --channel default --count 10
 //   node --experimental-websocket examples/subscribe.mjs ws://localhost:8765/
@@ -43,6 +45,13 @@ client.on(
 client.on(
   "dropped",
   (d) => console.log(`dropped: ${d.count} messages, this client was too slow`),
+);
+client.on(
+  "last_close",
+  (l) =>
+    console.log(
+      `the server had closed the last connection: ${l.code} ${l.reason}`,
+    ),
 );
 client.on(
   "close",

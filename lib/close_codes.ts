@@ -61,6 +61,12 @@ export const CLOSE_CODES = {
     meaning:
       "a client frame exceeded --max-frame-bytes, or was binary (the protocol has none)",
   },
+  drain: {
+    code: 1012,
+    reconnect: true,
+    meaning:
+      "the server is draining (a restart or deploy): reconnect after the retry hint, to another node",
+  },
   slow_drops: {
     code: 4000,
     reconnect: true,

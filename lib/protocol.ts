@@ -99,6 +99,22 @@ export type ControlFrame =
   }
   | {
     /**
+     * Why this client's previous connection ended, when the server ended it
+     * (`?client=<id>` names the client): a cut whose close frame never
+     * reached it (a browser sees 1006) is explained on its next connection.
+     * Sent once, right after `position`.
+     */
+    readonly type: "last_close";
+    readonly channel: string;
+    /** The close code the server sent. */
+    readonly code: number;
+    /** The close reason the server sent. */
+    readonly reason: string;
+    /** When, epoch ms. */
+    readonly at: number;
+  }
+  | {
+    /**
      * The client's tier changed (`--policy ladder`, version 3): `full` →
      * `coalesced` → `conflated` → `dropping`, down when it fell behind, up
      * when it kept up.

@@ -6,130 +6,45 @@
  *
  * @module
  */
-import { type ControlFrame, encodeAck } from "../lib/protocol.ts";
-import { Backoff, type BackoffOptions } from "./backoff.ts";
-import { classifyClose, type CloseInfo } from "./close_reason.ts";
-import { Emitter, type Unsubscribe } from "./emitter.ts";
+import { encodeAck } from "../lib/protocol.ts";
 import {
-  applyLadderFrame,
-  type ExpiredEvent,
-  type LadderStats,
-  type LagEvent,
-  newLadderStats,
-  type TierEvent,
-} from "./ladder_events.ts";
+  Attempt,
+  CONNECT_TIMEOUT_MS,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./attempt.ts";
+import { Backoff } from "./backoff.ts";
+import { classifyClose } from "./close_reason.ts";
+import { Emitter, type Unsubscribe } from "./emitter.ts";
+import { applyLadderFrame, newLadderStats } from "./ladder_events.ts";
 import {
   type FanoutMessage,
   type StreamPosition,
   StreamState,
 } from "./stream_state.ts";
 
-/** The part of a browser-style `WebSocket` the client uses. */
-export interface WebSocketLike {
-  /** Sends a text frame. */
-  send(data: string): void;
-  /** Starts the close handshake. */
-  close(code?: number, reason?: string): void;
-  /** Adds an event listener (`open`, `message`, `close`, `error`). */
-  addEventListener(type: string, listener: (event: never) => void): void;
-}
+import type {
+  FanoutClientOptions,
+  FanoutClientState,
+  FanoutClientStats,
+  FanoutCloseEvent,
+  FanoutEvents,
+} from "./client_types.ts";
+import { randomId, redactToken, spread } from "./client_util.ts";
 
-/** A `WebSocket` constructor (the global one, or e.g. the `ws` package's). */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
-/** The `position` notice: where the subscription stands, first of all frames. */
-export type PositionEvent = Extract<ControlFrame, { type: "position" }>;
-/** The `gap` notice: messages `from..to` could not be replayed. */
-export type GapEvent = Extract<ControlFrame, { type: "gap" }>;
-/** The `reset` notice: the stream started over (a new epoch) and continues after `last_seq`. */
-export type ResetEvent = Extract<ControlFrame, { type: "reset" }>;
-/** The `dropped` notice: the server dropped `count` messages for this slow client. */
-export type DroppedEvent = Extract<ControlFrame, { type: "dropped" }>;
-
-/** A connection ended. */
-export interface FanoutCloseEvent extends CloseInfo {
-  /** Whether the client will connect again (false: it has stopped for good). */
-  readonly willReconnect: boolean;
-  /** When it will, after how long, ms. */
-  readonly retryInMs: number | undefined;
-}
-
-/** Every event a {@link FanoutClient} emits, by name. */
-export interface FanoutEvents {
-  /** A connection opened (`attempt` counts from 1). */
-  open: { readonly url: string; readonly attempt: number };
-  /** A message, in order, each once. */
-  message: FanoutMessage;
-  /** Where the subscription stands (every connection's first frame). */
-  position: PositionEvent;
-  /** A resume could not replay everything missed: `missed` messages are lost. */
-  gap: GapEvent;
-  /** The stream started over: refetch your state; messages continue after `last_seq`. */
-  reset: ResetEvent;
-  /** The server dropped messages because this client read too slowly. */
-  dropped: DroppedEvent;
-  /** The server moved this client to another tier (protocol 3, `--policy ladder`). */
-  tier: TierEvent;
-  /** How far behind this client is and what it lost, every `--lag-interval` (protocol 3). */
-  lag: LagEvent;
-  /** Messages outlived their time to live before their turn (protocol 3). */
-  expired: ExpiredEvent;
-  /** The client's statistics, after each `lag` frame brought news. */
-  stats: Readonly<FanoutClientStats>;
-  /** A connection ended; `willReconnect` says whether another follows. */
-  close: FanoutCloseEvent;
-  /** A frame the client could not read, or a connection that could not start. */
-  error: { readonly error: string };
-}
-
-/** Options of {@link FanoutClient}. */
-export interface FanoutClientOptions {
-  /** The channel. @default "default" */
-  readonly channel?: string;
-  /** Subscriber token or JWT, sent as `?token=`. */
-  readonly token?: string;
-  /**
-   * Accept live messages as arrays: `"auto"` (`?batch=auto`) only when
-   * several waited for this client, no timer; `true` (`?batch=1`) on the
-   * server's batch timer; `false` never. Messages still arrive one event
-   * each. @default "auto"
-   */
-  readonly batch?: boolean | "auto";
-  /** Send an ACK per frame (its last message) so the server measures end-to-end latency. @default false */
-  readonly ack?: boolean;
-  /** Resume from the position held on every reconnect. @default true */
-  readonly resume?: boolean;
-  /** Reconnect after a close that allows it. @default true */
-  readonly reconnect?: boolean;
-  /** A position saved earlier (e.g. from {@link FanoutClient.position}): the first connection resumes from it. */
-  readonly position?: StreamPosition;
-  /** Reconnect delays. @default 250 ms doubling to 5 s, up to half taken off at random */
-  readonly backoff?: BackoffOptions;
-  /** The WebSocket implementation. @default globalThis.WebSocket */
-  readonly WebSocket?: WebSocketConstructor;
-}
-
-/** What a {@link FanoutClient} counted (and, from protocol 3, what the server said of it). */
-export interface FanoutClientStats extends LadderStats {
-  /** Messages delivered to the application. */
-  messages: number;
-  /** Text frames received (a `?batch=1` frame holds several messages). */
-  frames: number;
-  /** Connections opened. */
-  connects: number;
-  /** Messages received again and not delivered (at or below the position held). */
-  duplicates: number;
-  /** Seqs skipped between consecutive messages (each announced by `gap` or `dropped`, or a reset). */
-  missed: number;
-}
-
-/** What a client is doing. */
-export type FanoutClientState =
-  | "idle"
-  | "connecting"
-  | "open"
-  | "waiting"
-  | "closed";
+export type { WebSocketConstructor, WebSocketLike };
+export type {
+  DroppedEvent,
+  FanoutClientOptions,
+  FanoutClientState,
+  FanoutClientStats,
+  FanoutCloseEvent,
+  FanoutEvents,
+  GapEvent,
+  LastCloseEvent,
+  PositionEvent,
+  ResetEvent,
+} from "./client_types.ts";
 
 /**
  * A fanout subscriber with resume. Call {@link start}; it connects with
@@ -165,15 +80,19 @@ export class FanoutClient {
   readonly #backoff: Backoff;
   readonly #options: FanoutClientOptions;
   readonly #WebSocket: WebSocketConstructor;
+  readonly #random: () => number;
   // Not Promise.withResolvers(): Node 20 does not have it.
   readonly #closed: Promise<FanoutCloseEvent>;
   #resolveClosed!: (event: FanoutCloseEvent) => void;
   #state: FanoutClientState = "idle";
-  #socket: WebSocketLike | undefined;
+  #attempt: Attempt | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #stopping = false;
-  #stopReason = "";
+  #stopped = false;
   #attempts = 0;
+  /** Whether the current connection has had a frame (a real session, not a refusal). */
+  #served = false;
+  /** Whether the last close was a credential refusal, so a fresh token is being tried. */
+  #refreshing = false;
 
   /**
    * @param url the server: `ws://host:port/` (`wss:`, `http:`, `https:` work
@@ -187,11 +106,13 @@ export class FanoutClient {
     this.#base = new URL(url, page?.href);
     this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#options = options;
+    this.clientId = options.clientId ?? randomId();
     this.#stream = new StreamState({
       ...(options.channel === undefined ? {} : { channel: options.channel }),
       position: options.position,
     });
     this.#backoff = new Backoff({ jitter: 0.5, ...options.backoff });
+    this.#random = options.backoff?.random ?? Math.random;
     const ws = options.WebSocket ??
       (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!ws) {
@@ -201,6 +122,9 @@ export class FanoutClient {
     }
     this.#WebSocket = ws;
   }
+
+  /** This client's id (`options.clientId`, or a random one), sent as `?client=`. */
+  readonly clientId: string;
 
   /** The channel subscribed to. */
   get channel(): string {
@@ -246,26 +170,21 @@ export class FanoutClient {
    * @returns this client
    */
   start(): this {
-    if (this.#state === "idle") this.#connect();
+    if (this.#state === "idle") void this.#connect();
     return this;
   }
 
   /**
-   * Stops: closes the connection (1000) and never reconnects; `closed`
-   * resolves once the connection has ended.
+   * Stops at once: closes the connection (1000), never reconnects, and
+   * emits no event after this call but the one final `close` (emitted
+   * before it returns); `closed` resolves with it.
    */
   close(reason = "client closing"): void {
-    if (this.#stopping || this.#state === "closed") return;
-    this.#stopping = true;
-    this.#stopReason = reason;
+    if (this.#stopped || this.#state === "closed") return;
+    this.#stopped = true;
     clearTimeout(this.#timer);
-    const socket = this.#socket;
-    if (socket) {
-      try {
-        socket.close(1000, reason);
-        return;
-      } catch { /* already closing: end here */ }
-    }
+    this.#attempt?.stop(1000, reason);
+    this.#attempt = undefined;
     this.#finish({
       ...classifyClose(1000, reason),
       willReconnect: false,
@@ -273,46 +192,60 @@ export class FanoutClient {
     });
   }
 
-  #connect(): void {
+  async #connect(): Promise<void> {
     this.#timer = undefined;
     this.#state = "connecting";
     this.#attempts++;
     const o = this.#options;
+    let token = o.token;
+    if (o.getToken) {
+      try {
+        token = await o.getToken();
+      } catch (err) {
+        if (this.#stopped) return;
+        this.#ended(undefined, 1006, `getToken failed: ${String(err)}`);
+        return;
+      }
+      if (this.#stopped) return;
+    }
     const url = this.#stream.connectUrl(this.#base, {
       control: true,
       resume: o.resume ?? true,
       batch: o.batch ?? "auto",
-      token: o.token,
+      token,
     });
-    let socket: WebSocketLike;
-    try {
-      socket = new this.#WebSocket(url);
-    } catch (err) {
-      this.#events.emit("error", { error: String(err) });
-      this.#ended(undefined, 1006, String(err));
-      return;
-    }
-    this.#socket = socket;
+    const wire = new URL(url);
+    wire.searchParams.set("refusal", "close");
+    wire.searchParams.set("client", this.clientId);
     const attempt = this.#attempts;
-    socket.addEventListener("open", () => {
-      if (this.#socket !== socket) return;
-      this.#state = "open";
-      this.stats.connects++;
-      this.#backoff.reset();
-      this.#stream.opened();
-      this.#events.emit("open", { url, attempt });
-    });
-    socket.addEventListener("message", (e: MessageEvent) => {
-      if (this.#socket === socket) this.#frame(socket, e.data);
-    });
-    socket.addEventListener("close", (e: CloseEvent) => {
-      this.#ended(socket, e.code, e.reason);
-    });
-    // An error is always followed by close, which says what to do.
-    socket.addEventListener("error", () => {});
+    this.#served = false;
+    const shown = redactToken(url);
+    let current: Attempt | undefined = undefined;
+    current = new Attempt(this.#WebSocket, wire.href, {
+      // Open once the server's first frame says it is a session: a refusal
+      // sent as a close (`?refusal=close`) opens the socket too.
+      onOpen: () => {},
+      onMessage: (data) => {
+        if (!current) return;
+        if (!this.#served) {
+          this.#served = true;
+          this.#refreshing = false;
+          this.#backoff.reset();
+          this.#state = "open";
+          this.stats.connects++;
+          this.#stream.opened();
+          this.#events.emit("open", { url: shown, attempt });
+          if (this.#attempt !== current) return;
+        }
+        this.#frame(current, data);
+      },
+      onEnd: (code, reason) => this.#ended(current, code, reason),
+    }, { connectTimeoutMs: o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS });
+    // The constructor may already have ended it (a URL the runtime refused).
+    if (!current.ended) this.#attempt = current;
   }
 
-  #frame(socket: WebSocketLike, data: unknown): void {
+  #frame(attempt: Attempt, data: unknown): void {
     if (typeof data !== "string") {
       this.#events.emit("error", { error: "binary frame: not this protocol" });
       return;
@@ -332,7 +265,8 @@ export class FanoutClient {
       }
       if (
         frame.type === "position" || frame.type === "gap" ||
-        frame.type === "reset" || frame.type === "dropped"
+        frame.type === "reset" || frame.type === "dropped" ||
+        frame.type === "last_close"
       ) {
         this.#events.emit(frame.type, frame as never);
       }
@@ -342,7 +276,7 @@ export class FanoutClient {
     for (const { message, missed, repeat } of got.deliveries) {
       // close() from a message handler: the rest of an array is not
       // delivered, and the position stays at the last message that was.
-      if (this.#stopping) {
+      if (this.#attempt !== attempt) {
         if (repeat) continue; // the position never moved for it
         this.#stream.rewindTo(message.seq - missed - 1);
         break;
@@ -356,30 +290,30 @@ export class FanoutClient {
       last = message;
       this.#events.emit("message", message);
     }
-    if (last && this.#options.ack && this.#socket === socket) {
-      try {
-        socket.send(encodeAck(last.ts_send, last.seq));
-      } catch { /* closing: the ACK is optional */ }
+    if (last && this.#options.ack && this.#attempt === attempt) {
+      attempt.send(encodeAck(last.ts_send, last.seq));
     }
   }
 
-  #ended(socket: WebSocketLike | undefined, code: number, reason: string) {
-    if (socket !== this.#socket) return;
-    this.#socket = undefined;
-    // Closed by close() before the handshake finished: runtimes report 0 or
-    // 1006; what ended it is the 1000 the application asked for.
-    const info = this.#stopping && code < 1000
-      ? classifyClose(1000, this.#stopReason)
-      : classifyClose(code, reason);
-    if (
-      this.#stopping || !info.reconnect || this.#options.reconnect === false
-    ) {
+  #ended(attempt: Attempt | undefined, code: number, reason: string) {
+    if (this.#stopped || attempt !== this.#attempt) return;
+    this.#attempt = undefined;
+    const info = classifyClose(code, reason);
+    // A credential refused (401, or a JWT that expired) with a way to get a
+    // fresh one: one more try with it.
+    const credential = info.status === 401 || info.key === "token_expired";
+    const refresh = credential && this.#options.getToken !== undefined &&
+      !this.#refreshing;
+    this.#refreshing = refresh;
+    if ((!info.reconnect && !refresh) || this.#options.reconnect === false) {
       this.#finish({ ...info, willReconnect: false, retryInMs: undefined });
       return;
     }
-    const delay = this.#backoff.next();
+    const delay = info.hintMs === undefined
+      ? this.#backoff.next()
+      : spread(info.hintMs, this.#random);
     this.#state = "waiting";
-    this.#timer = setTimeout(() => this.#connect(), delay);
+    this.#timer = setTimeout(() => void this.#connect(), delay);
     this.#events.emit("close", {
       ...info,
       willReconnect: true,
@@ -388,6 +322,7 @@ export class FanoutClient {
   }
 
   #finish(event: FanoutCloseEvent): void {
+    this.#stopped = true;
     this.#state = "closed";
     this.#events.emit("close", event);
     this.#resolveClosed(event);

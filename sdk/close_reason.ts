@@ -6,6 +6,11 @@
  * @module
  */
 import { CLOSE_CODES, type DisconnectReason } from "../lib/close_codes.ts";
+import {
+  isTerminalRefusal,
+  parseRetryHint,
+  refusalStatus,
+} from "../lib/retry_hint.ts";
 
 /** A connection's end, classified. */
 export interface CloseInfo {
@@ -21,6 +26,13 @@ export interface CloseInfo {
    * (1000, 1009, 4100–4199): reconnecting unchanged would fail again.
    */
   readonly reconnect: boolean;
+  /**
+   * The HTTP status of a refusal sent as a close (code `4000 + status`:
+   * 4401, 4403, 4429, 4503, …), else undefined.
+   */
+  readonly status: number | undefined;
+  /** When the server asked the client to come back (`retry_in_ms=` in the reason), ms. */
+  readonly hintMs: number | undefined;
 }
 
 const BY_CODE = new Map<number, DisconnectReason>(
@@ -36,8 +48,9 @@ const TERMINAL_STANDARD = new Set([1002, 1003, 1007, 1008, 1010]);
 /**
  * Classifies a close: the table's row when it has the code, else 4000–4099
  * reconnect, 4100–4199 and RFC 6455's protocol/policy codes (1002, 1003,
- * 1007, 1008, 1010) terminal, anything else (1006 a broken connection,
- * 1011–1014 server trouble) reconnect.
+ * 1007, 1008, 1010) terminal, refusals `4000 + status` terminal for
+ * 400/401/403/404 and reconnect for the others (429, 503), anything else
+ * (1006 a broken connection, 1011–1014 server trouble) reconnect.
  *
  * @param code the close code
  * @param reason the close reason
@@ -49,14 +62,26 @@ const TERMINAL_STANDARD = new Set([1002, 1003, 1007, 1008, 1010]);
  * const flood = classifyClose(4101, "flood");
  * if (flood.reconnect || flood.key !== "flood") throw new Error();
  * if (!classifyClose(1006, "").reconnect) throw new Error("broken: retry");
+ * const full = classifyClose(4503, "server full; retry_in_ms=1200");
+ * if (!full.reconnect || full.status !== 503 || full.hintMs !== 1200) throw new Error();
+ * if (classifyClose(4401, "bad token").reconnect) throw new Error("401: stop");
  * ```
  */
 export function classifyClose(code: number, reason: string): CloseInfo {
   const key = BY_CODE.get(code);
+  const status = refusalStatus(code);
   let reconnect: boolean;
   if (key !== undefined) reconnect = CLOSE_CODES[key].reconnect;
+  else if (status !== undefined) reconnect = !isTerminalRefusal(status);
   else if (code >= 4000 && code <= 4099) reconnect = true;
   else if (code >= 4100 && code <= 4199) reconnect = false;
   else reconnect = !TERMINAL_STANDARD.has(code);
-  return { code, reason, key, reconnect };
+  return {
+    code,
+    reason,
+    key,
+    reconnect,
+    status,
+    hintMs: parseRetryHint(reason),
+  };
 }

@@ -75,6 +75,114 @@ function isOlderEpoch(epoch, than) {
   return epochGeneration(epoch) < epochGeneration(than);
 }
 
+// sdk/attempt.ts
+var CONNECT_TIMEOUT_MS = 1e4;
+var ERROR_GRACE_MS = 500;
+var Attempt = class {
+  #socket;
+  #handlers;
+  #opened = false;
+  #timer;
+  #graceMs;
+  /**
+   * Opens a socket to `url` and starts the connect deadline.
+   * @param WebSocket the constructor
+   * @param url where to connect
+   * @param handlers what to call
+   * @param options the deadline and the error grace
+   */
+  constructor(WebSocket, url, handlers, options = {}) {
+    this.#handlers = handlers;
+    this.#graceMs = options.errorGraceMs ?? ERROR_GRACE_MS;
+    let socket;
+    try {
+      socket = new WebSocket(url);
+    } catch (err) {
+      this.#end(1006, `cannot connect: ${String(err)}`);
+      return;
+    }
+    this.#socket = socket;
+    const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.#timer = setTimeout(() => {
+      this.#abandon();
+      this.#end(1006, `connect timeout: no answer within ${timeoutMs} ms`);
+    }, timeoutMs);
+    socket.addEventListener("open", () => {
+      if (!this.#handlers) return;
+      this.#opened = true;
+      clearTimeout(this.#timer);
+      this.#timer = void 0;
+      this.#handlers.onOpen();
+    });
+    socket.addEventListener("message", (e) => {
+      this.#handlers?.onMessage(e.data);
+    });
+    socket.addEventListener("close", (e) => {
+      const code = e.code || 1006;
+      let reason = e.reason;
+      if (!reason && code === 1006) {
+        reason = this.#opened ? "connection lost (no close frame)" : "connection failed before opening (refused, reset, DNS or TLS; a browser does not say which)";
+      }
+      this.#end(code, reason);
+    });
+    socket.addEventListener("error", () => {
+      if (!this.#handlers) return;
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => {
+        this.#abandon();
+        this.#end(1006, this.#opened ? "connection lost (error, no close event)" : "connection failed before opening (refused, reset, DNS or TLS)");
+      }, this.#graceMs);
+    });
+  }
+  /** Whether the socket opened. */
+  get opened() {
+    return this.#opened;
+  }
+  /** Whether the attempt is over. */
+  get ended() {
+    return this.#handlers === void 0;
+  }
+  /**
+   * Sends a frame; false when it could not (ended, or the socket is closing).
+   */
+  send(data) {
+    if (!this.#handlers || !this.#socket) return false;
+    try {
+      this.#socket.send(data);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  /**
+   * Ends the attempt now without calling `onEnd`: closes the socket with
+   * `code` and `reason`, and nothing it delivers later reaches a handler.
+   */
+  stop(code = 1e3, reason = "") {
+    this.#handlers = void 0;
+    clearTimeout(this.#timer);
+    this.#timer = void 0;
+    this.#abandon(code, reason);
+  }
+  #abandon(code = 1e3, reason = "") {
+    const socket = this.#socket;
+    this.#socket = void 0;
+    try {
+      socket?.close(code, reason);
+    } catch {
+    }
+  }
+  #end(code, reason) {
+    const handlers = this.#handlers;
+    if (!handlers) return;
+    this.#handlers = void 0;
+    clearTimeout(this.#timer);
+    this.#timer = void 0;
+    this.#socket = void 0;
+    handlers.onEnd(code, reason);
+  }
+};
+
 // sdk/backoff.ts
 var INITIAL_BACKOFF_MS = 250;
 var MAX_BACKOFF_MS = 5e3;
@@ -143,6 +251,11 @@ var CLOSE_CODES = {
     reconnect: false,
     meaning: "a client frame exceeded --max-frame-bytes, or was binary (the protocol has none)"
   },
+  drain: {
+    code: 1012,
+    reconnect: true,
+    meaning: "the server is draining (a restart or deploy): reconnect after the retry hint, to another node"
+  },
   slow_drops: {
     code: 4e3,
     reconnect: true,
@@ -191,6 +304,38 @@ var CLOSE_CODES = {
 };
 var DISCONNECT_REASONS = Object.keys(CLOSE_CODES);
 
+// lib/retry_hint.ts
+var MAX_REASON_BYTES = 123;
+var HINT = /(?:^|[;,\s])retry_in_ms=(\d{1,9})\s*$/;
+var REFUSAL_CODE_BASE = 4e3;
+var TERMINAL_STATUSES = /* @__PURE__ */ new Set([
+  400,
+  401,
+  403,
+  404
+]);
+function withRetryHint(reason, retryInMs) {
+  const hint = `retry_in_ms=${Math.max(0, Math.round(retryInMs))}`;
+  const room = MAX_REASON_BYTES - hint.length - 2;
+  const bytes = new TextEncoder().encode(reason);
+  const head = bytes.length <= room ? reason : new TextDecoder().decode(bytes.slice(0, room)).replace(/\uFFFD+$/, "");
+  return head === "" ? hint : `${head}; ${hint}`;
+}
+function parseRetryHint(reason) {
+  const m = HINT.exec(reason);
+  return m ? Number(m[1]) : void 0;
+}
+function refusalCloseCode(status) {
+  return REFUSAL_CODE_BASE + status;
+}
+function refusalStatus(code) {
+  const status = code - REFUSAL_CODE_BASE;
+  return status >= 400 && status <= 599 ? status : void 0;
+}
+function isTerminalRefusal(status) {
+  return TERMINAL_STATUSES.has(status);
+}
+
 // sdk/close_reason.ts
 var BY_CODE = new Map(Object.keys(CLOSE_CODES).map((key) => [
   CLOSE_CODES[key].code,
@@ -205,8 +350,10 @@ var TERMINAL_STANDARD = /* @__PURE__ */ new Set([
 ]);
 function classifyClose(code, reason) {
   const key = BY_CODE.get(code);
+  const status = refusalStatus(code);
   let reconnect;
   if (key !== void 0) reconnect = CLOSE_CODES[key].reconnect;
+  else if (status !== void 0) reconnect = !isTerminalRefusal(status);
   else if (code >= 4e3 && code <= 4099) reconnect = true;
   else if (code >= 4100 && code <= 4199) reconnect = false;
   else reconnect = !TERMINAL_STANDARD.has(code);
@@ -214,7 +361,9 @@ function classifyClose(code, reason) {
     code,
     reason,
     key,
-    reconnect
+    reconnect,
+    status,
+    hintMs: parseRetryHint(reason)
   };
 }
 
@@ -444,6 +593,26 @@ var StreamState = class {
   }
 };
 
+// sdk/client_util.ts
+function spread(hintMs, random) {
+  return Math.round(hintMs + Math.min(hintMs / 4, 2e3) * random());
+}
+function redactToken(url) {
+  const u = new URL(url);
+  if (u.searchParams.has("token")) u.searchParams.set("token", "***");
+  return u.href;
+}
+function randomId() {
+  const c = globalThis.crypto;
+  const bytes = new Uint8Array(16);
+  if (c?.getRandomValues) c.getRandomValues(bytes);
+  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  let id = "";
+  for (const b of bytes) id += alphabet[b & 63];
+  return id + alphabet[bytes[0] >> 6] + alphabet[bytes[1] >> 6];
+}
+
 // sdk/client.ts
 var FanoutClient = class {
   /** What was counted so far. */
@@ -461,15 +630,19 @@ var FanoutClient = class {
   #backoff;
   #options;
   #WebSocket;
+  #random;
   // Not Promise.withResolvers(): Node 20 does not have it.
   #closed;
   #resolveClosed;
   #state = "idle";
-  #socket;
+  #attempt;
   #timer;
-  #stopping = false;
-  #stopReason = "";
+  #stopped = false;
   #attempts = 0;
+  /** Whether the current connection has had a frame (a real session, not a refusal). */
+  #served = false;
+  /** Whether the last close was a credential refusal, so a fresh token is being tried. */
+  #refreshing = false;
   /**
    * @param url the server: `ws://host:port/` (`wss:`, `http:`, `https:` work
    *   too; in a browser a relative URL such as `/` is resolved against the page)
@@ -482,6 +655,7 @@ var FanoutClient = class {
     this.#base = new URL(url, page?.href);
     this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#options = options;
+    this.clientId = options.clientId ?? randomId();
     this.#stream = new StreamState({
       ...options.channel === void 0 ? {} : {
         channel: options.channel
@@ -492,12 +666,15 @@ var FanoutClient = class {
       jitter: 0.5,
       ...options.backoff
     });
+    this.#random = options.backoff?.random ?? Math.random;
     const ws = options.WebSocket ?? globalThis.WebSocket;
     if (!ws) {
       throw new TypeError("no WebSocket in this runtime: on Node 20 run with --experimental-websocket (Node 22 has it), or pass options.WebSocket");
     }
     this.#WebSocket = ws;
   }
+  /** This client's id (`options.clientId`, or a random one), sent as `?client=`. */
+  clientId;
   /** The channel subscribed to. */
   get channel() {
     return this.#stream.channel;
@@ -530,76 +707,84 @@ var FanoutClient = class {
    * @returns this client
    */
   start() {
-    if (this.#state === "idle") this.#connect();
+    if (this.#state === "idle") void this.#connect();
     return this;
   }
   /**
-   * Stops: closes the connection (1000) and never reconnects; `closed`
-   * resolves once the connection has ended.
+   * Stops at once: closes the connection (1000), never reconnects, and
+   * emits no event after this call but the one final `close` (emitted
+   * before it returns); `closed` resolves with it.
    */
   close(reason = "client closing") {
-    if (this.#stopping || this.#state === "closed") return;
-    this.#stopping = true;
-    this.#stopReason = reason;
+    if (this.#stopped || this.#state === "closed") return;
+    this.#stopped = true;
     clearTimeout(this.#timer);
-    const socket = this.#socket;
-    if (socket) {
-      try {
-        socket.close(1e3, reason);
-        return;
-      } catch {
-      }
-    }
+    this.#attempt?.stop(1e3, reason);
+    this.#attempt = void 0;
     this.#finish({
       ...classifyClose(1e3, reason),
       willReconnect: false,
       retryInMs: void 0
     });
   }
-  #connect() {
+  async #connect() {
     this.#timer = void 0;
     this.#state = "connecting";
     this.#attempts++;
     const o = this.#options;
+    let token = o.token;
+    if (o.getToken) {
+      try {
+        token = await o.getToken();
+      } catch (err) {
+        if (this.#stopped) return;
+        this.#ended(void 0, 1006, `getToken failed: ${String(err)}`);
+        return;
+      }
+      if (this.#stopped) return;
+    }
     const url = this.#stream.connectUrl(this.#base, {
       control: true,
       resume: o.resume ?? true,
       batch: o.batch ?? "auto",
-      token: o.token
+      token
     });
-    let socket;
-    try {
-      socket = new this.#WebSocket(url);
-    } catch (err) {
-      this.#events.emit("error", {
-        error: String(err)
-      });
-      this.#ended(void 0, 1006, String(err));
-      return;
-    }
-    this.#socket = socket;
+    const wire = new URL(url);
+    wire.searchParams.set("refusal", "close");
+    wire.searchParams.set("client", this.clientId);
     const attempt = this.#attempts;
-    socket.addEventListener("open", () => {
-      if (this.#socket !== socket) return;
-      this.#state = "open";
-      this.stats.connects++;
-      this.#backoff.reset();
-      this.#stream.opened();
-      this.#events.emit("open", {
-        url,
-        attempt
-      });
+    this.#served = false;
+    const shown = redactToken(url);
+    let current = void 0;
+    current = new Attempt(this.#WebSocket, wire.href, {
+      // Open once the server's first frame says it is a session: a refusal
+      // sent as a close (`?refusal=close`) opens the socket too.
+      onOpen: () => {
+      },
+      onMessage: (data) => {
+        if (!current) return;
+        if (!this.#served) {
+          this.#served = true;
+          this.#refreshing = false;
+          this.#backoff.reset();
+          this.#state = "open";
+          this.stats.connects++;
+          this.#stream.opened();
+          this.#events.emit("open", {
+            url: shown,
+            attempt
+          });
+          if (this.#attempt !== current) return;
+        }
+        this.#frame(current, data);
+      },
+      onEnd: (code, reason) => this.#ended(current, code, reason)
+    }, {
+      connectTimeoutMs: o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     });
-    socket.addEventListener("message", (e) => {
-      if (this.#socket === socket) this.#frame(socket, e.data);
-    });
-    socket.addEventListener("close", (e) => {
-      this.#ended(socket, e.code, e.reason);
-    });
-    socket.addEventListener("error", () => {
-    });
+    if (!current.ended) this.#attempt = current;
   }
-  #frame(socket, data) {
+  #frame(attempt, data) {
     if (typeof data !== "string") {
       this.#events.emit("error", {
         error: "binary frame: not this protocol"
@@ -621,14 +806,14 @@ var FanoutClient = class {
         if (frame.type === "lag") this.#events.emit("stats", this.stats);
         return;
       }
-      if (frame.type === "position" || frame.type === "gap" || frame.type === "reset" || frame.type === "dropped") {
+      if (frame.type === "position" || frame.type === "gap" || frame.type === "reset" || frame.type === "dropped" || frame.type === "last_close") {
         this.#events.emit(frame.type, frame);
       }
       return;
     }
     let last;
     for (const { message, missed, repeat } of got.deliveries) {
-      if (this.#stopping) {
+      if (this.#attempt !== attempt) {
         if (repeat) continue;
         this.#stream.rewindTo(message.seq - missed - 1);
         break;
@@ -642,18 +827,18 @@ var FanoutClient = class {
       last = message;
       this.#events.emit("message", message);
     }
-    if (last && this.#options.ack && this.#socket === socket) {
-      try {
-        socket.send(encodeAck(last.ts_send, last.seq));
-      } catch {
-      }
+    if (last && this.#options.ack && this.#attempt === attempt) {
+      attempt.send(encodeAck(last.ts_send, last.seq));
     }
   }
-  #ended(socket, code, reason) {
-    if (socket !== this.#socket) return;
-    this.#socket = void 0;
-    const info = this.#stopping && code < 1e3 ? classifyClose(1e3, this.#stopReason) : classifyClose(code, reason);
-    if (this.#stopping || !info.reconnect || this.#options.reconnect === false) {
+  #ended(attempt, code, reason) {
+    if (this.#stopped || attempt !== this.#attempt) return;
+    this.#attempt = void 0;
+    const info = classifyClose(code, reason);
+    const credential = info.status === 401 || info.key === "token_expired";
+    const refresh = credential && this.#options.getToken !== void 0 && !this.#refreshing;
+    this.#refreshing = refresh;
+    if (!info.reconnect && !refresh || this.#options.reconnect === false) {
       this.#finish({
         ...info,
         willReconnect: false,
@@ -661,9 +846,9 @@ var FanoutClient = class {
       });
       return;
     }
-    const delay = this.#backoff.next();
+    const delay = info.hintMs === void 0 ? this.#backoff.next() : spread(info.hintMs, this.#random);
     this.#state = "waiting";
-    this.#timer = setTimeout(() => this.#connect(), delay);
+    this.#timer = setTimeout(() => void this.#connect(), delay);
     this.#events.emit("close", {
       ...info,
       willReconnect: true,
@@ -671,15 +856,19 @@ var FanoutClient = class {
     });
   }
   #finish(event) {
+    this.#stopped = true;
     this.#state = "closed";
     this.#events.emit("close", event);
     this.#resolveClosed(event);
   }
 };
 export {
+  Attempt,
   Backoff,
   CLOSE_CODES,
+  CONNECT_TIMEOUT_MS,
   DEFAULT_CHANNEL,
+  ERROR_GRACE_MS,
   Emitter,
   FanoutClient,
   INITIAL_BACKOFF_MS,
@@ -689,5 +878,9 @@ export {
   applyLadderFrame,
   classifyClose,
   encodeAck,
-  newLadderStats
+  newLadderStats,
+  parseRetryHint,
+  refusalCloseCode,
+  refusalStatus,
+  withRetryHint
 };

@@ -32,6 +32,7 @@ export {
   type FanoutCloseEvent,
   type FanoutEvents,
   type GapEvent,
+  type LastCloseEvent,
   type PositionEvent,
   type ResetEvent,
   type WebSocketConstructor,
@@ -47,6 +48,19 @@ export {
   type StreamStateOptions,
 } from "./stream_state.ts";
 export { classifyClose, type CloseInfo } from "./close_reason.ts";
+export {
+  Attempt,
+  type AttemptHandlers,
+  type AttemptOptions,
+  CONNECT_TIMEOUT_MS,
+  ERROR_GRACE_MS,
+} from "./attempt.ts";
+export {
+  parseRetryHint,
+  refusalCloseCode,
+  refusalStatus,
+  withRetryHint,
+} from "../lib/retry_hint.ts";
 export {
   Backoff,
   type BackoffOptions,

@@ -6,6 +6,10 @@
  *
  * @module
  */
+import { ReplayBudget } from "./core/replay_budget.ts";
+import { ConnectRate } from "./http/connect_rate.ts";
+import { Drain } from "./http/drain.ts";
+import { ReconnectPacer } from "./http/reconnect_pacer.ts";
 import type { ServerConfig } from "./config/config.ts";
 import type { Hub } from "./core/hub.ts";
 import type { Logger } from "./core/logger.ts";
@@ -65,6 +69,8 @@ export interface Http {
   readonly httpUrl: string;
   /** `"s"` when serving TLS, else `""`. */
   readonly secure: "" | "s";
+  /** The node's drain (SIGTERM): refuses new subscribers, closes the connected ones over `--drain-ms`. */
+  readonly drain: Drain;
 }
 
 /**
@@ -78,7 +84,22 @@ export function startHttp(parts: HttpParts): Http {
   const stallSeconds = config.server.stallTimeoutMs / 1000;
   // One admission for WebSocket and SSE alike: one count of clients being
   // admitted, one way to open a session.
+  const drain = new Drain(hub);
+  const { maxConnectRate, replayBudget } = config.limits;
   const gate = new SubscriberGate(hub, {
+    gates: {
+      drain,
+      ...(maxConnectRate > 0
+        ? { connectRate: new ConnectRate({ perSec: maxConnectRate }) }
+        : {}),
+      ...(replayBudget > 0
+        ? { replayBudget: new ReplayBudget({ perSec: replayBudget }) }
+        : {}),
+    },
+    // Hints spread the clients a node closes at the rate it admits.
+    ...(maxConnectRate > 0
+      ? { pacer: new ReconnectPacer({ ratePerSec: maxConnectRate }) }
+      : {}),
     auth: SubscriberAuth.create({
       token: config.auth.token,
       jwtSecret: config.auth.jwtSecret,
@@ -136,5 +157,6 @@ export function startHttp(parts: HttpParts): Http {
     url: `ws${secure}://${clientHost}:${port}/`,
     httpUrl: `http${secure}://${clientHost}:${port}/`,
     secure,
+    drain,
   };
 }

@@ -71,6 +71,10 @@ export interface RunningServer extends AsyncDisposable {
   readonly source: SourceStats;
   /** Stops publishing, closes every client with 1001, logs the final summary. Idempotent. */
   stop(): Promise<void>;
+  /** Drains (SIGTERM): refuses new subscribers, `/readyz` 503, closes the connected ones with 1012 over `--drain-ms`; resolves when none is left. */
+  drain(): Promise<void>;
+  /** Makes a drain in progress close everything left at once. */
+  finishDrain(): void;
 }
 
 /**
@@ -135,7 +139,7 @@ export function startServer(
   });
   const observers = startConfiguredObservers(config, hub, source, admin, {
     at: startedAt,
-    accepting: () => !stopping,
+    accepting: () => !stopping && !http.drain.draining,
   });
   const http = startHttp({
     config,
@@ -196,6 +200,8 @@ export function startServer(
     broker,
     source: source.stats,
     stop,
+    drain: () => http.drain.start(config.limits.drainMs),
+    finishDrain: () => http.drain.finishNow(),
     [Symbol.asyncDispose]: stop,
   };
 }

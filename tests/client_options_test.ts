@@ -26,6 +26,8 @@ Deno.test("parseClientsimArgs() returns the seed's defaults when given no flags"
     resume: false,
     control: false,
     batch: false,
+    connectTimeoutMs: 10_000,
+    perClient: false,
   });
   assert.deepEqual(options([]), DEFAULT_CLIENTSIM_OPTIONS);
   assert.ok(Object.isFrozen(options([])));

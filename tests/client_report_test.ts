@@ -58,6 +58,7 @@ const REPORT: SwarmReport = {
     }),
   ],
   totals: {
+    requested: 2,
     clients: 2,
     clientsConnected: 2,
     messages: 274,
@@ -68,30 +69,33 @@ const REPORT: SwarmReport = {
     errors: 0,
     badFrames: 0,
     closes: 1,
+    recovered: 0,
+    repeats: 0,
+    resets: 0,
   },
   failures: [],
+  failedAttempts: [],
 };
 
 Deno.test("formatReport() prints the header, a row per client and totals when given a report", () => {
   const lines = formatReport(REPORT).split("\n");
   assert.equal(
     lines[0],
-    "Client  Messages  Rate/s    Min     Avg     P95     P99  Drops  Closed",
-  );
-  assert.match(
-    lines[0]!,
-    /^Client\s+Messages\s+Rate\/s\s+Min\s+Avg\s+P95\s+P99\s+Drops\s+Closed$/,
+    "Client  Messages  Rate/s    Min     Avg     P95     P99  Drops  Recovered  Repeats  Resets  Closed",
   );
   assert.match(
     lines[1]!,
-    /^fast-0\s+234\s+46\.8\s+0\.4\s+0\.8\s+1\.6\s+2\.4\s+0\s+-$/,
+    /^fast-0\s+234\s+46\.8\s+0\.4\s+0\.8\s+1\.6\s+2\.4\s+0\s+0\s+0\s+0\s+-$/,
   );
   assert.match(
     lines[2]!,
-    /^slow-0\s+40\s+2\.8\s+777\.6\s+1555\.3\s+3110\.6\s+4665\.9\s+12\s+4000 slow client: 51 drops in 10 s$/,
+    /^slow-0\s+40\s+2\.8\s+777\.6\s+1555\.3\s+3110\.6\s+4665\.9\s+12\s+0\s+0\s+0\s+4000 slow client: 51 drops in 10 s$/,
   );
   assert.match(lines[3]!, /^-+$/);
-  assert.match(lines[4]!, /^total\s+274\s+49\.6\s.*\s12\s+1 close$/);
+  assert.match(
+    lines[4]!,
+    /^total\s+274\s+49\.6\s.*\s12\s+0\s+0\s+0\s+1 close$/,
+  );
   assert.match(lines[5]!, /^2 clients \(2 connected\), 3 connects, 0 errors/);
   // Columns line up: every numeric cell ends where its header ends.
   const end = lines[0]!.indexOf("Messages") + "Messages".length;
@@ -104,12 +108,30 @@ Deno.test("formatReport() ends with the distinct reasons connections failed, whe
   const failed = formatReport({
     ...REPORT,
     failures: ["503 Service Unavailable: server full", "connection refused"],
+    failedAttempts: [4, 1],
   }).split("\n");
   assert.deepEqual(failed.slice(-3), [
     "connections failed:",
-    "  503 Service Unavailable: server full",
-    "  connection refused",
+    "  503 Service Unavailable: server full (4 attempts)",
+    "  connection refused (1 attempt)",
   ]);
+});
+
+Deno.test("formatReport() without per-client rows prints the totals, and says how many clients asked for never connected", () => {
+  const lines = formatReport({
+    ...REPORT,
+    totals: { ...REPORT.totals, requested: 5, clients: 4, clientsConnected: 2 },
+  }, { perClient: false }).split("\n");
+  assert.match(lines[0]!, /^Client\s/);
+  assert.match(lines[1]!, /^-+$/);
+  assert.match(lines[2]!, /^total\s/);
+  assert.ok(!lines.some((l) => /^(fast|slow)-0/.test(l)));
+  assert.ok(
+    lines.includes(
+      "3 of 5 clients never connected (1 not started before the run ended)",
+    ),
+    lines.join("\n"),
+  );
 });
 
 Deno.test("reportToJson() returns JSON that parses back to the report when given a report", () => {
@@ -131,6 +153,7 @@ Deno.test("run() prints only one JSON document on stdout when given --json", asy
       "--print-every",
       "5",
       "--json",
+      "--per-client",
     ],
     { out: (l) => out.push(l), err: (l) => err.push(l) },
   );
@@ -159,6 +182,7 @@ Deno.test("run() prints progress and the table on stdout and stops early when th
       "10",
       "--id-prefix",
       "x",
+      "--per-client",
     ],
     {
       out: (l) => {

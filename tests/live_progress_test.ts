@@ -193,7 +193,15 @@ Deno.test("fanout clientsim without a terminal writes plain lines, no escape cod
   const out: string[] = [];
   const err: string[] = [];
   const code = await clientsim(
-    ["--url", server.url, "--duration", "0.6", "--print-every", "10"],
+    [
+      "--url",
+      server.url,
+      "--duration",
+      "0.6",
+      "--print-every",
+      "10",
+      "--per-client",
+    ],
     { out: (l) => out.push(l), err: (l) => err.push(l) },
   );
   assert.equal(code, 0);

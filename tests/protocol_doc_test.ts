@@ -83,7 +83,16 @@ Deno.test("PROTOCOL.md documents every control frame of lib/protocol.ts ControlF
   }));
   assert.deepEqual(
     members.map((m) => m.type).sort(),
-    ["dropped", "expired", "gap", "lag", "position", "reset", "tier"],
+    [
+      "dropped",
+      "expired",
+      "gap",
+      "lag",
+      "last_close",
+      "position",
+      "reset",
+      "tier",
+    ],
   );
   const frames = section("### Control frames");
   for (const { type, fields } of members) {
@@ -101,6 +110,8 @@ Deno.test("PROTOCOL.md lists exactly the URL parameters the server reads from a 
     "server/http/admission.ts",
     "server/http/auth.ts",
     "server/http/client_label.ts",
+    "server/http/refusal.ts",
+    "server/http/last_close.ts",
   ].flatMap(
     (f) =>
       [...read(f).matchAll(/searchParams\.get\("(\w+)"\)/g)].map((m) => m[1]!),

@@ -113,6 +113,12 @@ export interface LimitsSection {
   readonly maxReplays: number;
   /** Dashboard streams at once. */
   readonly maxDashboards: number;
+  /** New subscriber connections per second; 0 = no limit. */
+  readonly maxConnectRate: number;
+  /** How long a drain spreads its closes over, ms. */
+  readonly drainMs: number;
+  /** Replayed messages per second shared by resuming clients; 0 = no limit. */
+  readonly replayBudget: number;
 }
 
 /** `tls:`: the certificate files, when serving wss:// and https://. */
@@ -257,6 +263,9 @@ export function configOf(o: ServerOptions): ServerConfig {
       maxPending: o.maxPending,
       maxReplays: o.maxReplays,
       maxDashboards: o.maxDashboards,
+      maxConnectRate: o.maxConnectRate,
+      drainMs: o.drainMs,
+      replayBudget: o.replayBudget,
     }),
     tls: o.cert !== undefined && o.key !== undefined
       ? freeze({ certFile: o.cert, keyFile: o.key })

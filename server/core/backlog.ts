@@ -28,6 +28,7 @@ export interface EpochGuard {
  * @param replayDone called once the replay is complete (or there is none)
  * @param guard tags live frames while the history is read, and tells which
  *   queued ones belong to an older epoch than the history's
+ * @param extra control frames sent right after `position` (e.g. `last_close`)
  */
 export function readBacklog(
   broker: Broker,
@@ -35,6 +36,7 @@ export function readBacklog(
   resume: Resume,
   replayDone: (() => void) | undefined,
   guard: EpochGuard,
+  extra: readonly string[] = [],
 ): Backlog | Promise<Backlog> | undefined {
   if (!session.control) {
     replayDone?.();
@@ -52,6 +54,7 @@ export function readBacklog(
           epoch: h.epoch,
           last_seq: h.until,
         }),
+        ...extra,
         ...h.notices,
       ],
       replay: replayDone ? watched(h.replay, replayDone) : h.replay,
@@ -72,6 +75,7 @@ export function readBacklog(
     session.epoch = epoch;
     const notices = [
       encodeControl({ type: "position", channel, epoch, last_seq: seq }),
+      ...extra,
     ];
     if (since !== undefined && since < seq) {
       notices.push(encodeControl({

@@ -92,6 +92,8 @@ export interface OpenRequest {
   readonly replayDone?: () => void;
   /** When the client's credentials expire, epoch seconds (a JWT's `exp`): the session is closed then (`token_expired`). */
   readonly expiresAt?: number;
+  /** Control frames (encoded) sent right after `position`, e.g. `last_close`; control clients only. */
+  readonly notices?: readonly string[];
 }
 
 /** What waits for the open sessions right now. */
@@ -237,7 +239,7 @@ export class Hub implements BrokerHandler {
       readBacklog(this.#broker, session, request, replayDone, {
         reading: (delta) => this.#reading += delta,
         stale: (frame, epoch) => this.#stale(frame, epoch),
-      }),
+      }, request.notices),
     );
     const subscriber = new Subscriber(outlet);
     this.#subscribers.set(session, subscriber);

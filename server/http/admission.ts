@@ -18,6 +18,7 @@ import {
   EPOCH_NAME,
 } from "../../lib/protocol.ts";
 import type { Hub } from "../core/hub.ts";
+import { clientIdOf } from "./last_close.ts";
 import { credentialOf, type SubscriberAuth } from "./auth.ts";
 
 /** Limits that apply before a subscriber exists. */
@@ -101,6 +102,8 @@ export interface Admitted {
   readonly reservation: Reservation;
   /** When its credentials expire, epoch seconds (a JWT's `exp`), if they do. */
   readonly expiresAt?: number;
+  /** Its `?client=` id, when it gave a valid one (last_close.ts). */
+  readonly client?: string;
 }
 
 /** A refusal. */
@@ -236,6 +239,7 @@ export async function admit(
   const control = url.searchParams.get("control") === "1";
   const batch = url.searchParams.get("batch") === "1";
   const coalesce = url.searchParams.get("batch") === "auto";
+  const clientId = clientIdOf(url);
   return {
     ok: true,
     channel,
@@ -248,5 +252,6 @@ export async function admit(
     ...(verdict.expiresAt === undefined
       ? {}
       : { expiresAt: verdict.expiresAt }),
+    ...(clientId === undefined ? {} : { client: clientId }),
   };
 }

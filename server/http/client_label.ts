@@ -6,8 +6,7 @@
  * @module
  */
 
-/** A client id the server shows: 1 to 64 letters, digits, `_` or `-`. */
-const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+import { clientIdOf } from "./last_close.ts";
 
 /**
  * `HOST:PORT`, and ` client <id>` when the URL carries a well-formed
@@ -22,9 +21,7 @@ const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
  * ```
  */
 export function remoteLabel(hostname: string, port: number, url: URL): string {
-  const id = url.searchParams.get("client");
+  const id = clientIdOf(url);
   const address = `${hostname}:${port}`;
-  return id !== null && CLIENT_ID.test(id)
-    ? `${address} client ${id}`
-    : address;
+  return id === undefined ? address : `${address} client ${id}`;
 }

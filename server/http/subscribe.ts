@@ -246,7 +246,7 @@ class SocketEvents {
     const terms = this.#letGo();
     if (expired || !terms) return this.#socket.close();
     const opened = this.#gate.open(
-      new WebSocketSink(this.#socket),
+      new WebSocketSink(this.#socket, this.#gate.pacer),
       terms,
       this.#remote,
     );

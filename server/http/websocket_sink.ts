@@ -5,6 +5,7 @@
  * @module
  */
 import type { Sink } from "../core/sink.ts";
+import type { ReconnectPacer } from "./reconnect_pacer.ts";
 
 /**
  * Adapts a server-side Deno `WebSocket` to {@link Sink}.
@@ -15,10 +16,15 @@ import type { Sink } from "../core/sink.ts";
  */
 export class WebSocketSink implements Sink {
   readonly #socket: WebSocket;
+  readonly #pacer: ReconnectPacer | undefined;
 
-  /** @param socket an open server-side socket from `Deno.upgradeWebSocket` */
-  constructor(socket: WebSocket) {
+  /**
+   * @param socket an open server-side socket from `Deno.upgradeWebSocket`
+   * @param pacer adds a spread `retry_in_ms` hint to closes that invite a reconnect
+   */
+  constructor(socket: WebSocket, pacer?: ReconnectPacer) {
     this.#socket = socket;
+    this.#pacer = pacer;
   }
 
   /** Sends `text` unless the socket is no longer open. */
@@ -29,7 +35,10 @@ export class WebSocketSink implements Sink {
   /** Starts the close handshake; errors from an already-closing socket are ignored. */
   close(code: number, reason: string): void {
     try {
-      this.#socket.close(code, reason);
+      this.#socket.close(
+        code,
+        this.#pacer ? this.#pacer.reasonFor(code, reason) : reason,
+      );
     } catch {
       // Already closing or closed: nothing left to do.
     }
