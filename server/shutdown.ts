@@ -20,11 +20,16 @@ import type { RunningSource } from "./sources/source.ts";
 export const SHUTDOWN_DEADLINE_MS = 3000;
 /**
  * After publishing stops, how long clients get to take what is queued for
- * them before they are closed, ms at most: a client that ACKs must not
- * have ACKs in flight when its close arrives (Deno drops a connection that
- * receives data while closing, and the peer sees 1006).
+ * them and ACK it before they are closed, ms at most: a client that ACKs
+ * must not have ACKs in flight when its close arrives (Deno drops a
+ * connection that receives a frame while closing, without sending the
+ * close frame, and the peer sees no 1001). A busy client can be seconds
+ * behind, so the wait is long, but ends after {@link SHUTDOWN_STALL_MS}
+ * without progress.
  */
-export const SHUTDOWN_GRACE_MS = 500;
+export const SHUTDOWN_GRACE_MS = 5000;
+/** The drain ends early when no queue shrinks and no ACK arrives for this long, ms. */
+export const SHUTDOWN_STALL_MS = 1000;
 /** Once nothing waits for any client, how long ACKs in flight get to arrive, ms. */
 export const SHUTDOWN_QUIET_MS = 50;
 
@@ -110,12 +115,25 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Resolves once no message waits for any client (queues and socket buffers empty), or after `ms`. */
+/**
+ * Resolves once no message waits for any client (queues and socket buffers
+ * empty) and every client that ACKs has ACKed the latest frame it was sent;
+ * or after `ms`; or after {@link SHUTDOWN_STALL_MS} without progress (a
+ * client that stopped reading or ACKing holds nobody up for long).
+ */
 async function drained(hub: Hub, ms: number): Promise<void> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
+  const start = performance.now();
+  let progressAt = start;
+  let last = "";
+  for (let now = start; now - start < ms; now = performance.now()) {
     const { queued, bufferedBytes } = hub.backlog();
-    if (queued === 0 && bufferedBytes === 0) return;
+    const { sessions, received } = hub.awaitingAcks();
+    if (queued === 0 && bufferedBytes === 0 && sessions === 0) return;
+    const state = `${queued} ${bufferedBytes} ${received}`;
+    if (state !== last) {
+      last = state;
+      progressAt = now;
+    } else if (now - progressAt >= SHUTDOWN_STALL_MS) return;
     await sleep(10);
   }
 }

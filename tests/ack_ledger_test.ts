@@ -41,3 +41,15 @@ Deno.test("AckLedger before a client's first frame keeps only the first and the 
   assert.equal(ledger.check(102, ts(102) + 1e-6), false);
   assert.equal(ledger.check(104, ts(104)), false, "never sent");
 });
+
+Deno.test("the ledger names the latest frame sent, armed or not (a graceful stop waits for its ACK)", () => {
+  const ledger = new AckLedger();
+  assert.equal(ledger.armed, false);
+  assert.equal(ledger.lastSeq, 0);
+  ledger.record(7, 1_700_000_000.1, 0);
+  assert.equal(ledger.lastSeq, 7);
+  ledger.arm();
+  assert.equal(ledger.armed, true);
+  ledger.record(8, 1_700_000_000.2, 10);
+  assert.equal(ledger.lastSeq, 8, "recorded after arming");
+});

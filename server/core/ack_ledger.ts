@@ -59,6 +59,16 @@ export class AckLedger {
     return this.#recorded;
   }
 
+  /** The seq of the latest data frame recorded (0 before any). */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  /** Whether the client sent anything, so it may ACK ({@link arm}). */
+  get armed(): boolean {
+    return this.#slots !== undefined;
+  }
+
   /**
    * Notes that data frame `seq` with `tsSend` was handed to the socket at
    * monotonic `nowMs`.
@@ -76,6 +86,8 @@ export class AckLedger {
       return;
     }
     this.#recorded++;
+    this.#lastSeq = seq;
+    this.#lastTs = tsSend;
     const i = this.#ring++ % RECENT_FRAMES;
     slots[i] = seq;
     slots[RECENT_FRAMES + i] = tsSend;

@@ -104,6 +104,14 @@ export interface BacklogTotals {
   bufferedBytes: number;
 }
 
+/** ACKs still on their way, see {@link Hub.awaitingAcks}. */
+export interface AwaitingAcks {
+  /** Open sessions owing the ACK of their latest frame. */
+  sessions: number;
+  /** Frames received from the open sessions' clients so far. */
+  received: number;
+}
+
 /** Registry of local sessions and their channels; the broker's handler. */
 export class Hub implements BrokerHandler {
   readonly #subscribers = new Map<Session, Subscriber>();
@@ -174,6 +182,22 @@ export class Hub implements BrokerHandler {
       bufferedBytes += view.bufferedBytes;
     }
     return { queued, bufferedBytes };
+  }
+
+  /**
+   * How many open sessions have a client that ACKs and still owes the ACK
+   * of the latest frame it was sent, and how many frames the open sessions
+   * received in all (it grows while those ACKs arrive): a graceful stop
+   * waits for these before closing.
+   */
+  awaitingAcks(): AwaitingAcks {
+    let sessions = 0;
+    let received = 0;
+    for (const session of this.#subscribers.keys()) {
+      received += session.stats.received;
+      if (!session.closed && session.awaitsAck) sessions++;
+    }
+    return { sessions, received };
   }
 
   /** Latency of every session ever, merged now (new histograms each call). */

@@ -86,6 +86,8 @@ export class Session {
   readonly #maxFrameBytes: number;
   readonly #inbound: InboundLimit;
   readonly #ledger = new AckLedger();
+  /** The seq of the latest valid ACK (0 before any). */
+  #ackedSeq = 0;
 
   /**
    * @param id unique id
@@ -114,6 +116,17 @@ export class Session {
   /** True once the session has ended or is closing. */
   get closed(): boolean {
     return this.#end !== undefined;
+  }
+
+  /**
+   * Whether the client ACKs and has not yet ACKed the latest data frame it
+   * was sent: its ACK is on the way (a graceful stop waits for it, since
+   * Deno drops a connection that receives a frame while closing).
+   */
+  get awaitsAck(): boolean {
+    const ledger = this.#ledger;
+    return ledger.armed && ledger.recorded > 0 &&
+      this.#ackedSeq !== ledger.lastSeq;
   }
 
   /** How the session ended, once it has. */
@@ -232,6 +245,7 @@ export class Session {
         return undefined;
       }
       stats.acks++;
+      this.#ackedSeq = ack.seq;
       const lag = (epochSeconds() - ack.ack_ts) * 1000;
       stats.recordE2e(lag);
       stats.ackLagMs = lag;
