@@ -41,8 +41,8 @@ export function createMode(config: ServerConfig, logger: Logger): Mode {
 
 /** The memory broker with the config's history and channel limit. */
 export function createMemoryBroker(config: ServerConfig): MemoryBroker {
-  const { history, maxChannels } = config.channels;
-  return new MemoryBroker({ history, maxChannels });
+  const { history, maxChannels, idempotencyWindowS } = config.channels;
+  return new MemoryBroker({ history, maxChannels, idempotencyWindowS });
 }
 
 /**
@@ -64,6 +64,7 @@ export async function createBroker(
     history,
     maxChannels,
     catchUp: config.queueMode.maxsize,
+    idempotencyWindowS: config.channels.idempotencyWindowS,
     onStateChange: (up, reason) =>
       logger.log(
         { type: up ? "broker_up" : "broker_down", broker: where, reason },

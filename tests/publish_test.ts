@@ -360,3 +360,19 @@ Deno.test("POST /publish with an Idempotency-Key publishes once: a retry answers
   assert.equal(bad.status, 400);
   assert.match((await bad.json()).error, /Idempotency-Key/);
 });
+
+Deno.test("MemoryBroker remembers an Idempotency-Key for --idempotency-window: a retry within it is a duplicate, one after it publishes again", async () => {
+  let now = 0;
+  const broker = new MemoryBroker({ idempotencyWindowS: 60, now: () => now });
+  const body = [{ tsSend: 1, dataJson: "1" }];
+  const key = { idempotencyKey: "order-1" };
+  const first = await broker.publish("c", body, key);
+  now = 59_000;
+  const retry = await broker.publish("c", body, key);
+  assert.equal(retry.duplicate, true);
+  assert.equal(retry.first, first.first);
+  now = 61_000;
+  const late = await broker.publish("c", body, key);
+  assert.equal(late.duplicate, undefined);
+  assert.equal(late.first, first.first + 1);
+});

@@ -36,6 +36,8 @@ export interface MemoryBrokerOptions {
   readonly now?: () => number;
   /** Makes a channel's epoch. @default {@link newEpoch} */
   readonly epoch?: () => string;
+  /** How long an `Idempotency-Key` is remembered, seconds (`--idempotency-window`). @default IDEMPOTENCY_WINDOW_S */
+  readonly idempotencyWindowS?: number;
 }
 
 /** One channel's stream. */
@@ -67,11 +69,15 @@ export class MemoryBroker implements Broker {
   >();
 
   /** @param options history length, channel limit, clock */
+  readonly #windowMs: number;
+
   constructor(options: MemoryBrokerOptions = {}) {
     this.#history = options.history ?? 0;
     this.#maxChannels = options.maxChannels ?? 1000;
     this.#now = options.now ?? (() => performance.now());
     this.#epoch = options.epoch ?? newEpoch;
+    this.#windowMs = (options.idempotencyWindowS ?? IDEMPOTENCY_WINDOW_S) *
+      1000;
   }
 
   /** Always connected: the streams are in this process. */
@@ -105,7 +111,7 @@ export class MemoryBroker implements Broker {
     if (id !== undefined) {
       const now = this.#now();
       for (const [k, v] of this.#idempotent) {
-        if (now - v.at < IDEMPOTENCY_WINDOW_S * 1000) break;
+        if (now - v.at < this.#windowMs) break;
         this.#idempotent.delete(k);
       }
       const seen = this.#idempotent.get(id);

@@ -52,6 +52,8 @@ export interface RedisBrokerOptions {
    * more than that is announced as an exact `gap` for the rest. @default Infinity
    */
   readonly catchUp?: number;
+  /** How long an `Idempotency-Key` is remembered, seconds (`--idempotency-window`). @default IDEMPOTENCY_WINDOW_S */
+  readonly idempotencyWindowS?: number;
   /** Key prefix, so several deployments can share one Redis. @default "fanout" */
   readonly prefix?: string;
   /** Monotonic clock, ms. @default performance.now */
@@ -95,6 +97,7 @@ export class RedisBroker implements Broker {
       history,
       maxChannels: options.maxChannels ?? 1000,
       catchUp: options.catchUp,
+      idempotencyWindowS: options.idempotencyWindowS,
       prefix: options.prefix ?? "fanout",
       now,
       handler: () => this.#handler,

@@ -81,6 +81,8 @@ export interface RedisChannelsOptions {
   readonly maxChannels: number;
   /** The most messages one repair hands over at once (a client queue's size); more is a `gap`. */
   readonly catchUp?: number | undefined;
+  /** How long an `Idempotency-Key` is remembered, seconds. @default IDEMPOTENCY_WINDOW_S */
+  readonly idempotencyWindowS?: number | undefined;
   /** Key prefix. */
   readonly prefix: string;
   /** Monotonic clock, ms. */
@@ -169,7 +171,7 @@ export class RedisChannels {
       seen.epoch,
       String(seen.seq),
       String(this.#generation),
-      String(IDEMPOTENCY_WINDOW_S),
+      String(this.#o.idempotencyWindowS ?? IDEMPOTENCY_WINDOW_S),
     ];
     const keys = [k.meta, k.stream, k.generation];
     const idem = options.idempotencyKey;

@@ -77,6 +77,8 @@ export interface ChannelsSection {
   readonly maxChannels: number;
   /** Default time to live per channel, ms (`--channel-ttl`). */
   readonly ttlMs: ReadonlyMap<string, number>;
+  /** How long a publish's `Idempotency-Key` is remembered, seconds. */
+  readonly idempotencyWindowS: number;
 }
 
 /** `auth:`: who may subscribe and publish. */
@@ -245,6 +247,7 @@ export function configOf(o: ServerOptions): ServerConfig {
       history: o.history,
       maxChannels: o.maxChannels,
       ttlMs: channelTtls(o.channelTtl),
+      idempotencyWindowS: o.idempotencyWindow,
     }),
     auth: freeze({
       token: o.token,

@@ -163,6 +163,8 @@ export const FIELDS = {
     "messages kept per channel for ?since= replay; 0 keeps none"),
   maxChannels: field("--max-channels N", "channels.max_channels", num(1, 1_000_000, true), 1000,
     "channels that may exist at once"),
+  idempotencyWindow: field("--idempotency-window SECS", "channels.idempotency_window", num(1, DAY, true), 300,
+    "seconds a publish's Idempotency-Key is remembered: a retry within it publishes nothing"),
   channelTtl: field<readonly string[]>("--channel-ttl LIST", "channels.ttl", { type: "list" }, NONE,
     "default time to live per channel, CHANNEL=MS,...: a message still queued after MS is not sent (queue mode)"),
   token: field<string | undefined>("--token TOKEN", "auth.token", { type: "secret" }, undefined,

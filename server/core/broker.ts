@@ -54,7 +54,7 @@ export interface PublishOptions {
 }
 
 /** How long an idempotency key is remembered, seconds. */
-export const IDEMPOTENCY_WINDOW_S = 300;
+export const IDEMPOTENCY_WINDOW_S = 300; // --idempotency-window's default
 
 /**
  * The broker cannot take the publish right now (the engine is unreachable,
