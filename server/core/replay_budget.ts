@@ -9,15 +9,13 @@
  * @module
  */
 
-/** Options of {@link ReplayBudget}. */
-export interface ReplayBudgetOptions {
-  /** Replayed messages per second shared by every resuming client; 0 or less: no limit. */
-  readonly perSec: number;
-  /** Most messages saved up. @default perSec (one second's worth) */
-  readonly burst?: number;
-  /** Clock, ms. @default performance.now */
-  readonly now?: () => number;
-}
+import {
+  TokenBucket,
+  type TokenBucketOptions,
+} from "../../lib/token_bucket.ts";
+
+/** Options of {@link ReplayBudget}: replayed messages per second shared by every resuming client (0 or less: no limit), burst, clock. */
+export type ReplayBudgetOptions = TokenBucketOptions;
 
 /** A replay let in, or how long to wait before asking again. */
 export type ReplayVerdict =
@@ -40,19 +38,11 @@ export type ReplayVerdict =
  * ```
  */
 export class ReplayBudget {
-  readonly #perMs: number;
-  readonly #burst: number;
-  readonly #now: () => number;
-  #tokens: number;
-  #at: number;
+  readonly #bucket: TokenBucket;
 
   /** @param options the rate, burst and clock */
   constructor(options: ReplayBudgetOptions) {
-    this.#perMs = options.perSec > 0 ? options.perSec / 1000 : Infinity;
-    this.#burst = options.burst ?? Math.max(1, options.perSec);
-    this.#now = options.now ?? (() => performance.now());
-    this.#tokens = this.#burst;
-    this.#at = this.#now();
+    this.#bucket = new TokenBucket(options);
   }
 
   /**
@@ -60,22 +50,10 @@ export class ReplayBudget {
    * @returns ok (charged), or how long until the budget holds enough, ms
    */
   take(messages: number): ReplayVerdict {
-    if (this.#perMs === Infinity || messages <= 0) return { ok: true };
-    const now = this.#now();
-    this.#tokens = Math.min(
-      this.#burst,
-      this.#tokens + (now - this.#at) * this.#perMs,
-    );
-    this.#at = now;
-    const need = Math.min(messages, this.#burst);
-    if (this.#tokens >= need) {
-      this.#tokens -= messages;
-      return { ok: true };
-    }
-    return {
-      ok: false,
-      waitMs: Math.ceil((need - this.#tokens) / this.#perMs),
-    };
+    if (messages <= 0) return { ok: true };
+    const need = Math.min(messages, this.#bucket.burst);
+    if (this.#bucket.tryTake(messages, need)) return { ok: true };
+    return { ok: false, waitMs: this.#bucket.waitMs(need) };
   }
 }
 

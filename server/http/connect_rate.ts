@@ -7,15 +7,13 @@
  * @module
  */
 
-/** Options of {@link ConnectRate}. */
-export interface ConnectRateOptions {
-  /** Connections per second; 0 or less: no limit. */
-  readonly perSec: number;
-  /** Most tokens held (the burst). @default perSec, at least 1 */
-  readonly burst?: number;
-  /** Clock, ms. @default performance.now */
-  readonly now?: () => number;
-}
+import {
+  TokenBucket,
+  type TokenBucketOptions,
+} from "../../lib/token_bucket.ts";
+
+/** Options of {@link ConnectRate}: connections per second (0 or less: no limit), burst, clock. */
+export type ConnectRateOptions = TokenBucketOptions;
 
 /**
  * A token bucket.
@@ -32,48 +30,25 @@ export interface ConnectRateOptions {
  * ```
  */
 export class ConnectRate {
-  readonly #perMs: number;
-  readonly #burst: number;
-  readonly #now: () => number;
-  #tokens: number;
-  #at: number;
+  readonly #bucket: TokenBucket;
 
   /** @param options the rate, burst and clock */
   constructor(options: ConnectRateOptions) {
-    this.#perMs = options.perSec > 0 ? options.perSec / 1000 : Infinity;
-    this.#burst = options.burst ?? Math.max(1, options.perSec);
-    this.#now = options.now ?? (() => performance.now());
-    this.#tokens = this.#burst;
-    this.#at = this.#now();
+    this.#bucket = new TokenBucket(options);
   }
 
   /** Whether a limit is set at all. */
   get limited(): boolean {
-    return this.#perMs !== Infinity;
+    return this.#bucket.limited;
   }
 
   /** @returns true when a connection may go ahead now (a token was taken) */
   take(): boolean {
-    if (!this.limited) return true;
-    this.#refill();
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
+    return this.#bucket.tryTake(1);
   }
 
   /** @returns how long until the next token, ms (0 when one is there) */
   waitMs(): number {
-    if (!this.limited) return 0;
-    this.#refill();
-    return this.#tokens >= 1 ? 0 : Math.ceil((1 - this.#tokens) / this.#perMs);
-  }
-
-  #refill(): void {
-    const now = this.#now();
-    this.#tokens = Math.min(
-      this.#burst,
-      this.#tokens + (now - this.#at) * this.#perMs,
-    );
-    this.#at = now;
+    return this.#bucket.waitMs(1);
   }
 }
