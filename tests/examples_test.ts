@@ -412,3 +412,21 @@ Deno.test("examples/ladder_watch.mjs under Deno: slow for a while, it is moved d
   assert.match(r.stdout, /closed 1000 done/);
   assert.match(r.stdout, /^done: \d+ messages/m);
 });
+
+Deno.test("every file in examples/ is run by a test (here, or the ticker page in browser_test.ts)", async () => {
+  const here = await Deno.readTextFile(
+    new URL("tests/examples_test.ts", REPO_ROOT),
+  );
+  const browser = await Deno.readTextFile(
+    new URL("tests/browser_test.ts", REPO_ROOT),
+  );
+  const left: string[] = [];
+  for await (const { name } of Deno.readDir(new URL("examples/", REPO_ROOT))) {
+    // Named as a path a command or a URL opens: "examples/x" here, or the
+    // page ".../x`" served by --static examples/ in the browser test.
+    const ran = here.includes(`"examples/${name}"`) ||
+      browser.includes(`/${name}\``);
+    if (!ran) left.push(name);
+  }
+  assert.deepEqual(left, [], "examples that no test runs");
+});

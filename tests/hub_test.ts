@@ -14,9 +14,9 @@ import {
   BrokerStats,
   type History,
   type Published,
-  replayedSeq,
 } from "../server/core/broker.ts";
 import { frameOf, type PublishBody } from "../server/core/frame.ts";
+import { ChannelHistory, historyAfter } from "../server/broker/history.ts";
 import { Hub } from "../server/core/hub.ts";
 import {
   afterPosition,
@@ -624,7 +624,7 @@ class ReentryBroker implements Broker {
       epoch: "E",
       until: this.#seq,
       notices: [],
-      replay: { next: () => undefined },
+      replay: { next: () => undefined, seq: 0 },
     };
   }
   [Symbol.asyncDispose](): Promise<void> {
@@ -738,18 +738,32 @@ Deno.test("Hub: a control session's sink is handed each data frame's seq and its
   hub.notice(
     "e",
     JSON.stringify({ type: "reset", channel: "e", epoch: "NEW", last_seq: 0 }),
+    "NEW",
   );
   await broker.publish("e", [body]);
-  assert.equal(sink.ids.at(-1), "NEW:4");
-  hub.notice("e", '{"type":"reset"}', "NAMED");
+  assert.equal(sink.ids.at(-1), "NEW:4", "the epoch the broker names");
+  hub.notice("e", '{"type":"gap","channel":"e","from":9,"to":9}');
   await broker.publish("e", [body]);
-  assert.equal(sink.ids.at(-1), "NAMED:5", "the epoch the broker names wins");
+  assert.equal(sink.ids.at(-1), "NEW:5", "a notice that names none moves none");
   mode.stop();
 });
 
-Deno.test("replayedSeq: a cursor's own seq when it gives one, else the seq a data frame starts with, 0 for a notice", () => {
-  const next = () => undefined;
-  assert.equal(replayedSeq({ next, seq: 7 }, '{"seq":12,"ts_send":1}'), 7);
-  assert.equal(replayedSeq({ next }, '{"seq":12,"ts_send":1}'), 12);
-  assert.equal(replayedSeq({ next }, '{"type":"gap","from":1,"to":2}'), 0);
+Deno.test("a replay cursor says the seq of each message it returns, 0 for a gap notice", () => {
+  const history = new ChannelHistory(3);
+  const push = (seq: number) =>
+    history.push(frameOf("h", seq, { tsSend: 1 }, 0));
+  for (let seq = 1; seq <= 5; seq++) push(seq);
+  const { replay } = historyAfter("h", history, "E", 5, { since: 2 });
+  const seen: [string, number][] = [];
+  const take = () => {
+    const text = replay.next()!;
+    seen.push([JSON.parse(text).type ?? "data", replay.seq]);
+  };
+  take();
+  push(6);
+  push(7); // evicts 3 and 4: 4 before the cursor reaches it
+  take();
+  take();
+  assert.deepEqual(seen, [["data", 3], ["gap", 0], ["data", 5]]);
+  assert.equal(replay.next(), undefined);
 });

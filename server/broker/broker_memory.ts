@@ -45,8 +45,6 @@ interface Stream {
   readonly epoch: string;
   seq: number;
   readonly history: ChannelHistory;
-  /** Local sessions subscribed; a stream nothing was published on is forgotten at 0. */
-  subscribers: number;
 }
 
 /** Every channel's stream in this process. */
@@ -145,18 +143,16 @@ export class MemoryBroker implements Broker {
    * @throws {BrokerUnavailableError} when a new channel would exceed `--max-channels`
    */
   subscribe(channel: string): Promise<void> {
-    this.#acquire(channel).subscribers++;
+    this.#acquire(channel);
     return Promise.resolve();
   }
 
-  /** Forgets a stream nothing was ever published on once nobody subscribes. */
+  /**
+   * Forgets a stream nothing was ever published on: the hub calls this once
+   * its last local interest in the channel is gone (it keeps the one count).
+   */
   unsubscribe(channel: string): void {
-    const stream = this.#streams.get(channel);
-    if (!stream) return;
-    stream.subscribers--;
-    if (stream.subscribers <= 0 && stream.seq === 0) {
-      this.#streams.delete(channel);
-    }
+    if (this.#streams.get(channel)?.seq === 0) this.#streams.delete(channel);
   }
 
   /** @inheritdoc */
@@ -198,7 +194,6 @@ export class MemoryBroker implements Broker {
       epoch: this.#epoch(),
       seq: 0,
       history: new ChannelHistory(this.#history),
-      subscribers: 0,
     };
     this.#streams.set(channel, stream);
     return stream;

@@ -33,8 +33,8 @@ export interface StreamRead {
 export interface FollowerIo {
   /** Hands one message to the hub; a promise (naive mode) is awaited before the next. */
   deliver(frame: OutFrame): void | Promise<void>;
-  /** A control notice for the channel's control clients. */
-  notice(text: string): void;
+  /** A control notice for the channel's control clients; a `reset` names the new epoch. */
+  notice(text: string, epoch?: string): void;
   /** Reads seqs `from..to` from the engine's stream. */
   read(from: number, to: number): Promise<StreamRead>;
   /**
@@ -184,7 +184,7 @@ export class ChannelFollower {
     this.ring.clear();
     this.#io.adopted?.(epoch);
     this.#io.count("reset");
-    this.#io.notice(resetNotice(this.channel, epoch, 0));
+    this.#io.notice(resetNotice(this.channel, epoch, 0), epoch);
   }
 
   /** Hands over every held message that is now next in line. */

@@ -103,6 +103,7 @@ export function historyAfter(
 /** A replay with nothing in it. */
 export const EMPTY_REPLAY: ReplayCursor = Object.freeze({
   next: () => undefined,
+  seq: 0,
 });
 
 /** The `reset` notice: the stream is now `epoch`, continuing after `lastSeq`. */
@@ -135,6 +136,8 @@ class HistoryCursor implements ReplayCursor {
   readonly #history: ChannelHistory;
   #next: number;
   readonly #until: number;
+  /** The seq of what {@link next} last returned (0 after a notice). */
+  seq = 0;
 
   constructor(
     channel: string,
@@ -152,9 +155,10 @@ class HistoryCursor implements ReplayCursor {
     if (this.#next > this.#until) return undefined;
     const frame = this.#history.get(this.#next);
     if (frame) {
-      this.#next++;
+      this.seq = this.#next++;
       return frame.text;
     }
+    this.seq = 0;
     const oldest = this.#history.oldest(this.#until);
     const from = this.#next;
     this.#next = Math.max(oldest, from + 1);

@@ -223,7 +223,7 @@ export class RedisChannels {
     }
     const follower = new ChannelFollower(channel, this.#o.history, {
       deliver: (frame) => this.#o.handler()?.publication(channel, frame),
-      notice: (text) => this.#o.handler()?.notice(channel, text),
+      notice: (text, epoch) => this.#o.handler()?.notice(channel, text, epoch),
       read: (from, to) => this.#o.read(channel, from, to),
       count: (event) => {
         if (event === "repair") stats.repairs++;

@@ -237,6 +237,9 @@ class ArrayCursor implements ReplayCursor {
   readonly #then: ReplayCursor;
   #i = 0;
   #next: number;
+  #seq = 0;
+  /** Whether {@link next} has moved on to `then`. */
+  #inTail = false;
 
   constructor(
     channel: string,
@@ -253,14 +256,23 @@ class ArrayCursor implements ReplayCursor {
     while (this.#i < frames.length && frames[this.#i]!.seq < from) this.#i++;
   }
 
+  /** The seq of what {@link next} last returned (0 after a notice). */
+  get seq(): number {
+    return this.#inTail ? this.#then.seq : this.#seq;
+  }
+
   next(): string | undefined {
-    if (this.#next > this.#until) return this.#then.next();
+    if (this.#next > this.#until) {
+      this.#inTail = true;
+      return this.#then.next();
+    }
     const frame = this.#frames[this.#i];
     if (frame && frame.seq === this.#next) {
       this.#i++;
-      this.#next++;
+      this.#seq = this.#next++;
       return frame.text;
     }
+    this.#seq = 0;
     const to = Math.min(frame?.seq ?? Infinity, this.#until + 1) - 1;
     const gap = gapNotice(this.#channel, this.#next, to);
     this.#next = to + 1;

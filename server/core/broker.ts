@@ -11,7 +11,6 @@
  * @module
  */
 import { Histogram } from "../../lib/histogram.ts";
-import { DATA_PREFIX } from "../../lib/protocol.ts";
 import type { OutFrame, PublishBody } from "./frame.ts";
 
 /**
@@ -102,29 +101,8 @@ export interface ReplayCursor {
    * @returns undefined once the replay is complete
    */
   next(): string | undefined;
-  /**
-   * The seq of the message {@link next} last returned, 0 after a notice.
-   * A cursor without it has its data frames' seqs read from their text's
-   * `{"seq":` prefix ({@link replayedSeq}).
-   */
-  readonly seq?: number | undefined;
-}
-
-/**
- * The seq of `text`, which `cursor` just returned: the cursor's own word,
- * or, for a cursor that does not say, the seq a data frame's text starts
- * with (0 for a notice).
- */
-export function replayedSeq(cursor: ReplayCursor, text: string): number {
-  if (cursor.seq !== undefined) return cursor.seq;
-  if (!text.startsWith(DATA_PREFIX)) return 0;
-  let seq = 0;
-  for (let i = DATA_PREFIX.length; i < text.length; i++) {
-    const digit = text.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-    seq = seq * 10 + digit;
-  }
-  return seq;
+  /** The seq of the message {@link next} last returned, 0 after a notice. */
+  readonly seq: number;
 }
 
 /** Where a client joins a channel, and what it receives before the live stream. */

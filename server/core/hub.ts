@@ -331,10 +331,10 @@ export class Hub implements BrokerHandler {
 
   /**
    * The broker's notice for the channel's control clients (`reset`, `gap`).
-   * A `reset` moves the channel's sessions to its new epoch (read from the
-   * notice once, here, when the broker does not name it).
+   * A `reset` names the new epoch (`epoch`), and the channel's sessions
+   * move to it.
    */
-  notice(channel: string, text: string, epoch = resetEpoch(text)): void {
+  notice(channel: string, text: string, epoch?: string): void {
     if (epoch !== undefined) {
       for (const session of this.#subscribers.keys()) {
         if (session.channel === channel) session.epoch = epoch;
@@ -470,11 +470,4 @@ function once(fn: (() => void) | undefined): (() => void) | undefined {
     called = true;
     fn();
   };
-}
-
-/** The new epoch a `reset` notice names; undefined for any other text. */
-function resetEpoch(text: string): string | undefined {
-  if (!text.startsWith('{"type":"reset"')) return undefined;
-  const epoch = (JSON.parse(text) as { epoch?: unknown }).epoch;
-  return typeof epoch === "string" ? epoch : undefined;
 }

@@ -6,7 +6,6 @@
  * @module
  */
 import { REAL_SCHEDULER, type Scheduler } from "../../lib/scheduler.ts";
-import { replayedSeq } from "../core/broker.ts";
 import type { OutFrame } from "../core/frame.ts";
 import { type Backlog, type Cut, type Mode, NO_CUTS } from "../core/mode.ts";
 import type { Outlet } from "../core/mode.ts";
@@ -140,7 +139,7 @@ export class NaiveMode implements Mode {
     const replay = backlog.replay;
     if (!replay) return;
     for (let t = replay.next(); t !== undefined && !session.closed;) {
-      session.writeRaw(t, replayedSeq(replay, t));
+      session.writeRaw(t, replay.seq);
       t = replay.next();
     }
   }

@@ -9,7 +9,7 @@
  * @module
  */
 import { encodeControl } from "../../lib/protocol.ts";
-import { type ReplayCursor, replayedSeq } from "../core/broker.ts";
+import type { ReplayCursor } from "../core/broker.ts";
 import type { OutFrame } from "../core/frame.ts";
 import type { Backlog, Outlet, Verdict } from "../core/mode.ts";
 import type { Session } from "../core/session.ts";
@@ -563,7 +563,7 @@ export class QueueWriter implements Outlet {
     const replay = this.#replay;
     const text = replay?.next();
     if (text === undefined) this.#replay = undefined;
-    else session.writeRaw(text, replayedSeq(replay!, text));
+    else session.writeRaw(text, replay!.seq);
   }
 
   /**
