@@ -376,3 +376,35 @@ Deno.test("MemoryBroker remembers an Idempotency-Key for --idempotency-window: a
   assert.equal(late.duplicate, undefined);
   assert.equal(late.first, first.first + 1);
 });
+
+Deno.test("POST /publish NDJSON with an idempotency_key on every line: each line once — a retry of the batch publishes only the new lines; mixing with the header, or a key on some lines only, is a 400", async () => {
+  const { broker, sink } = hubWithClient("prices");
+  const handle = createPublishHandler(new HttpSource(broker), {
+    publishToken: TOKEN,
+    maxBodyBytes: 4096,
+  });
+  const send = (body: string, headers: Record<string, string> = {}) =>
+    handle(...post("/publish?channel=prices", body, {
+      ...auth,
+      "content-type": "application/x-ndjson",
+      ...headers,
+    }));
+  const line = (key: string, px: number) =>
+    JSON.stringify({ px, idempotency_key: key });
+  const first = await (await send(`${line("a", 1)}\n${line("b", 2)}\n`))
+    .json();
+  assert.deepEqual(first.seqs, [1, 2]);
+  assert.deepEqual(first.duplicates, []);
+  const retry = await (await send(
+    `${line("a", 1)}\n${line("b", 2)}\n${line("c", 3)}\n`,
+  )).json();
+  assert.deepEqual(retry.seqs, [1, 2, 3], "a and b keep their seqs");
+  assert.deepEqual(retry.duplicates, [0, 1]);
+  assert.equal(sink.frames.length, 3, "a and b were not published again");
+  const some = await send(`${line("d", 4)}\n{"px":5}\n`);
+  assert.equal(some.status, 400);
+  assert.match((await some.json()).error, /every NDJSON line/);
+  const both = await send(`${line("e", 6)}\n`, { "idempotency-key": "x" });
+  assert.equal(both.status, 400);
+  assert.equal(sink.frames.length, 3);
+});

@@ -12,6 +12,7 @@ import {
 } from "../../lib/protocol.ts";
 import { BrokerUnavailableError } from "../core/broker.ts";
 import { bearerOf, safeEqual } from "./auth.ts";
+import { publishEach } from "./publish_each.ts";
 import { messageFromText, type UserMessage } from "../sources/message_body.ts";
 import type { HttpSource } from "../sources/source_http.ts";
 
@@ -261,6 +262,47 @@ export function createPublishHandler(
       );
     }
     const tsSend = epochSeconds();
+    const keyed = messages.filter((m) => m.idempotencyKey !== undefined);
+    if (keyed.length > 0) {
+      if (keyed.length < messages.length || idempotencyKey !== undefined) {
+        return refuse(
+          400,
+          "idempotency_key: give it on every NDJSON line, or one Idempotency-Key header for the whole batch, not both",
+          "bad_publish",
+        );
+      }
+      if (keyed.some((m) => !IDEMPOTENCY_KEY.test(m.idempotencyKey!))) {
+        return refuse(
+          400,
+          "idempotency_key must be 1-200 printable ASCII characters",
+          "bad_publish",
+        );
+      }
+      const each = await publishEach(
+        source,
+        channel,
+        messages.map(({ idempotencyKey: key, ...m }) => ({
+          body: { tsSend, ...classes, ...m },
+          key: key!,
+        })),
+      );
+      if (!each.ok) {
+        const err = each.error;
+        return refuse(503, err.message, err.label, {
+          "retry-after": String(
+            Math.max(1, Math.ceil(err.retryAfterMs / 1000)),
+          ),
+        }, { stored: err.stored, published: each.published });
+      }
+      const { epoch, seqs, duplicates } = each;
+      return Response.json({
+        channel,
+        count: messages.length,
+        seqs,
+        epoch,
+        duplicates,
+      });
+    }
     let published;
     try {
       // In naive mode this waits for every client, like every publisher.

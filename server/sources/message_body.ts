@@ -15,6 +15,8 @@ export interface UserMessage {
   readonly ttlMs?: number;
   /** The object's `critical` field, when it is a boolean (NDJSON lines). */
   readonly critical?: boolean;
+  /** The object's `idempotency_key` field, when it is a string (NDJSON lines). */
+  readonly idempotencyKey?: string;
 }
 
 /**
@@ -36,7 +38,7 @@ export function messageFromText(
   options: {
     json: "require" | "try" | "never";
     conflateKey?: string | undefined;
-    /** Read `ttl_ms` and `critical` from the object (NDJSON lines). @default false */
+    /** Read `ttl_ms`, `critical` and `idempotency_key` from the object (NDJSON lines). @default false */
     classes?: boolean;
   },
 ): UserMessage {
@@ -55,9 +57,11 @@ export function messageFromText(
     : undefined;
   const ttl = options.classes ? object?.ttl_ms : undefined;
   const critical = options.classes ? object?.critical : undefined;
+  const once = options.classes ? object?.idempotency_key : undefined;
   const classes = {
     ...(typeof ttl === "number" && ttl > 0 ? { ttlMs: ttl } : {}),
     ...(typeof critical === "boolean" ? { critical } : {}),
+    ...(typeof once === "string" ? { idempotencyKey: once } : {}),
   };
   if (field !== undefined && object !== undefined && field in object) {
     const key = object[field];
