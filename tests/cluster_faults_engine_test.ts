@@ -263,6 +263,23 @@ async function _subscriber(url: string, query = "control=1") {
   return { client, position: position as { epoch: string; last_seq: number } };
 }
 
+/**
+ * Waits until the replica has acknowledged every write the primary at `url`
+ * took (WAIT, repeated: on a busy machine one 5-s WAIT may end first).
+ */
+async function replicated(url: string): Promise<void> {
+  const p = await direct(url);
+  try {
+    await waitFor(
+      "the replica to acknowledge every write",
+      async () => Number(await p.sendCommand(["WAIT", "1", "1000"])) >= 1,
+      30_000,
+    );
+  } finally {
+    await p.close();
+  }
+}
+
 /** The next data frame (control frames other than `allow` fail). */
 async function nextData(client: ManualClient, allow: string[] = []) {
   while (true) {
@@ -727,20 +744,14 @@ for (const lossy of [true, false]) {
           assert.equal((await publish(a, { n })).status, 200);
         }
         await readUntil(10);
-        const p = await direct(primary.url);
-        await p.sendCommand(["WAIT", "1", "5000"]);
-        await p.close();
+        await replicated(primary.url);
         // Lossy: the replica stops replicating: it keeps 1..10, misses 11..15.
         if (lossy) await r.sendCommand(["REPLICAOF", "127.0.0.1", "1"]);
         for (let n = 11; n <= 15; n++) {
           assert.equal((await publish(a, { n })).status, 200);
         }
         await readUntil(15);
-        if (!lossy) {
-          const p = await direct(primary.url);
-          await p.sendCommand(["WAIT", "1", "5000"]);
-          await p.close();
-        }
+        if (!lossy) await replicated(primary.url);
         await primary.kill();
         await waitFor(
           "Sentinel to fail over",
