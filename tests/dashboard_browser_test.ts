@@ -255,11 +255,14 @@ Deno.test({
           ) => drops(t) > sent),
         );
         sent = now;
-        assert.equal(
-          await page.textContent(`${row} .state`),
-          "ok",
-          `tick ${tick}`,
-        );
+        // Never "backlogged" for waiting on its batch; "ok" whenever it lost
+        // nothing (on a starved machine the server may shed for it too, and
+        // then "dropping" is the truth).
+        const state = await page.textContent(`${row} .state`);
+        assert.notEqual(state, "backlogged", `tick ${tick}`);
+        if (drops(await page.textContent(`${row} td.drops`) ?? "0") === 0) {
+          assert.equal(state, "ok", `tick ${tick}`);
+        }
       }
 
       // A client that reconnects with its id is recognisable as itself.
