@@ -111,7 +111,7 @@ Deno.test("stepLadder() keeps up only under a quarter of both down thresholds", 
   assert.equal(s.tier, "conflated");
 });
 
-Deno.test("stepLadder() coalesces a batch client at once while the server is overloaded, and keeps it there until calm", () => {
+Deno.test("stepLadder() coalesces a batch client at once while the server is overloaded, moves nobody down for it, and climbs only after upMs of calm", () => {
   const s = newLadderState(0);
   const hot = reading({ overloaded: true });
   assert.deepEqual(stepLadder(s, hot, LIMITS, 10), {
@@ -125,13 +125,34 @@ Deno.test("stepLadder() coalesces a batch client at once while the server is ove
     "no climb while hot",
   );
   assert.equal(s.tier, "coalesced");
-  assert.equal(stepLadder(s, CALM, LIMITS, 15_000)?.to, "full");
+  assert.equal(
+    stepLadder(s, CALM, LIMITS, 15_000),
+    undefined,
+    "calm again: it must keep up for upMs first",
+  );
+  assert.equal(
+    stepLadder(s, CALM, LIMITS, 15_000 + LIMITS.upMs)?.to,
+    "full",
+  );
   const plain = newLadderState(0);
   assert.equal(
     stepLadder(plain, reading({ overloaded: true, batch: false }), LIMITS, 10),
     undefined,
     "a client without batch frames stays full",
   );
+  const behind = { tier: "full" as Tier, changedAt: 0, calmSince: undefined };
+  for (let t = 1_000; t < 10_000; t += 250) {
+    assert.equal(
+      stepLadder(
+        behind,
+        reading({ overloaded: true, batch: false, queued: 100, full: true }),
+        LIMITS,
+        t,
+      ),
+      undefined,
+      "the server's lag moves nobody down",
+    );
+  }
 });
 
 Deno.test("stepLadder() never moves below dropping: the cut is the slow policy's", () => {

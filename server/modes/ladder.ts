@@ -98,9 +98,8 @@ function below(tier: Tier, batch: boolean): Tier {
   return next === "coalesced" && !batch ? "conflated" : next;
 }
 
-function above(tier: Tier, batch: boolean, overloaded: boolean): Tier {
+function above(tier: Tier, batch: boolean): Tier {
   const next = TIERS[Math.max(TIERS.indexOf(tier) - 1, 0)]!;
-  if (next === "full" && batch && overloaded) return "coalesced";
   return next === "coalesced" && !batch ? "full" : next;
 }
 
@@ -122,9 +121,10 @@ export function isBehind(
 /**
  * One look at a client: moves it one step down when it is behind (at once
  * when its queue is full, otherwise once it has spent `downMs` in its tier,
- * so the tier gets its chance to work), a batch client to `coalesced` when
- * the server is overloaded, and one step up after it kept up for `upMs`
- * (each further step needs another `upMs`: hysteresis).
+ * so the tier gets its chance to work), and one step up after it kept up for
+ * `upMs` (each further step needs another `upMs`: hysteresis). While the
+ * server is overloaded the lag is the server's: nobody moves, except that a
+ * batch client at `full` is told it is `coalesced`.
  *
  * @returns the change made, or undefined
  * @example
@@ -144,8 +144,14 @@ export function stepLadder(
   now: number,
 ): TierChange | undefined {
   const from = state.tier;
-  if (reading.overloaded && reading.batch && from === "full") {
-    return move(state, "coalesced", "overload", now);
+  if (reading.overloaded) {
+    // The server is behind, not the client: nobody moves down for it (a
+    // client still slow once the server keeps up is judged then), and no
+    // one moves up either; a batch client is told it is coalesced.
+    state.calmSince = undefined;
+    return reading.batch && from === "full"
+      ? move(state, "coalesced", "overload", now)
+      : undefined;
   }
   if (isBehind(reading, limits, from)) {
     state.calmSince = undefined;
@@ -169,7 +175,7 @@ export function stepLadder(
   }
   state.calmSince ??= now;
   if (from === "full" || now - state.calmSince < limits.upMs) return undefined;
-  const to = above(from, reading.batch, reading.overloaded);
+  const to = above(from, reading.batch);
   if (to === from) return undefined;
   state.calmSince = now;
   return move(state, to, "kept_up", now);

@@ -1,7 +1,7 @@
 /**
  * How much a queue-mode writer lets wait in a client's socket: the gate its
  * frames pass only while the socket buffers less, and the caps of one batch
- * frame (`?batch=1`).
+ * frame (`?batch=1`, `?batch=auto`).
  *
  * @module
  */
@@ -38,3 +38,10 @@ export function socketGate(frameBytes: number): number {
 export const BATCH_MAX_MESSAGES = 256;
 /** A batching client's frame stops growing once it holds this many bytes (`?batch=1`). */
 export const BATCH_MAX_BYTES = 1024 * 1024;
+/**
+ * A coalescing client's frame (`?batch=auto`, the ladder) stops growing at
+ * the socket gate: one frame never buffers much more than the gate allows,
+ * so a slow reader still gets its control frames soon and memory stays
+ * bounded per client.
+ */
+export const COALESCE_MAX_BYTES = QUEUE_HIGH_WATER_BYTES;

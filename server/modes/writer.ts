@@ -20,6 +20,7 @@ import type { DrainWatcher } from "./drain_watcher.ts";
 import {
   BATCH_MAX_BYTES,
   BATCH_MAX_MESSAGES,
+  COALESCE_MAX_BYTES,
   QUEUE_HIGH_WATER_BYTES,
   socketGate,
 } from "./socket_gate.ts";
@@ -229,10 +230,9 @@ export class QueueWriter implements Outlet {
     const session = this.session;
     this.offeredBytes += frame.bytes;
     if (
-      !this.#batch && !this.#held && !this.#waiting &&
+      !this.#batch && !this.#accepts && !this.#held && !this.#waiting &&
       this.#queue.length === 0 && !this.#hasPriority() &&
-      session.sink.bufferedAmount < socketGate(frame.bytes) &&
-      !(this.#accepts && this.#deferring())
+      session.sink.bufferedAmount < socketGate(frame.bytes)
     ) {
       session.writeNow(frame);
       this.#slow.fullSince = undefined;
@@ -273,7 +273,11 @@ export class QueueWriter implements Outlet {
     if (dropped > 0) {
       this.#drops += dropped;
       if (charged) recordDrop(this.#slow, now, dropped);
-      else if (!ladder) this.unjudgedDrops += dropped;
+      else if (!ladder || this.#ctx.overloaded()) {
+        // Judged by the next assessment; on the ladder (whose tier says
+        // whether drops count) only the overload's, which are shed.
+        this.unjudgedDrops += dropped;
+      }
       if (session.control) this.#unannounced += dropped;
     }
     this.#noteFull(now);
@@ -286,8 +290,11 @@ export class QueueWriter implements Outlet {
     }
     if (this.#batch) {
       if (!this.scheduled && this.idle) this.#ctx.schedule(this);
-    } else if (this.#accepts && this.#deferring()) {
-      // Everything offered in this turn of the event loop leaves as one frame.
+    } else if (this.#accepts) {
+      // Everything offered in this turn of the event loop leaves as one
+      // frame: no timer, so no latency while the server keeps up, and one
+      // write per client per turn when it does not (a busy server's turns
+      // grow, and so do its frames: it clocks itself).
       if (!this.scheduled && this.idle) this.#ctx.scheduleSoon(this);
     } else if (this.idle) this.flush(now);
     return charged && (this.#slow.fullSince !== undefined || dropped > 0)
@@ -306,10 +313,13 @@ export class QueueWriter implements Outlet {
    */
   assess(lagging: boolean, charge: boolean, now: number): Assessment {
     if (this.#ladder) {
-      // The tier says whether drops count; the overload says they do not.
+      // The tier says whether drops count; the overload says they do not:
+      // what it dropped then is shed.
       this.lagging = false;
       if (!this.#charged()) this.#slow.fullSince = undefined;
-      return NOTHING;
+      const shed = this.unjudgedDrops;
+      this.unjudgedDrops = 0;
+      return shed === 0 ? NOTHING : { shed, verdict: undefined };
     }
     this.lagging = lagging;
     const drops = this.unjudgedDrops;
@@ -406,7 +416,7 @@ export class QueueWriter implements Outlet {
         return;
       }
       if (priority) this.#sendPriority();
-      else if (this.#batch || this.#coalescing()) this.#sendBatch(now);
+      else if (this.#batch || this.#accepts) this.#sendBatch(now);
       else {
         const frame = this.#queue.shift(now);
         this.#announceExpired();
@@ -474,27 +484,6 @@ export class QueueWriter implements Outlet {
     const ladder = this.#ladder;
     if (!ladder) return this.lagging && !this.#ctx.overloaded();
     return charges(ladder.tier) && !this.#ctx.overloaded();
-  }
-
-  /**
-   * Whether a live message waits for the end of this turn of the event loop
-   * instead of leaving at once, so that what a turn offers leaves as one
-   * frame: a client that accepts arrays, while the server is overloaded or
-   * (on the ladder) below `full`. A client that keeps up on a calm server
-   * gets every message at once.
-   */
-  #deferring(): boolean {
-    if (!this.#accepts) return false;
-    const ladder = this.#ladder;
-    return this.#ctx.overloaded() ||
-      (ladder !== undefined && ladder.tier !== "full");
-  }
-
-  /** Whether queued messages leave as one batch frame (no timer): a client that accepts them, off the ladder or below `full`. */
-  #coalescing(): boolean {
-    if (!this.#accepts) return false;
-    const ladder = this.#ladder;
-    return !ladder || ladder.tier !== "full" || this.#ctx.overloaded();
   }
 
   /** Empties the queue and releases the drain wait. @returns messages discarded */
@@ -613,7 +602,8 @@ export class QueueWriter implements Outlet {
     const taken = TAKEN;
     const queue = this.#queue;
     let bytes = 0;
-    while (taken.length < BATCH_MAX_MESSAGES && bytes < BATCH_MAX_BYTES) {
+    const maxBytes = this.#batch ? BATCH_MAX_BYTES : COALESCE_MAX_BYTES;
+    while (taken.length < BATCH_MAX_MESSAGES && bytes < maxBytes) {
       const frame = queue.shift(now);
       if (frame === undefined) break;
       taken.push(frame);
@@ -621,6 +611,12 @@ export class QueueWriter implements Outlet {
     }
     this.#announceExpired();
     if (taken.length === 0) return;
+    if (taken.length === 1 && !this.#batch) {
+      // One message to a client that accepts arrays: as a single object.
+      this.session.write(taken[0]!, now);
+      taken.length = 0;
+      return;
+    }
     const first = taken[0]!;
     const last = taken[taken.length - 1]!;
     const shareable = this.#ctx.queue.policy !== "conflate" &&
