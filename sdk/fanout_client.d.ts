@@ -754,7 +754,9 @@ export interface FanoutClientOptions {
     readonly connectTimeoutMs?: number;
     /**
      * Accept live messages as arrays: `"auto"` (`?batch=auto`) only when
-     * several waited for this client, no timer; `true` (`?batch=1`) on the
+     * several were published at once or waited for this client, no timer
+     * (the server's busiest moments cost it one write, not one per message);
+     * `true` (`?batch=1`) on the
      * server's batch timer; `false` never. Messages still arrive one event
      * each. @default "auto"
      */
