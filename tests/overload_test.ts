@@ -179,3 +179,44 @@ Deno.test("the synthetic source, far behind its schedule, skips ahead and counts
     "lag was recorded once, then the source was on time again",
   );
 });
+
+Deno.test("overload: most clients behind at once is the server's problem (a shared reader, or writes it cannot keep up with) — even with an on-time loop and source nobody is cut; a few slow ones among readers are cut", async () => {
+  const run = async (slow: number) => {
+    const clock = new FakeClock();
+    const mode = new QueueMode({
+      queue: { maxsize: 10, maxBytes: Infinity, policy: "drop-oldest" },
+      limits: { dropLimit: 5, fullTimeoutMs: 1000 },
+      scheduler: clock,
+    });
+    const { hub, publish } = testHub(mode, clock);
+    const sinks = Array.from({ length: 20 }, (_, i) => {
+      const sink = new FakeSink();
+      sink.stalled = i < slow;
+      return sink;
+    });
+    const sessions = sinks.map((sink, i) =>
+      hub.open(sink, { remote: `c${i}` })
+    );
+    for (let tick = 0; tick < 12; tick++) {
+      for (let i = 0; i < 100; i++) {
+        await publish("default", { tsSend: 1, payloadB64: PAYLOAD });
+      }
+      await clock.run(20);
+      clock.advance(230);
+      hub.tick(CALM); // the loop and the source are on time
+    }
+    mode.stop();
+    return {
+      overloaded: hub.overload.overloaded,
+      cut: sessions.filter((s) => s.closed).length,
+      shed: hub.shed,
+    };
+  };
+  const crowd = await run(15); // 15 of 20 behind
+  assert.equal(crowd.overloaded, true);
+  assert.equal(crowd.cut, 0, "nobody cut while most are behind");
+  assert.ok(crowd.shed > 0, "what did not fit was shed");
+  const few = await run(3); // 3 of 20: under the minimum and the share
+  assert.equal(few.overloaded, false);
+  assert.equal(few.cut, 3, "the slow ones are their own problem");
+});

@@ -32,7 +32,12 @@ import { Exits } from "./exits.ts";
 import type { Broker, BrokerHandler } from "./broker.ts";
 import type { OutFrame } from "./frame.ts";
 import type { Cut, Mode } from "./mode.ts";
-import { OverloadMonitor, type OverloadSignals } from "./overload.ts";
+import {
+  OVERLOAD_CLIENT_LAG_MS,
+  OVERLOAD_MIN_BEHIND,
+  OverloadMonitor,
+  type OverloadSignals,
+} from "./overload.ts";
 import { Session } from "./session.ts";
 import { attributeClose, type SessionEnd } from "./session_end.ts";
 import type { Sink } from "./sink.ts";
@@ -380,7 +385,15 @@ export class Hub implements BrokerHandler {
 
   #sweep(signals: OverloadSignals): void {
     const now = this.#now();
-    const overloaded = this.#overload.update(signals, now);
+    const behindShare = this.#mode.behindShare?.(
+      now,
+      OVERLOAD_CLIENT_LAG_MS,
+      OVERLOAD_MIN_BEHIND,
+    ) ?? 0;
+    const overloaded = this.#overload.update(
+      behindShare > 0 ? { ...signals, behindShare } : signals,
+      now,
+    );
     this.#cut(this.#mode.tick(now, overloaded));
     const limit = this.#options.stallTimeoutMs ?? 0;
     for (const session of this.#subscribers.keys()) {

@@ -102,6 +102,12 @@ export interface Mode {
    *   against what was offered, and what the overload costs is shed evenly
    */
   tick(now: number, overloaded: boolean): readonly Cut[];
+  /**
+   * Share of the mode's clients behind at once (their oldest waiting message
+   * at least `lagMs` old), 0..1; 0 when fewer than `minBehind` are. An
+   * overload signal: read by the hub just before {@link tick}.
+   */
+  behindShare?(now: number, lagMs: number, minBehind: number): number;
   /** Messages dropped because the server was behind, not the client: counted apart, never against the client. */
   readonly shed: number;
   /** Messages not sent because their time to live ran out (queue mode). */

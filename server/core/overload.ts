@@ -1,6 +1,7 @@
 /**
  * Whether the server itself is behind: its event loop runs its timers late,
- * or its source cannot keep its schedule. While it is, slow clients are told
+ * its source cannot keep its schedule, or most of its clients are behind at
+ * once. While it is, slow clients are told
  * apart from the server's own slowness by comparing them with their peers,
  * and what cannot be sent is shed evenly instead of cutting anybody.
  *
@@ -11,7 +12,18 @@
 export const OVERLOAD_LOOP_LAG_MS = 100;
 /** …or when the source is this far behind its schedule, ms. */
 export const OVERLOAD_SOURCE_LAG_MS = 250;
-/** Calm again once both signals stayed under half their thresholds this long, ms. */
+/**
+ * …or when more than this share of the clients are behind at once (their
+ * oldest waiting message at least {@link OVERLOAD_CLIENT_LAG_MS} old): one
+ * slow reader is its own problem, most of them together are the server's —
+ * its writes, or a reader shared by them all, cannot keep up.
+ */
+export const OVERLOAD_BEHIND_SHARE = 0.5;
+/** A client counts as behind for {@link OVERLOAD_BEHIND_SHARE} at this lag, ms. */
+export const OVERLOAD_CLIENT_LAG_MS = 250;
+/** …and only when at least this many are behind (two slow clients of three are two slow clients). */
+export const OVERLOAD_MIN_BEHIND = 10;
+/** Calm again once every signal stayed under half its threshold this long, ms. */
 export const OVERLOAD_CALM_MS = 1000;
 
 /** What the monitor reads each housekeeping tick. */
@@ -20,6 +32,11 @@ export interface OverloadSignals {
   readonly loopLagMs: number;
   /** How far the source is behind its schedule, ms (0 for unscheduled sources). */
   readonly sourceLagMs: number;
+  /**
+   * Share of the clients behind at once, 0..1 (0 when fewer than
+   * {@link OVERLOAD_MIN_BEHIND} are): the mode's reading. @default 0
+   */
+  readonly behindShare?: number;
 }
 
 /**
@@ -58,10 +75,13 @@ export class OverloadMonitor {
       this.overloadedMs += now - this.#last;
     }
     this.#last = now;
+    const behind = signals.behindShare ?? 0;
     const hot = signals.loopLagMs > OVERLOAD_LOOP_LAG_MS ||
-      signals.sourceLagMs > OVERLOAD_SOURCE_LAG_MS;
+      signals.sourceLagMs > OVERLOAD_SOURCE_LAG_MS ||
+      behind > OVERLOAD_BEHIND_SHARE;
     const calm = signals.loopLagMs < OVERLOAD_LOOP_LAG_MS / 2 &&
-      signals.sourceLagMs < OVERLOAD_SOURCE_LAG_MS / 2;
+      signals.sourceLagMs < OVERLOAD_SOURCE_LAG_MS / 2 &&
+      behind < OVERLOAD_BEHIND_SHARE / 2;
     if (hot) {
       this.#calmSince = undefined;
       if (!this.overloaded) {

@@ -255,6 +255,20 @@ export class QueueMode implements Mode {
     return cuts ?? NO_CUTS;
   }
 
+  /** @inheritdoc */
+  behindShare(now: number, lagMs: number, minBehind: number): number {
+    let total = 0;
+    let behind = 0;
+    for (const writers of this.#channels.values()) {
+      for (const writer of writers) {
+        if (writer.session.closed) continue;
+        total++;
+        if (writer.lagMs(now) >= lagMs) behind++;
+      }
+    }
+    return behind < minBehind ? 0 : behind / total;
+  }
+
   /** Stops the batch timer and releases every drain wait. */
   stop(): void {
     if (this.#timer !== undefined) this.#scheduler.clear(this.#timer);
