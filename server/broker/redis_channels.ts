@@ -17,14 +17,10 @@ import {
   type PublishOptions,
 } from "../core/broker.ts";
 import { DATA_PREFIX, epochGeneration } from "../../lib/protocol.ts";
-import {
-  frameFromRest,
-  frameRest,
-  type OutFrame,
-  type PublishBody,
-} from "../core/frame.ts";
+import { frameRest, type OutFrame, type PublishBody } from "../core/frame.ts";
 import { ChannelFollower, type StreamRead } from "./channel_follower.ts";
 import { newEpoch } from "./epoch.ts";
+import { encodeTag, frameFromEngine } from "./message_tag.ts";
 import { checkVerdict } from "./follower_check.ts";
 import { type RedisConnection, RETRY_AFTER_MS } from "./redis_connection.ts";
 import { Subscriptions } from "./subscriptions.ts";
@@ -177,7 +173,7 @@ export class RedisChannels {
     const idem = options.idempotencyKey;
     if (idem !== undefined) keys.push(k.idempotency(idem));
     for (const body of bodies) {
-      args.push(body.key ?? "", frameRest(channel, body));
+      args.push(encodeTag(body), frameRest(channel, body));
     }
     const started = this.#o.now();
     let reply: unknown;
@@ -488,9 +484,11 @@ export class RedisChannels {
   }
 
   /**
-   * One pub/sub message: `epoch:seq:` + frame text (+ `\0` + key), as the
+   * One pub/sub message: `epoch:seq:` + frame text (+ `\0` + its tag: key,
+   * time to live, `critical`; `message_tag.ts`), as the
    * publish script lays it out. The frame is built by the same code as on
-   * the memory path (`frameFromRest`: UTF-8 `bytes`, `ts_send` for ACKs),
+   * the memory path (`frameFromRest` through `frameFromEngine`: UTF-8 `bytes`,
+   * `ts_send` for ACKs),
    * from the part after `{"seq":N`.
    */
   #message(followed: Followed, message: string): void {
@@ -502,8 +500,8 @@ export class RedisChannels {
     const seq = Number(seqText);
     const restAt = c2 + 1 + DATA_PREFIX.length + seqText.length;
     const rest = nul < 0 ? message.slice(restAt) : message.slice(restAt, nul);
-    const key = nul < 0 ? undefined : message.slice(nul + 1);
-    const frame = frameFromRest(seq, rest, key, this.#o.now());
+    const tag = nul < 0 ? "" : message.slice(nul + 1);
+    const frame = frameFromEngine(seq, rest, tag, this.#o.now());
     if (followed.early) followed.early.push({ epoch, frame });
     else followed.follower.receive(epoch, frame);
   }

@@ -12,7 +12,8 @@ import type {
   ReplayCursor,
   Resume,
 } from "../core/broker.ts";
-import { frameFromRest, type OutFrame } from "../core/frame.ts";
+import type { OutFrame } from "../core/frame.ts";
+import { frameFromEngine } from "./message_tag.ts";
 import type { StreamRead } from "./channel_follower.ts";
 import {
   EMPTY_REPLAY,
@@ -157,14 +158,8 @@ export class RedisReplay {
     const now = this.#o.now();
     for (let i = 2; i + 2 < reply.length + 1; i += 3) {
       const seq = Number(String(reply[i]).split("-")[0]);
-      const key = String(reply[i + 2]);
       frames.push(
-        frameFromRest(
-          seq,
-          String(reply[i + 1]),
-          key === "" ? undefined : key,
-          now,
-        ),
+        frameFromEngine(seq, String(reply[i + 1]), String(reply[i + 2]), now),
       );
     }
     return { epoch, top, frames };
