@@ -15,7 +15,13 @@
  * @module
  */
 import { type BenchOptions, progress } from "../_options.ts";
-import { type PointResult, round, runPoint } from "../_point.ts";
+import {
+  type PointResult,
+  round,
+  runPoint,
+  type Spread,
+  spreadOfValues,
+} from "../_point.ts";
 import type { BenchPaths, ServerKind } from "../_servers.ts";
 
 /** The server's CPU (`taskset -c`). */
@@ -25,11 +31,14 @@ export const GENERATOR_CPUS = "1";
 const RATE = 100;
 const LADDER = ["--policy", "ladder"] as const;
 
-/** One measured configuration. */
+/** One measured configuration: the run with the median CPU per delivery, and each figure's spread. */
 export interface LadderRun {
   /** What ran: `fanout --policy ladder`, `bun`, … */
   readonly name: string;
+  /** The repeat whose CPU per delivery is the median. */
   readonly result: PointResult;
+  /** Median, min and max of each figure over the interleaved repeats. */
+  readonly spread: Record<string, Spread>;
 }
 
 /** One point of the ladder scenario. */
@@ -37,8 +46,10 @@ export interface LadderPoint {
   readonly case: "batch" | "default" | "isolation";
   readonly clients: number;
   readonly rate: number;
+  /** Interleaved repeats of each configuration. */
+  readonly repeats: number;
   readonly runs: LadderRun[];
-  /** The verdict figures of the point (ratios; see the module doc). */
+  /** The verdict figures of the point (ratios of medians; see the module doc). */
   readonly ratios: Record<string, number | null>;
 }
 
@@ -50,29 +61,72 @@ export interface LadderResult {
   readonly points: LadderPoint[];
 }
 
-function p(r: PointResult, group = "fast"): {
-  p50: number | null;
-  p99: number | null;
-  delivered: number | null;
-} {
+/** The figures whose spread over repeats is kept, per group. */
+function figuresOf(
+  r: PointResult,
+  group: string,
+): Record<string, number | null> {
   const g = r.groups[group];
   return {
-    p50: g?.latency_ms.p50 ?? null,
-    p99: g?.latency_ms.p99 ?? null,
     delivered: g?.delivery_ratio ?? null,
+    p50_ms: g?.latency_ms.p50 ?? null,
+    p99_ms: g?.latency_ms.p99 ?? null,
+    cpu_us_per_delivery: r.server_cpu_us_per_delivery ?? null,
+    generator_cpu_cores: r.generator_cpu_cores ?? null,
+    cut: Object.values(g?.closes ?? {}).reduce((n, c) => n + c, 0),
+    ...(group === "fast" ? {} : { open_at_end: g?.open_at_end ?? null }),
   };
 }
+
+function spreadOfRuns(
+  runs: readonly PointResult[],
+  group = "fast",
+): Record<string, Spread> {
+  const rows = runs.map((r) => figuresOf(r, group));
+  return Object.fromEntries(
+    Object.keys(rows[0] ?? {}).map((k) => [
+      k,
+      spreadOfValues(rows.map((row) => row[k] ?? null)),
+    ]),
+  );
+}
+
+function medianRun(runs: readonly PointResult[]): PointResult {
+  const sorted = [...runs].sort((a, b) =>
+    (a.server_cpu_us_per_delivery ?? Infinity) -
+    (b.server_cpu_us_per_delivery ?? Infinity)
+  );
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+const med = (run: LadderRun | undefined, figure: string, group = "fast") =>
+  group === "fast"
+    ? run?.spread[figure]?.median ?? null
+    : run?.spread[`${group}.${figure}`]?.median ?? null;
 
 function ratio(a: number | null, b: number | null): number | null {
   return a === null || b === null || b === 0 ? null : round(a / b, 3);
 }
 
-/** Runs the ladder scenario. */
+/** A configuration of a point: a name, the server, its flags and path. */
+interface Config {
+  readonly name: string;
+  readonly kind: ServerKind;
+  readonly flags: readonly string[];
+  readonly path: string;
+}
+
+/**
+ * Runs the ladder scenario: every configuration of a point once per repeat,
+ * interleaved (so drift on the machine hits each alike), then medians,
+ * ranges and the ratios of medians.
+ */
 export async function runLadder(
   options: BenchOptions,
   paths: BenchPaths,
 ): Promise<LadderResult> {
   const quick = options.quick;
+  const repeats = options.repeat;
   const warmupMs = quick ? 1000 : 3000;
   const measureMs = quick ? 2000 : 10_000;
   const batchClients = quick ? [100] : [1000, 2000, 3000];
@@ -80,131 +134,146 @@ export async function runLadder(
     k === "bun" || k === "deno-loop" || k === "deno-queue"
   );
   const point = async (
-    name: string,
-    kind: ServerKind,
-    flags: readonly string[],
+    configs: readonly Config[],
     clients: number,
-    path: string,
     slow = 0,
-  ): Promise<LadderRun> => {
-    progress(`ladder: ${name}, ${clients} clients × ${RATE} Hz, ${path}`);
-    const result = await runPoint(
-      {
-        kind,
-        rate: RATE,
-        payloadBytes: 64,
-        fanoutFlags: [...options.fanoutFlags, ...flags],
-        cpus: SERVER_CPUS,
+  ): Promise<LadderRun[]> => {
+    const results = configs.map((): PointResult[] => []);
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      for (const [i, c] of configs.entries()) {
+        progress(
+          `ladder: ${c.name}, ${clients} clients × ${RATE} Hz, ${c.path}${
+            repeats > 1 ? ` (run ${repeat + 1}/${repeats})` : ""
+          }`,
+        );
+        results[i]!.push(
+          await runPoint(
+            {
+              kind: c.kind,
+              rate: RATE,
+              payloadBytes: 64,
+              fanoutFlags: [...options.fanoutFlags, ...c.flags],
+              cpus: SERVER_CPUS,
+            },
+            {
+              groups: [
+                { name: "fast", count: clients },
+                ...(slow > 0
+                  ? [{ name: "slow", count: slow, periodMs: 10_000 / RATE }]
+                  : []),
+              ],
+              warmupMs,
+              measureMs,
+              path: c.path,
+              cpus: GENERATOR_CPUS,
+            },
+            paths,
+          ),
+        );
+      }
+    }
+    return configs.map((c, i) => ({
+      name: c.name,
+      result: medianRun(results[i]!),
+      spread: {
+        ...spreadOfRuns(results[i]!),
+        ...(slow > 0
+          ? Object.fromEntries(
+            Object.entries(spreadOfRuns(results[i]!, "slow")).map((
+              [k, v],
+            ) => [`slow.${k}`, v]),
+          )
+          : {}),
       },
-      {
-        groups: [
-          { name: "fast", count: clients },
-          ...(slow > 0
-            ? [{ name: "slow", count: slow, periodMs: 10_000 / RATE }]
-            : []),
-        ],
-        warmupMs,
-        measureMs,
-        path,
-        cpus: GENERATOR_CPUS,
-      },
-      paths,
-    );
-    return { name, result };
+    }));
   };
   const points: LadderPoint[] = [];
   for (const clients of batchClients) {
-    const runs = [
-      await point(
-        "fanout --policy ladder",
-        "fanout",
-        LADDER,
-        clients,
-        "/?batch=auto",
-      ),
-    ];
-    for (const kind of peers) {
-      runs.push(await point(kind, kind, [], clients, "/"));
-    }
-    const ours = runs[0]!.result;
-    const bun = runs.find((r) => r.name === "bun")?.result;
+    const runs = await point([
+      {
+        name: "fanout --policy ladder",
+        kind: "fanout",
+        flags: LADDER,
+        path: "/?batch=auto",
+      },
+      ...peers.map((kind) => ({ name: kind, kind, flags: [], path: "/" })),
+    ], clients);
+    const ours = runs[0];
+    const bun = runs.find((r) => r.name === "bun");
     points.push({
       case: "batch",
       clients,
       rate: RATE,
+      repeats,
       runs,
       ratios: {
-        delivered: p(ours).delivered,
-        cut: Object.values(ours.groups.fast?.closes ?? {}).reduce(
-          (n, c) => n + c,
-          0,
+        delivered: med(ours, "delivered"),
+        cut: med(ours, "cut"),
+        p50_vs_bun: ratio(med(ours, "p50_ms"), med(bun, "p50_ms")),
+        p99_vs_bun: ratio(med(ours, "p99_ms"), med(bun, "p99_ms")),
+        cpu_per_delivery_vs_bun: ratio(
+          med(ours, "cpu_us_per_delivery"),
+          med(bun, "cpu_us_per_delivery"),
         ),
-        p50_vs_bun: bun ? ratio(p(ours).p50, p(bun).p50) : null,
-        p99_vs_bun: bun ? ratio(p(ours).p99, p(bun).p99) : null,
-        cpu_per_delivery_vs_bun: bun
-          ? ratio(
-            ours.server_cpu_us_per_delivery,
-            bun.server_cpu_us_per_delivery,
-          )
-          : null,
       },
     });
   }
   const plainClients = quick ? 100 : 1000;
-  const today = await point(
-    "fanout (default)",
-    "fanout",
-    [],
-    plainClients,
-    "/",
-  );
-  const laddered = await point(
-    "fanout --policy ladder",
-    "fanout",
-    LADDER,
-    plainClients,
-    "/",
-  );
+  const plain = await point([
+    { name: "fanout (default)", kind: "fanout", flags: [], path: "/" },
+    {
+      name: "fanout --policy ladder",
+      kind: "fanout",
+      flags: LADDER,
+      path: "/",
+    },
+  ], plainClients);
   points.push({
     case: "default",
     clients: plainClients,
     rate: RATE,
-    runs: [today, laddered],
+    repeats,
+    runs: plain,
     ratios: {
+      delivered_default: med(plain[0], "delivered"),
+      delivered_ladder: med(plain[1], "delivered"),
       cpu_per_delivery_ladder_vs_default: ratio(
-        laddered.result.server_cpu_us_per_delivery,
-        today.result.server_cpu_us_per_delivery,
+        med(plain[1], "cpu_us_per_delivery"),
+        med(plain[0], "cpu_us_per_delivery"),
       ),
     },
   });
   const isoClients = quick ? 50 : 500;
-  const queue = await point(
-    "fanout (queue) + slow reader",
-    "fanout",
-    [],
+  const iso = await point(
+    [
+      {
+        name: "fanout (queue) + slow reader",
+        kind: "fanout",
+        flags: [],
+        path: "/?batch=auto",
+      },
+      {
+        name: "fanout --policy ladder + slow reader",
+        kind: "fanout",
+        flags: LADDER,
+        path: "/?batch=auto",
+      },
+    ],
     isoClients,
-    "/?batch=auto",
-    1,
-  );
-  const ladder = await point(
-    "fanout --policy ladder + slow reader",
-    "fanout",
-    LADDER,
-    isoClients,
-    "/?batch=auto",
     1,
   );
   points.push({
     case: "isolation",
     clients: isoClients,
     rate: RATE,
-    runs: [queue, ladder],
+    repeats,
+    runs: iso,
     ratios: {
-      slow_connected_queue: queue.result.groups.slow?.open_at_end ?? null,
-      slow_connected_ladder: ladder.result.groups.slow?.open_at_end ?? null,
+      slow_connected_queue: med(iso[0], "open_at_end", "slow"),
+      slow_connected_ladder: med(iso[1], "open_at_end", "slow"),
       fast_p99_ladder_vs_queue: ratio(
-        p(ladder.result).p99,
-        p(queue.result).p99,
+        med(iso[1], "p99_ms"),
+        med(iso[0], "p99_ms"),
       ),
     },
   });
@@ -215,17 +284,24 @@ export async function runLadder(
   };
 }
 
-/** One line per point, for the console. */
+/** One line per point, for the console: medians, with the range over the repeats. */
 export function describeLadder(point: LadderPoint): string {
-  const runs = point.runs.map(({ name, result: r }) => {
-    const f = p(r);
-    return `${name}: ${r.deliveries_per_s}/s (${
-      f.delivered === null ? "-" : (f.delivered * 100).toFixed(1)
-    } %), p50 ${f.p50 ?? "-"} ms, p99 ${f.p99 ?? "-"} ms, ${
-      r.server_cpu_us_per_delivery ?? "-"
-    } µs/delivery`;
-  });
-  return `${point.case} ${point.clients} × ${point.rate} Hz (server on CPU ${SERVER_CPUS}, generator on CPU ${GENERATOR_CPUS}): ${
+  const fig = (sp: Spread | undefined, scale = 1, digits = 1) => {
+    if (!sp || sp.median === null) return "-";
+    const f = (v: number | null) =>
+      v === null ? "-" : (v * scale).toFixed(digits);
+    return point.repeats > 1
+      ? `${f(sp.median)} [${f(sp.min)}–${f(sp.max)}]`
+      : f(sp.median);
+  };
+  const runs = point.runs.map(({ name, spread }) =>
+    `${name}: delivered ${fig(spread.delivered, 100)} %, p50 ${
+      fig(spread.p50_ms)
+    } ms, p99 ${fig(spread.p99_ms)} ms, ${
+      fig(spread.cpu_us_per_delivery, 1, 2)
+    } µs/delivery, generator ${fig(spread.generator_cpu_cores, 1, 2)} cores`
+  );
+  return `${point.case} ${point.clients} × ${point.rate} Hz (server on CPU ${SERVER_CPUS}, generator on CPU ${GENERATOR_CPUS}, medians of ${point.repeats} interleaved runs [range]): ${
     runs.join("; ")
   }; ${JSON.stringify(point.ratios)}`;
 }
