@@ -9,13 +9,13 @@
  * @module
  */
 import { encodeControl } from "../../lib/protocol.ts";
-import type { ReplayCursor } from "../core/broker.ts";
 import type { OutFrame } from "../core/frame.ts";
 import type { Backlog, Outlet, Verdict } from "../core/mode.ts";
 import type { Session } from "../core/session.ts";
 import type { BatchJoiner } from "./batch_joiner.ts";
 import type { QueueLimits } from "./client_queue.ts";
 import { CRITICAL_OVERFLOW, Outbox } from "./outbox.ts";
+import { PriorityLane } from "./priority_lane.ts";
 import type { DrainWatcher } from "./drain_watcher.ts";
 import {
   BATCH_MAX_BYTES,
@@ -100,16 +100,10 @@ export class QueueWriter implements Outlet {
   readonly #ctx: WriterContext;
   readonly #queue: Outbox;
   readonly #slow: SlowState = newSlowState();
-  /** Control frames to send before anything else (undefined when none: most clients). */
-  #notices: string[] | undefined;
-  /** History still to replay before live frames. */
-  #replay: ReplayCursor | undefined;
+  /** Notices, the `dropped` notice, the `lag` frame and replay: ahead of the live queue. */
+  readonly #lane = new PriorityLane();
   /** True while the backlog is being read: live frames queue, nothing is sent. */
   #held: boolean;
-  /** Drops not yet announced to a client that asked for control frames. */
-  #unannounced = 0;
-  /** A `lag` frame is due (built when it is sent, so it is current). */
-  #lagDue = false;
   /** When the next `lag` frame is due, ms. */
   #lagAt = 0;
   /** Drops, expired and superseded together at the ladder's previous look. */
@@ -177,7 +171,7 @@ export class QueueWriter implements Outlet {
     if (backlog instanceof Promise) {
       backlog.then((b) => {
         this.#held = false;
-        this.#setBacklog(b);
+        this.#lane.setBacklog(b);
         // Live frames handed over while the backlog was read and covered by it.
         const after = b.after ?? 0;
         for (
@@ -188,7 +182,7 @@ export class QueueWriter implements Outlet {
         this.#queue.takeExpired();
         this.flush(this.#ctx.now());
       });
-    } else if (backlog) this.#setBacklog(backlog);
+    } else if (backlog) this.#lane.setBacklog(backlog);
   }
 
   /** The client's tier on the ladder (undefined off the ladder). */
@@ -267,7 +261,7 @@ export class QueueWriter implements Outlet {
       // queue was full because the server was behind, not the client.
       this.unjudgedDrops++;
       this.#unjudgedOverflow = true;
-      if (session.control) this.#unannounced++;
+      if (session.control) this.#lane.announceDrops(1);
       return undefined;
     }
     if (dropped > 0) {
@@ -278,7 +272,7 @@ export class QueueWriter implements Outlet {
         // whether drops count) only the overload's, which are shed.
         this.unjudgedDrops += dropped;
       }
-      if (session.control) this.#unannounced += dropped;
+      if (session.control) this.#lane.announceDrops(dropped);
     }
     this.#noteFull(now);
     if (this.#waiting && session.sink.bufferedAmount < this.#gate) {
@@ -370,7 +364,7 @@ export class QueueWriter implements Outlet {
   /** Queues a control frame ahead of the data (control clients only), and sends it when it can. */
   notice(text: string): void {
     if (!this.session.control) return;
-    (this.#notices ??= []).push(text);
+    this.#lane.notice(text);
     if (this.idle) this.flush(this.#ctx.now());
   }
 
@@ -490,16 +484,9 @@ export class QueueWriter implements Outlet {
   detach(): number {
     const discarded = this.#queue.length;
     this.#queue.clear();
-    this.#replay = undefined;
+    this.#lane.dropReplay();
     this.#ctx.watcher.cancel(this.session.sink);
     return discarded;
-  }
-
-  #setBacklog(backlog: Backlog): void {
-    this.#notices = backlog.notices.length > 0
-      ? [...backlog.notices]
-      : undefined;
-    this.#replay = backlog.replay;
   }
 
   #wait(): void {
@@ -518,41 +505,12 @@ export class QueueWriter implements Outlet {
 
   /** True when notices or replayed history wait ahead of the live queue. */
   #hasPriority(): boolean {
-    return this.#notices !== undefined || this.#unannounced > 0 ||
-      this.#lagDue ||
-      this.#replay !== undefined;
+    return this.#lane.pending;
   }
 
   /** Sends the next notice, `lag` frame or replayed frame, in priority order. */
   #sendPriority(): void {
-    const { session } = this;
-    const notices = this.#notices;
-    if (notices !== undefined) {
-      const text = notices.shift()!;
-      if (notices.length === 0) this.#notices = undefined;
-      session.writeRaw(text);
-      return;
-    }
-    if (this.#unannounced > 0) {
-      const count = this.#unannounced;
-      this.#unannounced = 0;
-      session.writeRaw(encodeControl({
-        type: "dropped",
-        channel: session.channel,
-        count,
-      }));
-      return;
-    }
-    if (this.#lagDue) {
-      this.#lagDue = false;
-      session.writeRaw(this.#lagFrame(this.#ctx.now()));
-      return;
-    }
-    // Replayed history is sent as is: its enqueue time is not this client's.
-    const replay = this.#replay;
-    const text = replay?.next();
-    if (text === undefined) this.#replay = undefined;
-    else session.writeRaw(text, replay!.seq);
+    this.#lane.sendNext(this.session, () => this.#lagFrame(this.#ctx.now()));
   }
 
   /**
@@ -563,7 +521,7 @@ export class QueueWriter implements Outlet {
     const every = this.#ctx.lagIntervalMs ?? 0;
     if (!this.session.control || every <= 0 || now < this.#lagAt) return;
     this.#lagAt = now + every;
-    this.#lagDue = true;
+    this.#lane.lagDue();
     if (this.idle) this.flush(now);
   }
 
