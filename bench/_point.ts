@@ -49,6 +49,12 @@ export interface LoadSpec {
   readonly timelineMs?: number;
   /** Run the generator pinned to these CPUs (`taskset -c`). @default unpinned */
   readonly cpus?: string;
+  /**
+   * The clients: `lean` (raw sockets, no parse) or `ws` (Node's `ws`
+   * package, JSON.parse of every frame, as an application reads).
+   * @default "lean"
+   */
+  readonly reader?: "lean" | "ws";
 }
 
 /** Latency percentiles from the generator's log-scale histogram, ms. */
@@ -203,6 +209,7 @@ export async function measureLoad(
         warmupMs: load.warmupMs,
         measureMs: load.measureMs,
         graceMs: load.graceMs ?? 1000,
+        reader: load.reader ?? "lean",
       }),
     ]),
   );

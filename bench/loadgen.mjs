@@ -7,11 +7,18 @@
 // and `"seq":` fields are found with Buffer.indexOf, so frames that carry
 // several messages (opt-in coalescing) count every message they hold.
 //
+// With `reader: "ws"` it is the strict one instead: Node's `ws` package (from
+// bench/peers) and JSON.parse of every frame, as an application would read
+// the stream — a client that spends real CPU per frame, so a server that
+// sends one frame per message costs its reader more than one that packs
+// them. The accounting after the parse is the same.
+//
 // Usage: node bench/loadgen.mjs '<json config>'   (see DEFAULTS below)
 // stdout: one JSON object per line — {"event":"connected"}, {"event":
 // "window_start"}, {"event":"window_end"}, then {"event":"result", ...}.
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
 import net from "node:net";
 import process from "node:process";
 
@@ -33,9 +40,18 @@ const DEFAULTS = {
   measureMs: 5_000,
   /** After the window, keep reading so late messages due in it still count. */
   graceMs: 1_000,
+  /** "lean" (raw sockets, no parse) or "ws" (the `ws` package, JSON.parse per frame). */
+  reader: "lean",
 };
 
 const cfg = { ...DEFAULTS, ...JSON.parse(process.argv[2] ?? "{}") };
+if (cfg.reader !== "lean" && cfg.reader !== "ws") {
+  throw new Error(`reader: '${cfg.reader}' is not "lean" or "ws"`);
+}
+/** The `ws` package's WebSocket class (strict reader only). */
+const WS = cfg.reader === "ws"
+  ? createRequire(new URL("./peers/package.json", import.meta.url))("ws")
+  : undefined;
 
 const TS = Buffer.from('"ts_send":');
 const SEQ = Buffer.from('"seq":');
@@ -166,6 +182,53 @@ class Client {
   }
 
   connect() {
+    return WS ? this.connectWs() : this.connectLean();
+  }
+
+  /** The strict reader's connection: `ws`, JSON.parse per frame (unpaced groups only). */
+  connectWs() {
+    if (this.paced || this.stalled) {
+      throw new Error("the ws reader runs unpaced groups only");
+    }
+    return new Promise((resolve) => {
+      const ws = new WS(`ws://${cfg.host}:${cfg.port}${cfg.path}`, {
+        perMessageDeflate: false,
+      });
+      this.ws = ws;
+      let settled = false;
+      const settle = (ok) => {
+        if (!settled) {
+          settled = true;
+          resolve(ok);
+        }
+      };
+      ws.on("open", () => {
+        this.open = true;
+        settle(true);
+      });
+      ws.on("message", (data, isBinary) => {
+        this.frames++;
+        const acks = cfg.ack ? [] : null;
+        this.parsed(
+          isBinary ? data.toString("utf8") : data.toString(),
+          nowS(),
+          acks,
+        );
+        if (acks) { for (const a of acks) ws.send(a); }
+      });
+      ws.on("close", (code, reason) => {
+        if (this.open) {
+          const key = `${code} ${reason.toString()}`.slice(0, 80);
+          this.group.closes.set(key, (this.group.closes.get(key) ?? 0) + 1);
+        }
+        this.open = false;
+        settle(false);
+      });
+      ws.on("error", () => settle(false));
+    });
+  }
+
+  connectLean() {
     return new Promise((resolve) => {
       // `onread` reads straight into one shared buffer: no stream machinery,
       // no Buffer per chunk. Returning false pauses the socket (paced clients).
@@ -282,6 +345,29 @@ class Client {
       let seq = -1;
       const s = b.lastIndexOf(SEQ, at);
       if (s >= off) seq = parseNumber(b, s + SEQ.length, end);
+      this.account(ts, seq, t, acks);
+      at = b.indexOf(TS, at + TS.length);
+    }
+  }
+
+  /** The strict reader's frame: parsed whole, every data frame in it counted. */
+  parsed(text, t, acks) {
+    const value = JSON.parse(text);
+    for (const m of Array.isArray(value) ? value : [value]) {
+      if (typeof m?.ts_send === "number") {
+        this.account(
+          m.ts_send,
+          typeof m.seq === "number" ? m.seq : -1,
+          t,
+          acks,
+        );
+      }
+    }
+  }
+
+  /** One message received at `t` (epoch s), sent at `ts`. */
+  account(ts, seq, t, acks) {
+    {
       this.messages++;
       if (t >= winStart && t < winEnd) {
         this.inWindow++;
@@ -303,7 +389,6 @@ class Client {
       }
       if (seq > 0) this.lastSeq = seq;
       if (acks) acks.push(`{"ack_ts":${ts},"seq":${seq}}`);
-      at = b.indexOf(TS, at + TS.length);
     }
   }
 
@@ -350,6 +435,12 @@ class Client {
 
   /** Sends a close frame and ends the connection shortly after. */
   close() {
+    if (this.ws) {
+      this.open = false;
+      this.ws.close(1000);
+      setTimeout(() => this.ws.terminate(), 200).unref();
+      return;
+    }
     if (!this.sock || this.sock.destroyed) return;
     if (this.open) {
       const p = Buffer.from([0x03, 0xe8]); // 1000

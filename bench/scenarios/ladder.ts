@@ -6,6 +6,9 @@
  * - `batch`: clients that accept arrays (`?batch=auto`, the SDK's default)
  *   at N × 100 Hz: delivered share, p50/p99, server CPU per delivery, and
  *   each as a ratio to Bun's;
+ * - `strict`: the same with a strict reader as the generator (Node's `ws`,
+ *   JSON.parse of every frame) at 2,000 and 3,000: nobody cut, what arrives
+ *   within the queue's bound, beside fanout's default policy and Bun;
  * - `default`: plain clients at 1,000 × 100 Hz, fanout's default policy
  *   against the ladder (the ladder must cost nothing per message);
  * - `isolation`: fast clients and one reader at 10 % of the rate, queue mode
@@ -43,7 +46,9 @@ export interface LadderRun {
 
 /** One point of the ladder scenario. */
 export interface LadderPoint {
-  readonly case: "batch" | "default" | "isolation";
+  readonly case: "batch" | "strict" | "default" | "isolation";
+  /** The load generator's clients (`lean`: no parse; `ws`: JSON.parse per frame). */
+  readonly reader: "lean" | "ws";
   readonly clients: number;
   readonly rate: number;
   /** Interleaved repeats of each configuration. */
@@ -137,12 +142,13 @@ export async function runLadder(
     configs: readonly Config[],
     clients: number,
     slow = 0,
+    reader: "lean" | "ws" = "lean",
   ): Promise<LadderRun[]> => {
     const results = configs.map((): PointResult[] => []);
     for (let repeat = 0; repeat < repeats; repeat++) {
       for (const [i, c] of configs.entries()) {
         progress(
-          `ladder: ${c.name}, ${clients} clients × ${RATE} Hz, ${c.path}${
+          `ladder: ${c.name}, ${clients} clients × ${RATE} Hz, ${c.path}, ${reader} reader${
             repeats > 1 ? ` (run ${repeat + 1}/${repeats})` : ""
           }`,
         );
@@ -166,6 +172,7 @@ export async function runLadder(
               measureMs,
               path: c.path,
               cpus: GENERATOR_CPUS,
+              reader,
             },
             paths,
           ),
@@ -202,6 +209,7 @@ export async function runLadder(
     const bun = runs.find((r) => r.name === "bun");
     points.push({
       case: "batch",
+      reader: "lean",
       clients,
       rate: RATE,
       repeats,
@@ -209,6 +217,54 @@ export async function runLadder(
       ratios: {
         delivered: med(ours, "delivered"),
         cut: med(ours, "cut"),
+        p50_vs_bun: ratio(med(ours, "p50_ms"), med(bun, "p50_ms")),
+        p99_vs_bun: ratio(med(ours, "p99_ms"), med(bun, "p99_ms")),
+        cpu_per_delivery_vs_bun: ratio(
+          med(ours, "cpu_us_per_delivery"),
+          med(bun, "cpu_us_per_delivery"),
+        ),
+      },
+    });
+  }
+  // A strict reader (`ws`, JSON.parse per frame) as the generator: the
+  // clients a busy reader serves last look slow, though the cause is the
+  // server's frames. Nobody may be cut for it, and what arrives stays within
+  // the queue's own bound.
+  for (const clients of quick ? [100] : [2000, 3000]) {
+    const runs = await point(
+      [
+        {
+          name: "fanout --policy ladder",
+          kind: "fanout",
+          flags: LADDER,
+          path: "/?batch=auto",
+        },
+        { name: "fanout (default)", kind: "fanout", flags: [], path: "/" },
+        ...peers.filter((k) => k === "bun").map((kind) => ({
+          name: kind,
+          kind,
+          flags: [],
+          path: "/",
+        })),
+      ],
+      clients,
+      0,
+      "ws",
+    );
+    const [ours, plain] = runs;
+    const bun = runs.find((r) => r.name === "bun");
+    points.push({
+      case: "strict",
+      reader: "ws",
+      clients,
+      rate: RATE,
+      repeats,
+      runs,
+      ratios: {
+        delivered: med(ours, "delivered"),
+        cut: med(ours, "cut"),
+        p99_ms: med(ours, "p99_ms"),
+        cut_default: med(plain, "cut"),
         p50_vs_bun: ratio(med(ours, "p50_ms"), med(bun, "p50_ms")),
         p99_vs_bun: ratio(med(ours, "p99_ms"), med(bun, "p99_ms")),
         cpu_per_delivery_vs_bun: ratio(
@@ -230,6 +286,7 @@ export async function runLadder(
   ], plainClients);
   points.push({
     case: "default",
+    reader: "lean",
     clients: plainClients,
     rate: RATE,
     repeats,
@@ -264,6 +321,7 @@ export async function runLadder(
   );
   points.push({
     case: "isolation",
+    reader: "lean",
     clients: isoClients,
     rate: RATE,
     repeats,
@@ -301,7 +359,7 @@ export function describeLadder(point: LadderPoint): string {
       fig(spread.cpu_us_per_delivery, 1, 2)
     } µs/delivery, generator ${fig(spread.generator_cpu_cores, 1, 2)} cores`
   );
-  return `${point.case} ${point.clients} × ${point.rate} Hz (server on CPU ${SERVER_CPUS}, generator on CPU ${GENERATOR_CPUS}, medians of ${point.repeats} interleaved runs [range]): ${
+  return `${point.case} ${point.clients} × ${point.rate} Hz (${point.reader} reader; server on CPU ${SERVER_CPUS}, generator on CPU ${GENERATOR_CPUS}, medians of ${point.repeats} interleaved runs [range]): ${
     runs.join("; ")
   }; ${JSON.stringify(point.ratios)}`;
 }
