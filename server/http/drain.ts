@@ -84,12 +84,11 @@ export class Drain {
   }
 
   /**
-   * Closes everything left at the next tick (a second SIGTERM), each client
-   * still after its ACKs (a bounded wait), and those already waiting at once.
+   * Closes everything left at the next tick (a second SIGTERM): each client
+   * still once its ACKs caught up, all of them at once (≤ 1 s).
    */
   finishNow(): void {
     this.#finishNow = true;
-    this.#closer.closeAllNow();
   }
 
   async #run(drainMs: number): Promise<void> {

@@ -104,15 +104,6 @@ export class QuietCloser {
     return promise;
   }
 
-  /** Closes every session waiting now, without waiting further. */
-  closeAllNow(): void {
-    for (const [session, { resolve }] of this.#waiting) {
-      this.#waiting.delete(session);
-      if (!session.closed) this.#close(session);
-      resolve();
-    }
-  }
-
   async #poll(): Promise<void> {
     this.#polling = true;
     try {
