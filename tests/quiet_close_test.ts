@@ -18,7 +18,7 @@ function lastAck(sink: FakeSink): string {
   return JSON.stringify({ ack_ts: f.ts_send, seq: f.seq });
 }
 
-function setup() {
+function setup(bounds = { stallMs: 1000, maxWaitMs: 5000 }) {
   const clock = new FakeClock();
   const { hub, publish } = testHub(new NaiveMode(clock), clock);
   const closed: Session[] = [];
@@ -30,7 +30,7 @@ function setup() {
       hub.close(s, "drain", "draining");
     },
     {
-      maxWaitMs: 1000,
+      ...bounds,
       pollMs: 10,
       now: clock.now,
       sleep: (ms) => {
@@ -93,7 +93,7 @@ Deno.test("QuietCloser.close() sends a quiesced client nothing more and closes i
   assert.equal(await poll(), false, "the poller stopped");
 });
 
-Deno.test("QuietCloser.close() closes a client whose ACK never comes once the wait ends", async () => {
+Deno.test("QuietCloser.close() closes a client from which nothing more comes once it has been silent for stallMs", async () => {
   const { hub, closer, closed, send, sleeps, poll } = setup();
   const sink = new FakeSink();
   const s = hub.open(sink, { remote: "late" });
@@ -106,5 +106,27 @@ Deno.test("QuietCloser.close() closes a client whose ACK never comes once the wa
   }
   await done;
   assert.deepEqual(closed, [s]);
-  assert.equal(sleeps(), 100, "1000 ms of 10-ms polls");
+  assert.equal(sleeps(), 100, "1000 ms of 10-ms polls without a frame");
+});
+
+Deno.test("QuietCloser.close() waits while a client's frames keep coming, but closes it at maxWaitMs however they progress", async () => {
+  const { hub, closer, closed, send, sleeps, poll } = setup({
+    stallMs: 100,
+    maxWaitMs: 300,
+  });
+  const sink = new FakeSink();
+  const s = hub.open(sink, { remote: "behind" });
+  await send();
+  const first = lastAck(sink);
+  hub.receive(s, first);
+  await send(); // never ACKed
+  const done = closer.close(s);
+  while (await poll()) {
+    // Something from the client every 50 ms: never silent for 100 ms.
+    if (sleeps() % 5 === 0) hub.receive(s, first);
+    if (sleeps() < 30) assert.equal(sink.closes.length, 0, "still waiting");
+  }
+  await done;
+  assert.deepEqual(closed, [s]);
+  assert.equal(sleeps(), 30, "closed at 300 ms, past the 100-ms stall");
 });

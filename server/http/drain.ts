@@ -85,7 +85,7 @@ export class Drain {
 
   /**
    * Closes everything left at the next tick (a second SIGTERM): each client
-   * still once its ACKs caught up, all of them at once (≤ 1 s).
+   * still once its ACKs caught up, all of them at once.
    */
   finishNow(): void {
     this.#finishNow = true;

@@ -4,21 +4,27 @@
  * peer sees 1006 and never reads the close reason), and a client that ACKs
  * always has an ACK on its way while it is being sent messages. So the
  * client is first quiesced (nothing more is sent to it), then closed once
- * it has ACKed the latest frame it was sent — or after a short bounded
- * wait, for a client that ACKs late or not every frame. A client that never
+ * it has ACKed the latest frame it was sent — or once no ACK has come from
+ * it for {@link QUIET_CLOSE_STALL_MS} (a client that does not ACK every
+ * frame), and after {@link QUIET_CLOSE_MAX_WAIT_MS} at most (ACKs still
+ * arriving: a client seconds behind on a busy machine). A client that never
  * sent anything (no ACKs to wait for) is closed at once.
  *
  * @module
  */
 import type { Session } from "../core/session.ts";
 
-/** Longest wait for a quiesced client's ACKs before it is closed anyway, ms. */
-export const QUIET_CLOSE_MAX_WAIT_MS = 1000;
+/** A quiesced client from which nothing came for this long is closed, ms. */
+export const QUIET_CLOSE_STALL_MS = 1000;
+/** Longest wait for a quiesced client's ACKs, however they progress, ms. */
+export const QUIET_CLOSE_MAX_WAIT_MS = 5000;
 /** How often the quiesced clients' ACKs are looked at, ms. */
 export const QUIET_CLOSE_POLL_MS = 10;
 
 /** Options of {@link QuietCloser}. */
 export interface QuietCloserOptions {
+  /** See {@link QUIET_CLOSE_STALL_MS}. @default QUIET_CLOSE_STALL_MS */
+  readonly stallMs?: number;
   /** See {@link QUIET_CLOSE_MAX_WAIT_MS}. @default QUIET_CLOSE_MAX_WAIT_MS */
   readonly maxWaitMs?: number;
   /** See {@link QUIET_CLOSE_POLL_MS}. @default QUIET_CLOSE_POLL_MS */
@@ -31,6 +37,10 @@ export interface QuietCloserOptions {
 
 interface Waiting {
   readonly deadline: number;
+  /** Frames received from the client as of {@link progressAt}. */
+  received: number;
+  /** When the client last sent anything (or was quiesced), ms. */
+  progressAt: number;
   readonly closed: Promise<void>;
   readonly resolve: () => void;
 }
@@ -42,11 +52,12 @@ interface Waiting {
  * @example
  * ```ts ignore
  * const closer = new QuietCloser((s) => hub.close(s, "drain", DRAIN_REASON));
- * await closer.close(session); // closed once its last ACK came in (≤ 1 s)
+ * await closer.close(session); // closed once its last ACK came in
  * ```
  */
 export class QuietCloser {
   readonly #close: (session: Session) => void;
+  readonly #stallMs: number;
   readonly #maxWaitMs: number;
   readonly #pollMs: number;
   readonly #now: () => number;
@@ -63,6 +74,7 @@ export class QuietCloser {
     options: QuietCloserOptions = {},
   ) {
     this.#close = close;
+    this.#stallMs = options.stallMs ?? QUIET_CLOSE_STALL_MS;
     this.#maxWaitMs = options.maxWaitMs ?? QUIET_CLOSE_MAX_WAIT_MS;
     this.#pollMs = options.pollMs ?? QUIET_CLOSE_POLL_MS;
     this.#now = options.now ?? (() => performance.now());
@@ -95,8 +107,11 @@ export class QuietCloser {
       return Promise.resolve();
     }
     const { promise, resolve } = Promise.withResolvers<void>();
+    const now = this.#now();
     this.#waiting.set(session, {
-      deadline: this.#now() + this.#maxWaitMs,
+      deadline: now + this.#maxWaitMs,
+      received: session.stats.received,
+      progressAt: now,
       closed: promise,
       resolve,
     });
@@ -110,11 +125,19 @@ export class QuietCloser {
       while (this.#waiting.size > 0) {
         await this.#sleep(this.#pollMs);
         const now = this.#now();
-        for (const [session, { deadline, resolve }] of this.#waiting) {
-          if (session.closed || !session.awaitsAck || now >= deadline) {
+        for (const [session, waiting] of this.#waiting) {
+          const received = session.stats.received;
+          if (received !== waiting.received) {
+            waiting.received = received;
+            waiting.progressAt = now;
+          }
+          if (
+            session.closed || !session.awaitsAck || now >= waiting.deadline ||
+            now - waiting.progressAt >= this.#stallMs
+          ) {
             this.#waiting.delete(session);
             if (!session.closed) this.#close(session);
-            resolve();
+            waiting.resolve();
           }
         }
       }
