@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { parseRetryHint } from "../lib/retry_hint.ts";
+import { adminGate } from "../server/http/admin.ts";
+import { createAdminDrainHandler } from "../server/http/admin_drain.ts";
 import { FanoutProcess, parseJsonObject, waitForListening } from "./_cli.ts";
 import { startTestServer, waitFor } from "./_helpers.ts";
 
@@ -39,6 +41,66 @@ async function ackingClients(
 function post(base: string, headers: Record<string, string> = {}) {
   return fetch(new URL("/admin/drain", base), { method: "POST", headers });
 }
+
+Deno.test("createAdminDrainHandler(): 405, 401, 403 refuse without touching the drain; 202 starts it, 202 again finishes it, 409 while stopping without one", async () => {
+  const calls: string[] = [];
+  const state = { draining: false, stopping: false };
+  const rejects: string[] = [];
+  const make = (withToken: boolean) =>
+    createAdminDrainHandler({
+      admin: withToken
+        ? adminGate({ token: ADMIN, secure: false, reject() {} })
+        : undefined,
+      drainMs: 1234,
+      clients: () => 7,
+      reject: (label) => rejects.push(label),
+      drain: {
+        get draining() {
+          return state.draining;
+        },
+        get stopping() {
+          return state.stopping;
+        },
+        start() {
+          calls.push("start");
+          state.draining = true;
+        },
+        finishNow() {
+          calls.push("finishNow");
+        },
+      },
+    });
+  const handler = make(true);
+  const req = (method: string, auth?: string) =>
+    new Request("http://x/admin/drain", {
+      method,
+      headers: auth ? { authorization: `Bearer ${auth}` } : {},
+    });
+  assert.equal(handler(req("GET", ADMIN)).status, 405);
+  assert.equal(handler(req("POST")).status, 401);
+  assert.equal(handler(req("POST", "wrong")).status, 401);
+  assert.equal(make(false)(req("POST", ADMIN)).status, 403);
+  assert.deepEqual(calls, [], "no refusal touched the drain");
+  assert.equal(rejects.length, 3, "each refusal counted");
+  state.stopping = true;
+  const late = handler(req("POST", ADMIN));
+  assert.equal(late.status, 409);
+  await late.body?.cancel();
+  state.stopping = false;
+  const first = handler(req("POST", ADMIN));
+  assert.equal(first.status, 202);
+  assert.deepEqual(await first.json(), {
+    status: "draining",
+    clients: 7,
+    drain_ms: 1234,
+    plan:
+      "refusing new subscribers (503) and /readyz 503 from now; closing the 7 clients with 1012 and a spread retry hint over 1234 ms; then stopping. POST again or send SIGTERM to finish at once",
+  });
+  const second = handler(req("POST", ADMIN));
+  assert.equal(second.status, 202);
+  assert.equal((await second.json()).status, "finishing");
+  assert.deepEqual(calls, ["start", "finishNow"]);
+});
 
 Deno.test("POST /admin/drain needs the admin token, answers 202 with its plan, turns /readyz 503 at once and closes every client with 1012 and a hint; a second request finishes it", async () => {
   await using server = startTestServer({
