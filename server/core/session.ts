@@ -139,11 +139,6 @@ export class Session {
     this.#quiet = true;
   }
 
-  /** Whether {@link quiesce} was called. */
-  get quiet(): boolean {
-    return this.#quiet;
-  }
-
   /** How the session ended, once it has. */
   get end(): SessionEnd | undefined {
     return this.#end;
