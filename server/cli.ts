@@ -3,6 +3,8 @@
  * SIGTERM drains first (`--drain-ms`: no new clients, `/readyz` 503, the
  * connected ones closed with 1012 in spread batches); a second signal
  * during the drain finishes it at once. SIGINT stops at once.
+ * `POST /admin/drain` starts the same drain as SIGTERM (then a signal, or
+ * a second request, finishes it at once).
  *
  * @module
  */
@@ -12,6 +14,8 @@ import { METRICS_PORT_ERROR } from "./http/metrics_listener.ts";
 import { launchServer } from "./server.ts";
 
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
+/** What the shutdown record names when `POST /admin/drain` started it. */
+const ADMIN_DRAIN = "POST /admin/drain";
 
 /**
  * Runs the server subcommand.
@@ -75,21 +79,28 @@ export async function run(args: readonly string[]): Promise<number> {
       }
       throw err;
     }
-    const sig = await signalled;
+    // POST /admin/drain starts the drain SIGTERM would.
+    const sig = await Promise.race([
+      signalled,
+      server.drainRequested.then(() => ADMIN_DRAIN),
+    ]);
     // One record, in the log's format: a JSON log shows the stop too.
     createLogger(config.logging.json).log(
       { type: "shutdown", signal: sig, clients: server.hub.size },
       `fanout server: ${sig} received, shutting down`,
     );
     const drainMs = config.limits.drainMs;
-    if (sig === "SIGTERM" && drainMs > 0) {
+    if ((sig === "SIGTERM" && drainMs > 0) || sig === ADMIN_DRAIN) {
       if (!config.logging.json) {
         console.log(
-          `fanout server: draining over ${drainMs} ms (SIGTERM again to finish at once)`,
+          `fanout server: draining over ${drainMs} ms (${
+            sig === ADMIN_DRAIN ? "SIGTERM or POST again" : "SIGTERM again"
+          } to finish at once)`,
         );
       }
       const finished = server.drain();
-      await Promise.race([finished, again]);
+      // After a request, the first signal finishes it; after SIGTERM, the second.
+      await Promise.race([finished, sig === ADMIN_DRAIN ? signalled : again]);
       server.finishDrain();
       await finished;
     }

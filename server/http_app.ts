@@ -14,6 +14,7 @@ import type { ServerConfig } from "./config/config.ts";
 import type { Hub } from "./core/hub.ts";
 import type { Logger } from "./core/logger.ts";
 import type { AdminGate } from "./http/admin.ts";
+import { createAdminDrainHandler } from "./http/admin_drain.ts";
 import { SubscriberAuth } from "./http/auth.ts";
 import { CLIENT_SCRIPT_PATH, clientScript } from "./http/client_script.ts";
 import { listen, type Listener } from "./http/listener.ts";
@@ -51,6 +52,8 @@ export interface HttpParts {
   readonly staticDir: string | undefined;
   /** Where the listener logs. */
   readonly logger: Logger;
+  /** Whether the server is stopping (no drain can start then). @default never */
+  readonly stopping?: () => boolean;
 }
 
 /** The HTTP side, listening. */
@@ -71,6 +74,8 @@ export interface Http {
   readonly secure: "" | "s";
   /** The node's drain (SIGTERM): refuses new subscribers, closes the connected ones over `--drain-ms`. */
   readonly drain: Drain;
+  /** Resolves when `POST /admin/drain` has started the drain: the owner stops the server once it is over, as after SIGTERM. */
+  readonly drainRequested: Promise<void>;
 }
 
 /**
@@ -107,6 +112,26 @@ export function startHttp(parts: HttpParts): Http {
     }),
     limits: config.limits,
   });
+  const drainRequested = Promise.withResolvers<void>();
+  const adminDrain = createAdminDrainHandler({
+    admin: parts.admin,
+    drainMs: config.limits.drainMs,
+    clients: () => hub.size,
+    reject,
+    drain: {
+      get draining() {
+        return drain.draining;
+      },
+      get stopping() {
+        return parts.stopping?.() ?? false;
+      },
+      start() {
+        drain.start(config.limits.drainMs);
+        drainRequested.resolve();
+      },
+      finishNow: () => drain.finishNow(),
+    },
+  });
   const handler = createRouter({
     websocket: createWebSocketHandler(gate, {
       idleTimeoutSeconds: stallSeconds > 0
@@ -129,6 +154,7 @@ export function startHttp(parts: HttpParts): Http {
     routes: new Map([...parts.routes, [CLIENT_SCRIPT_PATH, clientScript]]),
     admin: parts.admin,
     files: staticDir === undefined ? undefined : createStaticFiles(staticDir),
+    adminDrain,
   });
   const listener = listen({
     hostname: config.server.host,
@@ -158,5 +184,6 @@ export function startHttp(parts: HttpParts): Http {
     httpUrl: `http${secure}://${clientHost}:${port}/`,
     secure,
     drain,
+    drainRequested: drainRequested.promise,
   };
 }

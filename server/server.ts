@@ -75,6 +75,11 @@ export interface RunningServer extends AsyncDisposable {
   drain(): Promise<void>;
   /** Makes a drain in progress close everything left at once. */
   finishDrain(): void;
+  /**
+   * Resolves when `POST /admin/drain` has started a drain: `fanout server`
+   * then waits for it ({@link drain}) and stops, as after SIGTERM.
+   */
+  readonly drainRequested: Promise<void>;
 }
 
 /**
@@ -150,6 +155,7 @@ export function startServer(
     tls,
     staticDir,
     logger,
+    stopping: () => stopping !== undefined,
   });
   const housekeeping = startHousekeeping(
     hub,
@@ -202,6 +208,7 @@ export function startServer(
     stop,
     drain: () => http.drain.start(config.limits.drainMs),
     finishDrain: () => http.drain.finishNow(),
+    drainRequested: http.drainRequested,
     [Symbol.asyncDispose]: stop,
   };
 }

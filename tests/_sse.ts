@@ -19,6 +19,8 @@ export interface SseEvent {
 export class SseReader implements AsyncDisposable {
   /** Every event so far. */
   readonly events: SseEvent[] = [];
+  /** Every `retry:` value so far (the reconnection delay EventSource would take), in order. */
+  readonly retries: number[] = [];
   /** The response. */
   readonly response: Response;
   /** Resolves when the stream ended (or broke). */
@@ -88,6 +90,9 @@ export class SseReader implements AsyncDisposable {
       if (field === "event") event = value;
       else if (field === "data") data.push(value);
       else if (field === "id") id = value;
+      else if (field === "retry" && /^\d+$/.test(value)) {
+        this.retries.push(Number(value));
+      }
     }
     if (data.length > 0) this.events.push({ event, data: data.join("\n"), id });
   }

@@ -10,7 +10,7 @@ import { CLOSE_CODES, type DisconnectReason } from "../lib/close_codes.ts";
 import { encodeData, parseControl, PROTOCOL_VERSION } from "../lib/protocol.ts";
 import { classifyClose } from "../sdk/mod.ts";
 import { CLIENT_SCRIPT_PATH } from "../server/http/client_script.ts";
-import { SSE_PATH } from "../server/http/paths.ts";
+import { ADMIN_DRAIN_PATH, SSE_PATH } from "../server/http/paths.ts";
 import { SUBSCRIBE_PATHS } from "../server/http/paths.ts";
 import { startObservers } from "../server/observe/observers.ts";
 import { SourceStats } from "../server/sources/source_stats.ts";
@@ -180,6 +180,7 @@ Deno.test("PROTOCOL.md's endpoint table is every path the server routes, and eac
     ...SUBSCRIBE_PATHS,
     SSE_PATH,
     "/publish",
+    ADMIN_DRAIN_PATH,
     CLIENT_SCRIPT_PATH,
     ...observed,
     "/<path>",
@@ -208,6 +209,8 @@ Deno.test("PROTOCOL.md's endpoint table is every path the server routes, and eac
       "GET /healthz": [200, /^application\/json/],
       "GET /readyz": [200, /^application\/json/],
       "GET /<path>": [200, /^text\/plain/],
+      // No --admin-token here: refused, and nothing drained.
+      "POST /admin/drain": [403, /^application\/json/],
     };
     for (const { method, path } of documented) {
       assert.ok(`${method} ${path}` in expect, `${method} ${path} is checked`);

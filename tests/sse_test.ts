@@ -10,6 +10,8 @@ import { SimClient } from "../client/mod.ts";
 import { SSE_PATH } from "../server/http/paths.ts";
 import { onServeError } from "../server/http/serve_error.ts";
 import { SseAbort, SseEncoder, SseSink } from "../server/http/sse_sink.ts";
+import { ReconnectPacer } from "../server/http/reconnect_pacer.ts";
+import { parseRetryHint } from "../lib/retry_hint.ts";
 import type { HubEvent, RunningServer, ServerOptions } from "../server/mod.ts";
 import { withDeadline } from "./_cli.ts";
 import { startTestServer, waitFor } from "./_helpers.ts";
@@ -342,5 +344,54 @@ Deno.test("SSE isolation: a stalled SSE reader is cut (4000) while a fast SSE re
     conn.close();
     stop.abort();
     await wsRun;
+  }
+});
+
+Deno.test("SseSink: a close that invites a reconnect sends retry: with the pacer's hint and carries it in the close event; a terminal one does not", async () => {
+  const pacer = new ReconnectPacer({ now: () => 0, random: () => 0 });
+  for (
+    const [code, hinted] of [[4000, true], [1012, true], [4100, false]] as const
+  ) {
+    const sink = new SseSink({ onPeerGone: () => {}, retryMs: 500, pacer });
+    const reader = sink.stream.getReader();
+    await reader.read(); // the opening retry: 500
+    sink.close(code, "why");
+    const rest = await readRest(reader);
+    const close = JSON.parse(/^data: (.*)$/m.exec(rest)![1]!);
+    assert.equal(close.code, code);
+    if (!hinted) {
+      assert.ok(!rest.includes("retry"), rest);
+      continue;
+    }
+    const retry = Number(/^retry: (\d+)\n/.exec(rest)?.[1]);
+    assert.ok(retry >= 250, rest);
+    assert.equal(close.retry_in_ms, retry);
+    assert.equal(parseRetryHint(close.reason), retry);
+    assert.match(close.reason, /^why; /);
+  }
+});
+
+Deno.test("GET /sse: a drain ends the stream with retry: set to the close's spread hint, and the close event carries it (1012)", async () => {
+  await using server = start({ rate: 50, drainMs: 200 });
+  const readers = await Promise.all(
+    Array.from({ length: 3 }, () => SseReader.open(sseUrl(server))),
+  );
+  try {
+    await waitFor("data", () => readers.every((r) => r.data().length > 0));
+    await server.drain();
+    await Promise.all(readers.map((r) => r.done));
+    for (const r of readers) {
+      assert.equal(r.error, undefined, "ended cleanly");
+      const [close] = r.named("close");
+      assert.equal(close?.code, 1012);
+      const hint = close!.retry_in_ms as number;
+      assert.ok(hint >= 250, `hint ${hint}`);
+      assert.equal(parseRetryHint(close!.reason as string), hint);
+      // EventSource takes the last retry: it saw before the stream ended.
+      assert.equal(r.retries.at(-1), hint);
+      assert.equal(r.retries[0], 1000, "the stream's opening retry");
+    }
+  } finally {
+    for (const r of readers) await r[Symbol.asyncDispose]();
   }
 });

@@ -200,7 +200,7 @@ export const FIELDS = {
   replayBudget: field("--replay-budget N", "limits.replay_budget", num(0, 100_000_000), 0,
     "replayed messages per second shared by resuming clients (?since=); over it a resume waits its turn (503 + retry hint); 0 = no limit"),
   drainMs: field("--drain-ms MS", "limits.drain_ms", num(0, 3_600_000, true), 10_000,
-    "SIGTERM drains: /readyz 503 at once, no new clients, the connected ones closed (1012, a retry hint) in batches over MS; a second SIGTERM stops at once"),
+    "SIGTERM (or POST /admin/drain) drains: /readyz 503 at once, no new clients, the connected ones closed (1012, a retry hint) in batches over MS; a second SIGTERM stops at once"),
   allowedOrigins: field<readonly string[]>("--allowed-origins LIST", "limits.allowed_origins", { type: "list" }, NONE,
     "comma-separated browser origins allowed to subscribe; empty allows any"),
   cert: field<string | undefined>("--cert FILE", "tls.cert", { type: "string" }, undefined,

@@ -88,6 +88,7 @@ export class Session {
   readonly #ledger = new AckLedger();
   /** The seq of the latest valid ACK (0 before any). */
   #ackedSeq = 0;
+  #quiet = false;
 
   /**
    * @param id unique id
@@ -129,6 +130,15 @@ export class Session {
       this.#ackedSeq !== ledger.lastSeq;
   }
 
+  /**
+   * Stops handing frames to the sink, for good: what the mode still writes
+   * is dropped (not sent, not counted), so a client about to be closed can
+   * ACK what it was sent before the close (a drain's last moments).
+   */
+  quiesce(): void {
+    this.#quiet = true;
+  }
+
   /** How the session ended, once it has. */
   get end(): SessionEnd | undefined {
     return this.#end;
@@ -136,12 +146,14 @@ export class Session {
 
   /** Hands `frame` to the sink and records its enqueue-to-socket latency. */
   write(frame: OutFrame, now: number): void {
+    if (this.#quiet) return;
     this.#deliver(frame, now);
     this.stats.recordSend(now - frame.enqueuedAt);
   }
 
   /** Hands `frame` to the sink the moment it was published (no queue, no wait). */
   writeNow(frame: OutFrame): void {
+    if (this.#quiet) return;
     // Sent as it was enqueued: its enqueue time is the send time.
     this.#deliver(frame, frame.enqueuedAt);
     this.stats.immediate++;
@@ -163,6 +175,7 @@ export class Session {
    * records each message's enqueue-to-socket latency.
    */
   writeBatch(frames: readonly OutFrame[], text: string, now: number): void {
+    if (this.#quiet) return;
     this.sink.send(text, 0, this.epoch);
     this.stats.sent += frames.length;
     // "[" + frames joined by "," + "]"
@@ -184,6 +197,7 @@ export class Session {
    * replayed from the history (its `seq`).
    */
   writeRaw(text: string, seq = 0): void {
+    if (this.#quiet) return;
     this.sink.send(text, seq, this.epoch);
     this.stats.sent++;
     this.stats.bytesSent += utf8Length(text);

@@ -4,10 +4,14 @@
  * closes the connected ones with 1012 (`drain`) in batches spread over the
  * drain time — each close's reason ends with a spread `retry_in_ms` hint
  * (the sink's pacer adds it) — so they reconnect elsewhere a few at a time.
+ * Messages still flow meanwhile, so each client is quiesced first and closed
+ * once its ACKs have caught up (`quiet_close.ts`): a client that ACKs sees
+ * its 1012, not a connection Deno dropped for an ACK that crossed the close.
  *
  * @module
  */
 import type { Session } from "../core/session.ts";
+import { QuietCloser, type QuietCloserOptions } from "./quiet_close.ts";
 
 /** Time between two batches of a drain, ms. */
 export const DRAIN_TICK_MS = 100;
@@ -29,6 +33,8 @@ export interface DrainOptions {
   readonly tickMs?: number;
   /** Waits `ms`. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** How each client's ACKs are waited for before its close. @default QuietCloser's defaults */
+  readonly quiet?: QuietCloserOptions;
 }
 
 /**
@@ -44,6 +50,7 @@ export class Drain {
   readonly #target: DrainTarget;
   readonly #tickMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #closer: QuietCloser;
   #done: Promise<void> | undefined;
   #finishNow = false;
 
@@ -53,6 +60,10 @@ export class Drain {
     this.#tickMs = options.tickMs ?? DRAIN_TICK_MS;
     this.#sleep = options.sleep ??
       ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#closer = new QuietCloser(
+      (session) => target.close(session, "drain", DRAIN_REASON),
+      options.quiet,
+    );
   }
 
   /** Whether a drain has started: refuse new subscribers, report not ready. */
@@ -72,25 +83,31 @@ export class Drain {
     return this.#done;
   }
 
-  /** Closes everything left at the next tick (a second SIGTERM). */
+  /**
+   * Closes everything left at the next tick (a second SIGTERM): each client
+   * still once its ACKs caught up, all of them at once.
+   */
   finishNow(): void {
     this.#finishNow = true;
   }
 
   async #run(drainMs: number): Promise<void> {
     const ticks = Math.max(1, Math.ceil(drainMs / this.#tickMs));
+    const closing: Promise<void>[] = [];
     for (let tick = 0;; tick++) {
-      const open = [...this.#target.sessions].filter((s) => !s.closed);
-      if (open.length === 0) return;
+      const open = [...this.#target.sessions].filter((s) =>
+        !s.closed && !this.#closer.has(s)
+      );
       const left = Math.max(1, ticks - tick);
       const batch = this.#finishNow
         ? open.length
         : Math.ceil(open.length / left);
       for (const session of open.slice(0, batch)) {
-        this.#target.close(session, "drain", DRAIN_REASON);
+        closing.push(this.#closer.close(session));
       }
-      if (batch === open.length) return;
+      if (batch === open.length) break;
       await this.#sleep(this.#tickMs);
     }
+    await Promise.all(closing);
   }
 }

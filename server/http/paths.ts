@@ -11,3 +11,5 @@ export const SSE_PATH = "/sse";
 export const PUBLISH_PATH = "/publish";
 /** Paths where a WebSocket upgrade subscribes (the seed's clients use `/`). */
 export const SUBSCRIBE_PATHS: ReadonlySet<string> = new Set(["/", "/ws"]);
+/** Where an admin asks for a drain (`POST`, admin token). */
+export const ADMIN_DRAIN_PATH = "/admin/drain";

@@ -97,6 +97,15 @@ export class ReconnectPacer {
    * that invite a reconnect (1001, 1012, 4000–4099 rows), unchanged otherwise.
    */
   reasonFor(code: number, reason: string): string {
-    return HINTED.has(code) ? withRetryHint(reason, this.next()) : reason;
+    const hint = this.hintFor(code);
+    return hint === undefined ? reason : withRetryHint(reason, hint);
+  }
+
+  /**
+   * @returns a spread hint for a close with `code` when it invites a
+   *   reconnect (see {@link reasonFor}), else undefined
+   */
+  hintFor(code: number): number | undefined {
+    return HINTED.has(code) ? this.next() : undefined;
   }
 }

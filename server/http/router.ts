@@ -11,6 +11,7 @@
  * | another method on such a path           | 405                                               |
  * | `/sse`                                  | a Server-Sent Events subscriber (sse.ts)          |
  * | `/publish`                              | the HTTP source (publish.ts), or 404 when it is off |
+ * | `/admin/drain`                          | a drain, asked for by an admin (admin_drain.ts)   |
  * | `GET`/`HEAD` of a file under `--static` | the file (static_files.ts)                        |
  * | `/` or `/ws` without an upgrade         | the 426 hint (subscribe.ts)                       |
  * | anything else                           | 404                                               |
@@ -21,7 +22,12 @@
  * @module
  */
 import { type AdminGate, isAdminPath } from "./admin.ts";
-import { PUBLISH_PATH, SSE_PATH, SUBSCRIBE_PATHS } from "./paths.ts";
+import {
+  ADMIN_DRAIN_PATH,
+  PUBLISH_PATH,
+  SSE_PATH,
+  SUBSCRIBE_PATHS,
+} from "./paths.ts";
 import type { StaticFiles } from "./static_files.ts";
 
 /** A `Deno.serve` handler. */
@@ -54,6 +60,8 @@ export interface RouterOptions {
   readonly admin?: AdminGate | undefined;
   /** Files under `--static`, when it is set. */
   readonly files?: StaticFiles | undefined;
+  /** `POST /admin/drain`. @default 404 */
+  readonly adminDrain?: ((req: Request) => Response) | undefined;
 }
 
 /**
@@ -91,6 +99,9 @@ export function createRouter(options: RouterOptions): Handler {
         error:
           "publishing over HTTP is off: start the server with --source http --publish-token TOKEN",
       }, { status: 404 });
+    }
+    if (path === ADMIN_DRAIN_PATH && options.adminDrain && !upgrade) {
+      return options.adminDrain(req);
     }
     if (upgrade) return notFound(path);
     const file = await options.files?.(req, url);

@@ -89,6 +89,7 @@ export function createSseHandler(
     const sink = new SseSink({
       onPeerGone: () => gone(),
       encoder,
+      pacer: gate.pacer,
       ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
     });
     const session = gate.open(

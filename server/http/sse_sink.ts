@@ -5,7 +5,11 @@
  * and epoch the session hands over with each frame (the text is never read
  * for them); control frames go as named events (`event: position`, `gap`,
  * `reset`, `dropped`), and the end is an `event: close` with the close code
- * and reason.
+ * and reason. A close that invites a reconnect (1001, 1012, 4000–4099) says
+ * when to come back, in both ways a reader can hear it: a `retry:` field
+ * (EventSource waits that long before it reconnects) and `retry_in_ms` in
+ * the close event, with the reason ending `; retry_in_ms=N` as a WebSocket
+ * close reason does — the same spread hint from the node's pacer.
  *
  * The stream is pull-based: events wait here until Deno's HTTP layer pulls
  * them, which it does only as fast as the socket drains. So
@@ -16,6 +20,8 @@
  * @module
  */
 import type { Sink } from "../core/sink.ts";
+import type { ReconnectPacer } from "./reconnect_pacer.ts";
+import { closeEvent } from "./sse_close.ts";
 
 /** How long a closing stream may take to hand over its `close` event before it is aborted, ms. */
 export const SSE_CLOSE_GRACE_MS = 2_000;
@@ -96,6 +102,8 @@ export interface SseSinkOptions {
   readonly closeGraceMs?: number;
   /** The encoder shared by the server's SSE subscribers. @default one of its own */
   readonly encoder?: SseEncoder;
+  /** Hands out the retry hint of a close that invites a reconnect. @default no hints */
+  readonly pacer?: ReconnectPacer | undefined;
 }
 
 /** One SSE subscriber's response stream, as a {@link Sink}. */
@@ -148,11 +156,7 @@ export class SseSink implements Sink {
     this.#state = "closing";
     this.#pending = [];
     this.#bytes = 0;
-    this.#push(
-      enc.encode(
-        sseEvent(JSON.stringify({ type: "close", code, reason }), 0, ""),
-      ),
-    );
+    this.#push(enc.encode(closeEvent(code, reason, this.#options.pacer)));
     this.#timer = setTimeout(() => {
       if (this.#state !== "closing") return;
       this.#finish();
