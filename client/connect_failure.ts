@@ -21,6 +21,10 @@ const HINTS: Readonly<Record<number, string>> = {
     "the server is full or cannot take the channel now: lower --concurrency or try later",
 };
 
+/** A 503 whose reason says the node drains (a restart or deploy). */
+const DRAINING_HINT =
+  "the node is draining for a restart or deploy: point --url at another node, or retry once it is back";
+
 /** How long the preflight that reads a refusal's reason may take, ms. */
 export const PREFLIGHT_TIMEOUT_MS = 3_000;
 
@@ -88,7 +92,10 @@ async function refusal(
       reason = text.trim().split("\n")[0]!.slice(0, 200);
     }
   } catch { /* the reason stays unknown; the status still says a lot */ }
-  const hint = HINTS[status];
+  // A draining node's 503 is not a full one: the clients belong elsewhere.
+  const hint = status === 503 && /draining/.test(reason)
+    ? DRAINING_HINT
+    : HINTS[status];
   return `${status}${statusText ? ` ${statusText}` : ""}${
     reason ? `: ${reason}` : ""
   }${hint ? ` (${hint})` : ""}`;
