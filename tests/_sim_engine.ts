@@ -3,15 +3,23 @@
  * simulator: the Redis scripts' rules (JOIN, PUBLISH, RENUMBER, READ,
  * CHECK, generations) over plain maps, pub/sub with a client library that
  * drops a subject's listener when an UNSUBSCRIBE reply arrives (as
- * node-redis does), and one node driving the real {@link ChannelFollower},
- * {@link Subscriptions} and {@link checkVerdict} with the orchestration of
- * `redis_channels.ts`. Every delay and fault comes from one seeded PRNG,
- * so a schedule replays exactly from its seed.
+ * node-redis does), and one node driving the real {@link ChannelFollower}
+ * and {@link Subscriptions}, and taking every JOIN and check reply with the
+ * same decisions as `redis_channels.ts` ({@link applyJoinReply},
+ * {@link applyCheckReply} of `server/broker/engine_reply.ts`): only the
+ * I/O around them (commands, retries) is the simulator's. Every delay and
+ * fault comes from one seeded PRNG, so a schedule replays exactly from its
+ * seed.
  *
  * @module
  */
 import { ChannelFollower } from "../server/broker/channel_follower.ts";
-import { checkVerdict } from "../server/broker/follower_check.ts";
+import {
+  applyCheckReply,
+  applyJoinReply,
+  askedAt,
+  type EarlyMessage,
+} from "../server/broker/engine_reply.ts";
 import { Subscriptions } from "../server/broker/subscriptions.ts";
 import { frameOf, type OutFrame } from "../server/core/frame.ts";
 import { epochGeneration, isOlderEpoch } from "../lib/protocol.ts";
@@ -341,7 +349,7 @@ export class SimClient {
 interface SimFollowed {
   follower: ChannelFollower;
   client: SimClient;
-  early: { epoch: string; frame: OutFrame }[] | undefined;
+  early: EarlyMessage[] | undefined;
   joining: boolean;
   lagTop?: number | undefined;
 }
@@ -427,8 +435,7 @@ export class SimNode {
   async #join(f: SimFollowed): Promise<void> {
     f.joining = true;
     const { follower } = f;
-    const askedIn = follower.epoch;
-    const asOf = follower.seen;
+    const asked = askedAt(follower);
     try {
       const [epoch, top] = await this.command(() =>
         this.engine.join(follower.channel, this.generation)
@@ -436,19 +443,9 @@ export class SimNode {
       this.#note(epoch);
       const early = f.early;
       f.early = undefined;
-      if (early) {
-        follower.start(epoch, top);
-        f.client.started(epoch, top);
-        for (const m of early) follower.receive(m.epoch, m.frame);
-        return;
-      }
-      if (follower.epoch !== askedIn) {
-        if (epoch !== follower.epoch) follower.resync(epoch, top);
-        return;
-      }
-      const outcome = follower.resync(epoch, top, asOf);
-      if (outcome === "regressed") await this.#renumber(f, epoch, asOf);
-      if (outcome === "stale") await this.#renumber(f, epoch, Infinity);
+      if (early) f.client.started(epoch, top);
+      const renumber = applyJoinReply(follower, asked, { epoch, top }, early);
+      if (renumber) await this.#renumber(f, renumber.epoch, renumber.asOf);
     } catch {
       // a lost reply: the check retries
     } finally {
@@ -475,11 +472,7 @@ export class SimNode {
       }
     }
     const ready = batch.filter((f) => !f.early);
-    const asked = ready.map((f) => ({
-      epoch: f.follower.epoch,
-      delivered: f.follower.delivered,
-      seen: f.follower.seen,
-    }));
+    const asked = ready.map((f) => askedAt(f.follower));
     let reply: { epoch: string; top: number }[];
     try {
       reply = await this.command(() =>
@@ -491,19 +484,14 @@ export class SimNode {
     ready.forEach((f, i) => {
       if (this.followed.get(f.follower.channel) !== f) return;
       const engine = reply[i]!;
-      const v = checkVerdict(asked[i]!, f.follower.epoch, f.lagTop, engine);
-      f.lagTop = v.lagTop;
-      if (v.cause === "missing") void this.#join(f);
-      else if (v.cause === "older") {
-        this.#renumber(f, engine.epoch, Infinity).catch(() => {});
-      } else if (v.cause === "regressed") {
-        this.#renumber(f, engine.epoch, asked[i]!.seen).catch(() => {});
-      } else if (v.cause) {
-        f.follower.resync(engine.epoch, engine.top);
-        if (v.cause === "stuck") {
-          this.subs.renew(f.follower.channel).catch(() => {});
-        }
+      const step = applyCheckReply(f.follower, asked[i]!, f.lagTop, engine);
+      f.lagTop = step.lagTop;
+      if (step.join) void this.#join(f);
+      else if (step.renumber) {
+        const { epoch, asOf } = step.renumber;
+        this.#renumber(f, epoch, asOf).catch(() => {});
       }
+      if (step.renew) this.subs.renew(f.follower.channel).catch(() => {});
     });
   }
 
