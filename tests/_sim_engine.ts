@@ -1,7 +1,8 @@
 /**
  * A deterministic simulated engine and node for the follower fault
  * simulator: the Redis scripts' rules (JOIN, PUBLISH, RENUMBER, READ,
- * CHECK, generations) over plain maps, pub/sub with a client library that
+ * CHECK; a new epoch's generation is above the channel's current one's, the
+ * clock's and the node's) over plain maps, pub/sub with a client library that
  * drops a subject's listener when an UNSUBSCRIBE reply arrives (as
  * node-redis does), and one node driving the real {@link ChannelFollower}
  * and {@link Subscriptions}, and taking every JOIN and check reply with the
@@ -90,23 +91,16 @@ interface ChannelState {
 
 /** The engine: the scripts' rules over maps, and pub/sub. */
 export class SimEngine {
-  generation = 0;
   channels = new Map<string, ChannelState>();
   /** Subjects each node's pub/sub connection is subscribed to, in the engine. */
   readonly subscribed = new Map<SimNode, Set<string>>();
   /** A replica's copy, taken now and then: a failover goes back to it. */
-  #replica: { generation: number; channels: Map<string, ChannelState> } = {
-    generation: 0,
-    channels: new Map(),
-  };
+  #replica: { channels: Map<string, ChannelState> } = { channels: new Map() };
   #suffix = 0;
 
   /** Copies the state to the replica (it then misses what comes after). */
   replicate(): void {
-    this.#replica = {
-      generation: this.generation,
-      channels: cloneChannels(this.channels),
-    };
+    this.#replica = { channels: cloneChannels(this.channels) };
   }
 
   /** A failover to the replica: the last writes are lost. */
@@ -114,14 +108,12 @@ export class SimEngine {
     // Detecting a failed primary and promoting a replica takes seconds: the
     // new primary's clock is that much later than the last epoch made.
     this.skew += 1000;
-    this.generation = this.#replica.generation;
     this.channels = cloneChannels(this.#replica.channels);
   }
 
   /** A restart without persistence. */
   restartEmpty(): void {
     this.skew += 1000; // a restart takes a while too
-    this.generation = 0;
     this.channels.clear();
   }
 
@@ -130,19 +122,20 @@ export class SimEngine {
   /** Time failovers took, ms (added to the clock). */
   skew = 0;
 
-  #nextEpoch(seenGen: number): string {
-    this.generation = Math.max(
+  /** A new epoch replacing `current` (none: `""`), as the scripts' `nextEpoch`. */
+  #nextEpoch(current: string, seenGen: number): string {
+    const g = Math.max(
       Math.floor(this.clock() + this.skew),
-      this.generation + 1,
+      epochGeneration(current) + 1,
       seenGen + 1,
     );
-    return `${this.generation}.s${this.#suffix++}`;
+    return `${g}.s${this.#suffix++}`;
   }
 
   join(channel: string, seenGen: number): [string, number] {
     let c = this.channels.get(channel);
     if (!c) {
-      c = { epoch: this.#nextEpoch(seenGen), top: 0, stream: new Map() };
+      c = { epoch: this.#nextEpoch("", seenGen), top: 0, stream: new Map() };
       this.channels.set(channel, c);
     }
     return [c.epoch, c.top];
@@ -158,7 +151,11 @@ export class SimEngine {
       !c || (c.epoch === seen.epoch && c.top < seen.seq) ||
       isOlderEpoch(c.epoch, seen.epoch)
     ) {
-      c = { epoch: this.#nextEpoch(seenGen), top: 0, stream: new Map() };
+      c = {
+        epoch: this.#nextEpoch(c?.epoch ?? "", seenGen),
+        top: 0,
+        stream: new Map(),
+      };
       this.channels.set(channel, c);
     }
     const seq = ++c.top;
@@ -178,7 +175,7 @@ export class SimEngine {
     const c = this.channels.get(channel);
     if (!c || (c.epoch === old && c.top < asOf)) {
       this.channels.set(channel, {
-        epoch: this.#nextEpoch(seenGen),
+        epoch: this.#nextEpoch(c?.epoch ?? "", seenGen),
         top: 0,
         stream: new Map(),
       });

@@ -41,6 +41,7 @@ import {
   PUBLISH_LUA,
   RedisScript,
   RENUMBER_LUA,
+  SCRIPT_KEYS,
 } from "./redis_scripts.ts";
 
 /** Seconds a channel's keys live after its last publish (or a node joining it). */
@@ -178,9 +179,7 @@ export class RedisChannels {
       String(this.#generation),
       String(this.#o.idempotencyWindowS ?? IDEMPOTENCY_WINDOW_S),
     ];
-    const keys = [k.meta, k.stream, k.generation];
-    const idem = options.idempotencyKey;
-    if (idem !== undefined) keys.push(k.idempotency(idem));
+    const keys = SCRIPT_KEYS.publish(k, options.idempotencyKey);
     for (const body of bodies) {
       args.push(body.key ?? "", frameRest(channel, body));
     }
@@ -363,14 +362,15 @@ export class RedisChannels {
   /** The channel's `(epoch, top)` in Redis now (creating its epoch if it has none). */
   async joinReply(channel: string): Promise<[string, number]> {
     const k = this.keys(channel);
-    const reply = await JOIN.run(this.#o.connection.client, [
-      k.meta,
-      k.generation,
-    ], [
-      newEpoch(),
-      String(CHANNEL_TTL_SECONDS),
-      String(this.#generation),
-    ]) as [string, number];
+    const reply = await JOIN.run(
+      this.#o.connection.client,
+      SCRIPT_KEYS.join(k),
+      [
+        newEpoch(),
+        String(CHANNEL_TTL_SECONDS),
+        String(this.#generation),
+      ],
+    ) as [string, number];
     this.noteEpoch(reply[0]);
     return reply;
   }
@@ -388,7 +388,7 @@ export class RedisChannels {
     const k = this.keys(followed.follower.channel);
     const [now, top] = await RENUMBER.run(
       this.#o.connection.client,
-      [k.meta, k.stream, k.generation],
+      SCRIPT_KEYS.renumber(k),
       [
         epoch,
         newEpoch(),
