@@ -7,7 +7,8 @@
  * Cluster (a `redis-server` started here with `--cluster-enabled yes`,
  * owning every slot), which refuses any cross-slot script. Also there: a
  * new epoch's generation is above the one it replaces, with no counter key
- * outside the channel.
+ * outside the channel; and an upgrade over an older version's keys keeps
+ * the channel's epoch (no reset).
  */
 import assert from "node:assert/strict";
 import {
@@ -287,5 +288,42 @@ Deno.test({
     assert.ok(b.stats.engineReads >= 1, "read from the stream");
     assert.equal(b.stats.errors, 0, "no script refused");
     assert.equal(a.stats.errors, 0, "no script refused");
+  },
+});
+
+Deno.test({
+  name:
+    "key slots: upgrading over keys an older version wrote (its per-prefix fanout:generation counter left behind) keeps the channel's epoch and numbering: no reset",
+  ignore,
+  async fn() {
+    await using redis = await RedisServer.start();
+    const c = await direct(redis.url);
+    const notices: string[] = [];
+    try {
+      // What the older scripts left: the channel's meta and stream, and the
+      // per-prefix counter (above the epoch's generation, as it could be).
+      const k = channelKeys("fanout", "prices");
+      await c.hSet(k.meta, { e: "1700000000000.olderVR", s: "3" });
+      for (let seq = 1; seq <= 3; seq++) {
+        await c.xAdd(k.stream, `${seq}-0`, {
+          f: `,"ts_send":1,"data":${seq}}`,
+        });
+      }
+      await c.set("fanout:generation", "1700000000005");
+      await using b = new RedisBroker({ url: redis.url, history: 100 });
+      b.bind({ publication() {}, notice: (_, text) => notices.push(text) });
+      assert.ok(await b.connected(10_000));
+      await within(b.subscribe("prices"), 15_000, "JOIN");
+      assert.deepEqual(b.position("prices"), {
+        epoch: "1700000000000.olderVR",
+        seq: 3,
+      });
+      const next = await b.publish("prices", [{ tsSend: 1, dataJson: "4" }]);
+      assert.deepEqual([next.epoch, next.first], ["1700000000000.olderVR", 4]);
+      assert.deepEqual(notices, [], "no reset");
+      assert.equal(await c.get("fanout:generation"), "1700000000005");
+    } finally {
+      await c.close();
+    }
   },
 });
