@@ -1,17 +1,26 @@
 /**
  * A deterministic simulated engine and node for the follower fault
  * simulator: the Redis scripts' rules (JOIN, PUBLISH, RENUMBER, READ,
- * CHECK, generations) over plain maps, pub/sub with a client library that
+ * CHECK; a new epoch's generation is above the channel's current one's, the
+ * clock's and the node's) over plain maps, pub/sub with a client library that
  * drops a subject's listener when an UNSUBSCRIBE reply arrives (as
- * node-redis does), and one node driving the real {@link ChannelFollower},
- * {@link Subscriptions} and {@link checkVerdict} with the orchestration of
- * `redis_channels.ts`. Every delay and fault comes from one seeded PRNG,
- * so a schedule replays exactly from its seed.
+ * node-redis does), and one node driving the real {@link ChannelFollower}
+ * and {@link Subscriptions}, and taking every JOIN and check reply with the
+ * same decisions as `redis_channels.ts` ({@link applyJoinReply},
+ * {@link applyCheckReply} of `server/broker/engine_reply.ts`): only the
+ * I/O around them (commands, retries) is the simulator's. Every delay and
+ * fault comes from one seeded PRNG, so a schedule replays exactly from its
+ * seed.
  *
  * @module
  */
 import { ChannelFollower } from "../server/broker/channel_follower.ts";
-import { checkVerdict } from "../server/broker/follower_check.ts";
+import {
+  applyCheckReply,
+  applyJoinReply,
+  askedAt,
+  type EarlyMessage,
+} from "../server/broker/engine_reply.ts";
 import { Subscriptions } from "../server/broker/subscriptions.ts";
 import { frameOf, type OutFrame } from "../server/core/frame.ts";
 import { epochGeneration, isOlderEpoch } from "../lib/protocol.ts";
@@ -82,23 +91,16 @@ interface ChannelState {
 
 /** The engine: the scripts' rules over maps, and pub/sub. */
 export class SimEngine {
-  generation = 0;
   channels = new Map<string, ChannelState>();
   /** Subjects each node's pub/sub connection is subscribed to, in the engine. */
   readonly subscribed = new Map<SimNode, Set<string>>();
   /** A replica's copy, taken now and then: a failover goes back to it. */
-  #replica: { generation: number; channels: Map<string, ChannelState> } = {
-    generation: 0,
-    channels: new Map(),
-  };
+  #replica: { channels: Map<string, ChannelState> } = { channels: new Map() };
   #suffix = 0;
 
   /** Copies the state to the replica (it then misses what comes after). */
   replicate(): void {
-    this.#replica = {
-      generation: this.generation,
-      channels: cloneChannels(this.channels),
-    };
+    this.#replica = { channels: cloneChannels(this.channels) };
   }
 
   /** A failover to the replica: the last writes are lost. */
@@ -106,14 +108,12 @@ export class SimEngine {
     // Detecting a failed primary and promoting a replica takes seconds: the
     // new primary's clock is that much later than the last epoch made.
     this.skew += 1000;
-    this.generation = this.#replica.generation;
     this.channels = cloneChannels(this.#replica.channels);
   }
 
   /** A restart without persistence. */
   restartEmpty(): void {
     this.skew += 1000; // a restart takes a while too
-    this.generation = 0;
     this.channels.clear();
   }
 
@@ -122,19 +122,20 @@ export class SimEngine {
   /** Time failovers took, ms (added to the clock). */
   skew = 0;
 
-  #nextEpoch(seenGen: number): string {
-    this.generation = Math.max(
+  /** A new epoch replacing `current` (none: `""`), as the scripts' `nextEpoch`. */
+  #nextEpoch(current: string, seenGen: number): string {
+    const g = Math.max(
       Math.floor(this.clock() + this.skew),
-      this.generation + 1,
+      epochGeneration(current) + 1,
       seenGen + 1,
     );
-    return `${this.generation}.s${this.#suffix++}`;
+    return `${g}.s${this.#suffix++}`;
   }
 
   join(channel: string, seenGen: number): [string, number] {
     let c = this.channels.get(channel);
     if (!c) {
-      c = { epoch: this.#nextEpoch(seenGen), top: 0, stream: new Map() };
+      c = { epoch: this.#nextEpoch("", seenGen), top: 0, stream: new Map() };
       this.channels.set(channel, c);
     }
     return [c.epoch, c.top];
@@ -150,7 +151,11 @@ export class SimEngine {
       !c || (c.epoch === seen.epoch && c.top < seen.seq) ||
       isOlderEpoch(c.epoch, seen.epoch)
     ) {
-      c = { epoch: this.#nextEpoch(seenGen), top: 0, stream: new Map() };
+      c = {
+        epoch: this.#nextEpoch(c?.epoch ?? "", seenGen),
+        top: 0,
+        stream: new Map(),
+      };
       this.channels.set(channel, c);
     }
     const seq = ++c.top;
@@ -170,7 +175,7 @@ export class SimEngine {
     const c = this.channels.get(channel);
     if (!c || (c.epoch === old && c.top < asOf)) {
       this.channels.set(channel, {
-        epoch: this.#nextEpoch(seenGen),
+        epoch: this.#nextEpoch(c?.epoch ?? "", seenGen),
         top: 0,
         stream: new Map(),
       });
@@ -341,7 +346,7 @@ export class SimClient {
 interface SimFollowed {
   follower: ChannelFollower;
   client: SimClient;
-  early: { epoch: string; frame: OutFrame }[] | undefined;
+  early: EarlyMessage[] | undefined;
   joining: boolean;
   lagTop?: number | undefined;
 }
@@ -427,8 +432,7 @@ export class SimNode {
   async #join(f: SimFollowed): Promise<void> {
     f.joining = true;
     const { follower } = f;
-    const askedIn = follower.epoch;
-    const asOf = follower.seen;
+    const asked = askedAt(follower);
     try {
       const [epoch, top] = await this.command(() =>
         this.engine.join(follower.channel, this.generation)
@@ -436,19 +440,9 @@ export class SimNode {
       this.#note(epoch);
       const early = f.early;
       f.early = undefined;
-      if (early) {
-        follower.start(epoch, top);
-        f.client.started(epoch, top);
-        for (const m of early) follower.receive(m.epoch, m.frame);
-        return;
-      }
-      if (follower.epoch !== askedIn) {
-        if (epoch !== follower.epoch) follower.resync(epoch, top);
-        return;
-      }
-      const outcome = follower.resync(epoch, top, asOf);
-      if (outcome === "regressed") await this.#renumber(f, epoch, asOf);
-      if (outcome === "stale") await this.#renumber(f, epoch, Infinity);
+      if (early) f.client.started(epoch, top);
+      const renumber = applyJoinReply(follower, asked, { epoch, top }, early);
+      if (renumber) await this.#renumber(f, renumber.epoch, renumber.asOf);
     } catch {
       // a lost reply: the check retries
     } finally {
@@ -475,11 +469,7 @@ export class SimNode {
       }
     }
     const ready = batch.filter((f) => !f.early);
-    const asked = ready.map((f) => ({
-      epoch: f.follower.epoch,
-      delivered: f.follower.delivered,
-      seen: f.follower.seen,
-    }));
+    const asked = ready.map((f) => askedAt(f.follower));
     let reply: { epoch: string; top: number }[];
     try {
       reply = await this.command(() =>
@@ -491,19 +481,14 @@ export class SimNode {
     ready.forEach((f, i) => {
       if (this.followed.get(f.follower.channel) !== f) return;
       const engine = reply[i]!;
-      const v = checkVerdict(asked[i]!, f.follower.epoch, f.lagTop, engine);
-      f.lagTop = v.lagTop;
-      if (v.cause === "missing") void this.#join(f);
-      else if (v.cause === "older") {
-        this.#renumber(f, engine.epoch, Infinity).catch(() => {});
-      } else if (v.cause === "regressed") {
-        this.#renumber(f, engine.epoch, asked[i]!.seen).catch(() => {});
-      } else if (v.cause) {
-        f.follower.resync(engine.epoch, engine.top);
-        if (v.cause === "stuck") {
-          this.subs.renew(f.follower.channel).catch(() => {});
-        }
+      const step = applyCheckReply(f.follower, asked[i]!, f.lagTop, engine);
+      f.lagTop = step.lagTop;
+      if (step.join) void this.#join(f);
+      else if (step.renumber) {
+        const { epoch, asOf } = step.renumber;
+        this.#renumber(f, epoch, asOf).catch(() => {});
       }
+      if (step.renew) this.subs.renew(f.follower.channel).catch(() => {});
     });
   }
 

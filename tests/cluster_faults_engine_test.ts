@@ -7,92 +7,26 @@
  * (503 with Retry-After, `/readyz` 503), and every one ends by itself.
  */
 import assert from "node:assert/strict";
-import { createClient } from "@redis/client";
-import {
-  launchServer,
-  resolveServerConfig,
-  type RunningServer,
-  type ServerOptions,
-} from "../server/mod.ts";
 import { ManualClient, waitFor } from "./_helpers.ts";
 import { RedisServer } from "../bench/_redis.ts";
 import { REDIS_SERVER, reportSkip } from "./_tools.ts";
 import { FanoutProcess, waitForListening } from "./_cli.ts";
+import {
+  direct,
+  node,
+  nodeProcess,
+  publishOne as publish,
+  range,
+} from "./_cluster.ts";
 
 reportSkip("engine fault tests", REDIS_SERVER);
 const ignore = REDIS_SERVER.missing !== undefined;
-
-const TOKEN = "pub";
-
-/** A node on `url`, in this process, publishing over HTTP. */
-function node(
-  url: string,
-  overrides: Partial<ServerOptions> = {},
-): Promise<RunningServer> {
-  return launchServer(
-    resolveServerConfig({
-      host: "127.0.0.1",
-      port: 0,
-      source: "http",
-      publishToken: TOKEN,
-      broker: url,
-      history: 1000,
-      summaryInterval: 3600,
-      ...overrides,
-    }),
-    { logger: { log() {} } },
-  );
-}
-
-/** A node as its own process (a crash shows as an exit). */
-async function nodeProcess(url: string, extra: string[] = []) {
-  const proc = new FanoutProcess([
-    "server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--log-json",
-    "--broker",
-    url,
-    "--publish-token",
-    TOKEN,
-    ...extra,
-  ]);
-  const { port } = await waitForListening(proc);
-  return { proc, httpUrl: `http://127.0.0.1:${port}/`, port };
-}
-
-/** POST /publish of one JSON message. */
-function publish(
-  server: { httpUrl: string },
-  message: unknown,
-  channel = "default",
-): Promise<Response> {
-  return fetch(`${server.httpUrl}publish?channel=${channel}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      "content-type": "application/json",
-    },
-    body: JSON.stringify(message),
-    signal: AbortSignal.timeout(30_000),
-  });
-}
 
 /** `/readyz`'s status code. */
 async function readyz(server: { httpUrl: string }): Promise<number> {
   const res = await fetch(`${server.httpUrl}readyz`);
   await res.body?.cancel();
   return res.status;
-}
-
-/** A direct connection to `redis`, for the test's own commands. */
-async function direct(url: string) {
-  const c = createClient({ url, RESP: 2 });
-  c.on("error", () => {});
-  await c.connect();
-  return c;
 }
 
 /** Waits until a publish on `server` is accepted. */
@@ -253,15 +187,6 @@ Deno.test({
     }
   },
 });
-
-/** A control client on `url`: its position notice, then frames one by one. */
-async function _subscriber(url: string, query = "control=1") {
-  const client = new ManualClient(`${url}?${query}`);
-  await client.open();
-  const position = JSON.parse(String(await client.read()));
-  assert.equal(position.type, "position");
-  return { client, position: position as { epoch: string; last_seq: number } };
-}
 
 /**
  * Waits until the replica has acknowledged every write the primary at `url`
@@ -561,9 +486,6 @@ Deno.test({
     }
   },
 });
-
-const range = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** Resolves like `p`, or rejects after `ms`. */
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

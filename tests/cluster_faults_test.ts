@@ -6,13 +6,13 @@
  * client plays the faults (late messages, killed connections).
  */
 import assert from "node:assert/strict";
-import { createClient } from "@redis/client";
 import { RedisBroker } from "../server/broker/broker_redis.ts";
 import type { OutFrame } from "../server/core/frame.ts";
 import { RedisServer } from "../bench/_redis.ts";
 import { waitFor } from "./_helpers.ts";
 import { isOlderEpoch } from "../lib/protocol.ts";
 import { REDIS_SERVER, reportSkip } from "./_tools.ts";
+import { direct } from "./_cluster.ts";
 
 reportSkip("cluster fault tests", REDIS_SERVER);
 const ignore = REDIS_SERVER.missing !== undefined;
@@ -44,12 +44,6 @@ async function broker(redis: RedisServer, history = 100) {
   return { b, rec };
 }
 
-async function raw(redis: RedisServer) {
-  const c = createClient({ url: redis.url, RESP: 2 });
-  await c.connect();
-  return c;
-}
-
 const body = (i: number) => ({ tsSend: 1, dataJson: String(i) });
 
 Deno.test({
@@ -62,7 +56,7 @@ Deno.test({
     await using _b = b;
     const { b: p } = await broker(redis);
     await using _p = p;
-    const c = await raw(redis);
+    const c = await direct(redis.url);
     try {
       await b.subscribe("late");
       await p.publish("late", [body(1)]);
@@ -111,7 +105,7 @@ Deno.test({
     await using _b = b;
     const { b: p } = await broker(redis);
     await using _p = p;
-    const c = await raw(redis);
+    const c = await direct(redis.url);
     try {
       const channels = Array.from({ length: 40 }, (_, i) => `ch${i}`);
       await Promise.all(channels.map((ch) => b.subscribe(ch)));
@@ -148,7 +142,7 @@ Deno.test({
   ignore,
   async fn() {
     await using redis = await RedisServer.start();
-    const c = await raw(redis);
+    const c = await direct(redis.url);
     const { b, rec } = await broker(redis);
     await using _b = b;
     const normal = async () =>
@@ -214,7 +208,7 @@ Deno.test({
   ignore,
   async fn() {
     await using redis = await RedisServer.start();
-    const c = await raw(redis);
+    const c = await direct(redis.url);
     const { b, rec } = await broker(redis);
     await using _b = b;
     const { b: p } = await broker(redis);
@@ -284,7 +278,7 @@ Deno.test({
     await using _b = b;
     const { b: p } = await broker(redis);
     await using _p = p;
-    const c = await raw(redis);
+    const c = await direct(redis.url);
     try {
       await b.subscribe("quiet");
       await p.publish("quiet", [body(1)]);

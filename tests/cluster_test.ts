@@ -6,91 +6,22 @@
  * isolation across nodes.
  */
 import assert from "node:assert/strict";
-import {
-  launchServer,
-  resolveServerConfig,
-  type RunningServer,
-  type ServerOptions,
-} from "../server/mod.ts";
-import { ManualClient, waitFor } from "./_helpers.ts";
+import { waitFor } from "./_helpers.ts";
+import { PUBLISH_LUA } from "../server/broker/redis_scripts.ts";
 import { RedisServer } from "../bench/_redis.ts";
 import { REDIS_SERVER, reportSkip } from "./_tools.ts";
-import { FanoutProcess, waitForListening } from "./_cli.ts";
+import {
+  direct,
+  node,
+  nodeProcess,
+  publish,
+  range,
+  readData,
+  subscriber,
+} from "./_cluster.ts";
 
 reportSkip("cluster tests", REDIS_SERVER);
 const ignore = REDIS_SERVER.missing !== undefined;
-
-const TOKEN = "pub";
-
-/** A node on `redis`, in this process, publishing over HTTP. */
-function node(
-  redis: RedisServer,
-  overrides: Partial<ServerOptions> = {},
-): Promise<RunningServer> {
-  return launchServer(
-    resolveServerConfig({
-      host: "127.0.0.1",
-      port: 0,
-      source: "http",
-      publishToken: TOKEN,
-      broker: redis.url,
-      history: 1000,
-      summaryInterval: 3600,
-      ...overrides,
-    }),
-    { logger: { log() {} } },
-  );
-}
-
-/** POST /publish to `server`: one message, or several as NDJSON. */
-async function publish(
-  server: { httpUrl: string },
-  messages: unknown[],
-  channel = "default",
-): Promise<Response> {
-  return await fetch(`${server.httpUrl}publish?channel=${channel}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      "content-type": messages.length === 1
-        ? "application/json"
-        : "application/x-ndjson",
-    },
-    body: messages.map((m) => JSON.stringify(m)).join("\n"),
-  });
-}
-
-/** A control client: its position notice read, then frames one by one. */
-async function subscriber(url: string, query = "control=1") {
-  const client = new ManualClient(`${url}?${query}`);
-  await client.open();
-  const position = JSON.parse(String(await client.read()));
-  assert.equal(position.type, "position");
-  return { client, position: position as { epoch: string; last_seq: number } };
-}
-
-/** Reads `n` data frames (failing on any control frame other than those allowed). */
-async function readData(
-  client: ManualClient,
-  n: number,
-  allow: string[] = [],
-): Promise<{ seqs: number[]; controls: Record<string, unknown>[] }> {
-  const seqs: number[] = [];
-  const controls: Record<string, unknown>[] = [];
-  while (seqs.length < n) {
-    const f = JSON.parse(String(await client.read()));
-    // `lag` frames come every --lag-interval to control clients: not news here.
-    if (f.type === "lag") continue;
-    if (f.type !== undefined) {
-      assert.ok(allow.includes(f.type), `unexpected ${JSON.stringify(f)}`);
-      controls.push(f);
-    } else seqs.push(f.seq);
-  }
-  return { seqs, controls };
-}
-
-const range = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 Deno.test({
   name:
@@ -262,17 +193,10 @@ Deno.test({
     await publish(a, [{ n: 1 }]);
     // Three messages written to the stream without reaching anyone over
     // pub/sub (the publish script with an unused subject): a lost message.
-    const { createClient } = await import("@redis/client");
-    const { PUBLISH_LUA } = await import("../server/broker/redis_scripts.ts");
-    const direct = createClient({ url: redis.url, RESP: 2 });
-    await direct.connect();
+    const admin = await direct(redis.url);
     const rest = (n: number) => `,"ts_send":1,"data":{"n":${n}}}`;
-    await direct.eval(PUBLISH_LUA, {
-      keys: [
-        "fanout:{default}:meta",
-        "fanout:{default}:stream",
-        "fanout:generation",
-      ],
+    await admin.eval(PUBLISH_LUA, {
+      keys: ["fanout:{default}:meta", "fanout:{default}:stream"],
       arguments: [
         "nobody",
         "1000",
@@ -290,7 +214,7 @@ Deno.test({
         rest(4),
       ],
     });
-    await direct.close();
+    await admin.close();
     await publish(a, [{ n: 5 }]);
     const { seqs, controls } = await readData(sub.client, 5, ["gap"]);
     assert.deepEqual(controls, []);
@@ -311,11 +235,9 @@ Deno.test({
     for (let i = 0; i < 10; i++) await publish(a, [{ i }]);
     await readData(sub.client, 10);
     // The engine now says 6: as if a replica that missed seqs 7..10 took over.
-    const { createClient } = await import("@redis/client");
-    const direct = createClient({ url: redis.url, RESP: 2 });
-    await direct.connect();
-    await direct.hSet("fanout:{default}:meta", "s", "6");
-    await direct.close();
+    const admin = await direct(redis.url);
+    await admin.hSet("fanout:{default}:meta", "s", "6");
+    await admin.close();
     const answer = await (await publish(a, [{ after: "failover" }])).json();
     assert.notEqual(answer.epoch, sub.position.epoch, "renumbered");
     assert.equal(answer.seq, 1);
@@ -336,23 +258,13 @@ Deno.test({
     await using redis = await RedisServer.start();
     await using a = await node(redis);
     await using b = await node(redis);
-    await using doomed = new FanoutProcess([
-      "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--log-json",
-      "--broker",
-      redis.url,
+    const { proc: doomed, port } = await nodeProcess(redis.url, [
       "--source",
       "http",
-      "--publish-token",
-      TOKEN,
       "--history",
       "1000",
     ]);
-    const { port } = await waitForListening(doomed);
+    await using _doomed = doomed;
     const sub = await subscriber(`ws://127.0.0.1:${port}/`);
     let publishing = true;
     const publisher = (async () => {

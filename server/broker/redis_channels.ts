@@ -20,8 +20,13 @@ import { DATA_PREFIX, epochGeneration } from "../../lib/protocol.ts";
 import { frameRest, type OutFrame, type PublishBody } from "../core/frame.ts";
 import { ChannelFollower, type StreamRead } from "./channel_follower.ts";
 import { newEpoch } from "./epoch.ts";
+import {
+  applyCheckReply,
+  applyJoinReply,
+  askedAt,
+  type EarlyMessage,
+} from "./engine_reply.ts";
 import { encodeTag, frameFromEngine } from "./message_tag.ts";
-import { checkVerdict } from "./follower_check.ts";
 import { type RedisConnection, RETRY_AFTER_MS } from "./redis_connection.ts";
 import { Subscriptions } from "./subscriptions.ts";
 import {
@@ -32,6 +37,7 @@ import {
   PUBLISH_LUA,
   RedisScript,
   RENUMBER_LUA,
+  SCRIPT_KEYS,
 } from "./redis_scripts.ts";
 
 /** Seconds a channel's keys live after its last publish (or a node joining it). */
@@ -58,7 +64,7 @@ export interface Followed {
   /** Settles once the follower knows where the stream stands. */
   ready: Promise<void>;
   /** Messages that arrived before that. */
-  early: { epoch: string; frame: OutFrame }[] | undefined;
+  early: EarlyMessage[] | undefined;
   /** The engine's top at the last check, while this follower was behind it. */
   lagTop?: number | undefined;
   /** Its first subscribe or JOIN failed (a lost reply): the check retries it. */
@@ -169,9 +175,7 @@ export class RedisChannels {
       String(this.#generation),
       String(this.#o.idempotencyWindowS ?? IDEMPOTENCY_WINDOW_S),
     ];
-    const keys = [k.meta, k.stream, k.generation];
-    const idem = options.idempotencyKey;
-    if (idem !== undefined) keys.push(k.idempotency(idem));
+    const keys = SCRIPT_KEYS.publish(k, options.idempotencyKey);
     for (const body of bodies) {
       args.push(encodeTag(body), frameRest(channel, body));
     }
@@ -309,11 +313,7 @@ export class RedisChannels {
   }
 
   async #checkBatch(batch: readonly Followed[]): Promise<void> {
-    const asked = batch.map(({ follower }) => ({
-      epoch: follower.epoch,
-      delivered: follower.delivered,
-      seen: follower.seen,
-    }));
+    const asked = batch.map(({ follower }) => askedAt(follower));
     const reply = await CHECK.run(
       this.#o.connection.client,
       batch.map((f) => this.keys(f.follower.channel).meta),
@@ -327,34 +327,24 @@ export class RedisChannels {
         epoch: String(reply[2 * i]),
         top: Number(reply[2 * i + 1]),
       };
-      const v = checkVerdict(
+      const step = applyCheckReply(
+        follower,
         asked[i]!,
-        follower.epoch,
         followed.lagTop,
         engine,
       );
-      followed.lagTop = v.lagTop;
-      if (!v.cause) return;
-      repairs[v.cause]++;
-      const subject = this.keys(follower.channel).subject;
-      if (v.cause === "missing") {
-        followed.ready = this.#join(followed);
-      } else if (v.cause === "older") {
-        followed.ready = this.renumber(
-          followed,
-          engine.epoch,
-          Number.MAX_SAFE_INTEGER,
-        );
-      } else if (v.cause === "regressed") {
-        followed.ready = this.renumber(
-          followed,
-          engine.epoch,
-          asked[i]!.seen,
-        );
-      } else {
-        follower.resync(engine.epoch, engine.top);
-        // Stuck behind: pub/sub may have lost the subject; subscribe again.
-        if (v.cause === "stuck") this.#subs.renew(subject).catch(() => {});
+      followed.lagTop = step.lagTop;
+      if (!step.cause) return;
+      repairs[step.cause]++;
+      if (step.join) followed.ready = this.#join(followed);
+      else if (step.renumber) {
+        const { epoch, asOf } = step.renumber;
+        followed.ready = this.renumber(followed, epoch, asOf);
+      }
+      // Stuck behind: pub/sub may have lost the subject; subscribe again.
+      if (step.renew) {
+        const subject = this.keys(follower.channel).subject;
+        this.#subs.renew(subject).catch(() => {});
       }
       followed.ready.catch(() => {});
     });
@@ -368,14 +358,15 @@ export class RedisChannels {
   /** The channel's `(epoch, top)` in Redis now (creating its epoch if it has none). */
   async joinReply(channel: string): Promise<[string, number]> {
     const k = this.keys(channel);
-    const reply = await JOIN.run(this.#o.connection.client, [
-      k.meta,
-      k.generation,
-    ], [
-      newEpoch(),
-      String(CHANNEL_TTL_SECONDS),
-      String(this.#generation),
-    ]) as [string, number];
+    const reply = await JOIN.run(
+      this.#o.connection.client,
+      SCRIPT_KEYS.join(k),
+      [
+        newEpoch(),
+        String(CHANNEL_TTL_SECONDS),
+        String(this.#generation),
+      ],
+    ) as [string, number];
     this.noteEpoch(reply[0]);
     return reply;
   }
@@ -393,7 +384,7 @@ export class RedisChannels {
     const k = this.keys(followed.follower.channel);
     const [now, top] = await RENUMBER.run(
       this.#o.connection.client,
-      [k.meta, k.stream, k.generation],
+      SCRIPT_KEYS.renumber(k),
       [
         epoch,
         newEpoch(),
@@ -458,29 +449,12 @@ export class RedisChannels {
    */
   async #join(followed: Followed): Promise<void> {
     const { follower } = followed;
-    const askedIn = follower.epoch;
-    const asOf = follower.seen;
+    const asked = askedAt(follower);
     const [epoch, top] = await this.joinReply(follower.channel);
     const early = followed.early;
     followed.early = undefined;
-    if (early) {
-      follower.start(epoch, top);
-      for (const m of early) follower.receive(m.epoch, m.frame);
-      return;
-    }
-    if (follower.epoch !== askedIn) {
-      // The follower moved to another epoch while the JOIN was out: compare
-      // with that only if the reply names a newer one.
-      if (epoch !== follower.epoch) follower.resync(epoch, top);
-      return;
-    }
-    const outcome = follower.resync(epoch, top, asOf);
-    if (outcome === "regressed") await this.renumber(followed, epoch, asOf);
-    // The engine went back to an older epoch (a replica that missed a
-    // renumber): what is published there would be discarded; move it on.
-    if (outcome === "stale") {
-      await this.renumber(followed, epoch, Number.MAX_SAFE_INTEGER);
-    }
+    const renumber = applyJoinReply(follower, asked, { epoch, top }, early);
+    if (renumber) await this.renumber(followed, renumber.epoch, renumber.asOf);
   }
 
   /**

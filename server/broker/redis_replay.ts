@@ -23,7 +23,7 @@ import {
 } from "./history.ts";
 import type { Followed, RedisChannels } from "./redis_channels.ts";
 import type { RedisConnection } from "./redis_connection.ts";
-import { READ_LUA, RedisScript } from "./redis_scripts.ts";
+import { READ_LUA, RedisScript, SCRIPT_KEYS } from "./redis_scripts.ts";
 
 /** How long a shared history read is reused by other resumers of its channel, ms. */
 export const READ_REUSE_MS = 2_000;
@@ -145,7 +145,7 @@ export class RedisReplay {
     const k = channels.keys(channel);
     let reply: unknown[];
     try {
-      reply = await READ.run(connection.client, [k.meta, k.stream], [
+      reply = await READ.run(connection.client, SCRIPT_KEYS.read(k), [
         String(from),
         String(to),
       ]) as unknown[];

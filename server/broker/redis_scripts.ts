@@ -4,7 +4,10 @@
  * with the channel in a hash tag (one cluster slot): a hash `…:meta`
  * (`e` = epoch `<generation>.<name>`, `s` = last seq) and a capped stream `…:stream` whose entry
  * ids are the seqs (`<seq>-0`), each entry holding the frame after its seq
- * (`f`, see `frameRest`) and the conflation key (`k`, when there is one).
+ * (`f`, see `frameRest`) and the conflation key (`k`, when there is one);
+ * an idempotency key of the channel has the same hash tag. Every
+ * per-channel script touches only those ({@link SCRIPT_KEYS}), so it runs
+ * on Redis Cluster too (no CROSSSLOT).
  *
  * @module
  */
@@ -25,31 +28,30 @@ export interface ScriptClient {
 /**
  * Lua shared by the scripts that create an epoch. Its generation is the
  * largest of: the engine's clock in ms (so an epoch made after a failover to
- * a replica that missed the last renumber, whose counter is behind, is still
- * newer than every epoch made before), one more than the per-prefix counter
- * (KEYS: the generation key, no TTL; two epochs in one ms still differ), and
- * one more than the highest generation the calling node has seen (an engine
- * restarted empty, or a clock behind).
+ * a replica that missed the last renumber is still newer than every epoch
+ * made before), one more than the generation of the channel's current epoch
+ * (the one it replaces: two epochs in one ms still differ — it is kept in
+ * the channel's own meta, so no key outside the channel's hash tag is
+ * touched), and one more than the highest generation the calling node has
+ * seen on any channel or from any client (an engine restarted empty, a
+ * channel expired, or a clock behind).
  */
 const NEXT_EPOCH = `
-local function nextEpoch(genKey, seen, suffix)
-  local t = redis.call('TIME')
-  local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local stored = tonumber(redis.call('GET', genKey) or '0')
-  local g = math.max(clock, stored + 1, seen + 1)
-  g = string.format('%d', g)
-  redis.call('SET', genKey, g)
-  return g .. '.' .. suffix
-end
-
 local function generation(epoch)
   return tonumber(string.match(epoch or '', '^(%d+)%.') or '0')
+end
+
+local function nextEpoch(current, seen, suffix)
+  local t = redis.call('TIME')
+  local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local g = math.max(clock, generation(current) + 1, seen + 1)
+  return string.format('%d', g) .. '.' .. suffix
 end
 `;
 
 /**
- * Publishes a batch. KEYS: meta, stream, generation, and the idempotency
- * key's name when the publisher gave one. ARGV: pub/sub subject, stream
+ * Publishes a batch. KEYS: meta, stream, and the idempotency key's name
+ * when the publisher gave one. ARGV: pub/sub subject, stream
  * length, TTL seconds, a random name for a new epoch if the channel needs
  * one, the epoch and seq this node last saw on the channel (`""`, `0` when
  * none), the highest generation this node has seen, the idempotency
@@ -67,11 +69,11 @@ end
  * renumbered}`.
  */
 export const PUBLISH_LUA = NEXT_EPOCH + `
-local meta, stream, genKey = KEYS[1], KEYS[2], KEYS[3]
+local meta, stream = KEYS[1], KEYS[2]
 local subject, maxlen, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local suffix, seenEpoch, seenSeq = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local seenGen = tonumber(ARGV[7])
-local idem = KEYS[4]
+local idem = KEYS[3]
 if idem then
   local stored = redis.call('GET', idem)
   if stored then
@@ -85,7 +87,7 @@ local renumbered = 0
 if (not epoch) or (epoch == seenEpoch and top < seenSeq)
     or generation(epoch) < generation(seenEpoch) then
   if epoch then renumbered = 1 end
-  epoch = nextEpoch(genKey, seenGen, suffix)
+  epoch = nextEpoch(epoch, seenGen, suffix)
   top = 0
   redis.call('DEL', stream)
   redis.call('HSET', meta, 'e', epoch)
@@ -115,14 +117,14 @@ return { top + 1, top + n, epoch, renumbered, 0 }
 
 /**
  * A node starts following a channel: creates its epoch if it has none (so
- * every subscriber learns one) and returns `{epoch, seq}`. KEYS: meta,
- * generation. ARGV: a random name for a new epoch, TTL seconds, the highest
+ * every subscriber learns one) and returns `{epoch, seq}`. KEYS: meta.
+ * ARGV: a random name for a new epoch, TTL seconds, the highest
  * generation this node has seen.
  */
 export const JOIN_LUA = NEXT_EPOCH + `
-local meta, genKey = KEYS[1], KEYS[2]
+local meta = KEYS[1]
 if not redis.call('HGET', meta, 'e') then
-  local epoch = nextEpoch(genKey, tonumber(ARGV[3]), ARGV[1])
+  local epoch = nextEpoch(nil, tonumber(ARGV[3]), ARGV[1])
   redis.call('HSET', meta, 'e', epoch, 's', 0)
   redis.call('EXPIRE', meta, tonumber(ARGV[2]))
 end
@@ -136,17 +138,17 @@ return { m[1], tonumber(m[2] or '0') }
  * seq — only while its epoch is still ARGV[1] and its top still below
  * ARGV[5], the seq the node had as of the moment it asked. Another node's
  * renumber, or an engine that caught up meanwhile, leaves it alone. A
- * channel without meta gets a new epoch as in JOIN. KEYS: meta, stream,
- * generation. ARGV: the epoch found to have regressed, a random name for
+ * channel without meta gets a new epoch as in JOIN. KEYS: meta, stream.
+ * ARGV: the epoch found to have regressed, a random name for
  * the new epoch, TTL seconds, the highest generation this node has seen,
  * the node's seq. Returns `{epoch, seq}` after.
  */
 export const RENUMBER_LUA = NEXT_EPOCH + `
-local meta, stream, genKey = KEYS[1], KEYS[2], KEYS[3]
+local meta, stream = KEYS[1], KEYS[2]
 local m = redis.call('HMGET', meta, 'e', 's')
 local top = tonumber(m[2] or '0')
 if (not m[1]) or (m[1] == ARGV[1] and top < tonumber(ARGV[5])) then
-  local epoch = nextEpoch(genKey, tonumber(ARGV[4]), ARGV[2])
+  local epoch = nextEpoch(m[1], tonumber(ARGV[4]), ARGV[2])
   redis.call('DEL', stream)
   redis.call('HSET', meta, 'e', epoch, 's', 0)
   redis.call('EXPIRE', meta, tonumber(ARGV[3]))
@@ -190,13 +192,11 @@ export interface ChannelKeys {
   readonly subject: string;
   /** An idempotency key's name on this channel (same cluster slot). */
   readonly idempotency: (key: string) => string;
-  /** The prefix's generation counter (no TTL): epochs' order. */
-  readonly generation: string;
 }
 
 /**
  * The names of `channel`'s keys under `prefix`, with the channel in a hash
- * tag so both keys live in one cluster slot.
+ * tag so all of them live in one cluster slot.
  *
  * @example
  * ```ts
@@ -211,10 +211,27 @@ export function channelKeys(prefix: string, channel: string): ChannelKeys {
     meta: `${subject}:meta`,
     stream: `${subject}:stream`,
     subject,
-    generation: `${prefix}:generation`,
     idempotency: (key) => `${subject}:idem:${key}`,
   };
 }
+
+/**
+ * The KEYS each per-channel script runs with, from the channel's names
+ * (one place, so a test can check they share one cluster slot).
+ */
+export const SCRIPT_KEYS = {
+  /** {@link PUBLISH_LUA}: meta, stream, and the idempotency key if any. */
+  publish: (k: ChannelKeys, idempotencyKey?: string): string[] =>
+    idempotencyKey === undefined
+      ? [k.meta, k.stream]
+      : [k.meta, k.stream, k.idempotency(idempotencyKey)],
+  /** {@link JOIN_LUA}: meta. */
+  join: (k: ChannelKeys): string[] => [k.meta],
+  /** {@link RENUMBER_LUA}: meta, stream. */
+  renumber: (k: ChannelKeys): string[] => [k.meta, k.stream],
+  /** {@link READ_LUA}: meta, stream. */
+  read: (k: ChannelKeys): string[] => [k.meta, k.stream],
+} as const;
 
 /** A Lua script run by its SHA-1, loaded on first use (and again after a Redis restart). */
 export class RedisScript {
@@ -258,7 +275,8 @@ async function sha1(text: string): Promise<string> {
 
 /**
  * The `(epoch, top)` of many channels at once, for the periodic check.
- * KEYS: their meta hashes. Returns `{epoch, top, epoch, top, …}` (`""`, 0
+ * KEYS: their meta hashes — of many channels, so of many cluster slots: the
+ * one script that would need its batch split per slot on Redis Cluster. Returns `{epoch, top, epoch, top, …}` (`""`, 0
  * for a channel without meta).
  */
 export const CHECK_LUA = `
