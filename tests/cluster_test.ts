@@ -311,18 +311,23 @@ Deno.test({
       30_000,
     );
     // On a busy machine this test process itself may read late, and the
-    // server may shed a few messages for the fast clients too (announced as
+    // server may shed messages for the fast clients too (announced as
     // `dropped`): what must hold is that they are never judged slow — they
-    // lose fewer than the drop limit that cut the stalled one, every loss is
-    // announced, and they stay connected.
+    // lose fewer than the drop limit that cut the stalled one, or what they
+    // lost was shed (the node was overloaded: counted apart, never charged),
+    // every loss is announced, and they stay connected.
     const reads = Promise.all([fastA, fastB].map(async ({ client }) => {
       const { seqs, controls } = await readData(client, 300, ["dropped"]);
       const dropped = controls.reduce((n, c) => n + Number(c.count), 0);
       return { seqs, dropped };
     }));
     await cut;
-    for (const { seqs, dropped } of await reads) {
-      assert.ok(dropped < 20, `a fast client lost ${dropped}`);
+    for (const [i, { seqs, dropped }] of (await reads).entries()) {
+      const shed = [a, b][i]!.hub.shed;
+      assert.ok(
+        dropped < 20 || shed >= dropped,
+        `a fast client lost ${dropped}, its node shed ${shed}`,
+      );
       const missing = seqs.at(-1)! - seqs[0]! + 1 - seqs.length;
       assert.equal(missing, dropped, "every loss announced, in order");
       assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
