@@ -122,7 +122,14 @@ export async function readData(
   const seqs: number[] = [];
   const controls: Record<string, unknown>[] = [];
   while (seqs.length < n) {
-    const f = JSON.parse(String(await client.read()));
+    const raw = await client.read();
+    if (raw === undefined) {
+      const { code, reason } = await client.drainUntilClosed();
+      throw new Error(
+        `the stream ended after ${seqs.length} of ${n} data frames: closed ${code} ${reason}`,
+      );
+    }
+    const f = JSON.parse(String(raw));
     // `lag` frames come every --lag-interval to control clients: not news here.
     if (f.type === "lag") continue;
     if (f.type !== undefined) {
