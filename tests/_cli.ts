@@ -194,6 +194,20 @@ export class FanoutProcess implements AsyncDisposable {
     })();
   }
 
+  /**
+   * `fanout server --host 127.0.0.1 --port 0` and `extra`: a server on a
+   * free loopback port (read it with {@link waitForListening}).
+   */
+  static server(
+    extra: readonly string[],
+    options: SpawnOptions = {},
+  ): FanoutProcess {
+    return new FanoutProcess(
+      ["server", "--host", "127.0.0.1", "--port", "0", ...extra],
+      options,
+    );
+  }
+
   /** The process's stdin (spawned with `stdin: "piped"`). */
   get stdin(): WritableStream<Uint8Array> {
     return this.#child.stdin;

@@ -45,12 +45,7 @@ export async function nodeProcess(
   url: string,
   extra: string[] = [],
 ): Promise<{ proc: FanoutProcess; httpUrl: string; port: number }> {
-  const proc = new FanoutProcess([
-    "server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
+  const proc = FanoutProcess.server([
     "--log-json",
     "--broker",
     url,

@@ -160,12 +160,7 @@ Deno.test("POST /admin/drain on a server without --admin-token is refused (403) 
 });
 
 Deno.test("fanout server: POST /admin/drain drains like SIGTERM (clients closed with 1012), then the server stops and exits 0", async () => {
-  await using proc = new FanoutProcess([
-    "server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
+  await using proc = FanoutProcess.server([
     "--rate",
     "20",
     "--drain-ms",

@@ -116,12 +116,7 @@ Deno.test("--max-replays bounds the ?since= replays in progress; a finished repl
 });
 
 Deno.test("malformed upgrades get 400 with a JSON reason, counted, and no stack trace on stderr", async () => {
-  await using proc = new FanoutProcess([
-    "server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
+  await using proc = FanoutProcess.server([
     "--log-json",
     "--summary-interval",
     "3600",

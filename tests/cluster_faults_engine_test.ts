@@ -141,12 +141,7 @@ Deno.test({
       "maxmemory-policy",
       "noeviction",
     ]);
-    await using proc = new FanoutProcess([
-      "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
+    await using proc = FanoutProcess.server([
       "--log-json",
       "--broker",
       redis.url,

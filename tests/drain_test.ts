@@ -100,12 +100,7 @@ Deno.test("a drain turns /readyz 503 at once, refuses new subscribers with 503 a
 });
 
 Deno.test("fanout server: SIGTERM drains (clients closed with 1012), and exits 0", async () => {
-  await using server = new FanoutProcess([
-    "server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
+  await using server = FanoutProcess.server([
     "--rate",
     "20",
     "--drain-ms",
