@@ -98,7 +98,62 @@ export interface SseSinkOptions {
   readonly encoder?: SseEncoder;
 }
 
-/** One SSE subscriber's response stream, as a {@link Sink}. */
+/** The `retry:` line of each reconnect delay in use, encoded once. */
+const retryLines = new Map<number, Uint8Array>();
+
+/** The `retry:` line for `ms`, shared by every stream that uses it (never modified). */
+function retryLine(ms: number): Uint8Array {
+  let line = retryLines.get(ms);
+  if (!line) retryLines.set(ms, line = enc.encode(`retry: ${ms}\n\n`));
+  return line;
+}
+
+/**
+ * The underlying source of an {@link SseSink}'s stream: one small object
+ * whose methods are shared by every stream, instead of three closures per
+ * subscriber.
+ */
+class SseSource implements UnderlyingDefaultSource<Uint8Array> {
+  readonly #sink: SseSink;
+  readonly #pull: (
+    c: ReadableStreamDefaultController<Uint8Array>,
+    starting?: boolean,
+  ) => void;
+  readonly #cancel: () => void;
+
+  constructor(
+    sink: SseSink,
+    pull: (
+      c: ReadableStreamDefaultController<Uint8Array>,
+      starting?: boolean,
+    ) => void,
+    cancel: () => void,
+  ) {
+    this.#sink = sink;
+    this.#pull = pull;
+    this.#cancel = cancel;
+  }
+
+  start(c: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#pull.call(this.#sink, c, true);
+  }
+
+  pull(c: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#pull.call(this.#sink, c);
+  }
+
+  cancel(): void {
+    this.#cancel.call(this.#sink);
+  }
+}
+
+/**
+ * One SSE subscriber's response stream, as a {@link Sink}. An idle
+ * subscriber holds no promise and no chunk here: when the HTTP layer asks
+ * for more and nothing is pending, the sink only notes that it was asked
+ * and hands the next event straight to the
+ * stream when it comes.
+ */
 export class SseSink implements Sink {
   /** The response body. */
   readonly stream: ReadableStream<Uint8Array>;
@@ -106,8 +161,8 @@ export class SseSink implements Sink {
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #pending: Uint8Array[] = [];
   #bytes = 0;
-  /** Resolves the pull that is waiting for an event. */
-  #wake: (() => void) | undefined;
+  /** The HTTP layer asked for more while nothing was pending. */
+  #wanted = false;
   #state: "open" | "closing" | "done" = "open";
   readonly #encoder: SseEncoder;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -116,14 +171,11 @@ export class SseSink implements Sink {
   constructor(options: SseSinkOptions) {
     this.#options = options;
     this.#encoder = options.encoder ?? new SseEncoder();
-    this.#push(enc.encode(`retry: ${options.retryMs ?? 1000}\n\n`));
-    this.stream = new ReadableStream<Uint8Array>({
-      start: (c) => {
-        this.#controller = c;
-      },
-      pull: (c) => this.#pull(c),
-      cancel: () => this.#gone(),
-    }, { highWaterMark: 0 });
+    this.#push(retryLine(options.retryMs ?? 1000));
+    this.stream = new ReadableStream<Uint8Array>(
+      new SseSource(this, this.#pull, this.#gone),
+      { highWaterMark: 0 },
+    );
   }
 
   /** Bytes handed to the stream that the HTTP layer has not pulled yet. */
@@ -165,23 +217,28 @@ export class SseSink implements Sink {
   #push(bytes: Uint8Array): void {
     this.#pending.push(bytes);
     this.#bytes += bytes.length;
-    const wake = this.#wake;
-    if (wake) {
-      this.#wake = undefined;
+    if (this.#wanted) {
+      this.#wanted = false;
       this.#hand(this.#controller);
-      wake();
     }
   }
 
-  #pull(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> | void {
-    if (this.#state === "done") return;
+  /** The stream starts (`starting`: only take its controller) or asks for more. */
+  #pull(
+    c: ReadableStreamDefaultController<Uint8Array>,
+    starting = false,
+  ): void {
+    this.#controller = c;
+    if (starting || this.#state === "done") return;
     if (this.#pending.length > 0) return this.#hand(c);
     if (this.#state === "closing") {
       this.#finish();
       c.close();
       return;
     }
-    return new Promise((resolve) => this.#wake = resolve);
+    // Nothing to hand now: the next event goes straight to the stream (the
+    // stream asks again only after a chunk was taken).
+    this.#wanted = true;
   }
 
   /** Hands what is pending (up to {@link PULL_MAX_BYTES}) to the HTTP layer as one chunk. */
@@ -215,8 +272,7 @@ export class SseSink implements Sink {
     clearTimeout(this.#timer);
     this.#pending = [];
     this.#bytes = 0;
-    this.#wake?.();
-    this.#wake = undefined;
+    this.#wanted = false;
   }
 
   #gone(): void {
