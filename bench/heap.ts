@@ -1,12 +1,15 @@
 /**
  * Memory per idle connection, measured inside the server process: the
  * JavaScript heap and external (typed array) bytes after a full GC, and the
- * process's RSS, with N idle WebSocket clients against none. Six servers in
- * turn, each in a process of its own: fanout (`startServer`, queue mode, 1 Hz) with its defaults, with
- * `--listener serve`, and with `--listener serve --ping-interval 0`, each
- * beside a bare Deno `upgradeWebSocket` server on the same footing (the
- * accept path and the ping setting): what is above the bare row is fanout's
- * own. The clients are one Node process using `ws` from `bench/peers`.
+ * process's RSS, with N idle clients against none. Ten servers in turn, each
+ * in a process of its own: fanout (`startServer`, queue mode, 1 Hz) with its
+ * defaults, with `--listener serve`, and with `--listener serve
+ * --ping-interval 0`, each beside a bare Deno `upgradeWebSocket` server on the
+ * same footing (the accept path and the ping setting); then fanout's SSE
+ * subscribers (`GET /sse`) with the defaults and with `--listener serve`, each
+ * beside a bare Deno server answering with a `ReadableStream` body on the same
+ * accept path. What is above the bare row is fanout's own. The clients are one
+ * Node process: `ws` from `bench/peers`, or `http.get` readers of `/sse`.
  *
  *   deno task bench:heap            # 2,000 clients → bench/results/heap.json
  *   deno task bench:heap 500         # another client count
