@@ -166,10 +166,14 @@ async function measure(
     // connection state, V8's heap headroom). Noisier than the heap: V8 grows
     // its heap in steps, so compare medians of repeats (--repeat).
     rss_kib_per_connection: per(after.rss, before.rss),
+    // What V8 keeps committed for its heap: used heap plus the headroom it
+    // grew while the clients connected (part of the RSS above).
+    heap_total_kib_per_connection: per(after.heapTotal, before.heapTotal),
   };
   console.log(
     `${name}: ${connected} idle clients, JS heap ${row.heap_kib_per_connection} KiB + ` +
-      `external ${row.external_kib_per_connection} KiB, RSS ${row.rss_kib_per_connection} KiB per connection`,
+      `external ${row.external_kib_per_connection} KiB (V8 heap committed ${row.heap_total_kib_per_connection} KiB), ` +
+      `RSS ${row.rss_kib_per_connection} KiB per connection`,
   );
   return row;
 }
