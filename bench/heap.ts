@@ -23,6 +23,7 @@ import {
   type ServerOptions,
   startServer,
 } from "../server/mod.ts";
+import v8 from "node:v8";
 import { sleep } from "./_options.ts";
 import { round, spreadOfValues } from "./_point.ts";
 import { filePath } from "./_servers.ts";
@@ -66,12 +67,18 @@ if (!Number.isInteger(clients) || clients < 1 || clients > 20_000) {
 }
 const wsModule = filePath(new URL("./peers/node_modules/ws", import.meta.url));
 
-/** Heap and external bytes after two GCs with a pause between. */
-async function settled(): Promise<Deno.MemoryUsage> {
+/** Memory use and V8's heap spaces (committed bytes) after two GCs with a pause between. */
+async function settled(): Promise<
+  Deno.MemoryUsage & { spaces: Record<string, number> }
+> {
   gc!();
   await sleep(200);
   gc!();
-  return Deno.memoryUsage();
+  const spaces: Record<string, number> = {};
+  for (const s of v8.getHeapSpaceStatistics()) {
+    spaces[s.space_name] = s.space_size;
+  }
+  return { ...Deno.memoryUsage(), spaces };
 }
 
 /** How a row's clients subscribe. */
@@ -169,6 +176,17 @@ async function measure(
     // What V8 keeps committed for its heap: used heap plus the headroom it
     // grew while the clients connected (part of the RSS above).
     heap_total_kib_per_connection: per(after.heapTotal, before.heapTotal),
+    // Of it, the young generation: V8 grows it while clients connect and
+    // frames flow, up to a cap, so it is a fixed amount shared out here, not
+    // memory each connection keeps; the old generation is what they keep.
+    new_space_kib_per_connection: per(
+      after.spaces.new_space!,
+      before.spaces.new_space!,
+    ),
+    old_space_kib_per_connection: per(
+      after.spaces.old_space!,
+      before.spaces.old_space!,
+    ),
   };
   console.log(
     `${name}: ${connected} idle clients, JS heap ${row.heap_kib_per_connection} KiB + ` +
