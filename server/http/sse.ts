@@ -15,7 +15,8 @@
 import { remoteLabel } from "./client_label.ts";
 import { EPOCH_NAME } from "../../lib/protocol.ts";
 import { SSE_PATH } from "./paths.ts";
-import { SseEncoder, SseSink } from "./sse_sink.ts";
+import { SseEncoder } from "./sse_event.ts";
+import { SseSink } from "./sse_sink.ts";
 import type { SubscriberGate } from "./subscriber_gate.ts";
 import type { Session } from "../core/session.ts";
 

@@ -16,11 +16,14 @@
  * @module
  */
 import type { Sink } from "../core/sink.ts";
+import { retryLine, SseEncoder, sseEvent } from "./sse_event.ts";
 
 /** How long a closing stream may take to hand over its `close` event before it is aborted, ms. */
 export const SSE_CLOSE_GRACE_MS = 2_000;
 /** Most bytes handed to the HTTP layer in one pull. */
 const PULL_MAX_BYTES = 256 * 1024;
+
+const enc = new TextEncoder();
 
 /** The error an SSE response is aborted with when its reader did not take its close in time. */
 export class SseAbort extends Error {
@@ -28,61 +31,6 @@ export class SseAbort extends Error {
   constructor(message: string) {
     super(message);
     this.name = "SseAbort";
-  }
-}
-
-const enc = new TextEncoder();
-
-/**
- * The SSE event for one frame: a data frame (`seq` above 0) with
- * `id: <epoch>:<seq>`, a control frame as `event: <type>` (its `type`
- * field, which a control frame's text starts with). Frames are JSON text
- * without raw line breaks; any there would be split into `data:` lines.
- *
- * @param text the frame
- * @param seq its seq in the channel's stream; 0 for a control frame
- * @param epoch the channel's epoch, for the id
- * @returns the event, ending with its blank line
- * @example
- * ```ts
- * import { sseEvent } from "./sse_sink.ts";
- * const e = sseEvent('{"seq":7,"ts_send":1,"payload_b64":""}', 7, "E1");
- * if (e !== 'id: E1:7\ndata: {"seq":7,"ts_send":1,"payload_b64":""}\n\n') throw new Error(e);
- * if (!sseEvent('{"type":"gap","channel":"a"}', 0, "E1").startsWith("event: gap\n")) throw new Error();
- * ```
- */
-export function sseEvent(text: string, seq: number, epoch: string): string {
-  const data = /[\r\n]/.test(text)
-    ? text.split(/\r\n|\r|\n/).join("\ndata: ")
-    : text;
-  if (seq > 0) {
-    return `id: ${epoch === "" ? "" : `${epoch}:`}${seq}\ndata: ${data}\n\n`;
-  }
-  const type = /^\{"type":"([a-z_]+)"/.exec(text)?.[1];
-  if (type !== undefined) return `event: ${type}\ndata: ${data}\n\n`;
-  return `data: ${data}\n\n`;
-}
-
-/**
- * Encodes events once for every SSE subscriber of one server: its
- * subscribers of a channel are handed the same frame one after another, so
- * the last event encoded is kept and reused while the next frame is the same.
- */
-export class SseEncoder {
-  #text = "";
-  #seq = -1;
-  #epoch = "";
-  #bytes = new Uint8Array();
-
-  /** The event for `text` at `seq` in `epoch`, as bytes (shared: never modified). */
-  encode(text: string, seq: number, epoch: string): Uint8Array {
-    if (text !== this.#text || seq !== this.#seq || epoch !== this.#epoch) {
-      this.#bytes = enc.encode(sseEvent(text, seq, epoch));
-      this.#text = text;
-      this.#seq = seq;
-      this.#epoch = epoch;
-    }
-    return this.#bytes;
   }
 }
 
@@ -96,16 +44,6 @@ export interface SseSinkOptions {
   readonly closeGraceMs?: number;
   /** The encoder shared by the server's SSE subscribers. @default one of its own */
   readonly encoder?: SseEncoder;
-}
-
-/** The `retry:` line of each reconnect delay in use, encoded once. */
-const retryLines = new Map<number, Uint8Array>();
-
-/** The `retry:` line for `ms`, shared by every stream that uses it (never modified). */
-function retryLine(ms: number): Uint8Array {
-  let line = retryLines.get(ms);
-  if (!line) retryLines.set(ms, line = enc.encode(`retry: ${ms}\n\n`));
-  return line;
 }
 
 /**
