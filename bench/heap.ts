@@ -1,12 +1,15 @@
 /**
  * Memory per idle connection, measured inside the server process: the
  * JavaScript heap and external (typed array) bytes after a full GC, and the
- * process's RSS, with N idle WebSocket clients against none. Six servers in
- * turn, each in a process of its own: fanout (`startServer`, queue mode, 1 Hz) with its defaults, with
- * `--listener serve`, and with `--listener serve --ping-interval 0`, each
- * beside a bare Deno `upgradeWebSocket` server on the same footing (the
- * accept path and the ping setting): what is above the bare row is fanout's
- * own. The clients are one Node process using `ws` from `bench/peers`.
+ * process's RSS, with N idle clients against none. Ten servers in turn, each
+ * in a process of its own: fanout (`startServer`, queue mode, 1 Hz) with its
+ * defaults, with `--listener serve`, and with `--listener serve
+ * --ping-interval 0`, each beside a bare Deno `upgradeWebSocket` server on the
+ * same footing (the accept path and the ping setting); then fanout's SSE
+ * subscribers (`GET /sse`) with the defaults and with `--listener serve`, each
+ * beside a bare Deno server answering with a `ReadableStream` body on the same
+ * accept path. What is above the bare row is fanout's own. The clients are one
+ * Node process: `ws` from `bench/peers`, or `http.get` readers of `/sse`.
  *
  *   deno task bench:heap            # 2,000 clients → bench/results/heap.json
  *   deno task bench:heap 500         # another client count
@@ -20,6 +23,7 @@ import {
   type ServerOptions,
   startServer,
 } from "../server/mod.ts";
+import v8 from "node:v8";
 import { sleep } from "./_options.ts";
 import { round, spreadOfValues } from "./_point.ts";
 import { filePath } from "./_servers.ts";
@@ -63,31 +67,58 @@ if (!Number.isInteger(clients) || clients < 1 || clients > 20_000) {
 }
 const wsModule = filePath(new URL("./peers/node_modules/ws", import.meta.url));
 
-/** Heap and external bytes after two GCs with a pause between. */
-async function settled(): Promise<Deno.MemoryUsage> {
+/** Memory use and V8's heap spaces (committed bytes) after two GCs with a pause between. */
+async function settled(): Promise<
+  Deno.MemoryUsage & { spaces: Record<string, number> }
+> {
   gc!();
   await sleep(200);
   gc!();
-  return Deno.memoryUsage();
+  const spaces: Record<string, number> = {};
+  for (const s of v8.getHeapSpaceStatistics()) {
+    spaces[s.space_name] = s.space_size;
+  }
+  return { ...Deno.memoryUsage(), spaces };
 }
 
-/** Opens `n` idle clients on `port` in a Node child; resolves once all are open. */
-async function openClients(
-  port: number,
-  n: number,
-): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command("node", {
-    args: [
-      "-e",
-      `const WebSocket = require(${JSON.stringify(wsModule)});
+/** How a row's clients subscribe. */
+type Transport = "ws" | "sse";
+
+/** The Node program that opens `n` idle clients of `transport` on `port`. */
+function clientProgram(transport: Transport, port: number, n: number): string {
+  if (transport === "sse") {
+    // Plain HTTP readers of /sse, each on a connection of its own, reading
+    // (and dropping) what comes: the idle subscriber of an EventSource.
+    return `const http = require("node:http");
+let open = 0;
+for (let i = 0; i < ${n}; i++) {
+  const req = http.get({ host: "127.0.0.1", port: ${port}, path: "/sse?channel=default", agent: false }, (res) => {
+    if (res.statusCode !== 200) { console.error("SSE status " + res.statusCode); process.exit(1); }
+    res.on("data", () => {});
+    if (++open === ${n}) console.log("open");
+  });
+  req.on("error", (e) => { console.error(e.message); process.exit(1); });
+}
+setTimeout(() => process.exit(0), 60000);`;
+  }
+  return `const WebSocket = require(${JSON.stringify(wsModule)});
 let open = 0;
 for (let i = 0; i < ${n}; i++) {
   const ws = new WebSocket("ws://127.0.0.1:${port}/");
   ws.on("open", () => { if (++open === ${n}) console.log("open"); });
   ws.on("error", (e) => { console.error(e.message); process.exit(1); });
 }
-setTimeout(() => process.exit(0), 60000);`,
-    ],
+setTimeout(() => process.exit(0), 60000);`;
+}
+
+/** Opens `n` idle clients on `port` in a Node child; resolves once all are open. */
+async function openClients(
+  port: number,
+  n: number,
+  transport: Transport,
+): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command("node", {
+    args: ["-e", clientProgram(transport, port, n)],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -107,6 +138,8 @@ setTimeout(() => process.exit(0), 60000);`,
 /** A server started for one row. */
 interface Started {
   readonly port: number;
+  /** How its clients subscribe. @default "ws" */
+  readonly transport?: Transport;
   count(): number;
   stop(): Promise<void>;
 }
@@ -119,7 +152,11 @@ async function measure(
   const server = start();
   await sleep(500);
   const before = await settled();
-  const child = await openClients(server.port, clients);
+  const child = await openClients(
+    server.port,
+    clients,
+    server.transport ?? "ws",
+  );
   await sleep(2000);
   const after = await settled();
   const connected = server.count();
@@ -136,16 +173,31 @@ async function measure(
     // connection state, V8's heap headroom). Noisier than the heap: V8 grows
     // its heap in steps, so compare medians of repeats (--repeat).
     rss_kib_per_connection: per(after.rss, before.rss),
+    // What V8 keeps committed for its heap: used heap plus the headroom it
+    // grew while the clients connected (part of the RSS above).
+    heap_total_kib_per_connection: per(after.heapTotal, before.heapTotal),
+    // Of it, the young generation: V8 grows it while clients connect and
+    // frames flow, up to a cap, so it is a fixed amount shared out here, not
+    // memory each connection keeps; the old generation is what they keep.
+    new_space_kib_per_connection: per(
+      after.spaces.new_space!,
+      before.spaces.new_space!,
+    ),
+    old_space_kib_per_connection: per(
+      after.spaces.old_space!,
+      before.spaces.old_space!,
+    ),
   };
   console.log(
     `${name}: ${connected} idle clients, JS heap ${row.heap_kib_per_connection} KiB + ` +
-      `external ${row.external_kib_per_connection} KiB, RSS ${row.rss_kib_per_connection} KiB per connection`,
+      `external ${row.external_kib_per_connection} KiB (V8 heap committed ${row.heap_total_kib_per_connection} KiB), ` +
+      `RSS ${row.rss_kib_per_connection} KiB per connection`,
   );
   return row;
 }
 
 /** fanout in this process, queue mode at 1 Hz, with `extra` options. */
-function fanout(extra: Partial<ServerOptions>) {
+function fanout(extra: Partial<ServerOptions>, transport: Transport = "ws") {
   return () => {
     const s = startServer(
       resolveServerConfig({
@@ -159,6 +211,7 @@ function fanout(extra: Partial<ServerOptions>) {
     );
     return {
       port: s.port,
+      transport,
       count: () => s.hub.size,
       stop: () => s.stop(),
     };
@@ -168,6 +221,54 @@ function fanout(extra: Partial<ServerOptions>) {
 /** The HTTP servers a bare upgradeWebSocket server can stand on. */
 type Accept = "serve" | "serveHttp";
 
+/** A listening bare server: its port and how to stop accepting. */
+interface Listening {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Serves `handler` on a free port through `accept`, as a bare server would. */
+function listen(
+  accept: Accept,
+  handler: (req: Request) => Response,
+): Listening {
+  if (accept === "serve") {
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      handler,
+    );
+    return { port: server.addr.port, stop: () => server.shutdown() };
+  }
+  const serveHttp = (Deno as unknown as {
+    serveHttp(conn: Deno.Conn): {
+      nextRequest(): Promise<
+        {
+          request: Request;
+          respondWith(r: Response): Promise<void>;
+        } | null
+      >;
+      close(): void;
+    };
+  }).serveHttp;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serveOne = async (conn: Deno.Conn) => {
+    const http = serveHttp(conn);
+    const event = await http.nextRequest().catch(() => null);
+    if (!event) return;
+    await event.respondWith(handler(event.request)).catch(() => {});
+    try {
+      http.close();
+    } catch { /* the WebSocket owns it */ }
+  };
+  (async () => {
+    for await (const conn of listener) serveOne(conn);
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    stop: () => Promise.resolve(listener.close()),
+  };
+}
+
 /**
  * A bare `upgradeWebSocket` server: what Deno itself keeps per connection.
  * @param accept `Deno.serve`, or the legacy per-connection `Deno.serveHttp`
@@ -175,58 +276,59 @@ type Accept = "serve" | "serveHttp";
  * @param idleTimeout Deno's ping setting (40: fanout's default 20 s + 20 s; 0: no pings)
  */
 function bare(accept: Accept, idleTimeout: number) {
-  return () => {
+  return (): Started => {
     const sockets = new Set<WebSocket>();
-    const upgrade = (req: Request) => {
+    const server = listen(accept, (req) => {
       const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout });
       socket.onopen = () => sockets.add(socket);
       socket.onclose = () => sockets.delete(socket);
       socket.onmessage = () => {};
       return response;
-    };
-    let port: number;
-    let stop: () => Promise<void>;
-    if (accept === "serve") {
-      const server = Deno.serve(
-        { hostname: "127.0.0.1", port: 0, onListen() {} },
-        upgrade,
-      );
-      port = server.addr.port;
-      stop = () => server.shutdown();
-    } else {
-      const serveHttp = (Deno as unknown as {
-        serveHttp(conn: Deno.Conn): {
-          nextRequest(): Promise<
-            {
-              request: Request;
-              respondWith(r: Response): Promise<void>;
-            } | null
-          >;
-          close(): void;
-        };
-      }).serveHttp;
-      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const serveOne = async (conn: Deno.Conn) => {
-        const http = serveHttp(conn);
-        const event = await http.nextRequest().catch(() => null);
-        if (!event) return;
-        await event.respondWith(upgrade(event.request)).catch(() => {});
-        try {
-          http.close();
-        } catch { /* the WebSocket owns it */ }
-      };
-      (async () => {
-        for await (const conn of listener) serveOne(conn);
-      })().catch(() => {});
-      port = (listener.addr as Deno.NetAddr).port;
-      stop = () => Promise.resolve(listener.close());
-    }
+    });
     return {
-      port,
+      port: server.port,
       count: () => sockets.size,
       stop: async () => {
         for (const s of sockets) s.close();
-        await stop();
+        await server.stop();
+      },
+    };
+  };
+}
+
+/**
+ * A bare SSE server: each request answered with a `ReadableStream` body
+ * that sends one `retry:` line and then waits — what Deno itself keeps per
+ * open streaming response.
+ * @param accept `Deno.serve`, or `Deno.serveHttp` as fanout's guarded listener
+ */
+function bareSse(accept: Accept) {
+  return (): Started => {
+    const open = new Set<ReadableStreamDefaultController<Uint8Array>>();
+    const retry = new TextEncoder().encode("retry: 1000\n\n");
+    const server = listen(accept, () => {
+      let controller: ReadableStreamDefaultController<Uint8Array>;
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          controller = c;
+          open.add(c);
+          c.enqueue(retry);
+        },
+        cancel() {
+          open.delete(controller);
+        },
+      }, { highWaterMark: 0 });
+      return new Response(body, {
+        headers: { "content-type": "text/event-stream" },
+      });
+    });
+    return {
+      port: server.port,
+      transport: "sse",
+      count: () => open.size,
+      stop: async () => {
+        for (const c of open) c.close();
+        await server.stop();
       },
     };
   };
@@ -252,6 +354,18 @@ const ROWS: [name: string, start: () => Started][] = [
   [
     "Deno.serve + upgradeWebSocket, no pings (floor of the row above)",
     bare("serve", 0),
+  ],
+  // SSE subscribers (GET /sse) on the same footings: the guarded listener's
+  // Deno.serveHttp, and Deno.serve.
+  ["fanout SSE (defaults)", fanout({}, "sse")],
+  [
+    "Deno serveHttp + ReadableStream response (floor of fanout SSE)",
+    bareSse("serveHttp"),
+  ],
+  ["fanout SSE --listener serve", fanout({ listener: "serve" }, "sse")],
+  [
+    "Deno.serve + ReadableStream response (floor of SSE --listener serve)",
+    bareSse("serve"),
   ],
 ];
 

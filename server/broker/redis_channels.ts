@@ -17,7 +17,7 @@ import {
   type PublishOptions,
 } from "../core/broker.ts";
 import { DATA_PREFIX, epochGeneration } from "../../lib/protocol.ts";
-import { frameRest, type OutFrame, type PublishBody } from "../core/frame.ts";
+import { frameRest, type PublishBody } from "../core/frame.ts";
 import { ChannelFollower, type StreamRead } from "./channel_follower.ts";
 import { newEpoch } from "./epoch.ts";
 import {
@@ -65,6 +65,13 @@ export interface Followed {
   ready: Promise<void>;
   /** Messages that arrived before that. */
   early: EarlyMessage[] | undefined;
+  /**
+   * Settles once the follower has an epoch (its first JOIN answered), however
+   * many subscribes and JOINs that took; rejects only if the channel is no
+   * longer followed first. A client's position waits for this: it never
+   * names an empty epoch.
+   */
+  readonly started: Promise<void>;
   /** The engine's top at the last check, while this follower was behind it. */
   lagTop?: number | undefined;
   /** Its first subscribe or JOIN failed (a lost reply): the check retries it. */
@@ -105,6 +112,11 @@ export class RedisChannels {
   readonly #seen = new Map<string, Position>();
   /** JOINs being retried, per followed channel (one loop each). */
   readonly #joining = new WeakMap<Followed, Promise<void>>();
+  /** Settles {@link Followed.started} of the channels not started yet. */
+  readonly #starting = new WeakMap<
+    Followed,
+    { resolve(): void; reject(err: Error): void }
+  >();
   /** The highest epoch generation this node has seen (passed to every script that may create one). */
   #generation = 0;
 
@@ -233,11 +245,15 @@ export class RedisChannels {
       },
       adopted: (epoch) => this.noteEpoch(epoch),
     }, this.#o.catchUp);
+    const started = Promise.withResolvers<void>();
+    started.promise.catch(() => {});
     const followed: Followed = {
       follower,
       ready: Promise.resolve(),
       early: [],
+      started: started.promise,
     };
+    this.#starting.set(followed, started);
     this.#followed.set(channel, followed);
     this.#start(followed);
     return followed.ready;
@@ -255,8 +271,19 @@ export class RedisChannels {
 
   /** Stops following `channel`. */
   unsubscribe(channel: string): void {
-    if (!this.#followed.delete(channel)) return;
+    const followed = this.#followed.get(channel);
+    if (!followed) return;
+    this.#followed.delete(channel);
+    this.#abandon(followed);
     this.#subs.drop(this.keys(channel).subject);
+  }
+
+  /** `followed` will never start here: whoever waits for it is told. */
+  #abandon(followed: Followed): void {
+    this.#starting.get(followed)?.reject(
+      new Error(`no longer following ${followed.follower.channel}`),
+    );
+    this.#starting.delete(followed);
   }
 
   /** The channel's position as this node last delivered it. */
@@ -277,6 +304,7 @@ export class RedisChannels {
   clear(): void {
     clearInterval(this.#checkTimer);
     this.#checkTimer = undefined;
+    for (const followed of this.#followed.values()) this.#abandon(followed);
     this.#followed.clear();
     this.#subs.clear();
   }
@@ -454,6 +482,11 @@ export class RedisChannels {
     const early = followed.early;
     followed.early = undefined;
     const renumber = applyJoinReply(follower, asked, { epoch, top }, early);
+    if (early) {
+      // The first JOIN answered: the follower has its epoch now.
+      this.#starting.get(followed)?.resolve();
+      this.#starting.delete(followed);
+    }
     if (renumber) await this.renumber(followed, renumber.epoch, renumber.asOf);
   }
 

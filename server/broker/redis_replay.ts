@@ -80,6 +80,10 @@ export class RedisReplay {
   async history(channel: string, resume: Resume): Promise<History> {
     const followed = this.#o.channels.followed(channel);
     if (!followed) throw new Error(`not following ${channel}`);
+    // A first follow that failed (Redis lost with the SUBSCRIBE or JOIN in
+    // flight) is retried by the checks and after the outage: the client
+    // waits for it rather than being told a position without an epoch.
+    await followed.started;
     await followed.ready;
     const { follower } = followed;
     const { since } = resume;

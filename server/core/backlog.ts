@@ -72,6 +72,10 @@ export function readBacklog(
     replayDone?.();
     const { since } = resume;
     const { epoch, seq } = broker.position(channel);
+    // A broker that cannot name the channel's epoch (it stopped following
+    // it: the session is going too) gives no position: a position always
+    // names an epoch.
+    if (epoch === "") return { notices: [], after: seq };
     session.epoch = epoch;
     const notices = [
       encodeControl({ type: "position", channel, epoch, last_seq: seq }),

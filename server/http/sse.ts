@@ -15,8 +15,10 @@
 import { remoteLabel } from "./client_label.ts";
 import { EPOCH_NAME } from "../../lib/protocol.ts";
 import { SSE_PATH } from "./paths.ts";
-import { SseEncoder, SseSink } from "./sse_sink.ts";
+import { SseEncoder } from "./sse_event.ts";
+import { SseSink } from "./sse_sink.ts";
 import type { SubscriberGate } from "./subscriber_gate.ts";
+import type { Session } from "../core/session.ts";
 
 /** Options of {@link createSseHandler}. */
 export interface SseOptions {
@@ -85,9 +87,14 @@ export function createSseHandler(
       return new Response(null, { headers });
     }
     const { hostname, port } = info.remoteAddr;
-    let gone = () => {};
+    // SSE has no close frame: a reader that goes closed its stream.
+    const opened: { session?: Session } = {};
     const sink = new SseSink({
-      onPeerGone: () => gone(),
+      onPeerGone: () => {
+        if (opened.session) {
+          hub.peerClosed(opened.session, 1000, "SSE reader closed the stream");
+        }
+      },
       encoder,
       pacer: gate.pacer,
       ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
@@ -104,8 +111,7 @@ export function createSseHandler(
     if (session instanceof Error) {
       return Response.json({ error: session.message }, { status: 503 });
     }
-    // SSE has no close frame: a reader that goes closed its stream.
-    gone = () => hub.peerClosed(session, 1000, "SSE reader closed the stream");
+    opened.session = session;
     return new Response(sink.stream, { headers });
   };
 }

@@ -8,6 +8,7 @@
  */
 import { withRetryHint } from "../../lib/retry_hint.ts";
 import type { ReconnectPacer } from "./reconnect_pacer.ts";
+import { sseEvent } from "./sse_event.ts";
 
 /**
  * The `event: close` ending a stream; for a close that invites a reconnect
@@ -34,11 +35,8 @@ export function closeEvent(
   pacer?: Pick<ReconnectPacer, "hintFor">,
 ): string {
   const hint = pacer?.hintFor(code);
-  // JSON text has no raw line breaks: one data line.
   if (hint === undefined) {
-    return `event: close\ndata: ${
-      JSON.stringify({ type: "close", code, reason })
-    }\n\n`;
+    return sseEvent(JSON.stringify({ type: "close", code, reason }), 0, "");
   }
   const text = JSON.stringify({
     type: "close",
@@ -46,5 +44,5 @@ export function closeEvent(
     reason: withRetryHint(reason, hint),
     retry_in_ms: hint,
   });
-  return `retry: ${hint}\nevent: close\ndata: ${text}\n\n`;
+  return `retry: ${hint}\n${sseEvent(text, 0, "")}`;
 }

@@ -22,11 +22,14 @@
 import type { Sink } from "../core/sink.ts";
 import type { ReconnectPacer } from "./reconnect_pacer.ts";
 import { closeEvent } from "./sse_close.ts";
+import { retryLine, SseEncoder } from "./sse_event.ts";
 
 /** How long a closing stream may take to hand over its `close` event before it is aborted, ms. */
 export const SSE_CLOSE_GRACE_MS = 2_000;
 /** Most bytes handed to the HTTP layer in one pull. */
 const PULL_MAX_BYTES = 256 * 1024;
+
+const enc = new TextEncoder();
 
 /** The error an SSE response is aborted with when its reader did not take its close in time. */
 export class SseAbort extends Error {
@@ -34,61 +37,6 @@ export class SseAbort extends Error {
   constructor(message: string) {
     super(message);
     this.name = "SseAbort";
-  }
-}
-
-const enc = new TextEncoder();
-
-/**
- * The SSE event for one frame: a data frame (`seq` above 0) with
- * `id: <epoch>:<seq>`, a control frame as `event: <type>` (its `type`
- * field, which a control frame's text starts with). Frames are JSON text
- * without raw line breaks; any there would be split into `data:` lines.
- *
- * @param text the frame
- * @param seq its seq in the channel's stream; 0 for a control frame
- * @param epoch the channel's epoch, for the id
- * @returns the event, ending with its blank line
- * @example
- * ```ts
- * import { sseEvent } from "./sse_sink.ts";
- * const e = sseEvent('{"seq":7,"ts_send":1,"payload_b64":""}', 7, "E1");
- * if (e !== 'id: E1:7\ndata: {"seq":7,"ts_send":1,"payload_b64":""}\n\n') throw new Error(e);
- * if (!sseEvent('{"type":"gap","channel":"a"}', 0, "E1").startsWith("event: gap\n")) throw new Error();
- * ```
- */
-export function sseEvent(text: string, seq: number, epoch: string): string {
-  const data = /[\r\n]/.test(text)
-    ? text.split(/\r\n|\r|\n/).join("\ndata: ")
-    : text;
-  if (seq > 0) {
-    return `id: ${epoch === "" ? "" : `${epoch}:`}${seq}\ndata: ${data}\n\n`;
-  }
-  const type = /^\{"type":"([a-z_]+)"/.exec(text)?.[1];
-  if (type !== undefined) return `event: ${type}\ndata: ${data}\n\n`;
-  return `data: ${data}\n\n`;
-}
-
-/**
- * Encodes events once for every SSE subscriber of one server: its
- * subscribers of a channel are handed the same frame one after another, so
- * the last event encoded is kept and reused while the next frame is the same.
- */
-export class SseEncoder {
-  #text = "";
-  #seq = -1;
-  #epoch = "";
-  #bytes = new Uint8Array();
-
-  /** The event for `text` at `seq` in `epoch`, as bytes (shared: never modified). */
-  encode(text: string, seq: number, epoch: string): Uint8Array {
-    if (text !== this.#text || seq !== this.#seq || epoch !== this.#epoch) {
-      this.#bytes = enc.encode(sseEvent(text, seq, epoch));
-      this.#text = text;
-      this.#seq = seq;
-      this.#epoch = epoch;
-    }
-    return this.#bytes;
   }
 }
 
@@ -106,7 +54,52 @@ export interface SseSinkOptions {
   readonly pacer?: ReconnectPacer | undefined;
 }
 
-/** One SSE subscriber's response stream, as a {@link Sink}. */
+/**
+ * The underlying source of an {@link SseSink}'s stream: one small object
+ * whose methods are shared by every stream, instead of three closures per
+ * subscriber.
+ */
+class SseSource implements UnderlyingDefaultSource<Uint8Array> {
+  readonly #sink: SseSink;
+  readonly #pull: (
+    c: ReadableStreamDefaultController<Uint8Array>,
+    starting?: boolean,
+  ) => void;
+  readonly #cancel: () => void;
+
+  constructor(
+    sink: SseSink,
+    pull: (
+      c: ReadableStreamDefaultController<Uint8Array>,
+      starting?: boolean,
+    ) => void,
+    cancel: () => void,
+  ) {
+    this.#sink = sink;
+    this.#pull = pull;
+    this.#cancel = cancel;
+  }
+
+  start(c: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#pull.call(this.#sink, c, true);
+  }
+
+  pull(c: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#pull.call(this.#sink, c);
+  }
+
+  cancel(): void {
+    this.#cancel.call(this.#sink);
+  }
+}
+
+/**
+ * One SSE subscriber's response stream, as a {@link Sink}. An idle
+ * subscriber holds no promise and no chunk here: when the HTTP layer asks
+ * for more and nothing is pending, the sink only notes that it was asked
+ * and hands the next event straight to the
+ * stream when it comes.
+ */
 export class SseSink implements Sink {
   /** The response body. */
   readonly stream: ReadableStream<Uint8Array>;
@@ -114,8 +107,8 @@ export class SseSink implements Sink {
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #pending: Uint8Array[] = [];
   #bytes = 0;
-  /** Resolves the pull that is waiting for an event. */
-  #wake: (() => void) | undefined;
+  /** The HTTP layer asked for more while nothing was pending. */
+  #wanted = false;
   #state: "open" | "closing" | "done" = "open";
   readonly #encoder: SseEncoder;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -124,14 +117,11 @@ export class SseSink implements Sink {
   constructor(options: SseSinkOptions) {
     this.#options = options;
     this.#encoder = options.encoder ?? new SseEncoder();
-    this.#push(enc.encode(`retry: ${options.retryMs ?? 1000}\n\n`));
-    this.stream = new ReadableStream<Uint8Array>({
-      start: (c) => {
-        this.#controller = c;
-      },
-      pull: (c) => this.#pull(c),
-      cancel: () => this.#gone(),
-    }, { highWaterMark: 0 });
+    this.#push(retryLine(options.retryMs ?? 1000));
+    this.stream = new ReadableStream<Uint8Array>(
+      new SseSource(this, this.#pull, this.#gone),
+      { highWaterMark: 0 },
+    );
   }
 
   /** Bytes handed to the stream that the HTTP layer has not pulled yet. */
@@ -169,23 +159,28 @@ export class SseSink implements Sink {
   #push(bytes: Uint8Array): void {
     this.#pending.push(bytes);
     this.#bytes += bytes.length;
-    const wake = this.#wake;
-    if (wake) {
-      this.#wake = undefined;
+    if (this.#wanted) {
+      this.#wanted = false;
       this.#hand(this.#controller);
-      wake();
     }
   }
 
-  #pull(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> | void {
-    if (this.#state === "done") return;
+  /** The stream starts (`starting`: only take its controller) or asks for more. */
+  #pull(
+    c: ReadableStreamDefaultController<Uint8Array>,
+    starting = false,
+  ): void {
+    this.#controller = c;
+    if (starting || this.#state === "done") return;
     if (this.#pending.length > 0) return this.#hand(c);
     if (this.#state === "closing") {
       this.#finish();
       c.close();
       return;
     }
-    return new Promise((resolve) => this.#wake = resolve);
+    // Nothing to hand now: the next event goes straight to the stream (the
+    // stream asks again only after a chunk was taken).
+    this.#wanted = true;
   }
 
   /** Hands what is pending (up to {@link PULL_MAX_BYTES}) to the HTTP layer as one chunk. */
@@ -219,8 +214,7 @@ export class SseSink implements Sink {
     clearTimeout(this.#timer);
     this.#pending = [];
     this.#bytes = 0;
-    this.#wake?.();
-    this.#wake = undefined;
+    this.#wanted = false;
   }
 
   #gone(): void {
