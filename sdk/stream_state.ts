@@ -76,7 +76,7 @@ export type Incoming =
 export interface ConnectRequest {
   /** Control frames (`?control=1`); implied by `resume`. @default false */
   readonly control?: boolean;
-  /** Live messages as JSON arrays: `true` `?batch=1`, `"auto"` `?batch=auto` (only what waited). @default false */
+  /** Live messages as JSON arrays: `true` `?batch=1`, `"auto"` `?batch=auto` (what one turn published or what waited). @default false */
   readonly batch?: boolean | "auto";
   /** Resume from the position held (`?since=&epoch=`) once there is one. @default false */
   readonly resume?: boolean;
