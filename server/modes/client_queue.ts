@@ -235,7 +235,11 @@ class ConflatingQueue extends BoundedRing<Slot> implements ClientQueue {
 
   #evict(slot: Slot): void {
     this.queued -= slot.frame.bytes;
-    if (slot.key !== undefined && this.#byKey.get(slot.key) === slot) {
+    // Not conflating, the map is empty: no lookup per message.
+    if (
+      this.#conflating && slot.key !== undefined &&
+      this.#byKey.get(slot.key) === slot
+    ) {
       this.#byKey.delete(slot.key);
     }
   }
