@@ -44,6 +44,28 @@ async function broker(redis: RedisServer, history = 100) {
   return { b, rec };
 }
 
+/**
+ * A subscribing node `b` (what it handed its hub in `rec`), a publishing
+ * node `p` and a direct connection `c` on `redis`; disposing closes all
+ * three, the connection first.
+ */
+async function twoNodes(redis: RedisServer) {
+  const { b, rec } = await broker(redis);
+  const { b: p } = await broker(redis);
+  const c = await direct(redis.url);
+  return {
+    b,
+    rec,
+    p,
+    c,
+    async [Symbol.asyncDispose]() {
+      await c.close();
+      await p[Symbol.asyncDispose]();
+      await b[Symbol.asyncDispose]();
+    },
+  };
+}
+
 const body = (i: number) => ({ tsSend: 1, dataJson: String(i) });
 
 Deno.test({
@@ -52,46 +74,39 @@ Deno.test({
   ignore,
   async fn() {
     await using redis = await RedisServer.start();
-    const { b, rec } = await broker(redis);
-    await using _b = b;
-    const { b: p } = await broker(redis);
-    await using _p = p;
-    const c = await direct(redis.url);
-    try {
-      await b.subscribe("late");
-      await p.publish("late", [body(1)]);
-      await waitFor("first message", () => rec.seqs("late").length === 1);
-      // Another node renumbered twice (generations above any the clock gives); this node saw
-      // neither, and the older one's last message arrives late.
-      const subject = "fanout:{late}";
-      await c.hSet(`${subject}:meta`, { e: "9000000000007.newerNE", s: "0" });
-      await c.del(`${subject}:stream`);
-      await c.publish(
-        subject,
-        '9000000000007.newerNE:1:{"seq":1,"ts_send":1,"data":1}',
-      );
-      await waitFor(
-        "the newer epoch",
-        () => b.position("late").epoch === "9000000000007.newerNE",
-      );
-      await c.publish(
-        subject,
-        '9000000000005.olderOL:9:{"seq":9,"ts_send":1,"data":9}',
-      );
-      // The newer epoch's stream goes on: published through the engine.
-      await c.hSet(`${subject}:meta`, { s: "1" });
-      const out = await p.publish("late", [body(2)]);
-      assert.equal(out.epoch, "9000000000007.newerNE");
-      await waitFor(
-        "seq 2 of the newer epoch",
-        () => rec.seqs("late").at(-1) === 2,
-        5_000,
-      );
-      assert.equal(b.position("late").epoch, "9000000000007.newerNE");
-      assert.ok(b.stats.staleEpochs >= 1, "the late message is counted");
-    } finally {
-      await c.close();
-    }
+    await using nodes = await twoNodes(redis);
+    const { b, rec, p, c } = nodes;
+    await b.subscribe("late");
+    await p.publish("late", [body(1)]);
+    await waitFor("first message", () => rec.seqs("late").length === 1);
+    // Another node renumbered twice (generations above any the clock gives); this node saw
+    // neither, and the older one's last message arrives late.
+    const subject = "fanout:{late}";
+    await c.hSet(`${subject}:meta`, { e: "9000000000007.newerNE", s: "0" });
+    await c.del(`${subject}:stream`);
+    await c.publish(
+      subject,
+      '9000000000007.newerNE:1:{"seq":1,"ts_send":1,"data":1}',
+    );
+    await waitFor(
+      "the newer epoch",
+      () => b.position("late").epoch === "9000000000007.newerNE",
+    );
+    await c.publish(
+      subject,
+      '9000000000005.olderOL:9:{"seq":9,"ts_send":1,"data":9}',
+    );
+    // The newer epoch's stream goes on: published through the engine.
+    await c.hSet(`${subject}:meta`, { s: "1" });
+    const out = await p.publish("late", [body(2)]);
+    assert.equal(out.epoch, "9000000000007.newerNE");
+    await waitFor(
+      "seq 2 of the newer epoch",
+      () => rec.seqs("late").at(-1) === 2,
+      5_000,
+    );
+    assert.equal(b.position("late").epoch, "9000000000007.newerNE");
+    assert.ok(b.stats.staleEpochs >= 1, "the late message is counted");
   },
 });
 
@@ -101,38 +116,31 @@ Deno.test({
   ignore,
   async fn() {
     await using redis = await RedisServer.start();
-    const { b, rec } = await broker(redis);
-    await using _b = b;
-    const { b: p } = await broker(redis);
-    await using _p = p;
-    const c = await direct(redis.url);
-    try {
-      const channels = Array.from({ length: 40 }, (_, i) => `ch${i}`);
-      await Promise.all(channels.map((ch) => b.subscribe(ch)));
-      for (let round = 0; round < 20; round++) {
-        for (const ch of channels) {
-          b.unsubscribe(ch);
-          // The UNSUBSCRIBE is written; its reply is not back yet.
-          await new Promise((r) => setTimeout(r, round % 4));
-          b.subscribe(ch).catch(() => {});
-        }
-        await Promise.all(channels.map((ch) => b.subscribe(ch)));
+    await using nodes = await twoNodes(redis);
+    const { b, rec, p, c } = nodes;
+    const channels = Array.from({ length: 40 }, (_, i) => `ch${i}`);
+    await Promise.all(channels.map((ch) => b.subscribe(ch)));
+    for (let round = 0; round < 20; round++) {
+      for (const ch of channels) {
+        b.unsubscribe(ch);
+        // The UNSUBSCRIBE is written; its reply is not back yet.
+        await new Promise((r) => setTimeout(r, round % 4));
+        b.subscribe(ch).catch(() => {});
       }
-      await waitFor("one subscriber per channel in Redis", async () => {
-        const counts = await c.pubSubNumSub(
-          channels.map((ch) => `fanout:{${ch}}`),
-        );
-        return Object.values(counts).every((n) => n === 1);
-      }, 5_000);
-      for (const ch of channels) await p.publish(ch, [body(1)]);
-      await waitFor(
-        "every channel's message",
-        () => channels.every((ch) => rec.seqs(ch).includes(1)),
-        5_000,
-      );
-    } finally {
-      await c.close();
+      await Promise.all(channels.map((ch) => b.subscribe(ch)));
     }
+    await waitFor("one subscriber per channel in Redis", async () => {
+      const counts = await c.pubSubNumSub(
+        channels.map((ch) => `fanout:{${ch}}`),
+      );
+      return Object.values(counts).every((n) => n === 1);
+    }, 5_000);
+    for (const ch of channels) await p.publish(ch, [body(1)]);
+    await waitFor(
+      "every channel's message",
+      () => channels.every((ch) => rec.seqs(ch).includes(1)),
+      5_000,
+    );
   },
 });
 
@@ -274,34 +282,27 @@ Deno.test({
   ignore,
   async fn() {
     await using redis = await RedisServer.start();
-    const { b, rec } = await broker(redis);
-    await using _b = b;
-    const { b: p } = await broker(redis);
-    await using _p = p;
-    const c = await direct(redis.url);
-    try {
-      await b.subscribe("quiet");
-      await p.publish("quiet", [body(1)]);
-      await waitFor("seq 1", () => rec.seqs("quiet").includes(1));
-      // Seq 2 is stored, but its PUBLISH went nowhere (as on a dropped
-      // pub/sub connection), and nothing is published after it.
-      const subject = "fanout:{quiet}";
-      const epoch = b.position("quiet").epoch;
-      await c.xAdd(`${subject}:stream`, "2-0", {
-        f: ',"ts_send":1,"data":2}',
-      });
-      await c.hSet(`${subject}:meta`, { s: "2" });
-      await waitFor(
-        "seq 2 repaired",
-        () => rec.seqs("quiet").includes(2),
-        15_000,
-      );
-      assert.deepEqual(rec.seqs("quiet"), [1, 2]);
-      assert.equal(b.position("quiet").epoch, epoch);
-      assert.ok(b.stats.followerRepairs.stuck >= 1);
-    } finally {
-      await c.close();
-    }
+    await using nodes = await twoNodes(redis);
+    const { b, rec, p, c } = nodes;
+    await b.subscribe("quiet");
+    await p.publish("quiet", [body(1)]);
+    await waitFor("seq 1", () => rec.seqs("quiet").includes(1));
+    // Seq 2 is stored, but its PUBLISH went nowhere (as on a dropped
+    // pub/sub connection), and nothing is published after it.
+    const subject = "fanout:{quiet}";
+    const epoch = b.position("quiet").epoch;
+    await c.xAdd(`${subject}:stream`, "2-0", {
+      f: ',"ts_send":1,"data":2}',
+    });
+    await c.hSet(`${subject}:meta`, { s: "2" });
+    await waitFor(
+      "seq 2 repaired",
+      () => rec.seqs("quiet").includes(2),
+      15_000,
+    );
+    assert.deepEqual(rec.seqs("quiet"), [1, 2]);
+    assert.equal(b.position("quiet").epoch, epoch);
+    assert.ok(b.stats.followerRepairs.stuck >= 1);
   },
 });
 
