@@ -333,3 +333,35 @@ export async function withDeadline<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Runs a measuring probe script of this folder in a process of its own with
+ * V8's `gc()` exposed, and returns the JSON object on its last stdout line
+ * (a probe that fails throws with its stderr).
+ * @param script the probe's file name, e.g. `_heap_probe.ts`
+ * @param args its arguments
+ */
+export async function runGcProbe<T>(
+  script: string,
+  ...args: string[]
+): Promise<T> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-q",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL(`./${script}`, import.meta.url).pathname,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) {
+    throw new Error(
+      `${script} exited ${code}: ${new TextDecoder().decode(stderr)}`,
+    );
+  }
+  const text = new TextDecoder().decode(stdout);
+  return JSON.parse(text.trim().split("\n").at(-1)!);
+}

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runGcProbe } from "./_cli.ts";
 import { SimClient } from "../client/sim_client.ts";
 import { waitFor, WsFixture } from "./_ws_fixture.ts";
 
@@ -124,21 +125,9 @@ Deno.test("SimClient counts errors and retries with backoff when nothing listens
 });
 
 Deno.test("SimClient does not keep the frames it has read alive (clientsim ran out of memory in long runs)", async () => {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-q",
-      "-A",
-      "--v8-flags=--expose-gc",
-      new URL("./_heap_probe.ts", import.meta.url).pathname,
-      "2000",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(stdout);
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-  const { messages, heapUsed } = JSON.parse(text.trim().split("\n").at(-1)!);
+  const { messages, heapUsed } = await runGcProbe<
+    { messages: number; heapUsed: number }
+  >("_heap_probe.ts", "2000");
   // 2,000 frames of 64 KiB were read: 128 MiB if they were all kept.
   assert.ok(messages >= 2000);
   assert.ok(

@@ -9,30 +9,20 @@
  * between the sink and the response breaks it: 17.4 KiB against 9.6).
  */
 import assert from "node:assert/strict";
+import { runGcProbe } from "./_cli.ts";
 
 Deno.test("SSE: an idle SSE subscriber costs the server at most 1.5× the JS heap of an idle WebSocket one (200 of each, after a full GC)", async () => {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-q",
-      "-A",
-      "--v8-flags=--expose-gc",
-      new URL("./_sse_heap_probe.ts", import.meta.url).pathname,
-      "200",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(stdout);
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-  const { ws, sse } = JSON.parse(text.trim().split("\n").at(-1)!);
+  const { ws, sse } = await runGcProbe<{ ws: number; sse: number }>(
+    "_sse_heap_probe.ts",
+    "200",
+  );
   const kib = (b: number) => (b / 1024).toFixed(2);
   console.log(
     `  JS heap per idle connection: WebSocket ${kib(ws)} KiB, SSE ${
       kib(sse)
     } KiB`,
   );
-  assert.ok(ws > 0 && sse > 0, `both measured: ${text}`);
+  assert.ok(ws > 0 && sse > 0, `both measured: ${JSON.stringify({ ws, sse })}`);
   assert.ok(
     sse <= 1.5 * ws,
     `SSE ${kib(sse)} KiB per connection, over 1.5× WebSocket's ${kib(ws)} KiB`,
