@@ -234,3 +234,43 @@ export function startTestServer(
     { logger },
   );
 }
+
+/** A client's close, as it saw it. */
+export interface SeenClose {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * Opens `n` raw WebSockets to `url` that ACK every message, waits until each
+ * has received `atLeast` messages, and returns their closes (each resolved
+ * as that client's connection ends).
+ */
+export async function ackingClients(
+  url: string,
+  n: number,
+  atLeast = 2,
+  timeoutMs = 60_000,
+): Promise<Promise<SeenClose>[]> {
+  const counts = Array.from({ length: n }, () => 0);
+  const closes = counts.map((_, i) => {
+    const ws = new WebSocket(url);
+    ws.onmessage = (e) => {
+      counts[i]!++;
+      const { seq, ts_send } = JSON.parse(e.data);
+      if (ws.readyState === WebSocket.OPEN) {
+        ws.send(JSON.stringify({ ack_ts: ts_send, seq }));
+      }
+    };
+    ws.onerror = () => {};
+    return new Promise<SeenClose>((resolve) => {
+      ws.onclose = (e) => resolve({ code: e.code, reason: e.reason });
+    });
+  });
+  await waitFor(
+    "every client receiving and ACKing",
+    () => counts.every((c) => c >= atLeast),
+    timeoutMs,
+  );
+  return closes;
+}

@@ -10,33 +10,9 @@ import { parseRetryHint } from "../lib/retry_hint.ts";
 import { adminGate } from "../server/http/admin.ts";
 import { createAdminDrainHandler } from "../server/http/admin_drain.ts";
 import { FanoutProcess, parseJsonObject, waitForListening } from "./_cli.ts";
-import { startTestServer, waitFor } from "./_helpers.ts";
+import { ackingClients, startTestServer, waitFor } from "./_helpers.ts";
 
 const ADMIN = "adm1n";
-
-/** Opens `n` raw WebSockets that ACK every message; resolves with their closes. */
-async function ackingClients(
-  url: string,
-  n: number,
-): Promise<Promise<{ code: number; reason: string }>[]> {
-  const counts = Array.from({ length: n }, () => 0);
-  const closes = counts.map((_, i) => {
-    const ws = new WebSocket(url);
-    ws.onmessage = (e) => {
-      counts[i]!++;
-      const { seq, ts_send } = JSON.parse(e.data);
-      if (ws.readyState === WebSocket.OPEN) {
-        ws.send(JSON.stringify({ ack_ts: ts_send, seq }));
-      }
-    };
-    ws.onerror = () => {};
-    return new Promise<{ code: number; reason: string }>((resolve) => {
-      ws.onclose = (e) => resolve({ code: e.code, reason: e.reason });
-    });
-  });
-  await waitFor("every client receiving", () => counts.every((c) => c >= 2));
-  return closes;
-}
 
 function post(base: string, headers: Record<string, string> = {}) {
   return fetch(new URL("/admin/drain", base), { method: "POST", headers });

@@ -15,49 +15,11 @@
 import assert from "node:assert/strict";
 import { parseRetryHint } from "../lib/retry_hint.ts";
 import { FanoutProcess, parseJsonObject, waitForListening } from "./_cli.ts";
-import { waitFor } from "./_helpers.ts";
+import { ackingClients, type SeenClose } from "./_helpers.ts";
 
 const CLIENTS = 100;
 
-/** A client's close, as it saw it. */
-interface Seen {
-  readonly code: number;
-  readonly reason: string;
-}
-
-/**
- * Opens {@link CLIENTS} raw WebSockets that ACK every message, waits until
- * each has received a few, and returns their closes (resolved as each ends).
- */
-async function ackingClients(port: number): Promise<Promise<Seen>[]> {
-  const counts: number[] = [];
-  const closed: Promise<Seen>[] = [];
-  for (let i = 0; i < CLIENTS; i++) {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-    counts.push(0);
-    ws.onmessage = (e) => {
-      counts[i]!++;
-      const { seq, ts_send } = JSON.parse(e.data);
-      if (ws.readyState === WebSocket.OPEN) {
-        ws.send(JSON.stringify({ ack_ts: ts_send, seq }));
-      }
-    };
-    ws.onerror = () => {};
-    closed.push(
-      new Promise((resolve) => {
-        ws.onclose = (e) => resolve({ code: e.code, reason: e.reason });
-      }),
-    );
-  }
-  await waitFor(
-    "every client receiving and ACKing",
-    () => counts.every((n) => n >= 3),
-    60_000,
-  );
-  return closed;
-}
-
-function tally(seen: readonly Seen[]): Record<number, number> {
+function tally(seen: readonly SeenClose[]): Record<number, number> {
   const codes: Record<number, number> = {};
   for (const { code } of seen) codes[code] = (codes[code] ?? 0) + 1;
   return codes;
@@ -81,7 +43,7 @@ Deno.test("SIGTERM with --drain-ms 0: 100 clients ACKing every message all see 1
     "3600",
   ]);
   const { port } = await waitForListening(proc);
-  const closed = await ackingClients(port);
+  const closed = await ackingClients(`ws://127.0.0.1:${port}/`, CLIENTS, 3);
   proc.kill("SIGTERM");
   const seen = await Promise.all(closed);
   const { code } = await proc.exit();
@@ -110,7 +72,7 @@ Deno.test("SIGTERM drain while messages flow: 100 clients ACKing every message a
     "3600",
   ]);
   const { port } = await waitForListening(proc);
-  const closed = await ackingClients(port);
+  const closed = await ackingClients(`ws://127.0.0.1:${port}/`, CLIENTS, 3);
   proc.kill("SIGTERM");
   const seen = await Promise.all(closed);
   const { code } = await proc.exit(30_000);
