@@ -85,8 +85,10 @@ const HELP = `Usage: deno task bench [--quick] [options]
   --repeat N            interleaved repeats of each scale point: medians and
                         ranges (default 1; 3 in the full run)
   --fanout-dir DIR      the fanout checkout to benchmark (default: this one)
-  --fanout-flag FLAGS   extra 'fanout server' flags, e.g. "--maxsize 50"
-                        (repeatable; split on spaces)
+  --fanout-flag=FLAGS   extra 'fanout server' flags, e.g.
+                        --fanout-flag="--maxsize 50" (the "=" is needed:
+                        the value starts with a dash; repeatable; split on
+                        spaces)
   --client-path PATH    the clients' request path, e.g. "/?batch=1"
   --ack                 clients ACK every message (as the seed's do)
   --out DIR             where JSON goes (default bench/results[/quick])
