@@ -55,7 +55,11 @@ export interface SimClientSnapshot {
   epoch: string | null;
   /** Frames whose seq was not above the last one: duplicates, or a server restart. */
   repeats: number;
-  /** Messages published before the connection that received them opened: replayed history. */
+  /**
+   * Messages replayed from history: received on a connection that asked for
+   * them (`?since=`) and published before it opened. A connection that did
+   * not ask counts none, even when the publisher ran late.
+   */
   recovered: number;
   /** What the server's control frames announced. */
   notices: {
@@ -116,6 +120,8 @@ export class ClientStats {
   };
   /** When the current connection opened, epoch ms (set by the client on connect). */
   connectedAt = 0;
+  /** Whether the current connection asked for history (`?since=`): only its messages can be replayed ones. */
+  askedForHistory = false;
   #firstMessageAt: number | null = null;
   #lastMessageAt: number | null = null;
 
@@ -178,7 +184,9 @@ export class ClientStats {
       this.messages++;
       this.#firstMessageAt ??= atMs;
       this.#lastMessageAt = atMs;
-      if (message.ts_send * 1000 < this.connectedAt) this.#recovered++;
+      if (this.askedForHistory && message.ts_send * 1000 < this.connectedAt) {
+        this.#recovered++;
+      }
       this.drops += missed;
       if (repeat) this.#repeats++;
     }

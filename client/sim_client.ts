@@ -262,6 +262,7 @@ export class SimClient implements AsyncDisposable {
     this.#stats.stream.opened();
     this.#stats.connected = true;
     this.#stats.connectedAt = nowMs();
+    this.#stats.askedForHistory = new URL(url).searchParams.has("since");
     this.#firstAttempt.resolve();
     const reader = connection.readable.getReader();
     const writer = connection.writable.getWriter();

@@ -109,10 +109,21 @@ Deno.test("ClientStats reads control frames as notices, not as data or bad frame
 Deno.test("ClientStats counts repeated seqs and messages replayed from before the connection", () => {
   const stats = new ClientStats("cli-0", 0);
   stats.connectedAt = 2_000_000; // epoch ms
+  stats.askedForHistory = true; // a resumed connection: ?since=
   stats.recordFrame('{"seq":5,"ts_send":1999,"payload_b64":""}', 2_000_001); // published before: replayed
   stats.recordFrame('{"seq":6,"ts_send":2001,"payload_b64":""}', 2_001_001);
   stats.recordFrame('{"seq":6,"ts_send":2001,"payload_b64":""}', 2_001_002);
   const snap = stats.snapshot();
   assert.equal(snap.recovered, 1);
   assert.equal(snap.repeats, 1);
+});
+
+Deno.test("ClientStats counts no replayed messages on a connection that asked for none, even from a late publisher", () => {
+  const stats = new ClientStats("cli-0", 0);
+  stats.connectedAt = 2_000_000; // epoch ms; no ?since=
+  // Due (ts_send) before the connection opened, published late: live, not replayed.
+  stats.recordFrame('{"seq":5,"ts_send":1999,"payload_b64":""}', 2_000_001);
+  stats.recordFrame('{"seq":6,"ts_send":2001,"payload_b64":""}', 2_001_001);
+  assert.equal(stats.snapshot().recovered, 0);
+  assert.equal(stats.snapshot().messages, 2);
 });
