@@ -331,12 +331,14 @@ export async function runPoint(
     paths,
   );
   const final = await server.stop();
+  const flags = spec.kind.startsWith("fanout") ? spec.fanoutFlags ?? [] : [];
   return {
     server: spec.kind,
-    label: serverLabel(spec.kind),
+    // The extra flags are part of what was measured: "fanout (queue) --policy ladder".
+    label: [serverLabel(spec.kind), ...flags].join(" "),
     rate: spec.rate,
     payload_bytes: spec.payloadBytes,
-    fanout_flags: spec.kind.startsWith("fanout") ? spec.fanoutFlags ?? [] : [],
+    fanout_flags: flags,
     clients: m.clients,
     connected: m.connected,
     connect_ms: m.connectMs,
