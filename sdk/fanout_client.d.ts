@@ -761,7 +761,12 @@ export interface FanoutClientOptions {
      * each. @default "auto"
      */
     readonly batch?: boolean | "auto";
-    /** Send an ACK per frame (its last message) so the server measures end-to-end latency. @default false */
+    /**
+     * Send an ACK per frame (its last message) so the server measures
+     * end-to-end latency; on a `--policy ladder` server the ACKs also pace
+     * what it writes (its ACK window), so a slow reader gets recent values.
+     * @default false
+     */
     readonly ack?: boolean;
     /** Resume from the position held on every reconnect. @default true */
     readonly resume?: boolean;

@@ -138,3 +138,48 @@ Deno.test("ladder: the seed's own kind of client (plain JSON frames, no control,
   }
   assert.equal(decodeDataFrames(got.at(-1)!).length, 1);
 });
+
+Deno.test("ladder over a real socket: a slow reader that ACKs reads recent values (its window keeps the rest in its queue, conflated), where without the window it reads what the kernel buffered long before", async () => {
+  const slow = { ...BIG, rate: 50 };
+  await using paced = startTestServer(slow);
+  await using unpaced = startTestServer({ ...slow, ladderAckWindow: 0 });
+  /** Reads a frame every 150 ms and ACKs it; the age of the newest value in each frame read after the first 5 s, ms. */
+  const readSlowly = async (server: typeof paced) => {
+    await using client = new ManualClient(`${server.url}?control=1&batch=1`);
+    await client.open();
+    const ages: number[] = [];
+    const started = performance.now();
+    while (performance.now() - started < 10_000) {
+      const frame = text(await client.read());
+      if (frame === "" || parseControl(frame) !== undefined) continue;
+      const newest = decodeDataFrames(frame).at(-1)!;
+      if (performance.now() - started > 5_000) {
+        ages.push(Math.round(Date.now() - newest.ts_send * 1000));
+      }
+      await client.send(
+        JSON.stringify({ ack_ts: newest.ts_send, seq: newest.seq }),
+      );
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const tier = [...server.hub.subscribers()][0]?.tier;
+    assert.equal(tier, "conflated", "kept, conflated");
+    return ages.sort((a, b) => a - b);
+  };
+  const [withWindow, without] = await Promise.all([
+    readSlowly(paced),
+    readSlowly(unpaced),
+  ]);
+  const median = (xs: number[]) => xs[Math.floor(xs.length / 2)] ?? NaN;
+  assert.ok(withWindow.length > 5 && without.length > 5, "frames were read");
+  assert.ok(
+    median(withWindow) * 2 < median(without),
+    `newest value's age, median: ${
+      median(withWindow)
+    } ms with the ACK window, ${median(without)} ms without`,
+  );
+  console.log(
+    `newest value's age, median: ${
+      median(withWindow)
+    } ms with the ACK window, ${median(without)} ms without`,
+  );
+});

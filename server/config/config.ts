@@ -56,7 +56,12 @@ export interface QueueModeSection {
   /** JSON field to conflate on (`conflate` policy; `ladder`'s conflated tiers). */
   readonly conflateKey: string | undefined;
   /** The ladder's thresholds (`--policy ladder`). */
-  readonly ladder: { downMsgs: number; downMs: number; upMs: number };
+  readonly ladder: {
+    downMsgs: number;
+    downMs: number;
+    upMs: number;
+    ackWindow: { frames: number; bytes: number };
+  };
   /** Drops within the drop window that disconnect a client. */
   readonly dropLimit: number;
   /** How long a queue may stay full, ms. */
@@ -236,6 +241,10 @@ export function configOf(o: ServerOptions): ServerConfig {
         downMsgs: o.ladderDownMsgs,
         downMs: o.ladderDownMs,
         upMs: o.ladderUpMs,
+        ackWindow: freeze({
+          frames: o.ladderAckWindow,
+          bytes: o.ladderAckWindowBytes,
+        }),
       }),
       dropLimit: o.dropLimit,
       fullTimeoutMs: o.fullTimeout * 1000,

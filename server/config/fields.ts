@@ -8,6 +8,10 @@
  * @module
  */
 import { DROP_WINDOW_MS } from "../../lib/close_codes.ts";
+import {
+  DEFAULT_ACK_WINDOW_BYTES,
+  DEFAULT_ACK_WINDOW_FRAMES,
+} from "../modes/ack_pacer.ts";
 import { SLOW_POLICIES, type SlowPolicy } from "../modes/client_queue.ts";
 import type { SourceKind } from "../sources/source_stats.ts";
 
@@ -147,6 +151,10 @@ export const FIELDS = {
     "--policy ladder: …or this many ms behind; also the least time in a tier before the next step down"),
   ladderUpMs: field("--ladder-up-ms MS", "queue_mode.ladder_up_ms", num(1, 3_600_000, true), 5000,
     "--policy ladder: a client that kept up this long (under 1/4 of both down thresholds) moves up a tier"),
+  ladderAckWindow: field("--ladder-ack-window N", "queue_mode.ladder_ack_window", num(0, 1_000_000, true), DEFAULT_ACK_WINDOW_FRAMES,
+    "--policy ladder: a client that ACKs has at most N data frames unACKed; the rest wait in its queue under its tier (0: no ACK pacing)"),
+  ladderAckWindowBytes: field("--ladder-ack-window-bytes N", "queue_mode.ladder_ack_window_bytes", num(1024, 2 ** 40, true), DEFAULT_ACK_WINDOW_BYTES,
+    "--policy ladder: …and at most N bytes unACKed"),
   maxQueueBytes: field("--max-queue-bytes N", "queue_mode.max_queue_bytes", num(0, 2 ** 40, true), 0,
     "bytes a client's queue may hold besides --maxsize; 0 for no byte bound"),
   dropLimit: field("--drop-limit N", "queue_mode.drop_limit", num(0, 1e9, true), 50,

@@ -88,6 +88,12 @@ export class Session {
   readonly #ledger = new AckLedger();
   /** The seq of the latest valid ACK (0 before any). */
   #ackedSeq = 0;
+  /**
+   * Told the seq of every well-formed ACK up to the last seq sent, valid for
+   * the latency figures or not: the writer's ACK pacing (`--policy ladder`)
+   * sets it, to learn how far the client has read.
+   */
+  onAck: ((seq: number) => void) | undefined;
   #quiet = false;
 
   /**
@@ -254,16 +260,18 @@ export class Session {
     this.#ledger.arm();
     try {
       const ack = decodeAck(data, this.#maxFrameBytes);
-      if (!this.#ledger.check(ack.seq, ack.ack_ts)) {
-        stats.staleAcks++;
-        return undefined;
-      }
-      stats.acks++;
-      this.#ackedSeq = ack.seq;
-      const lag = (epochSeconds() - ack.ack_ts) * 1000;
-      stats.recordE2e(lag);
-      stats.ackLagMs = lag;
-      stats.ackAt = this.#now();
+      const reached = ack.seq <= this.#ledger.lastSeq;
+      if (this.#ledger.check(ack.seq, ack.ack_ts)) {
+        stats.acks++;
+        this.#ackedSeq = ack.seq;
+        const lag = (epochSeconds() - ack.ack_ts) * 1000;
+        stats.recordE2e(lag);
+        stats.ackLagMs = lag;
+        stats.ackAt = this.#now();
+      } else stats.staleAcks++;
+      // After the check: what the pacing writer sends now must not push
+      // this ACK's frame out of the ledger before it is checked.
+      if (reached) this.onAck?.(ack.seq);
       return undefined;
     } catch (err) {
       stats.badFrames++;

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { AckWindow } from "./ack_pacer.ts";
 
 /** A client's tier on the ladder, best first. */
 export type Tier = "full" | "coalesced" | "conflated" | "dropping";
@@ -40,6 +41,8 @@ export interface LadderLimits {
   readonly downMs: number;
   /** Up one step after keeping up this long, ms (`--ladder-up-ms`). */
   readonly upMs: number;
+  /** How much of its stream a client that ACKs may have in flight (none: no pacing). */
+  readonly ackWindow?: AckWindow;
 }
 
 /** Default of `--ladder-down-msgs`: half the default `--maxsize`. */

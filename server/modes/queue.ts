@@ -25,6 +25,10 @@ import { BatchJoiner } from "./batch_joiner.ts";
 import type { QueueLimits } from "./client_queue.ts";
 import { DrainWatcher } from "./drain_watcher.ts";
 import {
+  DEFAULT_ACK_WINDOW_BYTES,
+  DEFAULT_ACK_WINDOW_FRAMES,
+} from "./ack_pacer.ts";
+import {
   DEFAULT_LADDER_DOWN_MS,
   DEFAULT_LADDER_DOWN_MSGS,
   DEFAULT_LADDER_UP_MS,
@@ -101,6 +105,10 @@ export class QueueMode implements Mode {
         downMsgs: DEFAULT_LADDER_DOWN_MSGS,
         downMs: DEFAULT_LADDER_DOWN_MS,
         upMs: DEFAULT_LADDER_UP_MS,
+        ackWindow: {
+          frames: DEFAULT_ACK_WINDOW_FRAMES,
+          bytes: DEFAULT_ACK_WINDOW_BYTES,
+        },
       }
       : undefined;
     const counts = ladder
@@ -244,6 +252,7 @@ export class QueueMode implements Mode {
         const share = writer.deliveredShare();
         writer.climb(now);
         writer.lagTick(now);
+        writer.paceTick(now);
         const lagging = !overloaded && writer.behind && share < LAG_SHARE;
         const assessed = writer.assess(lagging, !overloaded, now);
         this.#shed += assessed.shed;

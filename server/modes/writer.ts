@@ -14,6 +14,7 @@ import type { Backlog, Outlet, Verdict } from "../core/mode.ts";
 import type { Session } from "../core/session.ts";
 import type { BatchJoiner } from "./batch_joiner.ts";
 import type { QueueLimits } from "./client_queue.ts";
+import { AckPacer } from "./ack_pacer.ts";
 import { CRITICAL_OVERFLOW, Outbox } from "./outbox.ts";
 import { PriorityLane } from "./priority_lane.ts";
 import type { DrainWatcher } from "./drain_watcher.ts";
@@ -120,6 +121,14 @@ export class QueueWriter implements Outlet {
   readonly #accepts: boolean;
   /** This client's place on the ladder (`--policy ladder` only). */
   readonly #ladder: LadderState | undefined;
+  /** Its data frames in flight, once it ACKs (`--policy ladder` with an ACK window). */
+  readonly #pacer: AckPacer | undefined;
+  /** Whether its ACKs pace it: it ACKed within {@link ACK_LAG_FRESH_MS}. */
+  #acking = false;
+  /** When its latest ACK arrived, ms. */
+  #ackedAt = 0;
+  /** True while live data waits for an ACK: the window is full. */
+  #awaitingAck = false;
   /** True while this writer is on the next batch tick or flush (the mode clears it when it flushes). */
   scheduled = false;
   /** Messages dropped for this client (its queue was full). */
@@ -164,6 +173,11 @@ export class QueueWriter implements Outlet {
       ctx.channelTtlMs?.get(session.channel),
     );
     this.#ladder = ctx.ladder ? newLadderState(ctx.now()) : undefined;
+    const window = ctx.ladder?.ackWindow;
+    if (window && window.frames > 0) {
+      this.#pacer = new AckPacer(window);
+      session.onAck = (seq) => this.#acked(seq);
+    }
     // On the ladder a batch client is coalesced when behind, never timed.
     this.#batch = session.batch && !this.#ladder;
     this.#accepts = session.coalesce || (session.batch && !this.#batch);
@@ -210,9 +224,9 @@ export class QueueWriter implements Outlet {
     return this.#waiting;
   }
 
-  /** Whether the writer may send now (not held, not blocked, session open). */
+  /** Whether the writer may send now (not held, not blocked, not waiting for an ACK). */
   get idle(): boolean {
-    return !this.#held && !this.#waiting;
+    return !this.#held && !this.#waiting && !this.#awaitingAck;
   }
 
   /**
@@ -224,11 +238,13 @@ export class QueueWriter implements Outlet {
     const session = this.session;
     this.offeredBytes += frame.bytes;
     if (
-      !this.#batch && !this.#accepts && !this.#held && !this.#waiting &&
+      !this.#batch && !this.#accepts && this.idle &&
       this.#queue.length === 0 && !this.#hasPriority() &&
-      session.sink.bufferedAmount < socketGate(frame.bytes)
+      session.sink.bufferedAmount < socketGate(frame.bytes) &&
+      !this.#windowFull(now)
     ) {
       session.writeNow(frame);
+      this.#inFlight(frame.seq, frame.bytes);
       this.#slow.fullSince = undefined;
       return undefined;
     }
@@ -409,12 +425,19 @@ export class QueueWriter implements Outlet {
         this.#wait();
         return;
       }
+      if (!priority && this.#windowFull(now)) {
+        this.#awaitingAck = true; // the client's next ACK flushes
+        return;
+      }
       if (priority) this.#sendPriority();
       else if (this.#batch || this.#accepts) this.#sendBatch(now);
       else {
         const frame = this.#queue.shift(now);
         this.#announceExpired();
-        if (frame) session.write(frame, now);
+        if (frame) {
+          session.write(frame, now);
+          this.#inFlight(frame.seq, frame.bytes);
+        }
       }
       this.#noteFull(now);
     }
@@ -487,6 +510,50 @@ export class QueueWriter implements Outlet {
     this.#lane.dropReplay();
     this.#ctx.watcher.cancel(this.session.sink);
     return discarded;
+  }
+
+  /**
+   * Whether live data must wait for the client's next ACK: it ACKs, and the
+   * window (`--ladder-ack-window`, `--ladder-ack-window-bytes`) is full.
+   * ACKs that stop for {@link ACK_LAG_FRESH_MS} end the pacing (the socket's
+   * own backpressure rules again) until the next one.
+   */
+  #windowFull(now: number): boolean {
+    if (!this.#acking) return false;
+    if (now - this.#ackedAt > ACK_LAG_FRESH_MS) {
+      this.#acking = false;
+      this.#pacer!.clear();
+      return false;
+    }
+    return this.#pacer!.full;
+  }
+
+  /** Notes a live data frame sent while the client's ACKs pace it. */
+  #inFlight(seq: number, bytes: number): void {
+    if (this.#acking) this.#pacer!.sent(seq, bytes);
+  }
+
+  /** The client ACKed `seq` (any well-formed ACK up to what it was sent). */
+  #acked(seq: number): void {
+    const now = this.#ctx.now();
+    this.#ackedAt = now;
+    this.#acking = true;
+    this.#pacer!.acked(seq);
+    if (this.#awaitingAck && !this.#pacer!.full) {
+      this.#awaitingAck = false;
+      if (this.idle && !this.scheduled) this.flush(now);
+    }
+  }
+
+  /**
+   * The mode's tick: a client whose ACKs stopped while it waited for one is
+   * no longer paced, and what waits goes out under the socket's backpressure.
+   */
+  paceTick(now: number): void {
+    if (this.#awaitingAck && !this.#windowFull(now)) {
+      this.#awaitingAck = false;
+      if (this.idle && !this.scheduled) this.flush(now);
+    }
   }
 
   #wait(): void {
@@ -572,6 +639,7 @@ export class QueueWriter implements Outlet {
     if (taken.length === 1 && !this.#batch) {
       // One message to a client that accepts arrays: as a single object.
       this.session.write(taken[0]!, now);
+      this.#inFlight(taken[0]!.seq, bytes);
       taken.length = 0;
       return;
     }
@@ -585,6 +653,7 @@ export class QueueWriter implements Outlet {
       this.#ctx.joiner.join(taken, shareable),
       now,
     );
+    this.#inFlight(last.seq, bytes);
     taken.length = 0;
   }
 }
