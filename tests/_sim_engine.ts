@@ -97,14 +97,21 @@ export class SimEngine {
   /** A replica's copy, taken now and then: a failover goes back to it. */
   #replica: { channels: Map<string, ChannelState> } = { channels: new Map() };
   #suffix = 0;
+  #published = 0;
+  /** Which message each position was first delivered to a client as (`channel/epoch|seq` → content). */
+  readonly delivered = new Map<string, string>();
 
   /** Copies the state to the replica (it then misses what comes after). */
   replicate(): void {
     this.#replica = { channels: cloneChannels(this.channels) };
   }
 
+  /** Failovers and empty restarts so far: the only faults that may lose history. */
+  losses = 0;
+
   /** A failover to the replica: the last writes are lost. */
   failover(): void {
+    this.losses++;
     // Detecting a failed primary and promoting a replica takes seconds: the
     // new primary's clock is that much later than the last epoch made.
     this.skew += 1000;
@@ -113,6 +120,7 @@ export class SimEngine {
 
   /** A restart without persistence. */
   restartEmpty(): void {
+    this.losses++;
     this.skew += 1000; // a restart takes a while too
     this.channels.clear();
   }
@@ -159,9 +167,12 @@ export class SimEngine {
       this.channels.set(channel, c);
     }
     const seq = ++c.top;
-    c.stream.set(seq, `${c.epoch}|${seq}`);
+    // Each message its own content: a position reused after a failover
+    // (the same epoch and seq for another message) is then visible.
+    const data = `${c.epoch}|${seq}|m${this.#published++}`;
+    c.stream.set(seq, data);
     for (const [node, subjects] of this.subscribed) {
-      if (subjects.has(channel)) node.pubsub.deliver(channel, c.epoch, seq);
+      if (subjects.has(channel)) node.pubsub.deliver(channel, data);
     }
     return { epoch: c.epoch, seq };
   }
@@ -268,7 +279,9 @@ class SimPubSub {
   }
 
   /** A message published on `subject`, on its way to this node (FIFO, may be lost). */
-  deliver(subject: string, epoch: string, seq: number): void {
+  deliver(subject: string, data: string): void {
+    const [epoch = "", seqText] = data.split("|");
+    const seq = Number(seqText);
     const { clock, rand, faults } = this.node;
     if (rand() < faults.dropMessage) return;
     const gen = this.#generation;
@@ -279,7 +292,7 @@ class SimPubSub {
       this.node.message(
         subject,
         epoch,
-        simFrame(subject, seq, `${epoch}|${seq}`),
+        simFrame(subject, seq, data),
       );
     });
   }
@@ -298,7 +311,24 @@ class SimPubSub {
 export class SimClient {
   epoch = "";
   last = 0;
+  readonly #channel: string;
+  readonly #positions: Map<string, string>;
+
+  /**
+   * @param channel the channel it follows
+   * @param positions what every client was delivered at each position, shared
+   */
+  constructor(channel: string, positions: Map<string, string>) {
+    this.#channel = channel;
+    this.#positions = positions;
+  }
   readonly violations: string[] = [];
+  /** `reset` notices that replaced an epoch it had (not its first). */
+  resets = 0;
+  /** `gap` notices. */
+  gaps = 0;
+  /** Positions it was delivered with another message than a client before it (see the test). */
+  readonly reused: string[] = [];
 
   started(epoch: string, seq: number): void {
     this.epoch = epoch;
@@ -308,6 +338,12 @@ export class SimClient {
   frame(frame: OutFrame): void {
     const data = JSON.parse(frame.text).data as string;
     const [epoch, seq] = [data.split("|")[0]!, Number(data.split("|")[1])];
+    const at = `${this.#channel}/${epoch}|${seq}`;
+    const before = this.#positions.get(at);
+    if (before === undefined) this.#positions.set(at, data);
+    else if (before !== data) {
+      this.reused.push(`position ${at} reused: ${before}, then ${data}`);
+    }
     if (epoch !== this.epoch) {
       this.violations.push(`splice: ${data} delivered in epoch ${this.epoch}`);
     }
@@ -327,6 +363,7 @@ export class SimClient {
   notice(text: string): void {
     const n = JSON.parse(text);
     if (n.type === "reset") {
+      if (this.epoch !== "") this.resets++;
       if (this.epoch !== "" && !isOlderEpoch(this.epoch, n.epoch)) {
         this.violations.push(
           `reset to ${n.epoch}, not newer than ${this.epoch}`,
@@ -335,6 +372,7 @@ export class SimClient {
       this.epoch = n.epoch;
       this.last = n.last_seq;
     } else if (n.type === "gap") {
+      this.gaps++;
       if (n.from !== this.last + 1) {
         this.violations.push(`gap ${n.from}..${n.to} after ${this.last}`);
       }
@@ -394,7 +432,7 @@ export class SimNode {
 
   subscribe(channel: string): void {
     if (this.followed.has(channel)) return;
-    const client = new SimClient();
+    const client = new SimClient(channel, this.engine.delivered);
     this.clients.push(client);
     const follower = new ChannelFollower(channel, 0, {
       deliver: (f) => client.frame(f),

@@ -24,6 +24,10 @@ async function schedule(seed: number): Promise<string[]> {
   const engine = new SimEngine();
   engine.clock = () => clock.now;
   const faults = { dropMessage: rand() * 0.2, dropReply: rand() * 0.1 };
+  // Half the schedules lose nothing in the engine (no failover, no empty
+  // restart), only messages and replies on the way: there every loss must
+  // be repaired from the stream, never announced, never renumbered.
+  const lossless = seed % 2 === 0;
   const nodes = [0, 1].map(() => new SimNode(clock, engine, rand, faults));
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
   for (const n of nodes) for (const c of CHANNELS) n.subscribe(c);
@@ -50,7 +54,7 @@ async function schedule(seed: number): Promise<string[]> {
       clock.at(rand() * 10, () => node.subscribe(channel));
     } else if (r < 0.7) void node.check();
     else if (r < 0.75) node.reconnect();
-    else if (r < 0.85) engine.replicate();
+    else if (r < 0.85 || lossless) engine.replicate();
     else if (r < 0.88) {
       engine.failover();
       for (const n of nodes) n.reconnect();
@@ -73,7 +77,25 @@ async function schedule(seed: number): Promise<string[]> {
   await clock.runUntil(clock.now + 200);
   const out: string[] = [];
   for (const [i, n] of nodes.entries()) {
-    for (const client of n.clients) out.push(...client.violations);
+    for (const client of n.clients) {
+      out.push(...client.violations);
+      // The engine lost nothing (no failover, no empty restart): every lost
+      // message or reply must be repaired from the stream, never announced
+      // as lost, and nothing renumbered (a false regression resets everyone).
+      if (engine.losses === 0 && (client.resets > 0 || client.gaps > 0)) {
+        out.push(
+          `node ${i}: ${client.resets} resets, ${client.gaps} gaps, yet the engine lost nothing`,
+        );
+      }
+      // Every message has its own content, so a position that two clients
+      // got with different messages is visible. Without engine losses that
+      // must never happen. After a failover that lost writes it can (a known
+      // limit, counted and reported, in the README's fault table): a node
+      // that delivered a lost message and re-joins after a peer published
+      // at the same position again sees the same (epoch, top) and keeps it.
+      if (engine.losses === 0) out.push(...client.reused);
+      else if (client.reused.length > 0) reusedAfterLoss.add(seed);
+    }
     for (const c of CHANNELS) {
       const f = n.followed.get(c);
       const meta = engine.meta(c);
@@ -102,6 +124,9 @@ async function schedule(seed: number): Promise<string[]> {
   return out;
 }
 
+/** Lossy schedules in which a position was reused across nodes (reported). */
+const reusedAfterLoss = new Set<number>();
+
 const only = Deno.env.get("SIM_SEED");
 const SCHEDULES = 2000;
 
@@ -121,7 +146,9 @@ Deno.test(`follower simulator: ${only ? `seed ${only}` : `${SCHEDULES} seeded fa
   console.log(
     `simulated ${seeds.length} schedules in ${
       ((performance.now() - started) / 1000).toFixed(1)
-    } s`,
+    } s; known limit: a position reused across nodes after a lossy failover in ${reusedAfterLoss.size} of ${
+      seeds.filter((s) => s % 2 === 1).length
+    } lossy schedules`,
   );
   assert.deepEqual(failed, [], failed.join("\n"));
 });
