@@ -131,21 +131,27 @@ Deno.test("ACK pacing: ACKs that stop for 2 s end the pacing; a client that neve
   mode.stop();
 });
 
-Deno.test("ACK pacing: the byte bound holds too, and at least one frame is always in flight", () => {
+Deno.test("ACK pacing: the byte bound holds too, at least one frame is always in flight, and a new numbering starts afresh", () => {
   const p = new AckPacer({ frames: 100, bytes: 1000 });
-  assert.equal(p.full, false, "nothing in flight");
   p.sent(1, 5000);
-  assert.equal(p.full, true, "one frame over the byte bound fills it");
-  p.acked(1);
-  assert.equal(p.full, false);
+  assert.equal(p.inFlight, 0, "not paced before its first ACK");
+  p.acked(0, 0);
+  assert.equal(p.full(1), false, "nothing in flight");
+  p.sent(1, 5000);
+  assert.equal(p.full(1), true, "one frame over the byte bound fills it");
+  p.acked(1, 2);
+  assert.equal(p.full(2), false);
   p.sent(2, 400);
   p.sent(3, 400);
-  assert.equal(p.full, false);
+  assert.equal(p.full(3), false);
   p.sent(4, 400);
-  assert.equal(p.full, true, "1200 bytes in flight");
+  assert.equal(p.full(3), true, "1200 bytes in flight");
   assert.equal(p.bytesInFlight, 1200);
   // A reset's new numbering (seq 1 again) forgets the old one's frames.
   p.sent(1, 10);
   assert.equal(p.inFlight, 1);
   assert.equal(p.bytesInFlight, 10);
+  // ACKs stopped for longer than the lapse: not paced, nothing in flight.
+  assert.equal(p.full(3 + 2001), false);
+  assert.equal(p.inFlight, 0);
 });

@@ -20,6 +20,9 @@ export const DEFAULT_ACK_WINDOW_FRAMES = 32;
 /** Default of `--ladder-ack-window-bytes`: bytes in flight before the writer waits for an ACK. */
 export const DEFAULT_ACK_WINDOW_BYTES = 256 * 1024;
 
+/** ACKs that stop for this long end the pacing until the next one, ms: a client whose ACKs stop never hangs. */
+export const ACK_PACING_LAPSE_MS = 2000;
+
 /** The window: the writer waits when either bound is reached (at least one frame is always allowed). */
 export interface AckWindow {
   /** Data frames in flight (`--ladder-ack-window`; 0 turns pacing off). */
@@ -38,16 +41,19 @@ interface InFlight {
 }
 
 /**
- * The data frames one client has in flight, oldest first.
+ * One client's ACK pacing: the data frames it has in flight (oldest first)
+ * and whether its writer waits for an ACK. Pacing starts with the client's
+ * first ACK and lapses when its ACKs stop for {@link ACK_PACING_LAPSE_MS}.
  *
  * @example
  * ```ts
  * const p = new AckPacer({ frames: 2, bytes: 1_000_000 });
+ * p.acked(0, 0); // its first ACK: paced from now on
  * p.sent(1, 100);
  * p.sent(2, 100);
- * if (!p.full) throw new Error("two frames in flight fill a window of two");
- * p.acked(1);
- * if (p.full || p.inFlight !== 1) throw new Error("the ACK of 1 frees it");
+ * if (!p.full(10)) throw new Error("two frames in flight fill a window of two");
+ * p.hold();
+ * if (!p.acked(1, 20) || p.inFlight !== 1) throw new Error("the ACK of 1 frees it");
  * ```
  */
 export class AckPacer {
@@ -56,6 +62,11 @@ export class AckPacer {
   #bytes = 0;
   /** The last seq recorded: a lower one means the numbering started again. */
   #lastSeq = 0;
+  /** Whether the client's ACKs pace it (it ACKed within the lapse). */
+  #acking = false;
+  /** When its latest ACK arrived, ms. */
+  #ackedAt = 0;
+  #waiting = false;
 
   /** @param window the bounds */
   constructor(window: AckWindow) {
@@ -72,18 +83,39 @@ export class AckPacer {
     return this.#bytes;
   }
 
-  /** Whether the window is full: the writer sends no more live data until an ACK. */
-  get full(): boolean {
+  /** True while the writer waits for an ACK ({@link hold}). */
+  get waiting(): boolean {
+    return this.#waiting;
+  }
+
+  /**
+   * Whether live data must wait for an ACK at `now`: the client ACKs and the
+   * window is full. ACKs that stopped for {@link ACK_PACING_LAPSE_MS} end the
+   * pacing here (what is in flight is forgotten) until the next one.
+   */
+  full(now: number): boolean {
+    if (!this.#acking) return false;
+    if (now - this.#ackedAt > ACK_PACING_LAPSE_MS) {
+      this.#acking = false;
+      this.#clear();
+      return false;
+    }
     const n = this.#frames.length;
     return n > 0 &&
       (n >= this.#window.frames || this.#bytes >= this.#window.bytes);
   }
 
-  /** A data frame whose last message is `seq` went to the socket. */
+  /** The writer stops for an ACK: the window is full. */
+  hold(): void {
+    this.#waiting = true;
+  }
+
+  /** A data frame whose last message is `seq` went to the socket (recorded while paced). */
   sent(seq: number, bytes: number): void {
+    if (!this.#acking) return;
     // A reset's new numbering starts low: nothing of the old one can be
     // ACKed by seq any more.
-    if (seq <= this.#lastSeq) this.clear();
+    if (seq <= this.#lastSeq) this.#clear();
     this.#lastSeq = seq;
     const evicted = this.#frames.push({ seq, bytes });
     if (evicted) this.#bytes -= evicted.bytes;
@@ -91,22 +123,35 @@ export class AckPacer {
   }
 
   /**
-   * The client ACKed `seq`: every frame up to it has been read.
-   * @returns whether this freed anything
+   * The client ACKed `seq` at `now`: every frame up to it has been read.
+   * @returns true when the writer waited and may go on
    */
-  acked(seq: number): boolean {
+  acked(seq: number, now: number): boolean {
+    this.#ackedAt = now;
+    this.#acking = true;
     const frames = this.#frames;
-    let freed = false;
     for (let f = frames.peek(); f && f.seq <= seq; f = frames.peek()) {
       frames.shift();
       this.#bytes -= f.bytes;
-      freed = true;
     }
-    return freed;
+    return this.#release(now);
   }
 
-  /** Forgets what is in flight (the ACKs stopped, or the numbering changed). */
-  clear(): void {
+  /**
+   * The mode's tick.
+   * @returns true when the writer waited and the pacing lapsed: it may go on
+   */
+  tick(now: number): boolean {
+    return this.#release(now);
+  }
+
+  #release(now: number): boolean {
+    if (!this.#waiting || this.full(now)) return false;
+    this.#waiting = false;
+    return true;
+  }
+
+  #clear(): void {
     this.#frames.clear();
     this.#bytes = 0;
   }

@@ -121,14 +121,8 @@ export class QueueWriter implements Outlet {
   readonly #accepts: boolean;
   /** This client's place on the ladder (`--policy ladder` only). */
   readonly #ladder: LadderState | undefined;
-  /** Its data frames in flight, once it ACKs (`--policy ladder` with an ACK window). */
+  /** Its ACK pacing: data frames in flight, once it ACKs (`--policy ladder` with an ACK window). */
   readonly #pacer: AckPacer | undefined;
-  /** Whether its ACKs pace it: it ACKed within {@link ACK_LAG_FRESH_MS}. */
-  #acking = false;
-  /** When its latest ACK arrived, ms. */
-  #ackedAt = 0;
-  /** True while live data waits for an ACK: the window is full. */
-  #awaitingAck = false;
   /** True while this writer is on the next batch tick or flush (the mode clears it when it flushes). */
   scheduled = false;
   /** Messages dropped for this client (its queue was full). */
@@ -175,8 +169,12 @@ export class QueueWriter implements Outlet {
     this.#ladder = ctx.ladder ? newLadderState(ctx.now()) : undefined;
     const window = ctx.ladder?.ackWindow;
     if (window && window.frames > 0) {
-      this.#pacer = new AckPacer(window);
-      session.onAck = (seq) => this.#acked(seq);
+      const pacer = new AckPacer(window);
+      this.#pacer = pacer;
+      session.onAck = (seq) => {
+        const now = ctx.now();
+        if (pacer.acked(seq, now)) this.#resume(now);
+      };
     }
     // On the ladder a batch client is coalesced when behind, never timed.
     this.#batch = session.batch && !this.#ladder;
@@ -226,7 +224,7 @@ export class QueueWriter implements Outlet {
 
   /** Whether the writer may send now (not held, not blocked, not waiting for an ACK). */
   get idle(): boolean {
-    return !this.#held && !this.#waiting && !this.#awaitingAck;
+    return !this.#held && !this.#waiting && !this.#pacer?.waiting;
   }
 
   /**
@@ -241,10 +239,10 @@ export class QueueWriter implements Outlet {
       !this.#batch && !this.#accepts && this.idle &&
       this.#queue.length === 0 && !this.#hasPriority() &&
       session.sink.bufferedAmount < socketGate(frame.bytes) &&
-      !this.#windowFull(now)
+      !this.#pacer?.full(now)
     ) {
       session.writeNow(frame);
-      this.#inFlight(frame.seq, frame.bytes);
+      this.#pacer?.sent(frame.seq, frame.bytes);
       this.#slow.fullSince = undefined;
       return undefined;
     }
@@ -425,8 +423,8 @@ export class QueueWriter implements Outlet {
         this.#wait();
         return;
       }
-      if (!priority && this.#windowFull(now)) {
-        this.#awaitingAck = true; // the client's next ACK flushes
+      if (!priority && this.#pacer?.full(now)) {
+        this.#pacer.hold(); // the client's next ACK flushes
         return;
       }
       if (priority) this.#sendPriority();
@@ -436,7 +434,7 @@ export class QueueWriter implements Outlet {
         this.#announceExpired();
         if (frame) {
           session.write(frame, now);
-          this.#inFlight(frame.seq, frame.bytes);
+          this.#pacer?.sent(frame.seq, frame.bytes);
         }
       }
       this.#noteFull(now);
@@ -513,47 +511,17 @@ export class QueueWriter implements Outlet {
   }
 
   /**
-   * Whether live data must wait for the client's next ACK: it ACKs, and the
-   * window (`--ladder-ack-window`, `--ladder-ack-window-bytes`) is full.
-   * ACKs that stop for {@link ACK_LAG_FRESH_MS} end the pacing (the socket's
-   * own backpressure rules again) until the next one.
-   */
-  #windowFull(now: number): boolean {
-    if (!this.#acking) return false;
-    if (now - this.#ackedAt > ACK_LAG_FRESH_MS) {
-      this.#acking = false;
-      this.#pacer!.clear();
-      return false;
-    }
-    return this.#pacer!.full;
-  }
-
-  /** Notes a live data frame sent while the client's ACKs pace it. */
-  #inFlight(seq: number, bytes: number): void {
-    if (this.#acking) this.#pacer!.sent(seq, bytes);
-  }
-
-  /** The client ACKed `seq` (any well-formed ACK up to what it was sent). */
-  #acked(seq: number): void {
-    const now = this.#ctx.now();
-    this.#ackedAt = now;
-    this.#acking = true;
-    this.#pacer!.acked(seq);
-    if (this.#awaitingAck && !this.#pacer!.full) {
-      this.#awaitingAck = false;
-      if (this.idle && !this.scheduled) this.flush(now);
-    }
-  }
-
-  /**
-   * The mode's tick: a client whose ACKs stopped while it waited for one is
-   * no longer paced, and what waits goes out under the socket's backpressure.
+   * The mode's tick: a client whose ACKs stopped while its writer waited for
+   * one is no longer paced, and what waits goes out under the socket's
+   * backpressure.
    */
   paceTick(now: number): void {
-    if (this.#awaitingAck && !this.#windowFull(now)) {
-      this.#awaitingAck = false;
-      if (this.idle && !this.scheduled) this.flush(now);
-    }
+    if (this.#pacer?.tick(now)) this.#resume(now);
+  }
+
+  /** Goes on after waiting for an ACK. */
+  #resume(now: number): void {
+    if (this.idle && !this.scheduled) this.flush(now);
   }
 
   #wait(): void {
@@ -639,7 +607,7 @@ export class QueueWriter implements Outlet {
     if (taken.length === 1 && !this.#batch) {
       // One message to a client that accepts arrays: as a single object.
       this.session.write(taken[0]!, now);
-      this.#inFlight(taken[0]!.seq, bytes);
+      this.#pacer?.sent(taken[0]!.seq, bytes);
       taken.length = 0;
       return;
     }
@@ -653,7 +621,7 @@ export class QueueWriter implements Outlet {
       this.#ctx.joiner.join(taken, shareable),
       now,
     );
-    this.#inFlight(last.seq, bytes);
+    this.#pacer?.sent(last.seq, bytes);
     taken.length = 0;
   }
 }
