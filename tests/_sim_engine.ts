@@ -20,6 +20,10 @@ import {
   applyJoinReply,
   askedAt,
   type EarlyMessage,
+  type JoinReply,
+  type Mark,
+  markOf,
+  type Renumber,
 } from "../server/broker/engine_reply.ts";
 import { Subscriptions } from "../server/broker/subscriptions.ts";
 import { frameOf, type OutFrame } from "../server/core/frame.ts";
@@ -140,13 +144,33 @@ export class SimEngine {
     return `${g}.s${this.#suffix++}`;
   }
 
-  join(channel: string, seenGen: number): [string, number] {
+  /** JOIN: creates the epoch if none; `diverged` as the script compares `marks` in `asked`. */
+  join(
+    channel: string,
+    seenGen: number,
+    asked = "",
+    marks: readonly Mark[] = [],
+  ): JoinReply {
     let c = this.channels.get(channel);
     if (!c) {
       c = { epoch: this.#nextEpoch("", seenGen), top: 0, stream: new Map() };
       this.channels.set(channel, c);
     }
-    return [c.epoch, c.top];
+    const diverged = c.epoch === asked && this.#diverges(channel, c, marks);
+    return { epoch: c.epoch, top: c.top, diverged };
+  }
+
+  /** Whether an entry of the stream hashes otherwise than a mark (the scripts' `diverges`). */
+  #diverges(
+    channel: string,
+    c: ChannelState,
+    marks: readonly Mark[],
+  ): boolean {
+    return marks.some((m) => {
+      const data = c.stream.get(m.seq);
+      return data !== undefined &&
+        markOf(simFrame(channel, m.seq, data)).hash !== m.hash;
+    });
   }
 
   publish(
@@ -182,9 +206,13 @@ export class SimEngine {
     old: string,
     asOf: number,
     seenGen: number,
+    marks: readonly Mark[] = [],
   ): [string, number] {
     const c = this.channels.get(channel);
-    if (!c || (c.epoch === old && c.top < asOf)) {
+    if (
+      !c ||
+      (c.epoch === old && (c.top < asOf || this.#diverges(channel, c, marks)))
+    ) {
       this.channels.set(channel, {
         epoch: this.#nextEpoch(c?.epoch ?? "", seenGen),
         top: 0,
@@ -204,6 +232,11 @@ export class SimEngine {
       if (data !== undefined) frames.push(simFrame(channel, s, data));
     }
     return { epoch: c.epoch, top: c.top, frames };
+  }
+
+  /** The content the engine holds at `seq` of `channel`'s current epoch. */
+  message(channel: string, seq: number): string | undefined {
+    return this.channels.get(channel)?.stream.get(seq);
   }
 
   meta(channel: string): { epoch: string; top: number } {
@@ -329,6 +362,8 @@ export class SimClient {
   gaps = 0;
   /** Positions it was delivered with another message than a client before it (see the test). */
   readonly reused: string[] = [];
+  /** Every message it was delivered: its epoch, seq and content. */
+  readonly held: { epoch: string; seq: number; data: string }[] = [];
 
   started(epoch: string, seq: number): void {
     this.epoch = epoch;
@@ -339,6 +374,7 @@ export class SimClient {
     const data = JSON.parse(frame.text).data as string;
     const [epoch, seq] = [data.split("|")[0]!, Number(data.split("|")[1])];
     const at = `${this.#channel}/${epoch}|${seq}`;
+    this.held.push({ epoch, seq, data });
     const before = this.#positions.get(at);
     if (before === undefined) this.#positions.set(at, data);
     else if (before !== data) {
@@ -412,19 +448,29 @@ export class SimNode {
     });
   }
 
-  /** A command round trip: runs `op` in the engine after a delay; the reply may be lost. */
+  /**
+   * A command round trip: runs `op` in the engine after a delay; the reply
+   * may be lost. A command in flight when the connection drops is lost with
+   * it (it may or may not have run), as the client library rejects it.
+   */
   command<T>(op: () => T): Promise<T> {
     const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const connection = this.#connection;
+    const lost = () => connection !== this.#connection;
     this.clock.at(this.rand() * 10, () => {
+      if (lost()) return reject(new Error("connection lost"));
       const result = op();
       this.clock.at(this.rand() * 10, () => {
-        if (this.rand() < this.faults.dropReply) {
+        if (lost() || this.rand() < this.faults.dropReply) {
           reject(new Error("reply lost"));
         } else resolve(result);
       });
     });
     return promise;
   }
+
+  /** The command connection's generation: a reconnect loses what is in flight. */
+  #connection = 0;
 
   #note(epoch: string): void {
     this.generation = Math.max(this.generation, epochGeneration(epoch));
@@ -471,16 +517,17 @@ export class SimNode {
     f.joining = true;
     const { follower } = f;
     const asked = askedAt(follower);
+    const marks = asked.marks.map(markOf);
     try {
-      const [epoch, top] = await this.command(() =>
-        this.engine.join(follower.channel, this.generation)
+      const reply = await this.command(() =>
+        this.engine.join(follower.channel, this.generation, asked.epoch, marks)
       );
-      this.#note(epoch);
+      this.#note(reply.epoch);
       const early = f.early;
       f.early = undefined;
-      if (early) f.client.started(epoch, top);
-      const renumber = applyJoinReply(follower, asked, { epoch, top }, early);
-      if (renumber) await this.#renumber(f, renumber.epoch, renumber.asOf);
+      if (early) f.client.started(reply.epoch, reply.top);
+      const renumber = applyJoinReply(follower, asked, reply, early);
+      if (renumber) await this.#renumber(f, renumber);
     } catch {
       // a lost reply: the check retries
     } finally {
@@ -488,9 +535,16 @@ export class SimNode {
     }
   }
 
-  async #renumber(f: SimFollowed, epoch: string, asOf: number): Promise<void> {
+  async #renumber(f: SimFollowed, r: Renumber): Promise<void> {
+    const marks = (r.marks ?? []).map(markOf);
     const [now, top] = await this.command(() =>
-      this.engine.renumber(f.follower.channel, epoch, asOf, this.generation)
+      this.engine.renumber(
+        f.follower.channel,
+        r.epoch,
+        r.asOf,
+        this.generation,
+        marks,
+      )
     );
     this.#note(now);
     f.follower.resync(now, top);
@@ -521,17 +575,23 @@ export class SimNode {
       const engine = reply[i]!;
       const step = applyCheckReply(f.follower, asked[i]!, f.lagTop, engine);
       f.lagTop = step.lagTop;
-      if (step.join) void this.#join(f);
-      else if (step.renumber) {
-        const { epoch, asOf } = step.renumber;
-        this.#renumber(f, epoch, asOf).catch(() => {});
-      }
+      if (step.join || (step.verify && !f.joining)) void this.#join(f);
+      else if (step.renumber) this.#renumber(f, step.renumber).catch(() => {});
       if (step.renew) this.subs.renew(f.follower.channel).catch(() => {});
     });
   }
 
-  /** Both connections dropped and came back: subscribe again, resync every channel. */
+  /**
+   * Both connections dropped and came back: the followers keep marks (as
+   * `suspectAll` on the engine going away), then subscribe again and
+   * resync every channel.
+   */
   reconnect(): void {
+    for (const f of this.followed.values()) {
+      f.follower.suspect();
+      if (f.early) f.early = [];
+    }
+    this.#connection++;
     this.pubsub.reconnect();
     for (const f of this.followed.values()) void this.#join(f);
   }

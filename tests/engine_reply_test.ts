@@ -10,6 +10,7 @@ import {
   applyCheckReply,
   applyJoinReply,
   askedAt,
+  markOf,
 } from "../server/broker/engine_reply.ts";
 import { frameOf } from "../server/core/frame.ts";
 
@@ -50,7 +51,7 @@ Deno.test("applyJoinReply: an engine behind the position as of the ask, in the s
   f.receive("5.a", frame(7)); // pub/sub, while the JOIN was out
   assert.deepEqual(
     applyJoinReply(f, asked, { epoch: "5.a", top: 4 }, undefined),
-    { epoch: "5.a", asOf: 6 },
+    { epoch: "5.a", asOf: 6, marks: [] },
   );
   // Behind what arrived meanwhile but not what it had when it asked: no renumber.
   assert.equal(
@@ -110,7 +111,7 @@ Deno.test("applyCheckReply: each verdict's repair — join, renumber (older: any
     applyCheckReply(f, asked, undefined, { epoch: "5.a", top: 2 }),
     {
       cause: "regressed",
-      renumber: { epoch: "5.a", asOf: 6 },
+      renumber: { epoch: "5.a", asOf: 6, marks: [] },
     },
   );
   assert.deepEqual(
@@ -132,4 +133,65 @@ Deno.test("applyCheckReply: each verdict's repair — join, renumber (older: any
     },
   );
   assert.equal(f.epoch, "7.b", "resynced to the newer epoch");
+});
+
+Deno.test("marks: the engine going away keeps the last message handed over; a JOIN that finds another message at its seq renumbers with it, one that finds it forgets it", () => {
+  const { f, seqs } = follower();
+  f.start("5.a", 0);
+  f.receive("5.a", frame(1));
+  f.receive("5.a", frame(3)); // held ahead of a hole
+  f.suspect();
+  assert.deepEqual(f.marks.map((m) => m.seq), [1]);
+  assert.equal(
+    f.seen,
+    1,
+    "what was held ahead came from the engine that went away",
+  );
+  f.suspect(); // a second outage with nothing new handed over: one mark
+  assert.equal(f.marks.length, 1);
+  const asked = askedAt(f);
+  // The engine's stream holds another message at seq 1 (a peer published
+  // there after a failover lost it): the same (epoch, top) as here.
+  const renumber = applyJoinReply(
+    f,
+    asked,
+    { epoch: "5.a", top: 1, diverged: true },
+    undefined,
+  );
+  assert.deepEqual(renumber?.marks?.map((m) => m.seq), [1]);
+  assert.equal(renumber?.asOf, 1);
+  assert.equal(f.marks.length, 1, "kept until the engine agrees");
+  // It agrees: forgotten, and the follower goes on.
+  assert.equal(
+    applyJoinReply(f, asked, { epoch: "5.a", top: 2 }, undefined),
+    undefined,
+  );
+  assert.deepEqual([f.marks.length, seqs], [0, [1]]);
+});
+
+Deno.test("marks: a check with a mark not yet compared asks for a JOIN; a new epoch forgets marks", () => {
+  const { f } = follower();
+  f.start("5.a", 0);
+  f.receive("5.a", frame(1));
+  f.suspect();
+  assert.deepEqual(
+    applyCheckReply(f, askedAt(f), undefined, { epoch: "5.a", top: 1 }),
+    { verify: true },
+  );
+  f.receive("6.b", frame(1));
+  assert.deepEqual([f.epoch, f.marks.length], ["6.b", 0]);
+  assert.deepEqual(
+    applyCheckReply(f, askedAt(f), undefined, { epoch: "6.b", top: 1 }),
+    {},
+  );
+});
+
+Deno.test("markOf hashes the frame after its seq, as the engine's stream holds it", async () => {
+  const rest = ',"ts_send":1,"data":"é"}';
+  const digest = await crypto.subtle.digest(
+    "SHA-1",
+    new TextEncoder().encode(rest),
+  );
+  const m = markOf({ ...frame(12), text: '{"seq":12' + rest });
+  assert.deepEqual(m, { seq: 12, hash: new Uint8Array(digest).toHex() });
 });

@@ -82,14 +82,16 @@ Deno.test("classifyEngineError: every engine error is a fault with a stored verd
   }
 });
 
-Deno.test("EngineHealth: down and up reported once each, the fault is the reason, waiters woken, resync on the way back", async () => {
+Deno.test("EngineHealth: down and up reported once each, the fault is the reason, waiters woken, away once per outage, resync on the way back", async () => {
   const stats = new BrokerStats();
   const told: string[] = [];
   let backs = 0;
+  let aways = 0;
   const health = new EngineHealth({
     stats,
     onStateChange: (up, reason) => told.push(up ? "up" : `down ${reason}`),
     onBack: () => backs++,
+    onAway: () => aways++,
   });
   assert.equal(stats.up, false);
   health.update(true);
@@ -105,6 +107,11 @@ Deno.test("EngineHealth: down and up reported once each, the fault is the reason
   assert.equal(stats.up, false);
   assert.match(stats.downReason, /^timeout: /, "the first fault is the reason");
   assert.equal(told.length, 1);
+  assert.equal(
+    aways,
+    1,
+    "away once per outage (the followers take their marks)",
+  );
   const waiting = health.connected(60_000);
   health.clearFault();
   health.update(true);

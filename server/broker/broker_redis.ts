@@ -90,6 +90,7 @@ export class RedisBroker implements Broker {
       probeKey: `${options.prefix ?? "fanout"}:probe`,
       onStateChange: options.onStateChange,
       onBack: () => this.#channels.resyncAll(),
+      onAway: () => this.#channels.suspectAll(),
     });
     this.#channels = new RedisChannels({
       connection: this.#connection,

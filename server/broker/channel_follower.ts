@@ -57,6 +57,9 @@ export type ResyncOutcome =
   | "regressed"
   | "stale";
 
+/** Marks kept per follower (outages in a row before the engine answered). */
+const MAX_MARKS = 4;
+
 /** One channel, followed in order. */
 export class ChannelFollower {
   /** The channel. */
@@ -77,6 +80,10 @@ export class ChannelFollower {
   readonly #outbox: OutFrame[] = [];
   #draining: Promise<void> | undefined;
   readonly #catchUp: number;
+  /** The last message handed over in this epoch. */
+  #last: OutFrame | undefined;
+  /** Messages handed over before the engine went away, not yet checked against it. */
+  #marks: OutFrame[] = [];
 
   /**
    * @param channel the channel's name
@@ -118,6 +125,44 @@ export class ChannelFollower {
     let seen = this.#delivered;
     for (const seq of this.#ahead.keys()) seen = Math.max(seen, seq);
     return seen;
+  }
+
+  /** The last message handed over in this epoch, if any. */
+  get last(): OutFrame | undefined {
+    return this.#last;
+  }
+
+  /**
+   * The messages to check against the engine's stream (see
+   * {@link suspect}): each was handed over in this epoch before the engine
+   * went away.
+   */
+  get marks(): readonly OutFrame[] {
+    return this.#marks;
+  }
+
+  /**
+   * The engine went away (a dropped connection, a failover, a restart): it
+   * may come back without the last messages this follower handed over, and
+   * a peer may then publish other messages at their seqs — the same
+   * `(epoch, top)` as here, so positions alone cannot tell. The last
+   * message handed over is kept as a mark until the engine's stream is
+   * compared with it ({@link verified}); a few outages' worth at most.
+   * Messages held ahead of a hole are dropped: they came from the engine
+   * that went away, and the repair after its return reads what the engine
+   * that answers holds.
+   */
+  suspect(): void {
+    this.#ahead.clear();
+    const last = this.#last;
+    if (!last || this.#marks.at(-1) === last) return;
+    this.#marks.push(last);
+    if (this.#marks.length > MAX_MARKS) this.#marks.shift();
+  }
+
+  /** The engine's stream agreed with `marks` (or no longer holds them): forget them. */
+  verified(marks: readonly OutFrame[]): void {
+    this.#marks = this.#marks.filter((m) => !marks.includes(m));
   }
 
   /** Begins at the engine's `(epoch, seq)`: the live stream continues after `seq`. */
@@ -181,6 +226,8 @@ export class ChannelFollower {
     this.#epoch = epoch;
     this.#delivered = 0;
     this.#ahead.clear();
+    this.#last = undefined;
+    this.#marks = [];
     this.ring.clear();
     this.#io.adopted?.(epoch);
     this.#io.count("reset");
@@ -266,6 +313,7 @@ export class ChannelFollower {
   /** Delivers in order; awaits a naive broadcast before the next message. */
   #hand(frame: OutFrame): void {
     this.#delivered = frame.seq;
+    this.#last = frame;
     this.ring.push(frame);
     if (this.#draining) {
       this.#outbox.push(frame);

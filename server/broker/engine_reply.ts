@@ -17,6 +17,8 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
+import { DATA_PREFIX } from "../../lib/protocol.ts";
 import type { OutFrame } from "../core/frame.ts";
 import type { ChannelFollower, ResyncOutcome } from "./channel_follower.ts";
 import { checkVerdict, type RepairCause } from "./follower_check.ts";
@@ -32,6 +34,48 @@ export interface AskedAt {
   readonly delivered: number;
   /** The highest seq it knew of in that epoch: delivered or held ahead of a hole. */
   readonly seen: number;
+  /** Messages it handed over before the engine went away, to compare with the engine's stream. */
+  readonly marks: readonly OutFrame[];
+  /** The last message it handed over in that epoch. */
+  readonly last?: OutFrame | undefined;
+}
+
+/**
+ * A message as the engine's scripts compare it with their stream: its seq,
+ * and the SHA-1 (hex) of its frame after the seq — exactly what the stream
+ * entry holds (`f`), which carries the publisher's `ts_send` and the data.
+ */
+export interface Mark {
+  /** Its seq. */
+  readonly seq: number;
+  /** SHA-1 of the frame after `{"seq":N`, lowercase hex (Redis' `redis.sha1hex`). */
+  readonly hash: string;
+}
+
+/**
+ * The {@link Mark} of a handed-over frame.
+ *
+ * @example
+ * ```ts
+ * import { markOf } from "./engine_reply.ts";
+ * const m = markOf({ seq: 7, text: '{"seq":7,"ts_send":1,"data":1}', bytes: 30, enqueuedAt: 0, tsSend: 1 });
+ * if (m.seq !== 7 || !/^[0-9a-f]{40}$/.test(m.hash)) throw new Error(m.hash);
+ * ```
+ */
+export function markOf(frame: OutFrame): Mark {
+  const rest = frame.text.slice(DATA_PREFIX.length + String(frame.seq).length);
+  return {
+    seq: frame.seq,
+    hash: createHash("sha1").update(rest).digest("hex"),
+  };
+}
+
+/** The script arguments of `marks`: `seq, hash` per mark. */
+export function markArgs(marks: readonly OutFrame[]): string[] {
+  return marks.flatMap((f) => {
+    const m = markOf(f);
+    return [String(m.seq), m.hash];
+  });
 }
 
 /** A message that arrived over pub/sub before the first JOIN reply. */
@@ -42,12 +86,18 @@ export interface EarlyMessage {
   readonly frame: OutFrame;
 }
 
-/** A renumber the node must ask the engine for: only while it is still in `epoch` with a top below `asOf`. */
+/**
+ * A renumber the node must ask the engine for: only while it is still in
+ * `epoch` with a top below `asOf`, or with a stream entry that differs
+ * from one of `marks`.
+ */
 export interface Renumber {
   /** The epoch found behind. */
   readonly epoch: string;
   /** The seq the node had as of its question ({@link ANY_TOP}: whatever the top). */
   readonly asOf: number;
+  /** Messages the node handed over that the engine's stream holds otherwise (a reused position). */
+  readonly marks?: readonly OutFrame[];
 }
 
 /** `follower`'s position now, to compare the reply to a question sent now with. */
@@ -56,6 +106,8 @@ export function askedAt(follower: ChannelFollower): AskedAt {
     epoch: follower.epoch,
     delivered: follower.delivered,
     seen: follower.seen,
+    marks: [...follower.marks],
+    last: follower.last,
   };
 }
 
@@ -93,38 +145,67 @@ export function joinStep(
  * The renumber a resync's outcome calls for: the engine behind the
  * position as of the ask in the same epoch (`regressed`: it lost data), or
  * in an older epoch (`stale`: what is published there would be discarded).
+ * A regressed one carries the follower's marks and last message: if a peer
+ * publishes at the lost seqs before the renumber runs, the engine is no
+ * longer behind but holds other messages there, and the renumber still
+ * applies.
  *
  * @example
  * ```ts
  * import { ANY_TOP, renumberAfter } from "./engine_reply.ts";
- * if (renumberAfter("regressed", "1.a", 7)?.asOf !== 7) throw new Error();
- * if (renumberAfter("stale", "1.a", 7)?.asOf !== ANY_TOP) throw new Error();
- * if (renumberAfter("behind", "1.a", 7) !== undefined) throw new Error();
+ * const asked = { epoch: "1.a", delivered: 7, seen: 7, marks: [] };
+ * if (renumberAfter("regressed", "1.a", asked)?.asOf !== 7) throw new Error();
+ * if (renumberAfter("stale", "1.a", asked)?.asOf !== ANY_TOP) throw new Error();
+ * if (renumberAfter("behind", "1.a", asked) !== undefined) throw new Error();
  * ```
  */
 export function renumberAfter(
   outcome: ResyncOutcome,
   epoch: string,
-  asOf: number,
+  asked: AskedAt,
 ): Renumber | undefined {
-  if (outcome === "regressed") return { epoch, asOf };
+  if (outcome === "regressed") return regressed(epoch, asked);
   if (outcome === "stale") return { epoch, asOf: ANY_TOP };
   return undefined;
 }
 
+/** The renumber of an engine found behind `asked` (or holding other messages than its marks). */
+function regressed(epoch: string, asked: AskedAt): Renumber {
+  const { last, marks } = asked;
+  const all = last && !marks.includes(last) ? [...marks, last] : marks;
+  return { epoch, asOf: asked.seen, marks: all };
+}
+
+/** A JOIN's reply: the channel's `(epoch, top)`, and whether its stream differs from a mark sent. */
+export interface JoinReply {
+  /** The channel's epoch. */
+  readonly epoch: string;
+  /** Its last seq. */
+  readonly top: number;
+  /**
+   * The stream, in the epoch the node asked in, holds another message than
+   * one of its marks at the mark's seq: the engine lost that message and
+   * a peer published at its position again.
+   */
+  readonly diverged?: boolean;
+}
+
 /**
  * Takes a JOIN reply: starts the follower (then hands it the `early`
- * messages), or resyncs it per {@link joinStep}.
+ * messages), or resyncs it per {@link joinStep}. An engine whose stream
+ * holds other messages than the follower handed over (`diverged`) is
+ * renumbered like one that went backwards: its clients hold messages the
+ * engine lost, and only a `reset` tells them.
  *
- * @param asked the follower's position when the JOIN was sent
- * @param reply the engine's `(epoch, top)`
+ * @param asked the follower's position (and marks) when the JOIN was sent
+ * @param reply the engine's `(epoch, top)` and whether a mark differed
  * @param early the messages held for the first reply (`undefined` after it)
  * @returns the renumber to ask the engine for, if the reply calls for one
  */
 export function applyJoinReply(
   follower: ChannelFollower,
   asked: AskedAt,
-  reply: { readonly epoch: string; readonly top: number },
+  reply: JoinReply,
   early: readonly EarlyMessage[] | undefined,
 ): Renumber | undefined {
   const step = joinStep(asked.epoch, follower.epoch, reply.epoch, !!early);
@@ -133,8 +214,15 @@ export function applyJoinReply(
     for (const m of early ?? []) follower.receive(m.epoch, m.frame);
   } else if (step === "adopt") follower.resync(reply.epoch, reply.top);
   else if (step === "compare") {
+    if (reply.diverged && reply.epoch === asked.epoch) {
+      return regressed(reply.epoch, asked);
+    }
     const outcome = follower.resync(reply.epoch, reply.top, asked.seen);
-    return renumberAfter(outcome, reply.epoch, asked.seen);
+    // Compared in the same epoch and found equal (or trimmed: past telling).
+    if (outcome === "same" || outcome === "behind") {
+      follower.verified(asked.marks);
+    }
+    return renumberAfter(outcome, reply.epoch, asked);
   }
   return undefined;
 }
@@ -151,6 +239,8 @@ export interface CheckStep {
   readonly renumber?: Renumber;
   /** Subscribe the channel's subject again (pub/sub may have lost it). */
   readonly renew?: true;
+  /** JOIN to compare the follower's marks with the stream (the check's script reads no stream). */
+  readonly verify?: true;
 }
 
 /**
@@ -171,11 +261,16 @@ export function applyCheckReply(
   const v = checkVerdict(asked, follower.epoch, lagTop, engine);
   const lag = v.lagTop === undefined ? {} : { lagTop: v.lagTop };
   const cause = v.cause;
-  if (cause === undefined) return lag;
+  if (cause === undefined) {
+    const verify = follower.marks.length > 0 && follower.epoch === asked.epoch;
+    return verify ? { ...lag, verify: true } : lag;
+  }
   if (cause === "missing") return { ...lag, cause, join: true };
-  if (cause === "older" || cause === "regressed") {
-    const asOf = cause === "older" ? ANY_TOP : asked.seen;
-    return { ...lag, cause, renumber: { epoch: engine.epoch, asOf } };
+  if (cause === "older") {
+    return { ...lag, cause, renumber: { epoch: engine.epoch, asOf: ANY_TOP } };
+  }
+  if (cause === "regressed") {
+    return { ...lag, cause, renumber: regressed(engine.epoch, asked) };
   }
   // "epoch" (the engine is in a newer one) or "stuck" (behind it).
   follower.resync(engine.epoch, engine.top);

@@ -23,8 +23,12 @@ import { newEpoch } from "./epoch.ts";
 import {
   applyCheckReply,
   applyJoinReply,
+  type AskedAt,
   askedAt,
   type EarlyMessage,
+  type JoinReply,
+  markArgs,
+  type Renumber,
 } from "./engine_reply.ts";
 import { encodeTag, frameFromEngine } from "./message_tag.ts";
 import { type RedisConnection, RETRY_AFTER_MS } from "./redis_connection.ts";
@@ -300,6 +304,21 @@ export class RedisChannels {
     }
   }
 
+  /**
+   * The engine went away: every follower keeps the last message it handed
+   * over as a mark, compared with the stream by the JOIN on its return
+   * (it may come back without them: a failover, an empty restart).
+   */
+  suspectAll(): void {
+    for (const followed of this.#followed.values()) {
+      followed.follower.suspect();
+      // Held for a first JOIN that has not answered: they came from the
+      // engine that went away, and the JOIN will be answered by the one that
+      // comes back — which may not have them. Its top decides.
+      if (followed.early) followed.early = [];
+    }
+  }
+
   /** Forgets every followed channel and stops the checks (the broker is closing). */
   clear(): void {
     clearInterval(this.#checkTimer);
@@ -362,12 +381,16 @@ export class RedisChannels {
         engine,
       );
       followed.lagTop = step.lagTop;
+      if (step.verify) {
+        // Marks the JOIN after the outage has not compared yet (its reply lost).
+        followed.ready = this.#joinRetrying(followed);
+        followed.ready.catch(() => {});
+      }
       if (!step.cause) return;
       repairs[step.cause]++;
       if (step.join) followed.ready = this.#join(followed);
       else if (step.renumber) {
-        const { epoch, asOf } = step.renumber;
-        followed.ready = this.renumber(followed, epoch, asOf);
+        followed.ready = this.renumber(followed, step.renumber);
       }
       // Stuck behind: pub/sub may have lost the subject; subscribe again.
       if (step.renew) {
@@ -383,8 +406,12 @@ export class RedisChannels {
     this.#generation = Math.max(this.#generation, epochGeneration(epoch));
   }
 
-  /** The channel's `(epoch, top)` in Redis now (creating its epoch if it has none). */
-  async joinReply(channel: string): Promise<[string, number]> {
+  /**
+   * The channel's `(epoch, top)` in Redis now (creating its epoch if it has
+   * none), and, given a follower's position `asked`, whether the stream
+   * holds other messages than its marks.
+   */
+  async joinReply(channel: string, asked?: AskedAt): Promise<JoinReply> {
     const k = this.keys(channel);
     const reply = await JOIN.run(
       this.#o.connection.client,
@@ -393,32 +420,32 @@ export class RedisChannels {
         newEpoch(),
         String(CHANNEL_TTL_SECONDS),
         String(this.#generation),
+        asked?.epoch ?? "",
+        ...markArgs(asked?.marks ?? []),
       ],
-    ) as [string, number];
+    ) as [string, number, number];
     this.noteEpoch(reply[0]);
-    return reply;
+    return { epoch: reply[0], top: reply[1], diverged: reply[2] === 1 };
   }
 
   /**
-   * The stream went backwards in `epoch`: below `asOf`, the seq this node
-   * had when it asked. Gives it a new epoch unless another node did or the
-   * engine is no longer behind (compare-and-set in the script).
+   * The stream went backwards in `epoch` (below `asOf`, the seq this node
+   * had when it asked), or holds other messages than `marks`. Gives it a
+   * new epoch unless another node did or the engine no longer is behind or
+   * different (compare-and-set in the script).
    */
-  async renumber(
-    followed: Followed,
-    epoch: string,
-    asOf: number,
-  ): Promise<void> {
+  async renumber(followed: Followed, renumber: Renumber): Promise<void> {
     const k = this.keys(followed.follower.channel);
     const [now, top] = await RENUMBER.run(
       this.#o.connection.client,
       SCRIPT_KEYS.renumber(k),
       [
-        epoch,
+        renumber.epoch,
         newEpoch(),
         String(CHANNEL_TTL_SECONDS),
         String(this.#generation),
-        String(asOf),
+        String(renumber.asOf),
+        ...markArgs(renumber.marks ?? []),
       ],
     ) as [string, number];
     this.noteEpoch(now);
@@ -478,16 +505,16 @@ export class RedisChannels {
   async #join(followed: Followed): Promise<void> {
     const { follower } = followed;
     const asked = askedAt(follower);
-    const [epoch, top] = await this.joinReply(follower.channel);
+    const reply = await this.joinReply(follower.channel, asked);
     const early = followed.early;
     followed.early = undefined;
-    const renumber = applyJoinReply(follower, asked, { epoch, top }, early);
+    const renumber = applyJoinReply(follower, asked, reply, early);
     if (early) {
       // The first JOIN answered: the follower has its epoch now.
       this.#starting.get(followed)?.resolve();
       this.#starting.delete(followed);
     }
-    if (renumber) await this.renumber(followed, renumber.epoch, renumber.asOf);
+    if (renumber) await this.renumber(followed, renumber);
   }
 
   /**

@@ -47,6 +47,11 @@ export interface RedisConnectionOptions {
   readonly onStateChange?: ((up: boolean, reason: string) => void) | undefined;
   /** Called each time the engine is up again after an outage. */
   readonly onBack: () => void;
+  /**
+   * Called each time the engine goes away (before any of its replies or
+   * messages after the outage can arrive): what it lost is checked on its return.
+   */
+  readonly onAway?: (() => void) | undefined;
 }
 
 /** The command and pub/sub connections to one Redis, and the engine's state. */

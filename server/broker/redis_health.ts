@@ -17,6 +17,11 @@ export interface EngineHealthOptions {
   readonly onStateChange?: ((up: boolean, reason: string) => void) | undefined;
   /** Called each time the engine is up again after an outage. */
   readonly onBack: () => void;
+  /**
+   * Called each time the engine goes away (before any of its replies or
+   * messages after the outage can arrive): what it lost is checked on its return.
+   */
+  readonly onAway?: (() => void) | undefined;
 }
 
 /** The engine's up/down state and why. */
@@ -98,6 +103,7 @@ export class EngineHealth {
     if (up === stats.up) return;
     stats.up = up;
     if (!up) {
+      this.#o.onAway?.();
       // Reported once per outage, however many retries fail; an engine never
       // reached yet shows in the listening line, /readyz and the summaries.
       if (this.#everUp && !this.#reportedDown) {

@@ -175,14 +175,14 @@ export class RedisReplay {
     const channel = follower.channel;
     const since = resume.since!;
     const channels = this.#o.channels;
-    const [epoch, top] = await channels.joinReply(channel);
+    const { epoch, top } = await channels.joinReply(channel);
     if (epoch === follower.epoch && since <= top) {
       // Pub/sub has not brought it here yet: the live stream continues after since.
       return { epoch, until: since, notices: [], replay: EMPTY_REPLAY };
     }
     if (epoch === follower.epoch && resume.epoch === epoch) {
       // The client saw more of this epoch than Redis still has: renumber.
-      await channels.renumber(followed, epoch, since);
+      await channels.renumber(followed, { epoch, asOf: since });
     }
     return reset(channel, follower.epoch, follower.delivered);
   }

@@ -116,38 +116,70 @@ return { top + 1, top + n, epoch, renumbered, 0 }
 `;
 
 /**
- * A node starts following a channel: creates its epoch if it has none (so
- * every subscriber learns one) and returns `{epoch, seq}`. KEYS: meta.
- * ARGV: a random name for a new epoch, TTL seconds, the highest
- * generation this node has seen.
+ * Lua shared by the scripts that compare a node's marks with the stream:
+ * whether any `seq, sha1` pair of ARGV from `from` on names an entry whose
+ * frame (`f`) hashes otherwise — a position the engine lost and a peer
+ * published at again. An entry no longer in the stream (trimmed, or past
+ * the top) tells nothing.
  */
-export const JOIN_LUA = NEXT_EPOCH + `
-local meta = KEYS[1]
+const DIVERGES = `
+local function diverges(stream, from)
+  for i = from, #ARGV - 1, 2 do
+    local id = ARGV[i] .. '-0'
+    local entry = redis.call('XRANGE', stream, id, id)[1]
+    local fields = entry and entry[2] or {}
+    for j = 1, #fields, 2 do
+      if fields[j] == 'f' and redis.sha1hex(fields[j + 1]) ~= ARGV[i + 1] then
+        return true
+      end
+    end
+  end
+  return false
+end
+`;
+
+/**
+ * A node starts following a channel, or compares its position with the
+ * engine after an outage: creates the channel's epoch if it has none (so
+ * every subscriber learns one) and returns `{epoch, seq, diverged}`.
+ * KEYS: meta, stream. ARGV: a random name for a new epoch, TTL seconds, the
+ * highest generation this node has seen, the epoch the node follows, then
+ * `seq, sha1` per message it handed over before the engine went away
+ * (see `markOf`). `diverged` is 1 when the channel is still in that epoch
+ * and its stream holds another message at one of those seqs.
+ */
+export const JOIN_LUA = NEXT_EPOCH + DIVERGES + `
+local meta, stream = KEYS[1], KEYS[2]
 if not redis.call('HGET', meta, 'e') then
   local epoch = nextEpoch(nil, tonumber(ARGV[3]), ARGV[1])
   redis.call('HSET', meta, 'e', epoch, 's', 0)
   redis.call('EXPIRE', meta, tonumber(ARGV[2]))
 end
 local m = redis.call('HMGET', meta, 'e', 's')
-return { m[1], tonumber(m[2] or '0') }
+local diverged = 0
+if stream and m[1] == ARGV[4] and diverges(stream, 5) then diverged = 1 end
+return { m[1], tonumber(m[2] or '0'), diverged }
 `;
 
 /**
- * Gives a channel a new epoch when its stream really went backwards:
- * compare-and-set on the epoch (whose name holds its generation) and on the
- * seq — only while its epoch is still ARGV[1] and its top still below
- * ARGV[5], the seq the node had as of the moment it asked. Another node's
- * renumber, or an engine that caught up meanwhile, leaves it alone. A
- * channel without meta gets a new epoch as in JOIN. KEYS: meta, stream.
- * ARGV: the epoch found to have regressed, a random name for
- * the new epoch, TTL seconds, the highest generation this node has seen,
- * the node's seq. Returns `{epoch, seq}` after.
+ * Gives a channel a new epoch when its stream really went backwards or
+ * holds other messages than a node handed over: compare-and-set on the
+ * epoch (whose name holds its generation) and on the stream — only while
+ * its epoch is still ARGV[1] and either its top is still below ARGV[5], the
+ * seq the node had as of the moment it asked, or an entry still differs
+ * from one of the node's marks. Another node's renumber, or an engine that
+ * caught up meanwhile, leaves it alone. A channel without meta gets a new
+ * epoch as in JOIN. KEYS: meta, stream. ARGV: the epoch found to have
+ * regressed, a random name for the new epoch, TTL seconds, the highest
+ * generation this node has seen, the node's seq, then `seq, sha1` per mark.
+ * Returns `{epoch, seq}` after.
  */
-export const RENUMBER_LUA = NEXT_EPOCH + `
+export const RENUMBER_LUA = NEXT_EPOCH + DIVERGES + `
 local meta, stream = KEYS[1], KEYS[2]
 local m = redis.call('HMGET', meta, 'e', 's')
 local top = tonumber(m[2] or '0')
-if (not m[1]) or (m[1] == ARGV[1] and top < tonumber(ARGV[5])) then
+if (not m[1]) or (m[1] == ARGV[1] and
+    (top < tonumber(ARGV[5]) or diverges(stream, 6))) then
   local epoch = nextEpoch(m[1], tonumber(ARGV[4]), ARGV[2])
   redis.call('DEL', stream)
   redis.call('HSET', meta, 'e', epoch, 's', 0)
@@ -225,8 +257,8 @@ export const SCRIPT_KEYS = {
     idempotencyKey === undefined
       ? [k.meta, k.stream]
       : [k.meta, k.stream, k.idempotency(idempotencyKey)],
-  /** {@link JOIN_LUA}: meta. */
-  join: (k: ChannelKeys): string[] => [k.meta],
+  /** {@link JOIN_LUA}: meta, stream. */
+  join: (k: ChannelKeys): string[] => [k.meta, k.stream],
   /** {@link RENUMBER_LUA}: meta, stream. */
   renumber: (k: ChannelKeys): string[] => [k.meta, k.stream],
   /** {@link READ_LUA}: meta, stream. */
