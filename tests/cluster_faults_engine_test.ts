@@ -11,6 +11,7 @@ import { ManualClient, waitFor } from "./_helpers.ts";
 import { RedisServer } from "../bench/_redis.ts";
 import { REDIS_SERVER, reportSkip } from "./_tools.ts";
 import { FanoutProcess, waitForListening } from "./_cli.ts";
+import { replicated, sentinelSetup } from "./_sentinel.ts";
 import {
   direct,
   node,
@@ -182,23 +183,6 @@ Deno.test({
     }
   },
 });
-
-/**
- * Waits until the replica has acknowledged every write the primary at `url`
- * took (WAIT, repeated: on a busy machine one 5-s WAIT may end first).
- */
-async function replicated(url: string): Promise<void> {
-  const p = await direct(url);
-  try {
-    await waitFor(
-      "the replica to acknowledge every write",
-      async () => Number(await p.sendCommand(["WAIT", "1", "1000"])) >= 1,
-      30_000,
-    );
-  } finally {
-    await p.close();
-  }
-}
 
 /** The next data frame (control frames other than `allow` fail). */
 async function nextData(client: ManualClient, allow: string[] = []) {
@@ -548,55 +532,6 @@ Deno.test({
   },
 });
 
-/** A `redis-sentinel` monitoring one primary as `mymaster`, on a free port. */
-class Sentinel implements AsyncDisposable {
-  readonly port: number;
-  readonly #dir: string;
-  readonly #child: Deno.ChildProcess;
-
-  private constructor(port: number, dir: string, child: Deno.ChildProcess) {
-    this.port = port;
-    this.#dir = dir;
-    this.#child = child;
-  }
-
-  static async start(primaryPort: number): Promise<Sentinel> {
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (probe.addr as Deno.NetAddr).port;
-    probe.close();
-    const dir = await Deno.makeTempDir({ prefix: "fanout-sentinel-" });
-    await Deno.writeTextFile(
-      `${dir}/sentinel.conf`,
-      [
-        `port ${port}`,
-        "bind 127.0.0.1",
-        `dir ${dir}`,
-        `sentinel monitor mymaster 127.0.0.1 ${primaryPort} 1`,
-        "sentinel down-after-milliseconds mymaster 1000",
-        "sentinel failover-timeout mymaster 5000",
-        "",
-      ].join("\n"),
-    );
-    const child = new Deno.Command("/usr/bin/redis-server", {
-      args: [`${dir}/sentinel.conf`, "--sentinel"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    return new Sentinel(port, dir, child);
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.#child.kill("SIGKILL");
-    await this.#child.status;
-    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
-  }
-}
-
 for (const lossy of [true, false]) {
   Deno.test({
     name: lossy
@@ -604,28 +539,8 @@ for (const lossy of [true, false]) {
       : "engine faults: through Sentinel, the primary killed and a replica that has every write promoted → publishing resumes, no reset, no gap, the numbering goes on",
     ignore,
     async fn() {
-      await using primary = await RedisServer.start();
-      await using replica = await RedisServer.start();
-      const r = await direct(replica.url);
-      await r.sendCommand(["REPLICAOF", "127.0.0.1", String(primary.port)]);
-      await using sentinel = await Sentinel.start(primary.port);
-      const s = await waitFor(
-        "sentinel up",
-        () => direct(sentinel.url).catch(() => undefined),
-        15_000,
-      );
-      await waitFor("sentinel to know the replica", async () => {
-        const replicas = await s.sendCommand([
-          "SENTINEL",
-          "REPLICAS",
-          "mymaster",
-        ]) as string[][];
-        return replicas.some((fields) => {
-          const flags = fields[fields.indexOf("flags") + 1] ?? "";
-          return flags === "slave";
-        });
-      }, 30_000);
-      const url = `redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`;
+      await using engine = await sentinelSetup();
+      const { primary, r, url } = engine;
       await using a = await node(url);
       await using b = await node(url);
       await waitFor("A up", () => a.broker.stats.up, 15_000);
@@ -669,20 +584,7 @@ for (const lossy of [true, false]) {
         }
         await readUntil(15);
         if (!lossy) await replicated(primary.url);
-        await primary.kill();
-        await waitFor(
-          "Sentinel to fail over",
-          async () => {
-            try {
-              await s.sendCommand(["SENTINEL", "FAILOVER", "mymaster"]);
-              return true;
-            } catch (err) {
-              return /INPROG/.test(String(err));
-            }
-          },
-          30_000,
-          200,
-        );
+        await engine.failover();
         await waitFor(
           "publishing on the new primary",
           async () => {
@@ -708,20 +610,13 @@ for (const lossy of [true, false]) {
           assert.deepEqual(seqs, range(1, seqs.length), "no hole");
           assert.ok(seqs.length >= 16);
         }
-        const master = await s.sendCommand([
-          "SENTINEL",
-          "GET-MASTER-ADDR-BY-NAME",
-          "mymaster",
-        ]) as string[];
         assert.equal(
-          Number(master[1]),
-          replica.port,
+          await engine.primaryPort(),
+          engine.replica.port,
           "the replica is the primary now",
         );
       } finally {
         await client[Symbol.asyncDispose]();
-        await s.close();
-        await r.close();
       }
     },
   });
