@@ -278,7 +278,11 @@ export class FanoutClient {
       // delivered, and the position stays at the last message that was.
       if (this.#attempt !== attempt) {
         if (repeat) continue; // the position never moved for it
-        this.#stream.rewindTo(message.seq - missed - 1);
+        const seq = message.seq - missed - 1;
+        this.#stream.rewindTo(
+          seq,
+          last?.seq === seq ? last.ts_send : undefined,
+        );
         break;
       }
       if (repeat) {

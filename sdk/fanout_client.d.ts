@@ -968,6 +968,12 @@ export interface StreamPosition {
     readonly epoch: string;
     /** The last seq received, or the one the subscription started after. */
     readonly seq: number;
+    /**
+     * The `ts_send` of the message received at `seq`, when one was: sent as
+     * `?since_ts=` on resume, so a server on a shared engine can tell the
+     * client holds a message the engine lost (a failover) and says `reset`.
+     */
+    readonly ts?: number;
 }
 /** One published message, as the application gets it. */
 export interface FanoutMessage {
@@ -1047,7 +1053,7 @@ export interface StreamStateOptions {
  * const got = s.receive('{"seq":41,"ts_send":1700000000,"channel":"prices","data":{"px":1}}');
  * if (got.kind !== "data" || got.deliveries[0]!.missed !== 0) throw new Error();
  * const url = s.connectUrl("ws://localhost:8765/", { resume: true });
- * if (url !== "ws://localhost:8765/?channel=prices&control=1&since=41&epoch=E1") throw new Error(url);
+ * if (url !== "ws://localhost:8765/?channel=prices&control=1&since=41&epoch=E1&since_ts=1700000000") throw new Error(url);
  * ```
  */
 export declare class StreamState {
@@ -1070,7 +1076,7 @@ export declare class StreamState {
      * stopped in the middle of an array, and the messages after `seq` were
      * never handed to the application.
      */
-    rewindTo(seq: number): void;
+    rewindTo(seq: number, ts?: number): void;
     /** The position held, once both its parts are known (save it to resume later). */
     get position(): StreamPosition | undefined;
     /**

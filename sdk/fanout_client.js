@@ -444,6 +444,8 @@ var StreamState = class {
   channel;
   #epoch;
   #seq;
+  /** The `ts_send` of the message received at {@link seq}, if one was. */
+  #ts;
   /** Whether the server named the epoch on the current connection. */
   #aware = false;
   /**
@@ -456,6 +458,7 @@ var StreamState = class {
     this.channel = options.channel ?? DEFAULT_CHANNEL;
     this.#epoch = options.position?.epoch;
     this.#seq = options.position?.seq;
+    this.#ts = options.position?.ts;
   }
   /** The epoch held, once the server named one. */
   get epoch() {
@@ -470,15 +473,23 @@ var StreamState = class {
    * stopped in the middle of an array, and the messages after `seq` were
    * never handed to the application.
    */
-  rewindTo(seq) {
-    if (this.#seq !== void 0 && seq < this.#seq) this.#seq = seq;
+  rewindTo(seq, ts) {
+    if (this.#seq !== void 0 && seq < this.#seq) {
+      this.#seq = seq;
+      this.#ts = ts;
+    }
   }
   /** The position held, once both its parts are known (save it to resume later). */
   get position() {
-    return this.#epoch !== void 0 && this.#seq !== void 0 ? {
+    if (this.#epoch === void 0 || this.#seq === void 0) return void 0;
+    return this.#ts === void 0 ? {
       epoch: this.#epoch,
       seq: this.#seq
-    } : void 0;
+    } : {
+      epoch: this.#epoch,
+      seq: this.#seq,
+      ts: this.#ts
+    };
   }
   /**
    * The URL of the next connection: `base` with the channel, the options
@@ -507,6 +518,8 @@ var StreamState = class {
       q.set("since", String(this.#seq));
       if (this.#epoch !== void 0) q.set("epoch", this.#epoch);
       else q.delete("epoch");
+      if (this.#ts !== void 0) q.set("since_ts", String(this.#ts));
+      else q.delete("since_ts");
     }
     return url.href;
   }
@@ -558,12 +571,14 @@ var StreamState = class {
     if (frame.type === "position") {
       if (this.#seq === void 0 || this.#epoch !== void 0 && frame.epoch !== this.#epoch) {
         this.#seq = frame.last_seq;
+        this.#ts = void 0;
       }
       this.#epoch = frame.epoch;
       this.#aware = true;
     } else if (frame.type === "reset") {
       this.#epoch = frame.epoch;
       this.#seq = frame.last_seq;
+      this.#ts = void 0;
       this.#aware = true;
     }
   }
@@ -574,9 +589,13 @@ var StreamState = class {
     if (last === void 0 || frame.seq > last) {
       missed = last === void 0 ? 0 : frame.seq - last - 1;
       this.#seq = frame.seq;
+      this.#ts = frame.ts_send;
     } else {
       repeat = true;
-      if (!this.#aware) this.#seq = frame.seq;
+      if (!this.#aware) {
+        this.#seq = frame.seq;
+        this.#ts = frame.ts_send;
+      }
     }
     return {
       message: {
@@ -815,7 +834,8 @@ var FanoutClient = class {
     for (const { message, missed, repeat } of got.deliveries) {
       if (this.#attempt !== attempt) {
         if (repeat) continue;
-        this.#stream.rewindTo(message.seq - missed - 1);
+        const seq = message.seq - missed - 1;
+        this.#stream.rewindTo(seq, last?.seq === seq ? last.ts_send : void 0);
         break;
       }
       if (repeat) {

@@ -22,6 +22,12 @@ export interface StreamPosition {
   readonly epoch: string;
   /** The last seq received, or the one the subscription started after. */
   readonly seq: number;
+  /**
+   * The `ts_send` of the message received at `seq`, when one was: sent as
+   * `?since_ts=` on resume, so a server on a shared engine can tell the
+   * client holds a message the engine lost (a failover) and says `reset`.
+   */
+  readonly ts?: number;
 }
 
 /** One published message, as the application gets it. */
@@ -110,7 +116,7 @@ export interface StreamStateOptions {
  * const got = s.receive('{"seq":41,"ts_send":1700000000,"channel":"prices","data":{"px":1}}');
  * if (got.kind !== "data" || got.deliveries[0]!.missed !== 0) throw new Error();
  * const url = s.connectUrl("ws://localhost:8765/", { resume: true });
- * if (url !== "ws://localhost:8765/?channel=prices&control=1&since=41&epoch=E1") throw new Error(url);
+ * if (url !== "ws://localhost:8765/?channel=prices&control=1&since=41&epoch=E1&since_ts=1700000000") throw new Error(url);
  * ```
  */
 export class StreamState {
@@ -118,6 +124,8 @@ export class StreamState {
   readonly channel: string;
   #epoch: string | undefined;
   #seq: number | undefined;
+  /** The `ts_send` of the message received at {@link seq}, if one was. */
+  #ts: number | undefined;
   /** Whether the server named the epoch on the current connection. */
   #aware = false;
   /**
@@ -131,6 +139,7 @@ export class StreamState {
     this.channel = options.channel ?? DEFAULT_CHANNEL;
     this.#epoch = options.position?.epoch;
     this.#seq = options.position?.seq;
+    this.#ts = options.position?.ts;
   }
 
   /** The epoch held, once the server named one. */
@@ -148,15 +157,19 @@ export class StreamState {
    * stopped in the middle of an array, and the messages after `seq` were
    * never handed to the application.
    */
-  rewindTo(seq: number): void {
-    if (this.#seq !== undefined && seq < this.#seq) this.#seq = seq;
+  rewindTo(seq: number, ts?: number): void {
+    if (this.#seq !== undefined && seq < this.#seq) {
+      this.#seq = seq;
+      this.#ts = ts;
+    }
   }
 
   /** The position held, once both its parts are known (save it to resume later). */
   get position(): StreamPosition | undefined {
-    return this.#epoch !== undefined && this.#seq !== undefined
+    if (this.#epoch === undefined || this.#seq === undefined) return undefined;
+    return this.#ts === undefined
       ? { epoch: this.#epoch, seq: this.#seq }
-      : undefined;
+      : { epoch: this.#epoch, seq: this.#seq, ts: this.#ts };
   }
 
   /**
@@ -186,6 +199,8 @@ export class StreamState {
       q.set("since", String(this.#seq));
       if (this.#epoch !== undefined) q.set("epoch", this.#epoch);
       else q.delete("epoch");
+      if (this.#ts !== undefined) q.set("since_ts", String(this.#ts));
+      else q.delete("since_ts");
     }
     return url.href;
   }
@@ -241,12 +256,14 @@ export class StreamState {
         (this.#epoch !== undefined && frame.epoch !== this.#epoch)
       ) {
         this.#seq = frame.last_seq;
+        this.#ts = undefined;
       }
       this.#epoch = frame.epoch;
       this.#aware = true;
     } else if (frame.type === "reset") {
       this.#epoch = frame.epoch;
       this.#seq = frame.last_seq;
+      this.#ts = undefined;
       this.#aware = true;
     }
   }
@@ -258,11 +275,15 @@ export class StreamState {
     if (last === undefined || frame.seq > last) {
       missed = last === undefined ? 0 : frame.seq - last - 1;
       this.#seq = frame.seq;
+      this.#ts = frame.ts_send;
     } else {
       repeat = true;
       // Without the server's word on the numbering, a lower seq may be a
       // restarted stream: follow it rather than skip everything after.
-      if (!this.#aware) this.#seq = frame.seq;
+      if (!this.#aware) {
+        this.#seq = frame.seq;
+        this.#ts = frame.ts_send;
+      }
     }
     return {
       message: {

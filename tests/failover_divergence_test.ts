@@ -27,6 +27,21 @@ import { isOlderEpoch } from "../lib/protocol.ts";
 
 reportSkip("failover divergence test", REDIS_SERVER);
 
+/** What a frame says that the test compares. */
+function first(raw: unknown) {
+  const f = JSON.parse(String(raw));
+  return f.type === undefined
+    ? { seq: f.seq, n: f.data?.n }
+    : { type: f.type, epoch: f.epoch, last_seq: f.last_seq };
+}
+
+/** A counter's value on `/metrics`. */
+async function metric(server: { httpUrl: string }, name: string) {
+  const text = await (await fetch(`${server.httpUrl}metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(" ")[1] ?? NaN);
+}
+
 Deno.test({
   name:
     "failover race: a peer publishes at the seqs a lossy failover lost before the node that delivered them is back → that node renumbers and its client gets reset, never the peer's messages as if they followed its own",
@@ -45,13 +60,24 @@ Deno.test({
     const { client, position } = await subscriber(`ws://127.0.0.1:${a.port}/`);
     const epoch = position.epoch;
     /** Data and control frames A's client got, in order. */
-    const got: { type?: string; seq?: number; epoch?: string; n?: number }[] =
-      [];
+    const got: {
+      type?: string;
+      seq?: number;
+      epoch?: string;
+      n?: number;
+      ts?: number;
+    }[] = [];
     const pump = (async () => {
       for (let raw = await client.read(); raw; raw = await client.read()) {
         const f = JSON.parse(String(raw));
         if (f.type === "lag") continue;
-        got.push({ type: f.type, seq: f.seq, epoch: f.epoch, n: f.data?.n });
+        got.push({
+          type: f.type,
+          seq: f.seq,
+          epoch: f.epoch,
+          n: f.data?.n,
+          ts: f.ts_send,
+        });
       }
     })();
     try {
@@ -103,6 +129,36 @@ Deno.test({
         } finally {
           await p.close();
         }
+        // A client of A that holds 1..15 resumes on B meanwhile (A is
+        // stopped): it names the message it holds at 15, which B's stream
+        // has otherwise (B's n=20) → reset, not 16..20 as if they followed.
+        const at = (n: number) => got.find((f) => f.n === n)!;
+        const resume = (n: number) =>
+          subscriber(
+            `${b.url}`,
+            `since=${n}&epoch=${epoch}&since_ts=${at(n).ts}`,
+          );
+        const diverged = await resume(15);
+        const intact = await resume(10);
+        try {
+          assert.deepEqual(
+            first(await diverged.client.read()),
+            { type: "reset", epoch, last_seq: 20 },
+            "a client holding a lost message is told",
+          );
+          assert.deepEqual(
+            first(await intact.client.read()),
+            { seq: 11, n: 16 },
+            "a client whose message the stream has resumes as before",
+          );
+        } finally {
+          await diverged.client[Symbol.asyncDispose]();
+          await intact.client[Symbol.asyncDispose]();
+        }
+        assert.equal(
+          await metric(b, "fanout_resumes_diverged_total"),
+          1,
+        );
       } finally {
         a.proc.kill("SIGCONT");
       }

@@ -186,6 +186,20 @@ Deno.test("admission: tokens, JWTs, origins, capacity and bad URLs are refused w
       400,
       /since must be a whole number/,
     ],
+    [
+      "bad since_ts",
+      "?token=static&since=3&since_ts=soon",
+      {},
+      400,
+      /since_ts must be the ts_send of the message at since=/,
+    ],
+    [
+      "since_ts without since",
+      "?token=static&since_ts=1700000000.5",
+      {},
+      400,
+      /given with since=/,
+    ],
   ];
   for (const [name, query, headers, status, reason] of cases) {
     await t.step(name, async () => {

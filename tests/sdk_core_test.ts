@@ -47,8 +47,21 @@ Deno.test("StreamState: messages move the position; user data and channel come t
   assert.equal(s.seq, 2);
   assert.equal(
     s.connectUrl("http://h:1/ws", { resume: true }),
-    "ws://h:1/ws?channel=prices&control=1&since=2&epoch=E1",
+    "ws://h:1/ws?channel=prices&control=1&since=2&epoch=E1&since_ts=1700000000.02",
+    "the ts_send of the message held at since goes with it",
   );
+});
+
+Deno.test("StreamState: a position or reset notice moves the seq without a message held there: no since_ts", () => {
+  const s = new StreamState({ position: { epoch: "E1", seq: 2, ts: 5 } });
+  s.opened();
+  s.receive(position("E1", 2));
+  assert.match(s.connectUrl("ws://h/", { resume: true }), /since_ts=5$/);
+  s.receive(
+    '{"type":"reset","channel":"default","epoch":"E2","last_seq":7}',
+  );
+  assert.deepEqual(s.position, { epoch: "E2", seq: 7 });
+  assert.doesNotMatch(s.connectUrl("ws://h/", { resume: true }), /since_ts/);
 });
 
 Deno.test("StreamState: on a resumed connection a replayed seq already had is a repeat and the position stays; a jump counts as missed", () => {

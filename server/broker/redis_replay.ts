@@ -99,30 +99,47 @@ export class RedisReplay {
       return reset(channel, epoch, until);
     }
     if (since > until) return await this.#ahead(followed, resume);
+    // The client says which message it holds at `since` (its `ts_send`):
+    // one the stream holds otherwise was lost by the engine and published
+    // over (a failover), so the client's position is not in this stream.
+    const check = resume.sinceTs !== undefined && since > 0
+      ? resume.sinceTs
+      : undefined;
     const window = this.#o.history;
     const from = Math.max(since + 1, until - window + 1);
     const notices = since + 1 < from
       ? [gapNotice(channel, since + 1, from - 1)]
       : [];
-    if (from > until) return { epoch, until, notices, replay: EMPTY_REPLAY };
     const ring = follower.ring;
     const stats = this.#o.stats;
-    if (ring.oldest(until) <= from) {
+    const first = check === undefined ? from : Math.min(from, since);
+    if (ring.oldest(until) <= first) {
+      if (check !== undefined && ring.get(since)?.tsSend !== check) {
+        return this.#diverged(channel, epoch, until);
+      }
+      if (from > until) return { epoch, until, notices, replay: EMPTY_REPLAY };
       stats.replaysFromRing++;
       const h = historyAfter(channel, ring, epoch, until, { since: from - 1 });
       return { epoch, until, notices, replay: h.replay };
+    }
+    if (from > until && check === undefined) {
+      return { epoch, until, notices, replay: EMPTY_REPLAY };
     }
     stats.replaysFromEngine++;
     // Read a little further back than this client needs, so the clients
     // that reconnect with it (each at its own seq) share the read.
     const readFrom = Math.max(
       until - window + 1,
-      Math.min(from, until - STORM_SPAN + 1),
+      Math.min(first, until - STORM_SPAN + 1),
       1,
     );
     const read = await this.#sharedRead(channel, readFrom, until);
     if (read.epoch !== epoch) {
       return reset(channel, follower.epoch, follower.delivered);
+    }
+    const held = read.frames.find((f) => f.seq === since);
+    if (check !== undefined && held && held.tsSend !== check) {
+      return this.#diverged(channel, epoch, until);
     }
     const now = follower.delivered;
     const tail = historyAfter(channel, ring, epoch, now, {
@@ -140,6 +157,16 @@ export class RedisReplay {
         tail.replay,
       ),
     };
+  }
+
+  /**
+   * A client holds another message at its position than the stream: it is
+   * told `reset` (its epoch's numbering goes on here without what it has),
+   * and only it — a client's word never renumbers the channel for others.
+   */
+  #diverged(channel: string, epoch: string, until: number): History {
+    this.#o.stats.resumesDiverged++;
+    return reset(channel, epoch, until);
   }
 
   /** Reads seqs `from..to` of the channel's stream, with its epoch. */

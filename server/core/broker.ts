@@ -127,6 +127,11 @@ export interface Resume {
   readonly since?: number | undefined;
   /** The epoch that seq belongs to (`?epoch=`); none for seed clients. */
   readonly epoch?: string | undefined;
+  /**
+   * The `ts_send` of the message the client holds at `since`
+   * (`?since_ts=`): a shared engine compares it with its stream.
+   */
+  readonly sinceTs?: number | undefined;
 }
 
 /** Where the broker hands ordered messages; the hub implements it. */
@@ -235,4 +240,9 @@ export class BrokerStats {
   replaysFromEngine = 0;
   /** History reads sent to the engine (replays merge onto shared reads). */
   engineReads = 0;
+  /**
+   * Clients that resumed holding another message at their position than the
+   * stream (`?since_ts=`: lost by the engine, then published over), told `reset`.
+   */
+  resumesDiverged = 0;
 }

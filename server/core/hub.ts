@@ -87,6 +87,8 @@ export interface OpenRequest {
   readonly since?: number;
   /** The epoch `since` belongs to (`?epoch=`): another epoch gets `reset`, not a replay. */
   readonly epoch?: string;
+  /** The `ts_send` of the message the client holds at `since` (`?since_ts=`). */
+  readonly sinceTs?: number;
   /** Send control frames (drop notices); implied by `since`. @default false */
   readonly control?: boolean;
   /** Several messages per frame, as a JSON array (`?batch=1`; queue mode only). @default false */

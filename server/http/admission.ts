@@ -92,6 +92,8 @@ export interface Admitted {
   readonly since?: number;
   /** `?epoch=E`, the epoch `since` belongs to, when given. */
   readonly epoch?: string;
+  /** `?since_ts=T`, the `ts_send` of the message the client holds at `since`, when given. */
+  readonly sinceTs?: number;
   /** `?control=1`: send control frames. */
   readonly control: boolean;
   /** `?batch=1`: several messages per frame, as a JSON array (queue mode). */
@@ -184,6 +186,21 @@ export async function admit(
       "bad_epoch",
     );
   }
+  const sinceTsText = url.searchParams.get("since_ts");
+  const sinceTs = sinceTsText === null ? undefined : Number(sinceTsText);
+  if (
+    sinceTsText !== null &&
+    (sinceTsText.trim() === "" || !Number.isFinite(sinceTs) ||
+      since === undefined)
+  ) {
+    return refused(
+      400,
+      `since_ts must be the ts_send of the message at since= (a number, given with since=), got ${
+        JSON.stringify(sinceTsText.slice(0, 40))
+      }`,
+      "bad_since",
+    );
+  }
   // Capacity: every slot is taken here, before anything is awaited.
   const client = slots.takeClient(hub.size, limits.maxClients);
   if (!client) {
@@ -249,6 +266,7 @@ export async function admit(
     reservation,
     ...(since === undefined ? {} : { since }),
     ...(epoch === undefined ? {} : { epoch }),
+    ...(sinceTs === undefined ? {} : { sinceTs }),
     ...(verdict.expiresAt === undefined
       ? {}
       : { expiresAt: verdict.expiresAt }),

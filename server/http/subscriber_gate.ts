@@ -136,7 +136,8 @@ export class SubscriberGate {
     remote: string,
     fixed: { readonly control?: boolean; readonly batch?: boolean } = {},
   ): Session | Error {
-    const { channel, since, epoch, expiresAt, reservation, client } = terms;
+    const { channel, since, epoch, sinceTs, expiresAt, reservation, client } =
+      terms;
     const control = fixed.control ?? terms.control;
     const last = client !== undefined && (control || since !== undefined)
       ? this.#lastCloses.take(client, channel)
@@ -153,6 +154,7 @@ export class SubscriberGate {
         coalesce,
         ...(since === undefined ? {} : { since }),
         ...(epoch === undefined ? {} : { epoch }),
+        ...(sinceTs === undefined ? {} : { sinceTs }),
         ...(expiresAt === undefined ? {} : { expiresAt }),
         ...(last === undefined ? {} : { notices: [last] }),
         ...(reservation.replayDone

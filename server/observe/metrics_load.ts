@@ -168,6 +168,11 @@ export function addBroker(
       ],
     )
     .counter(
+      "fanout_resumes_diverged_total",
+      "Clients that resumed (?since_ts=) holding another message at their position than the engine's stream (lost in a failover, then published over): told reset.",
+      () => hub.broker.stats.resumesDiverged,
+    )
+    .counter(
       "fanout_broker_reads_total",
       "History reads sent to the engine (concurrent replays share one).",
       () => hub.broker.stats.engineReads,
