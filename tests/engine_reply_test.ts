@@ -161,6 +161,14 @@ Deno.test("marks: the engine going away keeps the last message handed over; a JO
   assert.deepEqual(renumber?.marks?.map((m) => m.seq), [1]);
   assert.equal(renumber?.asOf, 1);
   assert.equal(f.marks.length, 1, "kept until the engine agrees");
+  // Behind it (the engine lost seq 1): a renumber, and the mark stays.
+  assert.deepEqual(
+    applyJoinReply(f, asked, { epoch: "5.a", top: 0 }, undefined)?.marks?.map(
+      (m) => m.seq,
+    ),
+    [1],
+  );
+  assert.equal(f.marks.length, 1, "not compared: kept");
   // It agrees: forgotten, and the follower goes on.
   assert.equal(
     applyJoinReply(f, asked, { epoch: "5.a", top: 2 }, undefined),
@@ -194,4 +202,26 @@ Deno.test("markOf hashes the frame after its seq, as the engine's stream holds i
   );
   const m = markOf({ ...frame(12), text: '{"seq":12' + rest });
   assert.deepEqual(m, { seq: 12, hash: new Uint8Array(digest).toHex() });
+});
+
+Deno.test("a regression's renumber carries the last message handed over, so it still applies if a peer publishes at the lost seqs before it runs", () => {
+  const { f } = follower();
+  f.start("5.a", 0);
+  f.receive("5.a", frame(1));
+  f.receive("5.a", frame(2));
+  const renumber = applyJoinReply(
+    f,
+    askedAt(f),
+    { epoch: "5.a", top: 1 },
+    undefined,
+  );
+  assert.deepEqual(
+    [renumber?.asOf, renumber?.marks?.map((m) => m.seq)],
+    [2, [2]],
+  );
+  const check = applyCheckReply(f, askedAt(f), undefined, {
+    epoch: "5.a",
+    top: 1,
+  });
+  assert.deepEqual(check.renumber?.marks?.map((m) => m.seq), [2]);
 });

@@ -34,6 +34,10 @@ async function schedule(seed: number): Promise<string[]> {
   const nodes = [0, 1].map(() => new SimNode(clock, engine, rand, faults));
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
   for (const n of nodes) for (const c of CHANNELS) n.subscribe(c);
+  // A third node only publishes (HTTP to a node with no subscriber on the
+  // channel): it guards no position, so only the followers can find what
+  // it publishes over after a lossy failover.
+  const publisher = new SimNode(clock, engine, rand, faults);
   const publish = (node: SimNode, channel: string) => {
     const f = node.followed.get(channel)?.follower;
     const seen = f ? { epoch: f.epoch, seq: f.seen } : { epoch: "", seq: 0 };
@@ -51,7 +55,8 @@ async function schedule(seed: number): Promise<string[]> {
     const r = rand();
     const node = pick(nodes);
     const channel = pick(CHANNELS);
-    if (r < 0.45) publish(node, channel);
+    if (r < 0.3) publish(node, channel);
+    else if (r < 0.45) publish(publisher, channel);
     else if (r < 0.6) {
       node.unsubscribe(channel);
       clock.at(rand() * 10, () => node.subscribe(channel));
@@ -60,10 +65,10 @@ async function schedule(seed: number): Promise<string[]> {
     else if (r < 0.85 || lossless) engine.replicate();
     else if (r < 0.88) {
       engine.failover();
-      for (const n of nodes) n.reconnect();
+      for (const n of [...nodes, publisher]) n.reconnect();
     } else if (r < 0.9) {
       engine.restartEmpty();
-      for (const n of nodes) n.reconnect();
+      for (const n of [...nodes, publisher]) n.reconnect();
     }
     await clock.runUntil(clock.now + rand() * 8);
   }
