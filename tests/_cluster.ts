@@ -135,6 +135,13 @@ export async function readData(
   return { seqs, controls };
 }
 
+/** A histogram's `_count` or a counter's value on `server`'s `/metrics`. */
+export async function metric(server: { httpUrl: string }, name: string) {
+  const text = await (await fetch(`${server.httpUrl}metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(" ")[1] ?? NaN);
+}
+
 /** The integers `from..to`. */
 export const range = (from: number, to: number): number[] =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);

@@ -14,6 +14,7 @@ import { FanoutProcess, waitForListening } from "./_cli.ts";
 import { replicated, sentinelSetup } from "./_sentinel.ts";
 import {
   direct,
+  metric,
   node,
   nodeProcess,
   publishOne as publish,
@@ -475,13 +476,6 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
-}
-
-/** A histogram's `_count` or a counter's value on `/metrics`. */
-async function metric(server: { httpUrl: string }, name: string) {
-  const text = await (await fetch(`${server.httpUrl}metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(" ")[1] ?? NaN);
 }
 
 Deno.test({

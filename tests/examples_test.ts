@@ -71,7 +71,7 @@ function checkSubscriberOutput(stdout: string, count: number) {
     new RegExp(
       `^done: ${count} messages, last position \\{"epoch":"[\\w-]+","seq":${
         seqs.at(-1)
-      }\\}$`,
+      },"ts":[\\d.]+\\}$`,
       "m",
     ),
   );

@@ -17,6 +17,7 @@ import { REDIS_SERVER, reportSkip } from "./_tools.ts";
 import { channelKeys } from "../server/broker/redis_scripts.ts";
 import {
   direct,
+  metric,
   node,
   nodeProcess,
   publishOne,
@@ -33,13 +34,6 @@ function first(raw: unknown) {
   return f.type === undefined
     ? { seq: f.seq, n: f.data?.n }
     : { type: f.type, epoch: f.epoch, last_seq: f.last_seq };
-}
-
-/** A counter's value on `/metrics`. */
-async function metric(server: { httpUrl: string }, name: string) {
-  const text = await (await fetch(`${server.httpUrl}metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(" ")[1] ?? NaN);
 }
 
 Deno.test({
