@@ -45,7 +45,13 @@ Deno.test({
     const a = await nodeProcess(engine.url, ["--source", "http"]);
     await using _a = a.proc;
     await using b = await node(engine.url);
-    await waitFor("node B up", () => b.broker.stats.up, 30_000);
+    // Node C keeps no history of its own (`--history 0`, the default).
+    await using c = await node(engine.url, { history: 0 });
+    await waitFor(
+      "nodes B and C up",
+      () => b.broker.stats.up && c.broker.stats.up,
+      30_000,
+    );
     await waitFor("node A up", async () => {
       const res = await fetch(`${a.httpUrl}readyz`);
       await res.body?.cancel();
@@ -127,13 +133,14 @@ Deno.test({
         // stopped): it names the message it holds at 15, which B's stream
         // has otherwise (B's n=20) → reset, not 16..20 as if they followed.
         const at = (n: number) => got.find((f) => f.n === n)!;
-        const resume = (n: number) =>
+        const resume = (n: number, on: { url: string } = b) =>
           subscriber(
-            `${b.url}`,
+            on.url,
             `since=${n}&epoch=${epoch}&since_ts=${at(n).ts}`,
           );
         const diverged = await resume(15);
         const intact = await resume(10);
+        const noHistory = await resume(15, c);
         try {
           assert.deepEqual(
             first(await diverged.client.read()),
@@ -145,14 +152,18 @@ Deno.test({
             { seq: 11, n: 16 },
             "a client whose message the stream has resumes as before",
           );
+          assert.deepEqual(
+            first(await noHistory.client.read()),
+            { type: "reset", epoch, last_seq: 20 },
+            "told on a node without history too (the stream keeps the entry)",
+          );
         } finally {
           await diverged.client[Symbol.asyncDispose]();
           await intact.client[Symbol.asyncDispose]();
+          await noHistory.client[Symbol.asyncDispose]();
         }
-        assert.equal(
-          await metric(b, "fanout_resumes_diverged_total"),
-          1,
-        );
+        assert.equal(await metric(b, "fanout_resumes_diverged_total"), 1);
+        assert.equal(await metric(c, "fanout_resumes_diverged_total"), 1);
       } finally {
         a.proc.kill("SIGCONT");
       }

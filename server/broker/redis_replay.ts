@@ -130,10 +130,18 @@ export class RedisReplay {
     // that reconnect with it (each at its own seq) share the read.
     const readFrom = Math.max(
       until - window + 1,
-      Math.min(first, until - STORM_SPAN + 1),
+      Math.min(from, until - STORM_SPAN + 1),
       1,
     );
-    const read = await this.#sharedRead(channel, readFrom, until);
+    // And the entry at `since` when the client named its message there: the
+    // stream keeps it beyond `--history` (at least REPAIR_WINDOW entries),
+    // so the check works with `--history 0` too; the replay still starts
+    // at `from`.
+    const read = await this.#sharedRead(
+      channel,
+      check === undefined ? readFrom : Math.max(1, Math.min(readFrom, since)),
+      until,
+    );
     if (read.epoch !== epoch) {
       return reset(channel, follower.epoch, follower.delivered);
     }
