@@ -216,3 +216,78 @@ Deno.test("ChannelFollower: a catch-up longer than its bound (an engine back aft
   ]]);
   assert.deepEqual(delivered, seqs.slice(900));
 });
+
+/** A follower whose reads wait for the test to answer each (or fail it). */
+function manual(history = 10) {
+  const delivered: number[] = [];
+  const notices: Record<string, unknown>[] = [];
+  const reads: {
+    from: number;
+    to: number;
+    answer(r: StreamRead): void;
+    fail(): void;
+  }[] = [];
+  const f = new ChannelFollower("c", history, {
+    deliver: (fr) => void delivered.push(fr.seq),
+    notice: (t) => void notices.push(JSON.parse(t)),
+    count() {},
+    read: (from, to) => {
+      const { promise, resolve, reject } = Promise.withResolvers<StreamRead>();
+      reads.push({
+        from,
+        to,
+        answer: resolve,
+        fail: () => reject(new Error("connection lost")),
+      });
+      return promise;
+    },
+  });
+  return { f, delivered, notices, reads };
+}
+
+const stream = (epoch: string, top: number, seqs: number[]): StreamRead => ({
+  epoch,
+  top,
+  frames: seqs.map(frame),
+});
+
+Deno.test("ChannelFollower: a repair to the old epoch's top stops at the new epoch (no false gap, no position ahead of the engine)", async () => {
+  const t = manual();
+  t.f.start("1.a", 1);
+  assert.equal(t.f.resync("1.a", 3), "behind"); // reads 2..3
+  // The engine starts over; the new epoch's first message arrives while
+  // the read is out.
+  t.f.receive("2.b", frame(1));
+  t.reads[0]!.answer(stream("1.a", 3, [2, 3]));
+  await settle();
+  for (const r of t.reads.slice(1)) r.answer(stream("2.b", 1, [1]));
+  await settle();
+  // Before: the repair went on to 3 in the new epoch, found nothing there,
+  // announced `gap 2..3`, and stood at 3 while the engine had 1 — which
+  // the next check took for an engine that lost data (everyone reset).
+  assert.deepEqual(t.notices.map((n) => n.type), ["reset"]);
+  assert.equal(t.reads.length, 1);
+  assert.deepEqual([t.f.epoch, t.f.delivered], ["2.b", 1]);
+});
+
+Deno.test("ChannelFollower: a read that fails after a resync asked for more is read again; one that fails alone waits for the resync", async () => {
+  const t = manual();
+  t.f.start("E", 1);
+  t.f.resync("E", 3); // reads 2..3
+  // The engine went away with that read out, and came back: the resync
+  // after its return asks for more while the read has not failed yet.
+  t.f.resync("E", 5);
+  t.reads[0]!.fail();
+  await settle();
+  assert.deepEqual(t.reads.map((r) => [r.from, r.to]), [[2, 3], [2, 5]]);
+  t.reads[1]!.answer(stream("E", 5, [2, 3, 4, 5]));
+  await settle();
+  assert.deepEqual(t.delivered, [2, 3, 4, 5]);
+  // A read that fails with nothing asked meanwhile is not retried: the
+  // engine is away, and the resync on its return repairs.
+  t.f.resync("E", 7);
+  t.reads[2]!.fail();
+  await settle();
+  assert.equal(t.reads.length, 3);
+  assert.equal(t.f.delivered, 5);
+});

@@ -74,6 +74,8 @@ export class ChannelFollower {
   #repairing = false;
   /** The highest seq a repair must reach (a resync may ask for more while one runs). */
   #repairTo = 0;
+  /** Repairs asked for while one runs: a read that fails after one was asked is retried. */
+  #asked = 0;
   /** Epochs this follower left behind: late messages of theirs are ignored. */
   readonly #retired = new Set<string>();
   /** Messages handed over but not yet taken (naive mode awaits each). */
@@ -226,6 +228,10 @@ export class ChannelFollower {
     this.#epoch = epoch;
     this.#delivered = 0;
     this.#ahead.clear();
+    // A repair running to the old epoch's top must not read the new one
+    // that far: it would announce a false `gap`, then look ahead of an
+    // engine that lost nothing (a false regression: everyone reset).
+    this.#repairTo = 0;
     this.#last = undefined;
     this.#marks = [];
     this.ring.clear();
@@ -255,6 +261,7 @@ export class ChannelFollower {
   async #repair(upTo = 0): Promise<void> {
     if (this.#repairing) {
       this.#repairTo = Math.max(this.#repairTo, upTo);
+      this.#asked++;
       return;
     }
     this.#repairing = true;
@@ -270,11 +277,16 @@ export class ChannelFollower {
           continue;
         }
         const epoch = this.#epoch;
+        const asked = this.#asked;
         let read: StreamRead;
         try {
           read = await this.#io.read(from, to);
         } catch {
-          return; // the engine is away: the resync after it returns repairs
+          // The engine is away: the resync after it returns repairs. If
+          // that resync came while this read was out (the read failed
+          // late), it asked this repair for more: read again for it.
+          if (this.#asked !== asked) continue;
+          return;
         }
         if (this.#epoch !== epoch) continue; // a new epoch arrived meanwhile
         if (read.epoch === "") return; // the channel expired in the engine
