@@ -110,6 +110,9 @@ export class SimEngine {
     this.#replica = { channels: cloneChannels(this.channels) };
   }
 
+  /** When each epoch's first message was published (virtual ms). */
+  readonly firstPublished = new Map<string, number>();
+
   /** Failovers and empty restarts so far: the only faults that may lose history. */
   losses = 0;
 
@@ -191,6 +194,7 @@ export class SimEngine {
       this.channels.set(channel, c);
     }
     const seq = ++c.top;
+    if (seq === 1) this.firstPublished.set(c.epoch, this.clock());
     // Each message its own content: a position reused after a failover
     // (the same epoch and seq for another message) is then visible.
     const data = `${c.epoch}|${seq}|m${this.#published++}`;
@@ -417,13 +421,25 @@ export class SimClient {
   }
 }
 
+/**
+ * Virtual ms between a node's checks: many round trips (each under 20 ms
+ * here), as the node's 2 s are many real ones.
+ */
+export const CHECK_INTERVAL = 100;
+
 interface SimFollowed {
   follower: ChannelFollower;
   client: SimClient;
   early: EarlyMessage[] | undefined;
-  joining: boolean;
+  /** Its first SUBSCRIBE failed: the check, or the engine's return, starts it again. */
+  failed: boolean;
+  /** The JOIN loop running for it, if any. */
+  joining?: Promise<void> | undefined;
   lagTop?: number | undefined;
 }
+
+/** Virtual ms before a JOIN whose reply was lost is sent again (the node's 1 s beside its 2 s check). */
+const RETRY_AFTER = CHECK_INTERVAL / 2;
 
 /** One node: the real follower, subscriptions and check verdicts, orchestrated as `redis_channels.ts` does. */
 export class SimNode {
@@ -432,6 +448,13 @@ export class SimNode {
   readonly followed = new Map<string, SimFollowed>();
   /** Every client this node ever had (for the invariants). */
   readonly clients: SimClient[] = [];
+  /** What the periodic check repaired, in order, with the engine's reply. */
+  readonly repairs: {
+    channel: string;
+    cause: string;
+    engine: { epoch: string; top: number };
+    at: number;
+  }[] = [];
   generation = 0;
 
   constructor(
@@ -488,16 +511,16 @@ export class SimNode {
       count() {},
       adopted: (e) => this.#note(e),
     }, 50);
-    const f: SimFollowed = { follower, client, early: [], joining: true };
+    const f: SimFollowed = { follower, client, early: [], failed: false };
     this.followed.set(channel, f);
     this.#start(f);
   }
 
   /** Subscribes, then joins (as `redis_channels.ts` `#start`). */
   #start(f: SimFollowed): void {
-    f.joining = true;
-    this.subs.want(f.follower.channel).then(() => this.#join(f), () => {
-      f.joining = false;
+    f.failed = false;
+    this.subs.want(f.follower.channel).then(() => this.#join(f)).catch(() => {
+      f.failed = true;
     });
   }
 
@@ -513,26 +536,43 @@ export class SimNode {
     else f.follower.receive(epoch, frame);
   }
 
-  async #join(f: SimFollowed): Promise<void> {
-    f.joining = true;
+  /**
+   * JOINs until one is answered (its renumber too), one loop per follower,
+   * as `redis_channels.ts` `#joinRetrying`: again at once when the
+   * connection it went out on is gone, after {@link RETRY_AFTER} when only
+   * its reply was lost.
+   */
+  #join(f: SimFollowed): Promise<void> {
+    if (f.joining) return f.joining;
+    const loop = (async () => {
+      while (this.followed.get(f.follower.channel) === f) {
+        const connection = this.#connection;
+        try {
+          return await this.#joinOnce(f);
+        } catch {
+          if (connection === this.#connection) {
+            await new Promise((r) => this.clock.at(RETRY_AFTER, () => r(0)));
+          }
+        }
+      }
+    })().finally(() => f.joining = undefined);
+    f.joining = loop;
+    return loop;
+  }
+
+  async #joinOnce(f: SimFollowed): Promise<void> {
     const { follower } = f;
     const asked = askedAt(follower);
     const marks = asked.marks.map(markOf);
-    try {
-      const reply = await this.command(() =>
-        this.engine.join(follower.channel, this.generation, asked.epoch, marks)
-      );
-      this.#note(reply.epoch);
-      const early = f.early;
-      f.early = undefined;
-      if (early) f.client.started(reply.epoch, reply.top);
-      const renumber = applyJoinReply(follower, asked, reply, early);
-      if (renumber) await this.#renumber(f, renumber);
-    } catch {
-      // a lost reply: the check retries
-    } finally {
-      f.joining = false;
-    }
+    const reply = await this.command(() =>
+      this.engine.join(follower.channel, this.generation, asked.epoch, marks)
+    );
+    this.#note(reply.epoch);
+    const early = f.early;
+    f.early = undefined;
+    if (early) f.client.started(reply.epoch, reply.top);
+    const renumber = applyJoinReply(follower, asked, reply, early);
+    if (renumber) await this.#renumber(f, renumber);
   }
 
   async #renumber(f: SimFollowed, r: Renumber): Promise<void> {
@@ -550,17 +590,32 @@ export class SimNode {
     f.follower.resync(now, top);
   }
 
-  /** The periodic check of every followed channel. */
+  /** When this node's last check started (see {@link CHECK_INTERVAL}). */
+  #lastCheck = -Infinity;
+  #checking = false;
+
+  /**
+   * The periodic check of every followed channel: one at a time, and at
+   * most once per {@link CHECK_INTERVAL}, as the node's timer runs it (its
+   * `stuck` verdict means "behind what the engine had a whole check ago").
+   */
   async check(): Promise<void> {
-    const batch = [...this.followed.values()];
-    for (const f of batch) {
-      if (f.early && !f.joining) this.#start(f);
-      const channel = f.follower.channel;
-      if (!f.early && !this.subs.active(channel)) {
-        this.subs.want(channel).catch(() => {});
-      }
+    if (this.#checking || this.clock.now - this.#lastCheck < CHECK_INTERVAL) {
+      return;
     }
-    const ready = batch.filter((f) => !f.early);
+    this.#checking = true;
+    this.#lastCheck = this.clock.now;
+    try {
+      await this.#check();
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  async #check(): Promise<void> {
+    const batch = [...this.followed.values()];
+    for (const f of batch) this.#restart(f);
+    const ready = batch.filter((f) => !f.early && !f.joining);
     const asked = ready.map((f) => askedAt(f.follower));
     let reply: { epoch: string; top: number }[];
     try {
@@ -575,7 +630,15 @@ export class SimNode {
       const engine = reply[i]!;
       const step = applyCheckReply(f.follower, asked[i]!, f.lagTop, engine);
       f.lagTop = step.lagTop;
-      if (step.join || (step.verify && !f.joining)) void this.#join(f);
+      if (step.cause) {
+        this.repairs.push({
+          channel: f.follower.channel,
+          cause: step.cause,
+          engine,
+          at: this.clock.now,
+        });
+      }
+      if (step.join || step.verify) void this.#join(f);
       else if (step.renumber) this.#renumber(f, step.renumber).catch(() => {});
       if (step.renew) this.subs.renew(f.follower.channel).catch(() => {});
     });
@@ -593,6 +656,19 @@ export class SimNode {
     }
     this.#connection++;
     this.pubsub.reconnect();
-    for (const f of this.followed.values()) void this.#join(f);
+    for (const f of this.followed.values()) {
+      if (!this.#restart(f)) void this.#join(f);
+    }
+  }
+
+  /** What a lost command left undone, asked again (as `redis_channels.ts` `#restart`). */
+  #restart(f: SimFollowed): boolean {
+    if (f.early && f.failed) {
+      this.#start(f);
+      return true;
+    }
+    const channel = f.follower.channel;
+    if (!this.subs.active(channel)) this.subs.want(channel).catch(() => {});
+    return false;
   }
 }

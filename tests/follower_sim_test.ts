@@ -6,14 +6,20 @@
  * lost pub/sub messages, connection drops, failover to a stale replica,
  * an empty restart, rapid leave/join on a client library that drops
  * listeners on an UNSUBSCRIBE reply — over thousands of seeded schedules.
+ *
  * Every client checks, as it goes: no hole without a notice, no duplicate,
- * no splice (a frame of another epoch), no reset to an older epoch; after
- * the faults heal, every node follows every channel at the engine's
- * position and hears it (no deaf subscriber), and every message a client
- * still holds in the engine's epoch is the engine's message at its
- * position (a position reused after a lossy failover ended in `reset`:
- * no silent divergence). A failing schedule prints its
- * seed: `SIM_SEED=<seed> deno test -P tests/follower_sim_test.ts` replays it.
+ * no splice (a frame of another epoch), no reset to an older epoch. Three
+ * times during a schedule and at its end, a quiet window stops the faults
+ * and gives the checks two rounds: then every node follows every channel
+ * at the engine's position and hears it (no deaf subscriber), and every
+ * message a client still holds in the engine's epoch is the engine's
+ * message at its position (a position reused after a lossy failover ended
+ * in `reset`: no silent divergence). In half the schedules nothing is lost
+ * on the way (only what a dropped connection has in flight): there the
+ * periodic check must never have had to repair anything — a live message,
+ * the JOIN on the engine's return and the retries must have done it. A
+ * failing schedule prints its seed:
+ * `SIM_SEED=<seed> deno test -P tests/follower_sim_test.ts` replays it.
  */
 import assert from "node:assert/strict";
 import { prng, SimClock, SimEngine, SimNode } from "./_sim_engine.ts";
@@ -26,7 +32,13 @@ async function schedule(seed: number): Promise<string[]> {
   const clock = new SimClock();
   const engine = new SimEngine();
   engine.clock = () => clock.now;
-  const faults = { dropMessage: rand() * 0.2, dropReply: rand() * 0.1 };
+  // A quarter of the schedules each way: the engine loses history or not
+  // (below), and messages and replies are lost on the way or not (here).
+  const clean = Math.floor(seed / 2) % 2 === 0;
+  const rates = clean
+    ? { dropMessage: 0, dropReply: 0 }
+    : { dropMessage: rand() * 0.2, dropReply: rand() * 0.1 };
+  const faults = { ...rates };
   // Half the schedules lose nothing in the engine (no failover, no empty
   // restart), only messages and replies on the way: there every loss must
   // be repaired from the stream, never announced, never renumbered.
@@ -51,7 +63,34 @@ async function schedule(seed: number): Promise<string[]> {
       () => {},
     );
   };
+  /**
+   * A quiet window: the faults stop, the publisher posts on every channel,
+   * and the periodic check runs {@link REPAIR_ROUNDS} times. Whatever the
+   * faults before it left (a lost message or reply, a stale follower, a
+   * deaf subscription, a diverged position) must be repaired by then: the
+   * check finds a follower stuck behind in its second round and repairs it
+   * at once (the bound is tight: one round fails).
+   * Checked in the middle of the run too, not only at its end, so a repair
+   * that only a later fault's path would have made does not pass unseen.
+   */
+  const quiet = async (when: string): Promise<string[]> => {
+    faults.dropMessage = 0;
+    faults.dropReply = 0;
+    for (const n of nodes) for (const c of CHANNELS) n.subscribe(c);
+    await clock.runUntil(clock.now + 20);
+    for (const c of CHANNELS) publish(publisher, c);
+    for (let round = 0; round < REPAIR_ROUNDS; round++) {
+      await clock.runUntil(clock.now + 100);
+      for (const n of nodes) void n.check();
+    }
+    await clock.runUntil(clock.now + 100);
+    const found = settled(nodes, engine).map((v) => `${when}: ${v}`);
+    Object.assign(faults, rates);
+    return found;
+  };
+  const out: string[] = [];
   for (let step = 0; step < 80; step++) {
+    if (step > 0 && step % 20 === 0) out.push(...await quiet(`step ${step}`));
     const r = rand();
     const node = pick(nodes);
     const channel = pick(CHANNELS);
@@ -72,18 +111,26 @@ async function schedule(seed: number): Promise<string[]> {
     }
     await clock.runUntil(clock.now + rand() * 8);
   }
-  // Heal: no more faults; every node wants every channel; checks run.
-  faults.dropMessage = 0;
-  faults.dropReply = 0;
-  for (const n of nodes) for (const c of CHANNELS) n.subscribe(c);
-  for (let round = 0; round < 8; round++) {
-    await clock.runUntil(clock.now + 100);
-    for (const n of nodes) void n.check();
+  out.push(...await quiet("at the end"));
+  // Nothing lost on the way (no message, no reply; a dropped connection
+  // still loses what is in flight on it): the paths that run at once — a
+  // live message, the JOIN when the engine is back, the retries — must
+  // repair everything. The periodic check is the net for lost messages and
+  // replies; catching anything here means one of those paths missed it.
+  if (clean) {
+    for (const [i, n] of nodes.entries()) {
+      const needed = n.repairs.filter((r) => !inFlight(r, engine));
+      if (needed.length > 0) {
+        out.push(
+          `node ${i}: the check had to repair ${
+            needed.map((r) =>
+              `${r.channel} (${r.cause}, engine at ${r.engine.epoch}/${r.engine.top})`
+            ).join(", ")
+          }, though nothing was lost on the way`,
+        );
+      }
+    }
   }
-  await clock.runUntil(clock.now + 200);
-  for (const c of CHANNELS) publish(nodes[0]!, c);
-  await clock.runUntil(clock.now + 200);
-  const out: string[] = [];
   for (const [i, n] of nodes.entries()) {
     for (const client of n.clients) {
       out.push(...client.violations);
@@ -105,6 +152,38 @@ async function schedule(seed: number): Promise<string[]> {
       if (engine.losses === 0) out.push(...client.reused);
       else if (client.reused.length > 0) reusedAfterLoss.add(seed);
     }
+  }
+  return out;
+}
+
+/** Virtual ms a message may still be on its way: pub/sub delivery (under 8) and a check's reply (under 10). */
+const IN_FLIGHT = 20;
+
+/**
+ * A check that found the engine in a newer epoch with nothing published in
+ * it yet, or whose first message was still on its way over pub/sub: the
+ * node would have learned it from that message; the check only told it
+ * sooner.
+ */
+function inFlight(
+  r: SimNode["repairs"][number],
+  engine: SimEngine,
+): boolean {
+  if (r.cause !== "epoch") return false;
+  const first = engine.firstPublished.get(r.engine.epoch);
+  return r.engine.top === 0 || first === undefined ||
+    r.at - first < IN_FLIGHT;
+}
+
+/**
+ * What must hold once the faults have stopped and the check has run: every
+ * node follows every channel at the engine's position and hears it (no deaf
+ * subscriber), its client is there too, and every message a client still
+ * holds in the engine's epoch is the engine's message at that position.
+ */
+function settled(nodes: readonly SimNode[], engine: SimEngine): string[] {
+  const out: string[] = [];
+  for (const [i, n] of nodes.entries()) {
     for (const c of CHANNELS) {
       const f = n.followed.get(c);
       const meta = engine.meta(c);
@@ -149,6 +228,8 @@ async function schedule(seed: number): Promise<string[]> {
 const reusedAfterLoss = new Set<number>();
 
 const only = Deno.env.get("SIM_SEED");
+/** Check rounds a quiet window gives the nodes to repair what the faults left. */
+const REPAIR_ROUNDS = Number(Deno.env.get("SIM_REPAIR_ROUNDS") ?? 2);
 /** Schedules per run; `SIM_SCHEDULES=20000` searches further. */
 const SCHEDULES = Number(Deno.env.get("SIM_SCHEDULES") ?? 2000);
 

@@ -296,12 +296,37 @@ export class RedisChannels {
     return f ? { epoch: f.epoch, seq: f.delivered } : { epoch: "", seq: 0 };
   }
 
-  /** Back after an outage: compares every followed channel with Redis (repair, reset or renumber). */
+  /**
+   * Back after an outage: compares every followed channel with Redis
+   * (repair, reset or renumber), and first asks again for what the outage
+   * cost — a SUBSCRIBE or a first JOIN lost with its connection — rather
+   * than leave it to the next check, seconds later.
+   */
   resyncAll(): void {
     for (const followed of this.#followed.values()) {
+      if (this.#restart(followed)) continue;
       followed.ready = this.#joinRetrying(followed);
       followed.ready.catch(() => {});
     }
+  }
+
+  /**
+   * Asks again for what a lost command left undone: a follower whose first
+   * SUBSCRIBE or JOIN failed starts over (returns true), and a SUBSCRIBE
+   * lost with its connection is sent again — also one still on its way
+   * for a follower that is starting. It is queued behind that one and
+   * re-checked in its turn, so a subscription that is there is left alone.
+   */
+  #restart(followed: Followed): boolean {
+    if (followed.early && followed.failed) {
+      this.#start(followed);
+      return true;
+    }
+    const subject = this.keys(followed.follower.channel).subject;
+    if (!this.#subs.active(subject)) {
+      this.#subs.want(subject).catch(() => {});
+    }
+    return false;
   }
 
   /**
@@ -340,15 +365,11 @@ export class RedisChannels {
     this.#checking = true;
     try {
       const all = [...this.#followed.values()];
-      for (const f of all) {
-        if (f.early && f.failed) this.#start(f);
-        // A SUBSCRIBE lost with its connection: ask again (queued, re-checked).
-        const subject = this.keys(f.follower.channel).subject;
-        if (!f.early && !this.#subs.active(subject)) {
-          this.#subs.want(subject).catch(() => {});
-        }
-      }
-      const ready = all.filter((f) => !f.early);
+      for (const f of all) this.#restart(f);
+      // A follower with a JOIN out is left to that JOIN's reply: a check
+      // racing it finds only what the JOIN is about to settle (a channel
+      // an empty restart left `missing` until this JOIN makes it again).
+      const ready = all.filter((f) => !f.early && !this.#joining.has(f));
       for (let i = 0; i < ready.length; i += CHECK_BATCH) {
         await this.#checkBatch(ready.slice(i, i + CHECK_BATCH));
       }
@@ -388,7 +409,7 @@ export class RedisChannels {
       }
       if (!step.cause) return;
       repairs[step.cause]++;
-      if (step.join) followed.ready = this.#join(followed);
+      if (step.join) followed.ready = this.#joinRetrying(followed);
       else if (step.renumber) {
         followed.ready = this.renumber(followed, step.renumber);
       }
