@@ -116,18 +116,20 @@ Deno.test({
     );
 
     await t.step(
-      "EventSource on /sse: data with <epoch>:<seq> ids, then a cut, and EventSource's own reconnect resumes with no hole",
+      "EventSource on /sse: data with <epoch>:<seq>:<ts_send> ids, then a cut, and EventSource's own reconnect resumes with no hole",
       async () => {
         await waitFor("the SDK's session gone", () => server.hub.size === 0);
         await page.evaluate(() => {
           // deno-lint-ignore no-explicit-any
           const w = globalThis as any;
-          w.sse = { seqs: [], ids: [], positions: 0, closes: [] };
+          w.sse = { seqs: [], ids: [], named: [], positions: 0, closes: [] };
           const es = new EventSource("/sse");
           w.es = es;
           es.onmessage = (e) => {
-            w.sse.seqs.push(JSON.parse(e.data).seq);
+            const f = JSON.parse(e.data);
+            w.sse.seqs.push(f.seq);
             w.sse.ids.push(e.lastEventId);
+            w.sse.named.push(`${f.seq}:${f.ts_send}`);
           };
           es.addEventListener("position", () => w.sse.positions++);
           es.addEventListener(
@@ -163,7 +165,10 @@ Deno.test({
         assert.equal(holes, 0);
         assert.equal(duplicates, 0);
         assert.deepEqual(got.closes, [4002]);
-        assert.deepEqual(got.ids, got.seqs.map((s: number) => `${epoch}:${s}`));
+        assert.deepEqual(
+          got.ids,
+          got.named.map((n: string) => `${epoch}:${n}`),
+        );
       },
     );
     assert.deepEqual(errors, []);

@@ -24,6 +24,8 @@ import {
   subscriber,
 } from "./_cluster.ts";
 import { replicated, sentinelSetup } from "./_sentinel.ts";
+import { SseReader } from "./_sse.ts";
+import { SSE_PATH } from "../server/http/paths.ts";
 import { isOlderEpoch } from "../lib/protocol.ts";
 
 reportSkip("failover divergence test", REDIS_SERVER);
@@ -59,6 +61,8 @@ Deno.test({
     }, 30_000);
     const { client, position } = await subscriber(`ws://127.0.0.1:${a.port}/`);
     const epoch = position.epoch;
+    // An EventSource-like reader on A too: its last id names A's lost 15.
+    await using sseOnA = await SseReader.open(new URL(SSE_PATH, a.httpUrl));
     /** Data and control frames A's client got, in order. */
     const got: {
       type?: string;
@@ -98,6 +102,11 @@ Deno.test({
         assert.ok(await accepted(a, n), lastRefusal);
       }
       await waitFor("A's client to get 1..15", () => got.length >= 15, 15_000);
+      await waitFor(
+        "A's SSE reader to get 1..15",
+        () => sseOnA.data().length >= 15,
+        15_000,
+      );
       assert.deepEqual(
         got.map((f) => f.n),
         Array.from({ length: 15 }, (_, i) => i + 1),
@@ -141,6 +150,17 @@ Deno.test({
         const diverged = await resume(15);
         const intact = await resume(10);
         const noHistory = await resume(15, c);
+        // The SSE reader resumes on B the SSE way: the Last-Event-ID an
+        // EventSource sends by itself, which names its message there too.
+        const lastId = sseOnA.events.filter((e) => e.event === "message")
+          .at(-1)?.id;
+        assert.equal(lastId, `${epoch}:15:${at(15).ts}`);
+        await using sseOnB = await SseReader.open(
+          new URL(SSE_PATH, b.httpUrl),
+          {
+            "last-event-id": lastId!,
+          },
+        );
         try {
           assert.deepEqual(
             first(await diverged.client.read()),
@@ -157,12 +177,21 @@ Deno.test({
             { type: "reset", epoch, last_seq: 20 },
             "told on a node without history too (the stream keeps the entry)",
           );
+          await waitFor(
+            "the SSE reader's reset",
+            () => sseOnB.named("reset").length > 0,
+          );
+          const after = sseOnB.events.filter((e) =>
+            e.event === "message" || e.event === "reset"
+          );
+          assert.equal(after[0]?.event, "reset", "no message before it");
+          assert.equal(sseOnB.named("reset")[0]!.last_seq, 20);
         } finally {
           await diverged.client[Symbol.asyncDispose]();
           await intact.client[Symbol.asyncDispose]();
           await noHistory.client[Symbol.asyncDispose]();
         }
-        assert.equal(await metric(b, "fanout_resumes_diverged_total"), 1);
+        assert.equal(await metric(b, "fanout_resumes_diverged_total"), 2);
         assert.equal(await metric(c, "fanout_resumes_diverged_total"), 1);
       } finally {
         a.proc.kill("SIGCONT");

@@ -1,7 +1,7 @@
 /**
  * SSE subscribers: the sink on its own (events, honest bufferedAmount, the
  * close event, the abort of a reader that stopped), then `GET /sse` on a
- * real server — data with `<epoch>:<seq>` ids, resume with Last-Event-ID,
+ * real server — data with `<epoch>:<seq>:<ts_send>` ids, resume with Last-Event-ID,
  * reset, admission as for WebSocket, shutdown — and isolation: a stalled
  * SSE reader is cut while fast SSE and WebSocket readers stay whole.
  */
@@ -32,7 +32,7 @@ async function readRest(
   return text;
 }
 
-Deno.test("SseSink: frames become SSE events named by the seq and epoch they are handed with; bufferedAmount is what the reader has not pulled; close sends event: close, then the stream ends", async () => {
+Deno.test("SseSink: frames become SSE events named by the seq and epoch they are handed with and their ts_send; bufferedAmount is what the reader has not pulled; close sends event: close, then the stream ends", async () => {
   let gone = 0;
   const sink = new SseSink({ onPeerGone: () => gone++, retryMs: 500 });
   sink.send(
@@ -40,7 +40,7 @@ Deno.test("SseSink: frames become SSE events named by the seq and epoch they are
     0,
     "",
   );
-  // The id comes from what the caller hands over, not from the text.
+  // The position comes from what the caller hands over, not from the text.
   sink.send('{"seq":5,"ts_send":1,"payload_b64":""}', 5, "E1");
   const queued = sink.bufferedAmount;
   assert.ok(queued > 100, `${queued} bytes waiting, none pulled`);
@@ -51,7 +51,7 @@ Deno.test("SseSink: frames become SSE events named by the seq and epoch they are
     first,
     "retry: 500\n\n" +
       'event: position\ndata: {"type":"position","channel":"default","epoch":"E1","last_seq":4}\n\n' +
-      'id: E1:5\ndata: {"seq":5,"ts_send":1,"payload_b64":""}\n\n',
+      'id: E1:5:1\ndata: {"seq":5,"ts_send":1,"payload_b64":""}\n\n',
   );
   sink.send('{"seq":6,"ts_send":1,"payload_b64":""}', 6, "E1");
   sink.close(4000, "slow client");
@@ -65,14 +65,14 @@ Deno.test("SseSink: frames become SSE events named by the seq and epoch they are
   assert.equal(gone, 0, "our own close is not the peer going away");
 });
 
-Deno.test("SseEncoder: one server's sinks share each event's bytes, and the id is what the caller hands over", () => {
+Deno.test("SseEncoder: one server's sinks share each event's bytes; the id is the position the caller hands over and the frame's ts_send as written", () => {
   const encoder = new SseEncoder();
-  const text = '{"seq":9,"ts_send":1,"payload_b64":""}';
+  const text = '{"seq":9,"ts_send":1733400000.123456,"payload_b64":""}';
   const a = encoder.encode(text, 4, "E2");
   assert.equal(
     new TextDecoder().decode(a),
-    `id: E2:4\ndata: ${text}\n\n`,
-    "the text is not read for the id",
+    `id: E2:4:1733400000.123456\ndata: ${text}\n\n`,
+    "the text is not read for the position",
   );
   assert.equal(encoder.encode(text, 4, "E2"), a, "encoded once, shared");
   assert.notEqual(
@@ -111,7 +111,7 @@ Deno.test("onServeError: an SSE response aborted on purpose is not logged; any o
   await quiet.body?.cancel();
 });
 
-Deno.test("GET /sse: a position event, then data events with id <epoch>:<seq>, consecutive; a session of the same hub", async () => {
+Deno.test("GET /sse: a position event, then data events with id <epoch>:<seq>:<ts_send>, consecutive; a session of the same hub", async () => {
   await using server = start({ rate: 100 });
   await using sse = await SseReader.open(sseUrl(server));
   assert.equal(sse.response.status, 200);
@@ -128,7 +128,13 @@ Deno.test("GET /sse: a position event, then data events with id <epoch>:<seq>, c
   const seqs = data.map((e) => JSON.parse(e.data).seq as number);
   assert.equal(seqs[0], JSON.parse(position!.data).last_seq + 1);
   seqs.forEach((s, i) => i > 0 && assert.equal(s, seqs[i - 1]! + 1));
-  assert.deepEqual(data.map((e) => e.id), seqs.map((s) => `${epoch}:${s}`));
+  assert.deepEqual(
+    data.map((e) => e.id),
+    data.map((e) => {
+      const f = JSON.parse(e.data);
+      return `${epoch}:${f.seq}:${f.ts_send}`;
+    }),
+  );
   assert.equal(server.hub.size, 1);
 });
 
@@ -186,7 +192,10 @@ Deno.test("GET /sse is admitted as a WebSocket is: credentials, origins, capacit
   await t.step("400 for a Last-Event-ID this server never sends", async () => {
     const r = await refused("?token=sekrit", { "last-event-id": "12" });
     assert.equal(r.status, 400);
-    assert.match(r.error, /<epoch>:<seq>/);
+    assert.match(r.error, /<epoch>:<seq>:<ts_send>/);
+    const ts = await refused("?token=sekrit", { "last-event-id": "E1:4:x" });
+    assert.equal(ts.status, 400, "a ts_send that is not a number");
+    assert.match(ts.error, /Last-Event-ID/);
   });
   // An allowed origin gets in, and is told so (CORS); it fills --max-clients.
   await using ok = await SseReader.open(sseUrl(server, "?token=sekrit"), {

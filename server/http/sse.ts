@@ -5,8 +5,9 @@
  * {@link SubscriberGate}, and becomes a session of the same hub, with
  * the same per-client queue and slow-client policy, over an
  * {@link SseSink}. Resume is the SSE way: the `Last-Event-ID` a browser's
- * EventSource sends by itself on reconnect (`<epoch>:<seq>`, as the server
- * set it) stands for `?since=<seq>&epoch=<epoch>`. Control frames are
+ * EventSource sends by itself on reconnect (`<epoch>:<seq>:<ts_send>`, as
+ * the server set it) stands for `?since=<seq>&epoch=<epoch>&since_ts=<ts_send>`
+ * (`<epoch>:<seq>`, the shorter form of earlier versions, is still taken). Control frames are
  * always on (named events an `onmessage` handler never sees); `?batch=1`
  * does not apply.
  *
@@ -26,7 +27,7 @@ export interface SseOptions {
   readonly retryMs?: number;
 }
 
-const LAST_EVENT_ID = /^([^:]{1,64}):(\d{1,15})$/;
+const LAST_EVENT_ID = /^([^:]{1,64}):(\d{1,15})(?::([^:]{1,32}))?$/;
 
 /**
  * Builds the `GET /sse` handler.
@@ -55,10 +56,14 @@ export function createSseHandler(
     const lastId = req.headers.get("last-event-id");
     if (lastId !== null && lastId !== "") {
       const m = LAST_EVENT_ID.exec(lastId);
-      if (!m || !EPOCH_NAME.test(m[1]!)) {
+      const ts = m?.[3];
+      if (
+        !m || !EPOCH_NAME.test(m[1]!) ||
+        (ts !== undefined && (ts.trim() === "" || !Number.isFinite(Number(ts))))
+      ) {
         return gate.refuse(
           400,
-          `Last-Event-ID must be <epoch>:<seq> as this server sent it, got ${
+          `Last-Event-ID must be <epoch>:<seq>:<ts_send> as this server sent it, got ${
             JSON.stringify(lastId.slice(0, 80))
           }`,
           "bad_since",
@@ -67,6 +72,8 @@ export function createSseHandler(
       terms = new URL(url);
       terms.searchParams.set("since", m[2]!);
       terms.searchParams.set("epoch", m[1]!);
+      if (ts !== undefined) terms.searchParams.set("since_ts", ts);
+      else terms.searchParams.delete("since_ts");
     }
     const admitted = await gate.admit(req, terms);
     if (admitted instanceof Response) return admitted;

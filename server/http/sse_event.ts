@@ -1,6 +1,6 @@
 /**
  * The Server-Sent Events wire format of fanout's frames: one event per
- * frame (`id: <epoch>:<seq>` on data, `event: <type>` on control frames),
+ * frame (`id: <epoch>:<seq>:<ts_send>` on data, `event: <type>` on control frames),
  * encoded once per server for all the subscribers a frame goes to, and the
  * `retry:` line every stream starts with.
  *
@@ -9,9 +9,20 @@
 const enc = new TextEncoder();
 
 /**
+ * The `ts_send` a data frame's text carries right after its seq
+ * (`{"seq":N,"ts_send":T,…`, as `lib/protocol.ts` writes every data
+ * frame), kept as written so it reads back as the same number.
+ */
+const TS_SEND = /^\{"seq":\d+,"ts_send":([0-9][0-9.eE+-]{0,31})[,}]/;
+
+/**
  * The SSE event for one frame: a data frame (`seq` above 0) with
- * `id: <epoch>:<seq>`, a control frame as `event: <type>` (its `type`
- * field, which a control frame's text starts with). Frames are JSON text
+ * `id: <epoch>:<seq>:<ts_send>`, a control frame as `event: <type>` (its
+ * `type` field, which a control frame's text starts with). The position
+ * comes from the caller; the `ts_send` from the frame, so that the
+ * `Last-Event-ID` an EventSource resumes with names the message it holds
+ * there, as the SDK's `?since_ts=` does (a Redis node compares it with its
+ * stream: see `docs/PROTOCOL.md`, "Resume"). Frames are JSON text
  * without raw line breaks; any there would be split into `data:` lines.
  *
  * @param text the frame
@@ -21,8 +32,8 @@ const enc = new TextEncoder();
  * @example
  * ```ts
  * import { sseEvent } from "./sse_event.ts";
- * const e = sseEvent('{"seq":7,"ts_send":1,"payload_b64":""}', 7, "E1");
- * if (e !== 'id: E1:7\ndata: {"seq":7,"ts_send":1,"payload_b64":""}\n\n') throw new Error(e);
+ * const e = sseEvent('{"seq":7,"ts_send":1.5,"payload_b64":""}', 7, "E1");
+ * if (e !== 'id: E1:7:1.5\ndata: {"seq":7,"ts_send":1.5,"payload_b64":""}\n\n') throw new Error(e);
  * if (!sseEvent('{"type":"gap","channel":"a"}', 0, "E1").startsWith("event: gap\n")) throw new Error();
  * ```
  */
@@ -31,7 +42,10 @@ export function sseEvent(text: string, seq: number, epoch: string): string {
     ? text.split(/\r\n|\r|\n/).join("\ndata: ")
     : text;
   if (seq > 0) {
-    return `id: ${epoch === "" ? "" : `${epoch}:`}${seq}\ndata: ${data}\n\n`;
+    if (epoch === "") return `id: ${seq}\ndata: ${data}\n\n`;
+    const ts = TS_SEND.exec(text)?.[1];
+    const id = ts === undefined ? `${epoch}:${seq}` : `${epoch}:${seq}:${ts}`;
+    return `id: ${id}\ndata: ${data}\n\n`;
   }
   const type = /^\{"type":"([a-z_]+)"/.exec(text)?.[1];
   if (type !== undefined) return `event: ${type}\ndata: ${data}\n\n`;

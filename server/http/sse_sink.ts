@@ -1,9 +1,9 @@
 /**
  * The {@link Sink} of a Server-Sent Events subscriber: the session's frames
  * become SSE events on the response body stream. Data frames carry
- * `id: <epoch>:<seq>` (what `Last-Event-ID` resumes from), made of the seq
- * and epoch the session hands over with each frame (the text is never read
- * for them); control frames go as named events (`event: position`, `gap`,
+ * `id: <epoch>:<seq>:<ts_send>` (what `Last-Event-ID` resumes from), made of
+ * the seq and epoch the session hands over with each frame and the frame's
+ * own `ts_send` (`sse_event.ts`); control frames go as named events (`event: position`, `gap`,
  * `reset`, `dropped`), and the end is an `event: close` with the close code
  * and reason. A close that invites a reconnect (1001, 1012, 4000–4099) says
  * when to come back, in both ways a reader can hear it: a `retry:` field
