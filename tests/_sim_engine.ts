@@ -21,6 +21,7 @@ import {
   askedAt,
   type EarlyMessage,
   type JoinReply,
+  type Lag,
   type Mark,
   markOf,
   type Renumber,
@@ -85,6 +86,12 @@ export interface Faults {
   readonly dropMessage: number;
   /** A command's reply lost (the command ran; the caller sees an error). */
   readonly dropReply: number;
+  /**
+   * A subject the engine forgets when the pub/sub connection comes back,
+   * while the client library believes it still listens (deaf without an
+   * error: what the check's `stuck` verdict and its renew are for).
+   */
+  readonly loseSubscription: number;
 }
 
 interface ChannelState {
@@ -287,7 +294,7 @@ class SimPubSub {
     clock.at(rand() * 6, () => {
       if (gen !== this.#generation) return reject(new Error("connection lost"));
       engine.subscribed.get(this.node)!.add(subject);
-      clock.at(rand() * 6, () => {
+      this.#inOrder(rand() * 6, () => {
         if (gen !== this.#generation) {
           return reject(new Error("connection lost"));
         }
@@ -306,7 +313,7 @@ class SimPubSub {
     clock.at(rand() * 6, () => {
       if (gen !== this.#generation) return reject(new Error("connection lost"));
       engine.subscribed.get(this.node)!.delete(subject);
-      clock.at(rand() * 6, () => {
+      this.#inOrder(rand() * 6, () => {
         this.#unsubscribing.delete(subject);
         this.listening.delete(subject); // every listener of the subject
         resolve();
@@ -315,16 +322,27 @@ class SimPubSub {
     return promise;
   }
 
+  /**
+   * Runs `run` `delay` from now but after everything already on its way
+   * over this connection: a reply to SUBSCRIBE comes before any message it
+   * lets through, and one to UNSUBSCRIBE after every message published
+   * before it, as on one TCP stream.
+   */
+  #inOrder(delay: number, run: () => void): void {
+    const { clock } = this.node;
+    const at = Math.max(this.#lastDelivery, clock.now + delay);
+    this.#lastDelivery = at;
+    clock.at(at - clock.now, run);
+  }
+
   /** A message published on `subject`, on its way to this node (FIFO, may be lost). */
   deliver(subject: string, data: string): void {
     const [epoch = "", seqText] = data.split("|");
     const seq = Number(seqText);
-    const { clock, rand, faults } = this.node;
+    const { rand, faults } = this.node;
     if (rand() < faults.dropMessage) return;
     const gen = this.#generation;
-    const at = Math.max(this.#lastDelivery, clock.now + rand() * 8);
-    this.#lastDelivery = at;
-    clock.at(at - clock.now, () => {
+    this.#inOrder(rand() * 8, () => {
       if (gen !== this.#generation || !this.listening.has(subject)) return;
       this.node.message(
         subject,
@@ -339,6 +357,7 @@ class SimPubSub {
     this.#generation++;
     this.node.engine.subscribed.get(this.node)!.clear();
     for (const s of this.listening) {
+      if (this.node.rand() < this.node.faults.loseSubscription) continue;
       this.node.engine.subscribed.get(this.node)!.add(s);
     }
   }
@@ -435,11 +454,11 @@ interface SimFollowed {
   failed: boolean;
   /** The JOIN loop running for it, if any. */
   joining?: Promise<void> | undefined;
-  lagTop?: number | undefined;
+  lag?: Lag | undefined;
 }
 
 /** Virtual ms before a JOIN whose reply was lost is sent again (the node's 1 s beside its 2 s check). */
-const RETRY_AFTER = CHECK_INTERVAL / 2;
+export const RETRY_AFTER = CHECK_INTERVAL / 2;
 
 /** One node: the real follower, subscriptions and check verdicts, orchestrated as `redis_channels.ts` does. */
 export class SimNode {
@@ -628,8 +647,8 @@ export class SimNode {
     ready.forEach((f, i) => {
       if (this.followed.get(f.follower.channel) !== f) return;
       const engine = reply[i]!;
-      const step = applyCheckReply(f.follower, asked[i]!, f.lagTop, engine);
-      f.lagTop = step.lagTop;
+      const step = applyCheckReply(f.follower, asked[i]!, f.lag, engine);
+      f.lag = step.lag;
       if (step.cause) {
         this.repairs.push({
           channel: f.follower.channel,

@@ -117,14 +117,29 @@ Deno.test("applyCheckReply: each verdict's repair — join, renumber (older: any
   assert.deepEqual(
     applyCheckReply(f, asked, undefined, { epoch: "5.a", top: 9 }),
     {
-      lagTop: 9,
+      lag: { epoch: "5.a", top: 9 },
     },
   );
-  assert.deepEqual(applyCheckReply(f, asked, 9, { epoch: "5.a", top: 9 }), {
-    lagTop: 9,
-    cause: "stuck",
-    renew: true,
-  });
+  // Behind a top the previous check saw in another epoch: not stuck (the
+  // follower moved on since; that top says nothing about this epoch).
+  assert.deepEqual(
+    applyCheckReply(f, asked, { epoch: "4.z", top: 9 }, {
+      epoch: "5.a",
+      top: 9,
+    }),
+    { lag: { epoch: "5.a", top: 9 } },
+  );
+  assert.deepEqual(
+    applyCheckReply(f, asked, { epoch: "5.a", top: 9 }, {
+      epoch: "5.a",
+      top: 9,
+    }),
+    {
+      lag: { epoch: "5.a", top: 9 },
+      cause: "stuck",
+      renew: true,
+    },
+  );
   assert.equal(f.epoch, "5.a");
   assert.deepEqual(
     applyCheckReply(f, asked, undefined, { epoch: "7.b", top: 0 }),

@@ -22,7 +22,14 @@
  * `SIM_SEED=<seed> deno test -P tests/follower_sim_test.ts` replays it.
  */
 import assert from "node:assert/strict";
-import { prng, SimClock, SimEngine, SimNode } from "./_sim_engine.ts";
+import {
+  CHECK_INTERVAL,
+  prng,
+  RETRY_AFTER,
+  SimClock,
+  SimEngine,
+  SimNode,
+} from "./_sim_engine.ts";
 
 const CHANNELS = ["a", "b"];
 
@@ -36,8 +43,12 @@ async function schedule(seed: number): Promise<string[]> {
   // (below), and messages and replies are lost on the way or not (here).
   const clean = Math.floor(seed / 2) % 2 === 0;
   const rates = clean
-    ? { dropMessage: 0, dropReply: 0 }
-    : { dropMessage: rand() * 0.2, dropReply: rand() * 0.1 };
+    ? { dropMessage: 0, dropReply: 0, loseSubscription: 0 }
+    : {
+      dropMessage: rand() * 0.2,
+      dropReply: rand() * 0.1,
+      loseSubscription: rand() * 0.3,
+    };
   const faults = { ...rates };
   // Half the schedules lose nothing in the engine (no failover, no empty
   // restart), only messages and replies on the way: there every loss must
@@ -64,24 +75,34 @@ async function schedule(seed: number): Promise<string[]> {
     );
   };
   /**
-   * A quiet window: the faults stop, the publisher posts on every channel,
-   * and the periodic check runs {@link REPAIR_ROUNDS} times. Whatever the
-   * faults before it left (a lost message or reply, a stale follower, a
-   * deaf subscription, a diverged position) must be repaired by then: the
-   * check finds a follower stuck behind in its second round and repairs it
-   * at once (the bound is tight: one round fails).
-   * Checked in the middle of the run too, not only at its end, so a repair
-   * that only a later fault's path would have made does not pass unseen.
+   * A quiet window: the faults stop, and what was on its way settles (a
+   * JOIN retried after a lost reply is answered within it). Then, twice,
+   * the publisher posts on every channel and the periodic check runs
+   * {@link REPAIR_ROUNDS} times. The first message finds a follower the
+   * faults left behind; the second a deaf one that the first pass brought
+   * up to date by reading the stream (a JOIN, a check that found a newer
+   * epoch), which only a missed message shows. By the end, whatever the
+   * faults left (a lost message or reply, a stale follower, a deaf
+   * subscription, a diverged position) must be repaired: the check finds
+   * a follower stuck behind in its second round and repairs it at once
+   * (the bound is tight: with one round, schedules fail). Checked in the
+   * middle of the run too, so a repair that only a later fault's path
+   * would have made does not pass unseen.
    */
   const quiet = async (when: string): Promise<string[]> => {
-    faults.dropMessage = 0;
-    faults.dropReply = 0;
+    Object.assign(faults, {
+      dropMessage: 0,
+      dropReply: 0,
+      loseSubscription: 0,
+    });
     for (const n of nodes) for (const c of CHANNELS) n.subscribe(c);
-    await clock.runUntil(clock.now + 20);
-    for (const c of CHANNELS) publish(publisher, c);
-    for (let round = 0; round < REPAIR_ROUNDS; round++) {
-      await clock.runUntil(clock.now + 100);
-      for (const n of nodes) void n.check();
+    await clock.runUntil(clock.now + 2 * RETRY_AFTER);
+    for (let pass = 0; pass < 2; pass++) {
+      for (const c of CHANNELS) publish(publisher, c);
+      for (let round = 0; round < REPAIR_ROUNDS; round++) {
+        await clock.runUntil(clock.now + CHECK_INTERVAL);
+        for (const n of nodes) void n.check();
+      }
     }
     await clock.runUntil(clock.now + 100);
     const found = settled(nodes, engine).map((v) => `${when}: ${v}`);
@@ -105,6 +126,12 @@ async function schedule(seed: number): Promise<string[]> {
     else if (r < 0.88) {
       engine.failover();
       for (const n of [...nodes, publisher]) n.reconnect();
+      // The publisher goes on at once: it races the followers' JOINs and
+      // renumbers, and may publish over the seqs the failover lost.
+      for (let k = Math.floor(rand() * 4); k > 0; k--) {
+        const c = pick(CHANNELS);
+        clock.at(rand() * 15, () => publish(publisher, c));
+      }
     } else if (r < 0.9) {
       engine.restartEmpty();
       for (const n of [...nodes, publisher]) n.reconnect();

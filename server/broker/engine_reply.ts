@@ -227,12 +227,20 @@ export function applyJoinReply(
   return undefined;
 }
 
+/** The engine's top a check saw a follower behind, in the epoch it was seen in. */
+export interface Lag {
+  /** The epoch. */
+  readonly epoch: string;
+  /** The engine's top then. */
+  readonly top: number;
+}
+
 /** What a check decided for one channel, and the I/O it leaves to the node. */
 export interface CheckStep {
   /** The repair made or needed (counted per cause), if any. */
   readonly cause?: RepairCause;
-  /** The engine's top to remember for the next check, while the follower is behind. */
-  readonly lagTop?: number;
+  /** What to remember for the next check, while the follower is behind. */
+  readonly lag?: Lag;
   /** JOIN again (the engine has no epoch for the channel). */
   readonly join?: true;
   /** Ask the engine for this renumber. */
@@ -249,17 +257,22 @@ export interface CheckStep {
  * what needs the engine is returned.
  *
  * @param asked the follower's position when the check was sent
- * @param lagTop the engine's top remembered at the previous check
+ * @param last what the previous check saw the follower behind, if it was:
+ *   compared only in the same epoch (a top of another epoch says nothing
+ *   about this one's seqs; a follower that moved on is not stuck)
  * @param engine the engine's `(epoch, top)` ("" epoch: no meta)
  */
 export function applyCheckReply(
   follower: ChannelFollower,
   asked: AskedAt,
-  lagTop: number | undefined,
+  last: Lag | undefined,
   engine: { readonly epoch: string; readonly top: number },
 ): CheckStep {
+  const lagTop = last?.epoch === asked.epoch ? last.top : undefined;
   const v = checkVerdict(asked, follower.epoch, lagTop, engine);
-  const lag = v.lagTop === undefined ? {} : { lagTop: v.lagTop };
+  const lag = v.lagTop === undefined
+    ? {}
+    : { lag: { epoch: asked.epoch, top: v.lagTop } };
   const cause = v.cause;
   if (cause === undefined) {
     const verify = follower.marks.length > 0 && follower.epoch === asked.epoch;

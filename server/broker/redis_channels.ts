@@ -27,6 +27,7 @@ import {
   askedAt,
   type EarlyMessage,
   type JoinReply,
+  type Lag,
   markArgs,
   type Renumber,
 } from "./engine_reply.ts";
@@ -76,8 +77,8 @@ export interface Followed {
    * names an empty epoch.
    */
   readonly started: Promise<void>;
-  /** The engine's top at the last check, while this follower was behind it. */
-  lagTop?: number | undefined;
+  /** What the last check saw this follower behind (the engine's top, its epoch). */
+  lag?: Lag | undefined;
   /** Its first subscribe or JOIN failed (a lost reply): the check retries it. */
   failed?: boolean;
 }
@@ -398,10 +399,10 @@ export class RedisChannels {
       const step = applyCheckReply(
         follower,
         asked[i]!,
-        followed.lagTop,
+        followed.lag,
         engine,
       );
-      followed.lagTop = step.lagTop;
+      followed.lag = step.lag;
       if (step.verify) {
         // Marks the JOIN after the outage has not compared yet (its reply lost).
         followed.ready = this.#joinRetrying(followed);
