@@ -117,8 +117,8 @@ export class SimEngine {
     this.#replica = { channels: cloneChannels(this.channels) };
   }
 
-  /** When each epoch's first message was published (virtual ms). */
-  readonly firstPublished = new Map<string, number>();
+  /** When each message was published (virtual ms), by `channel/epoch|seq`. */
+  readonly publishedAt = new Map<string, number>();
 
   /** Failovers and empty restarts so far: the only faults that may lose history. */
   losses = 0;
@@ -201,7 +201,7 @@ export class SimEngine {
       this.channels.set(channel, c);
     }
     const seq = ++c.top;
-    if (seq === 1) this.firstPublished.set(c.epoch, this.clock());
+    this.publishedAt.set(`${channel}/${c.epoch}|${seq}`, this.clock());
     // Each message its own content: a position reused after a failover
     // (the same epoch and seq for another message) is then visible.
     const data = `${c.epoch}|${seq}|m${this.#published++}`;
@@ -467,6 +467,12 @@ export class SimNode {
   readonly followed = new Map<string, SimFollowed>();
   /** Every client this node ever had (for the invariants). */
   readonly clients: SimClient[] = [];
+  /**
+   * Each time a check found a follower behind the engine in its epoch: the
+   * first message it lacked, and how long before the check that message
+   * had been published, or this node reconnected if later (virtual ms).
+   */
+  readonly behind: { channel: string; seq: number; age: number }[] = [];
   /** What the periodic check repaired, in order, with the engine's reply. */
   readonly repairs: {
     channel: string;
@@ -513,6 +519,8 @@ export class SimNode {
 
   /** The command connection's generation: a reconnect loses what is in flight. */
   #connection = 0;
+  /** When the connections last dropped and came back (virtual ms). */
+  #reconnectedAt = -Infinity;
 
   #note(epoch: string): void {
     this.generation = Math.max(this.generation, epochGeneration(epoch));
@@ -581,6 +589,9 @@ export class SimNode {
 
   async #joinOnce(f: SimFollowed): Promise<void> {
     const { follower } = f;
+    if (this.followed.get(follower.channel) !== f) return;
+    // After its SUBSCRIBE, as `redis_channels.ts` `#join`.
+    await this.subs.want(follower.channel);
     const asked = askedAt(follower);
     const marks = asked.marks.map(markOf);
     const reply = await this.command(() =>
@@ -636,6 +647,7 @@ export class SimNode {
     for (const f of batch) this.#restart(f);
     const ready = batch.filter((f) => !f.early && !f.joining);
     const asked = ready.map((f) => askedAt(f.follower));
+    const sentAt = this.clock.now;
     let reply: { epoch: string; top: number }[];
     try {
       reply = await this.command(() =>
@@ -647,6 +659,20 @@ export class SimNode {
     ready.forEach((f, i) => {
       if (this.followed.get(f.follower.channel) !== f) return;
       const engine = reply[i]!;
+      const { epoch, delivered } = asked[i]!;
+      const missing = `${f.follower.channel}/${epoch}|${delivered + 1}`;
+      const since = Math.max(
+        this.engine.publishedAt.get(missing) ?? sentAt,
+        this.#reconnectedAt,
+      );
+      const age = sentAt - since;
+      if (engine.epoch === epoch && engine.top > delivered) {
+        this.behind.push({
+          channel: f.follower.channel,
+          seq: delivered + 1,
+          age,
+        });
+      }
       const step = applyCheckReply(f.follower, asked[i]!, f.lag, engine);
       f.lag = step.lag;
       if (step.cause) {
@@ -674,6 +700,7 @@ export class SimNode {
       if (f.early) f.early = [];
     }
     this.#connection++;
+    this.#reconnectedAt = this.clock.now;
     this.pubsub.reconnect();
     for (const f of this.followed.values()) {
       if (!this.#restart(f)) void this.#join(f);

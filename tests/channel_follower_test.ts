@@ -291,3 +291,23 @@ Deno.test("ChannelFollower: a read that fails after a resync asked for more is r
   assert.equal(t.reads.length, 3);
   assert.equal(t.f.delivered, 5);
 });
+
+Deno.test("ChannelFollower: a read that fails because the engine went away is not read again for what that engine said (its top, its held messages)", async () => {
+  const t = manual();
+  t.f.start("E", 1);
+  t.f.resync("E", 3); // reads 2..3 from the old engine
+  t.f.receive("E", frame(4)); // held ahead; asks the repair for more
+  t.f.suspect(); // the engine went away (a failover to a replica)
+  t.reads[0]!.fail();
+  await settle();
+  // Before: the repair read 2..4 again from the replica, which never had
+  // them, announced `gap 2..4`, and stood ahead of it (a false regression).
+  assert.equal(t.reads.length, 1);
+  assert.deepEqual(t.notices, []);
+  // The resync after its return says where the replica stands.
+  assert.equal(t.f.resync("E", 2, 1), "behind");
+  assert.deepEqual(t.reads.map((r) => [r.from, r.to]), [[2, 3], [2, 2]]);
+  t.reads[1]!.answer(stream("E", 2, [2]));
+  await settle();
+  assert.deepEqual([t.f.delivered, t.notices.length], [2, 0]);
+});

@@ -76,6 +76,8 @@ export class ChannelFollower {
   #repairTo = 0;
   /** Repairs asked for while one runs: a read that fails after one was asked is retried. */
   #asked = 0;
+  /** {@link #asked} when the engine last went away: asks before it were the old engine's. */
+  #askedBeforeOutage = 0;
   /** Epochs this follower left behind: late messages of theirs are ignored. */
   readonly #retired = new Set<string>();
   /** Messages handed over but not yet taken (naive mode awaits each). */
@@ -156,6 +158,9 @@ export class ChannelFollower {
    */
   suspect(): void {
     this.#ahead.clear();
+    // How far to repair was the old engine's word too.
+    this.#repairTo = 0;
+    this.#askedBeforeOutage = this.#asked;
     const last = this.#last;
     if (!last || this.#marks.at(-1) === last) return;
     this.#marks.push(last);
@@ -284,8 +289,13 @@ export class ChannelFollower {
         } catch {
           // The engine is away: the resync after it returns repairs. If
           // that resync came while this read was out (the read failed
-          // late), it asked this repair for more: read again for it.
-          if (this.#asked !== asked) continue;
+          // late), it asked this repair for more: read again for it — but
+          // not for what the engine that went away asked.
+          if (
+            this.#asked !== asked && this.#asked !== this.#askedBeforeOutage
+          ) {
+            continue;
+          }
           return;
         }
         if (this.#epoch !== epoch) continue; // a new epoch arrived meanwhile

@@ -299,9 +299,10 @@ export class RedisChannels {
 
   /**
    * Back after an outage: compares every followed channel with Redis
-   * (repair, reset or renumber), and first asks again for what the outage
-   * cost — a SUBSCRIBE or a first JOIN lost with its connection — rather
-   * than leave it to the next check, seconds later.
+   * (repair, reset or renumber: each JOIN after its SUBSCRIBE), and first
+   * asks again for what the outage cost — a SUBSCRIBE or a first JOIN lost
+   * with its connection — rather than leave it to the next check, seconds
+   * later.
    */
   resyncAll(): void {
     for (const followed of this.#followed.values()) {
@@ -523,9 +524,18 @@ export class RedisChannels {
    * reply is compared with the position this node had when it asked (a
    * reply is older than what pub/sub delivered meanwhile): only an engine
    * behind that lost data, and only that renumbers.
+   *
+   * Every JOIN runs with the channel's SUBSCRIBE confirmed — sent again if
+   * a dropped connection lost it, and on a new connection after a failover
+   * — so the JOIN's top and what pub/sub delivers after it are the whole
+   * stream. A message published between a JOIN and a later SUBSCRIBE would
+   * wait for the next one, or the check, to show its hole.
    */
   async #join(followed: Followed): Promise<void> {
     const { follower } = followed;
+    if (this.#followed.get(follower.channel) !== followed) return;
+    await this.#subs.want(this.keys(follower.channel).subject);
+    await this.#o.connection.sub.resubscribed;
     const asked = askedAt(follower);
     const reply = await this.joinReply(follower.channel, asked);
     const early = followed.early;

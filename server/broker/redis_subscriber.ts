@@ -27,6 +27,7 @@ export interface PubSubClient {
 export class RedisSubscriber {
   #client: PubSubClient;
   readonly #subjects = new Map<string, Set<Listener>>();
+  #resubscribed: Promise<void> = Promise.resolve();
 
   /** @param client the pub/sub connection */
   constructor(client: PubSubClient) {
@@ -54,13 +55,24 @@ export class RedisSubscriber {
     if (this.#client.isOpen) await this.#client.unsubscribe(subject, listener);
   }
 
+  /**
+   * Settles once the SUBSCRIBEs of the last {@link replace} were answered
+   * (or failed): a JOIN waits for it, so that what it reads and what the
+   * new connection delivers leave no gap between them.
+   */
+  get resubscribed(): Promise<void> {
+    return this.#resubscribed;
+  }
+
   /** Moves every subscription to `client` (a new connection, maybe to another server). */
   replace(client: PubSubClient): void {
     this.#client = client;
+    const sent: Promise<unknown>[] = [];
     for (const [subject, listeners] of this.#subjects) {
       for (const listener of listeners) {
-        client.subscribe(subject, listener).catch(() => {});
+        sent.push(client.subscribe(subject, listener));
       }
     }
+    this.#resubscribed = Promise.allSettled(sent).then(() => {});
   }
 }
