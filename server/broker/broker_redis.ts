@@ -31,7 +31,7 @@ import { RedisChannels } from "./redis_channels.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { RedisReplay } from "./redis_replay.ts";
 
-export { CHANNEL_TTL_SECONDS, REPAIR_WINDOW } from "./redis_channels.ts";
+export { CHANNEL_TTL_SECONDS, REPAIR_WINDOW } from "./channel_scripts.ts";
 export {
   DEFAULT_BROKER_TIMEOUT_MS,
   RETRY_AFTER_MS,

@@ -3,7 +3,10 @@
  * one script that assigns the channel's next seqs, appends them to its
  * stream and publishes them; each channel a local session subscribes to is
  * followed over pub/sub by a {@link ChannelFollower} (in order, no
- * duplicate, holes repaired from the stream), which feeds the hub.
+ * duplicate, holes repaired from the stream), which feeds the hub. Here:
+ * who follows what, the subscriptions, the JOIN loops and the periodic
+ * check; the scripts' calls are `channel_scripts.ts`, what their replies
+ * mean `engine_reply.ts`.
  *
  * @module
  */
@@ -11,15 +14,14 @@ import {
   type BrokerHandler,
   type BrokerStats,
   BrokerUnavailableError,
-  IDEMPOTENCY_WINDOW_S,
   type Position,
   type Published,
   type PublishOptions,
 } from "../core/broker.ts";
-import { DATA_PREFIX, epochGeneration } from "../../lib/protocol.ts";
-import { frameRest, type PublishBody } from "../core/frame.ts";
+import { DATA_PREFIX } from "../../lib/protocol.ts";
+import type { PublishBody } from "../core/frame.ts";
 import { ChannelFollower, type StreamRead } from "./channel_follower.ts";
-import { newEpoch } from "./epoch.ts";
+import { ChannelScripts } from "./channel_scripts.ts";
 import {
   applyCheckReply,
   applyJoinReply,
@@ -28,32 +30,12 @@ import {
   type EarlyMessage,
   type JoinReply,
   type Lag,
-  markArgs,
   type Renumber,
 } from "./engine_reply.ts";
-import { encodeTag, frameFromEngine } from "./message_tag.ts";
+import { frameFromEngine } from "./message_tag.ts";
 import { type RedisConnection, RETRY_AFTER_MS } from "./redis_connection.ts";
+import type { ChannelKeys } from "./redis_scripts.ts";
 import { Subscriptions } from "./subscriptions.ts";
-import {
-  type ChannelKeys,
-  channelKeys,
-  CHECK_LUA,
-  JOIN_LUA,
-  PUBLISH_LUA,
-  RedisScript,
-  RENUMBER_LUA,
-  SCRIPT_KEYS,
-} from "./redis_scripts.ts";
-
-/** Seconds a channel's keys live after its last publish (or a node joining it). */
-export const CHANNEL_TTL_SECONDS = 86_400;
-/** Entries a channel's stream keeps at least, so nodes can repair holes even with `--history 0`. */
-export const REPAIR_WINDOW = 256;
-
-const PUBLISH = new RedisScript(PUBLISH_LUA);
-const JOIN = new RedisScript(JOIN_LUA);
-const RENUMBER = new RedisScript(RENUMBER_LUA);
-const CHECK = new RedisScript(CHECK_LUA);
 
 /** How often every followed channel is compared with the engine, ms. */
 export const CHECK_INTERVAL_MS = 2_000;
@@ -122,8 +104,8 @@ export class RedisChannels {
     Followed,
     { resolve(): void; reject(err: Error): void }
   >();
-  /** The highest epoch generation this node has seen (passed to every script that may create one). */
-  #generation = 0;
+  /** The scripts this node runs on Redis (and the highest epoch generation it has seen). */
+  readonly scripts: ChannelScripts;
 
   readonly #subs: Subscriptions;
   #checkTimer: ReturnType<typeof setInterval> | undefined;
@@ -132,6 +114,7 @@ export class RedisChannels {
   /** @param options connection, stats, limits, where to deliver */
   constructor(options: RedisChannelsOptions) {
     this.#o = options;
+    this.scripts = new ChannelScripts(options);
     const sub = () => options.connection.sub;
     this.#subs = new Subscriptions({
       subscribe: async (subject) => {
@@ -155,7 +138,7 @@ export class RedisChannels {
 
   /** The Redis names of `channel`. */
   keys(channel: string): ChannelKeys {
-    return channelKeys(this.#o.prefix, channel);
+    return this.scripts.keys(channel);
   }
 
   /** The channel followed here, if it is. */
@@ -170,7 +153,8 @@ export class RedisChannels {
   }
 
   /**
-   * Runs the publish script: one round trip for the whole batch.
+   * Runs the publish script ({@link ChannelScripts.publish}), guarded by
+   * the furthest position this node has seen on the channel.
    * @throws {BrokerUnavailableError} while Redis is unreachable
    */
   async publish(
@@ -178,48 +162,16 @@ export class RedisChannels {
     bodies: readonly PublishBody[],
     options: PublishOptions = {},
   ): Promise<Published> {
-    const { connection, stats } = this.#o;
-    if (!connection.ready) throw connection.unavailable();
-    const seen = this.#seenAt(channel);
-    const k = this.keys(channel);
-    const args = [
-      k.subject,
-      String(Math.max(this.#o.history, REPAIR_WINDOW)),
-      String(CHANNEL_TTL_SECONDS),
-      newEpoch(),
-      seen.epoch,
-      String(seen.seq),
-      String(this.#generation),
-      String(this.#o.idempotencyWindowS ?? IDEMPOTENCY_WINDOW_S),
-    ];
-    const keys = SCRIPT_KEYS.publish(k, options.idempotencyKey);
-    for (const body of bodies) {
-      args.push(encodeTag(body), frameRest(channel, body));
+    const published = await this.scripts.publish(
+      channel,
+      bodies,
+      options,
+      this.#seenAt(channel),
+    );
+    if (!published.duplicate) {
+      this.#seen.set(channel, { epoch: published.epoch, seq: published.last });
     }
-    const started = this.#o.now();
-    let reply: unknown;
-    try {
-      reply = await PUBLISH.run(connection.client, keys, args);
-    } catch (err) {
-      stats.errors++;
-      // Any engine error is an outage for this publish (503, `stored` says
-      // whether it may have run); engine-wide ones mark the broker down.
-      throw connection.failed(err);
-    }
-    stats.publishLatency.record(this.#o.now() - started);
-    const [first, last, epoch, , duplicate] = reply as [
-      number,
-      number,
-      string,
-      number,
-      number,
-    ];
-    this.noteEpoch(epoch);
-    if (duplicate === 1) {
-      return { channel, epoch, first, last, duplicate: true };
-    }
-    this.#seen.set(channel, { epoch, seq: last });
-    return { channel, epoch, first, last };
+    return published;
   }
 
   /**
@@ -384,19 +336,14 @@ export class RedisChannels {
 
   async #checkBatch(batch: readonly Followed[]): Promise<void> {
     const asked = batch.map(({ follower }) => askedAt(follower));
-    const reply = await CHECK.run(
-      this.#o.connection.client,
-      batch.map((f) => this.keys(f.follower.channel).meta),
-      [],
-    ) as (string | number)[];
+    const reply = await this.scripts.check(
+      batch.map((f) => f.follower.channel),
+    );
     const repairs = this.#o.stats.followerRepairs;
     batch.forEach((followed, i) => {
       const { follower } = followed;
       if (this.#followed.get(follower.channel) !== followed) return;
-      const engine = {
-        epoch: String(reply[2 * i]),
-        top: Number(reply[2 * i + 1]),
-      };
+      const engine = reply[i]!;
       const step = applyCheckReply(
         follower,
         asked[i]!,
@@ -426,52 +373,25 @@ export class RedisChannels {
 
   /** Raises the highest generation this node has seen to `epoch`'s (a client's, a reply's). */
   noteEpoch(epoch: string): void {
-    this.#generation = Math.max(this.#generation, epochGeneration(epoch));
+    this.scripts.noteEpoch(epoch);
   }
 
-  /**
-   * The channel's `(epoch, top)` in Redis now (creating its epoch if it has
-   * none), and, given a follower's position `asked`, whether the stream
-   * holds other messages than its marks.
-   */
-  async joinReply(channel: string, asked?: AskedAt): Promise<JoinReply> {
-    const k = this.keys(channel);
-    const reply = await JOIN.run(
-      this.#o.connection.client,
-      SCRIPT_KEYS.join(k),
-      [
-        newEpoch(),
-        String(CHANNEL_TTL_SECONDS),
-        String(this.#generation),
-        asked?.epoch ?? "",
-        ...markArgs(asked?.marks ?? []),
-      ],
-    ) as [string, number, number];
-    this.noteEpoch(reply[0]);
-    return { epoch: reply[0], top: reply[1], diverged: reply[2] === 1 };
+  /** {@link ChannelScripts.join}. */
+  joinReply(channel: string, asked?: AskedAt): Promise<JoinReply> {
+    return this.scripts.join(channel, asked);
   }
 
   /**
    * The stream went backwards in `epoch` (below `asOf`, the seq this node
-   * had when it asked), or holds other messages than `marks`. Gives it a
-   * new epoch unless another node did or the engine no longer is behind or
-   * different (compare-and-set in the script).
+   * had when it asked), or holds other messages than `marks`: asks for a
+   * new epoch ({@link ChannelScripts.renumber}, compare-and-set), and
+   * resyncs the follower with where the channel stands after it.
    */
   async renumber(followed: Followed, renumber: Renumber): Promise<void> {
-    const k = this.keys(followed.follower.channel);
-    const [now, top] = await RENUMBER.run(
-      this.#o.connection.client,
-      SCRIPT_KEYS.renumber(k),
-      [
-        renumber.epoch,
-        newEpoch(),
-        String(CHANNEL_TTL_SECONDS),
-        String(this.#generation),
-        String(renumber.asOf),
-        ...markArgs(renumber.marks ?? []),
-      ],
-    ) as [string, number];
-    this.noteEpoch(now);
+    const [now, top] = await this.scripts.renumber(
+      followed.follower.channel,
+      renumber,
+    );
     followed.follower.resync(now, top);
   }
 
