@@ -52,7 +52,15 @@ export interface RedisConnectionOptions {
    * messages after the outage can arrive): what it lost is checked on its return.
    */
   readonly onAway?: (() => void) | undefined;
+  /**
+   * With Sentinel: how often to ask where the primary is besides the
+   * `+switch-master` announcements, ms. @default SENTINEL_POLL_MS
+   */
+  readonly sentinelPollMs?: number | undefined;
 }
+
+/** How often Sentinel is asked where the primary is, besides its announcements, ms. */
+export const SENTINEL_POLL_MS = 1_000;
 
 /** The command and pub/sub connections to one Redis, and the engine's state. */
 export class RedisConnection {
@@ -66,6 +74,8 @@ export class RedisConnection {
   #url: string;
   readonly #resolver: MasterResolver | undefined;
   #resolving = false;
+  /** A lookup was asked for while one ran. */
+  #followAgain = false;
   readonly #health: EngineHealth;
   readonly #stats: BrokerStats;
   readonly #timeoutMs: number;
@@ -96,7 +106,10 @@ export class RedisConnection {
     if (this.#resolver) {
       this.#health.lastError = "asking Sentinel where the primary is";
       void this.#follow();
-      this.#lookup = setInterval(() => void this.#follow(), 1_000);
+      this.#lookup = setInterval(
+        () => void this.#follow(),
+        options.sentinelPollMs ?? SENTINEL_POLL_MS,
+      );
     }
   }
 
@@ -131,13 +144,21 @@ export class RedisConnection {
   /**
    * Asks Sentinel where the primary is; when it moved (or on the first
    * answer), replaces both connections: the engine is down until the new
-   * ones are ready, then resyncs like after any outage.
+   * ones are ready, then resyncs like after any outage. Runs on a
+   * sentinel's `+switch-master` and every {@link SENTINEL_POLL_MS}; one at
+   * a time (a call while one runs asks again once it is done, so an
+   * announcement that comes during a lookup is not lost).
    */
   async #follow(): Promise<void> {
-    if (this.#resolving || this.#closed || !this.#resolver) return;
+    if (this.#closed || !this.#resolver) return;
+    if (this.#resolving) {
+      this.#followAgain = true;
+      return;
+    }
     this.#resolving = true;
     try {
       const url = await this.#resolver.resolve();
+      void this.#resolver.watch(() => void this.#follow());
       if (url === undefined) {
         if (this.#url === NOWHERE) {
           this.#health.lastError = "no Sentinel answered where the primary is";
@@ -164,6 +185,10 @@ export class RedisConnection {
       }
     } finally {
       this.#resolving = false;
+      if (this.#followAgain) {
+        this.#followAgain = false;
+        void this.#follow();
+      }
     }
   }
 

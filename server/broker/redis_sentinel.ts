@@ -2,9 +2,11 @@
  * Redis Sentinel: `redis+sentinel://[user:pass@]host:port[,host:port…]/NAME[/DB]`
  * names the sentinels and the monitored primary; the broker asks a sentinel
  * where the primary is (`SENTINEL GET-MASTER-ADDR-BY-NAME`), connects there,
- * and asks again every second — a new answer (a failover) is an outage
- * followed by a resync on the new primary (`redis_connection.ts`). The
- * credentials and database are the primary's; sentinels are asked without.
+ * and asks again when a sentinel announces a failover (`+switch-master` on
+ * its pub/sub) and every second besides, in case that announcement was
+ * missed — a new answer (a failover) is an outage followed by a resync on
+ * the new primary (`redis_connection.ts`). The credentials and database are
+ * the primary's; sentinels are asked without.
  *
  * @module
  */
@@ -72,6 +74,8 @@ export class MasterResolver {
   /** The sentinel asked last (the next to ask first). */
   #at = 0;
   #client: SentinelClient | undefined;
+  /** The pub/sub connection to a sentinel, listening for `+switch-master`. */
+  #watcher: SentinelClient | undefined;
 
   /**
    * @param target the sentinels and the primary's name
@@ -107,9 +111,46 @@ export class MasterResolver {
     return undefined;
   }
 
-  /** Closes the connection to the sentinel. */
+  /**
+   * Listens for a sentinel's `+switch-master` announcing that this
+   * primary moved, and calls `onSwitch` then. Best effort: a watch that
+   * failed or whose sentinel went away is set up again by the next call
+   * (made after every lookup), and lookups go on besides.
+   */
+  async watch(onSwitch: () => void): Promise<void> {
+    if (this.#watcher) return;
+    const { nodes, name } = this.#target;
+    const node = nodes[this.#at]!;
+    const watcher = sentinelClient(node.host, node.port, this.#timeoutMs);
+    this.#watcher = watcher;
+    const lost = () => {
+      if (this.#watcher !== watcher) return;
+      this.#watcher = undefined;
+      try {
+        watcher.destroy();
+      } catch { /* already closed */ }
+    };
+    watcher.on("error", lost);
+    watcher.on("end", lost);
+    try {
+      await watcher.connect();
+      // `<name> <old ip> <old port> <new ip> <new port>`
+      await watcher.subscribe("+switch-master", (message: string) => {
+        if (message.split(" ")[0] === name) onSwitch();
+      });
+    } catch {
+      lost();
+    }
+  }
+
+  /** Closes the connections to the sentinels. */
   close(): void {
     this.#drop();
+    const watcher = this.#watcher;
+    this.#watcher = undefined;
+    try {
+      watcher?.destroy();
+    } catch { /* already closed */ }
   }
 
   async #connect(): Promise<SentinelClient> {
