@@ -6,8 +6,9 @@
  * the same per-client queue and slow-client policy, over an
  * {@link SseSink}. Resume is the SSE way: the `Last-Event-ID` a browser's
  * EventSource sends by itself on reconnect (`<epoch>:<seq>:<ts_send>`, as
- * the server set it) stands for `?since=<seq>&epoch=<epoch>&since_ts=<ts_send>`
- * (`<epoch>:<seq>`, the shorter form of earlier versions, is still taken). Control frames are
+ * the server set it) stands for
+ * `?since=<seq>&epoch=<epoch>&since_ts=<ts_send>` (`<epoch>:<seq>`, the
+ * shorter form of earlier versions, is still taken). Control frames are
  * always on (named events an `onmessage` handler never sees); `?batch=1`
  * does not apply.
  *
