@@ -607,6 +607,7 @@ export class SimNode {
 
   async #renumber(f: SimFollowed, r: Renumber): Promise<void> {
     const marks = (r.marks ?? []).map(markOf);
+    this.beforeRenumber?.(f.follower.channel);
     const [now, top] = await this.command(() =>
       this.engine.renumber(
         f.follower.channel,
@@ -619,6 +620,12 @@ export class SimNode {
     this.#note(now);
     f.follower.resync(now, top);
   }
+
+  /**
+   * Called as this node sends a RENUMBER, before it runs: a test may have
+   * a peer publish into that one-round-trip window.
+   */
+  beforeRenumber?: (channel: string) => void;
 
   /** When this node's last check started (see {@link CHECK_INTERVAL}). */
   #lastCheck = -Infinity;
