@@ -590,8 +590,11 @@ export class SimNode {
   async #joinOnce(f: SimFollowed): Promise<void> {
     const { follower } = f;
     if (this.followed.get(follower.channel) !== f) return;
-    // After its SUBSCRIBE, as `redis_channels.ts` `#join`.
-    await this.subs.want(follower.channel);
+    // At once, and again once a SUBSCRIBE still on its way is answered, as
+    // `redis_channels.ts` `#join`.
+    const subscribing = this.subs.active(follower.channel)
+      ? undefined
+      : this.subs.want(follower.channel).catch(() => {});
     const asked = askedAt(follower);
     const marks = asked.marks.map(markOf);
     const reply = await this.command(() =>
@@ -603,6 +606,11 @@ export class SimNode {
     if (early) f.client.started(reply.epoch, reply.top);
     const renumber = applyJoinReply(follower, asked, reply, early);
     if (renumber) await this.#renumber(f, renumber);
+    if (subscribing) {
+      void subscribing.then(() => f.joining).then(() => {
+        if (this.subs.active(follower.channel)) void this.#join(f);
+      });
+    }
   }
 
   async #renumber(f: SimFollowed, r: Renumber): Promise<void> {

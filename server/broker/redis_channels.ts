@@ -445,17 +445,22 @@ export class RedisChannels {
    * reply is older than what pub/sub delivered meanwhile): only an engine
    * behind that lost data, and only that renumbers.
    *
-   * Every JOIN runs with the channel's SUBSCRIBE confirmed — sent again if
-   * a dropped connection lost it, and on a new connection after a failover
-   * — so the JOIN's top and what pub/sub delivers after it are the whole
-   * stream. A message published between a JOIN and a later SUBSCRIBE would
-   * wait for the next one, or the check, to show its hole.
+   * A JOIN whose channel's SUBSCRIBE is still on its way (sent again after
+   * a dropped connection lost it, or on a new connection after a failover)
+   * goes out at once all the same — ahead of any publish after Redis'
+   * return, so a client that waited through the outage starts before it —
+   * and is asked again once that SUBSCRIBE is answered: a message published
+   * in between reached no listener, and this second JOIN finds it at once,
+   * not the next message or the check seconds later.
    */
   async #join(followed: Followed): Promise<void> {
     const { follower } = followed;
     if (this.#followed.get(follower.channel) !== followed) return;
-    await this.#subs.want(this.keys(follower.channel).subject);
-    await this.#o.connection.sub.resubscribed;
+    const subject = this.keys(follower.channel).subject;
+    const sub = this.#o.connection.sub;
+    const subscribing = !this.#subs.active(subject) || sub.resubscribing
+      ? Promise.allSettled([this.#subs.want(subject), sub.resubscribed])
+      : undefined;
     const asked = askedAt(follower);
     const reply = await this.joinReply(follower.channel, asked);
     const early = followed.early;
@@ -467,6 +472,20 @@ export class RedisChannels {
       this.#starting.delete(followed);
     }
     if (renumber) await this.renumber(followed, renumber);
+    // Not awaited: a client that waited for this channel's first JOIN
+    // takes its position now, not after messages the second one finds.
+    // After the JOIN loop running this one has ended, or it would be it.
+    if (subscribing) {
+      void subscribing
+        .then(() => this.#joining.get(followed)?.catch(() => {}))
+        .then(() => {
+          // Failed again: the check sends it once more, and JOINs no sooner.
+          if (
+            this.#subs.active(subject) && !sub.resubscribing &&
+            this.#followed.get(follower.channel) === followed
+          ) this.#joinRetrying(followed).catch(() => {});
+        });
+    }
   }
 
   /**

@@ -28,6 +28,7 @@ export class RedisSubscriber {
   #client: PubSubClient;
   readonly #subjects = new Map<string, Set<Listener>>();
   #resubscribed: Promise<void> = Promise.resolve();
+  #resubscribing = false;
 
   /** @param client the pub/sub connection */
   constructor(client: PubSubClient) {
@@ -57,11 +58,16 @@ export class RedisSubscriber {
 
   /**
    * Settles once the SUBSCRIBEs of the last {@link replace} were answered
-   * (or failed): a JOIN waits for it, so that what it reads and what the
-   * new connection delivers leave no gap between them.
+   * (or failed): a JOIN sent before is asked again then, so that what it
+   * read and what the new connection delivers leave no gap between them.
    */
   get resubscribed(): Promise<void> {
     return this.#resubscribed;
+  }
+
+  /** Whether the SUBSCRIBEs of the last {@link replace} are still on their way. */
+  get resubscribing(): boolean {
+    return this.#resubscribing;
   }
 
   /** Moves every subscription to `client` (a new connection, maybe to another server). */
@@ -73,6 +79,10 @@ export class RedisSubscriber {
         sent.push(client.subscribe(subject, listener));
       }
     }
-    this.#resubscribed = Promise.allSettled(sent).then(() => {});
+    this.#resubscribing = true;
+    const done = Promise.allSettled(sent).then(() => {
+      if (this.#resubscribed === done) this.#resubscribing = false;
+    });
+    this.#resubscribed = done;
   }
 }
