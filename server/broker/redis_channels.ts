@@ -251,10 +251,10 @@ export class RedisChannels {
 
   /**
    * Back after an outage: compares every followed channel with Redis
-   * (repair, reset or renumber: each JOIN after its SUBSCRIBE), and first
-   * asks again for what the outage cost — a SUBSCRIBE or a first JOIN lost
-   * with its connection — rather than leave it to the next check, seconds
-   * later.
+   * (repair, reset or renumber; {@link #join} says how a JOIN meets a
+   * SUBSCRIBE still on its way), and first asks again for what the outage
+   * cost — a SUBSCRIBE or a first JOIN lost with its connection — rather
+   * than leave it to the next check, seconds later.
    */
   resyncAll(): void {
     for (const followed of this.#followed.values()) {
